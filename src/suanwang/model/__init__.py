@@ -1,0 +1,86 @@
+"""Domain model of a computing force network: plain, frozen records and their invariants.
+
+Depends on the standard library and numpy only. Everything above builds on these names; see
+DESIGN.md §2 for the glossary.
+"""
+
+from suanwang.model.enums import (
+    AcceleratorKind,
+    Architecture,
+    ElementKind,
+    Precision,
+    TaskClass,
+    Tier,
+    TrustLevel,
+)
+from suanwang.model.failures import Failure, FailureScope, RandomFailures, ScriptedFailure
+from suanwang.model.link import (
+    DEFAULT_ROUTING_FACTOR,
+    FIBRE_US_PER_KM,
+    InNetworkCompute,
+    Link,
+    NetworkElement,
+    fibre_latency_ms,
+)
+from suanwang.model.node import Accelerator, Node
+from suanwang.model.placement import Estimate, Placement
+from suanwang.model.scenario import Scenario
+from suanwang.model.service import InstanceId, Service, ServiceId, ServiceInstance
+from suanwang.model.site import EnergyProfile, GeoPosition, Site
+from suanwang.model.task import (
+    TRANSITIONS,
+    AcceleratorNeed,
+    IllegalTransition,
+    Task,
+    TaskSpec,
+    TaskState,
+    Transition,
+)
+from suanwang.model.topology import Topology, TopologyArrays, TopologyError
+from suanwang.model.workload import ArrivalKind, Arrivals, TaskType, Workload
+
+__all__ = [
+    "DEFAULT_ROUTING_FACTOR",
+    "FIBRE_US_PER_KM",
+    "TRANSITIONS",
+    "Accelerator",
+    "AcceleratorKind",
+    "AcceleratorNeed",
+    "Architecture",
+    "ArrivalKind",
+    "Arrivals",
+    "ElementKind",
+    "EnergyProfile",
+    "Estimate",
+    "Failure",
+    "FailureScope",
+    "GeoPosition",
+    "IllegalTransition",
+    "InNetworkCompute",
+    "InstanceId",
+    "Link",
+    "NetworkElement",
+    "Node",
+    "Placement",
+    "Precision",
+    "RandomFailures",
+    "Scenario",
+    "ScriptedFailure",
+    "Service",
+    "ServiceId",
+    "ServiceInstance",
+    "Site",
+    "Task",
+    "TaskClass",
+    "TaskSpec",
+    "TaskState",
+    "TaskType",
+    "Tier",
+    "Topology",
+    "TopologyArrays",
+    "TopologyError",
+    "Transition",
+    "TrustLevel",
+    "Workload",
+    "fibre_latency_ms",
+]
