@@ -36,10 +36,18 @@ from suanwang.model.task import (
     TaskState,
     Transition,
 )
-from suanwang.model.topology import Topology, TopologyArrays, TopologyError
+from suanwang.model.topology import (
+    ACCELERATOR_KINDS,
+    PRECISIONS,
+    Topology,
+    TopologyArrays,
+    TopologyError,
+)
 from suanwang.model.workload import ArrivalKind, Arrivals, TaskType, Workload
 
 __all__ = [
+    "ACCELERATOR_KINDS",
+    "PRECISIONS",
     "DEFAULT_ROUTING_FACTOR",
     "FIBRE_US_PER_KM",
     "TRANSITIONS",

@@ -1,0 +1,1 @@
+"""The ``suanwang`` command line (Typer + Rich)."""

@@ -1,0 +1,34 @@
+"""What every command shares: the consoles and the one way bad input ends a command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console()
+"""Standard output: tables, results."""
+
+err_console = Console(stderr=True)
+"""Standard error: progress and errors."""
+
+EXIT_BAD_INPUT = 2
+"""Exit code for bad input (a bad file, an unknown name, an invalid option value)."""
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``error: MESSAGE`` as one line on stderr; return the Exit to raise (code 2)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def bad_input_exits(*errors: type[Exception]) -> Iterator[None]:
+    """Turn the given exception types into one error line and exit code 2 (never a traceback)."""
+    try:
+        yield
+    except errors as error:
+        raise fail(str(error)) from None

@@ -1,0 +1,45 @@
+"""Entry point of the ``suanwang`` command: the top-level app and its sub-commands."""
+
+from __future__ import annotations
+
+import typer
+
+from suanwang import __version__
+from suanwang.cli.common import console
+from suanwang.cli.demo import demo
+from suanwang.cli.scenario import app as scenario_app
+
+app = typer.Typer(
+    name="suanwang",
+    help="suanwang (算网): an open-source computing force network.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+app.add_typer(scenario_app, name="scenario")
+app.command()(demo)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"suanwang {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_show_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """suanwang (算网): an open-source computing force network."""
+
+
+def main() -> None:
+    """Run the ``suanwang`` command."""
+    app()

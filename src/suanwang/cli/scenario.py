@@ -1,0 +1,205 @@
+"""``suanwang scenario ...``: list, show, validate, generate, import and describe scenario files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from suanwang.cli.common import bad_input_exits, console, err_console
+from suanwang.model import Scenario
+from suanwang.scenario import (
+    ScenarioDoc,
+    ScenarioError,
+    builtin_info,
+    dump_scenario,
+    dumps_scenario,
+    load_scenario,
+    resolve_scenario,
+)
+from suanwang.scenario.generate import generate_scenario
+from suanwang.scenario.importers import import_edgesimpy, import_graph
+from suanwang.scenario.summary import ScenarioSummary, summarise
+
+app = typer.Typer(
+    help="Scenario files: topology, services, workload, failures and energy.",
+    no_args_is_help=True,
+)
+
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write to this file (.yaml, .yml or .json) instead of standard output.",
+        dir_okay=False,
+    ),
+]
+
+
+def _emit(scenario: Scenario, output: Path | None) -> None:
+    """Write ``scenario`` to ``output`` (format from its suffix) or as YAML to standard output."""
+    if output is None:
+        typer.echo(dumps_scenario(scenario, "yaml"), nl=False)
+        return
+    dump_scenario(scenario, output)
+    topology = scenario.topology
+    err_console.print(
+        f"wrote {output}: {len(topology.sites)} sites, {len(topology.nodes)} nodes, "
+        f"{len(topology.elements)} network elements, {len(topology.links)} links",
+        highlight=False,
+    )
+
+
+@app.command("list")
+def list_builtins() -> None:
+    """List the built-in scenarios."""
+    table = Table(title="Built-in scenarios", title_justify="left")
+    table.add_column("name", style="bold cyan", no_wrap=True)
+    table.add_column("description")
+    for info in builtin_info():
+        table.add_row(info.name, info.description)
+    console.print(table)
+
+
+def summary_tables(summary: ScenarioSummary) -> list[Table]:
+    """Rich tables for a scenario summary: compute per tier, then network and workload counts."""
+    tiers = Table(title=f"{summary.name}: compute per tier", title_justify="left")
+    for column in ("tier", "sites", "nodes", "CPU cores", "memory TiB", "accelerators"):
+        tiers.add_column(column, justify="left" if column in {"tier", "accelerators"} else "right")
+    tiers.add_column("peak PFLOPS fp32", justify="right")
+    tiers.add_column("peak PFLOPS fp16", justify="right")
+    for tier in summary.tiers:
+        accelerators = ", ".join(f"{count:,} {kind}" for kind, count in tier.accelerators.items())
+        tiers.add_row(
+            tier.tier.value,
+            f"{tier.sites:,}",
+            f"{tier.nodes:,}",
+            f"{tier.cpu_cores:,}",
+            f"{tier.mem_gib / 1024:,.1f}",
+            accelerators or "-",
+            f"{tier.peak_pflops_fp32:,.2f}",
+            f"{tier.peak_pflops_fp16:,.2f}",
+        )
+    rest = Table(title="network and workload", title_justify="left", show_header=False)
+    rest.add_column("what", style="bold")
+    rest.add_column("count", justify="right")
+    rest.add_row("network elements", f"{summary.elements:,}")
+    rest.add_row("links", f"{summary.links:,}")
+    rest.add_row("link capacity (Gbps, sum)", f"{summary.total_bandwidth_gbps:,.0f}")
+    rest.add_row("services", f"{summary.services:,}")
+    rest.add_row("task types", f"{summary.task_types:,}")
+    rest.add_row("arrival streams", f"{summary.arrival_streams:,}")
+    rest.add_row("failures", f"{summary.failures:,}")
+    return [tiers, rest]
+
+
+def workload_table(scenario: Scenario) -> Table:
+    """The workload catalogue as a table."""
+    table = Table(title="workload catalogue", title_justify="left")
+    for column in ("task type", "class", "work GFLOP", "precision", "needs", "budget ms"):
+        table.add_column(column, justify="right" if column in {"work GFLOP", "budget ms"} else "left")
+    for task_type in scenario.workload.task_types:
+        spec = task_type.spec
+        needs = f"{spec.cpu_cores:g} cores, {spec.mem_gib:g} GiB"
+        if spec.accelerator is not None:
+            needs += f", {spec.accelerator.count} {spec.accelerator.kind.value}"
+        budget = "-" if spec.latency_budget_ms is None else f"{spec.latency_budget_ms:g}"
+        table.add_row(
+            task_type.name,
+            spec.task_class.value,
+            f"{spec.work_gflop:,.6g}",
+            spec.precision.value,
+            needs,
+            budget,
+        )
+    return table
+
+
+@app.command()
+def show(
+    scenario: Annotated[str, typer.Argument(help="A built-in name or a scenario file.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Summarise a scenario: compute per tier, network, workload."""
+    with bad_input_exits(ScenarioError):
+        loaded = resolve_scenario(scenario)
+    summary = summarise(loaded)
+    if json_output:
+        typer.echo(json.dumps(dataclasses.asdict(summary), indent=2))
+        return
+    if summary.description:
+        console.print(summary.description.strip(), highlight=False)
+    for table in (*summary_tables(summary), workload_table(loaded)):
+        console.print(table)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Scenario files (.yaml, .yml, .json).")],
+) -> None:
+    """Check scenario files; print one line per file; exit 2 if any is invalid."""
+    bad = 0
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as error:
+            bad += 1
+            err_console.print(f"error: {error}", highlight=False, markup=False, soft_wrap=True)
+            continue
+        topology = scenario.topology
+        console.print(
+            f"ok: {path} ({len(topology.sites)} sites, {len(topology.nodes)} nodes, "
+            f"{len(topology.links)} links)",
+            highlight=False,
+        )
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command()
+def generate(
+    nodes: Annotated[int, typer.Option("--nodes", "-n", min=1, max=1_000_000, help="Compute nodes.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Random seed.")] = 0,
+    name: Annotated[str | None, typer.Option(help="Scenario name (default generated-N-sS).")] = None,
+    output: OutputOption = None,
+) -> None:
+    """Generate a realistic tiered topology of any size (deterministic for a seed)."""
+    with bad_input_exits(ScenarioError):
+        _emit(generate_scenario(nodes, seed=seed, name=name), output)
+
+
+class ImportFormat(StrEnum):
+    """Formats ``suanwang scenario import`` reads."""
+
+    EDGESIMPY = "edgesimpy"
+    GRAPHML = "graphml"
+    GML = "gml"
+
+
+@app.command("import")
+def import_(
+    fmt: Annotated[ImportFormat, typer.Argument(metavar="FORMAT", help="edgesimpy, graphml or gml.")],
+    file: Annotated[Path, typer.Argument(help="The file to import.")],
+    output: OutputOption = None,
+) -> None:
+    """Import an EdgeSimPy dataset or a GraphML/GML topology (e.g. Internet Topology Zoo)."""
+    with bad_input_exits(ScenarioError):
+        scenario = import_edgesimpy(file) if fmt is ImportFormat.EDGESIMPY else import_graph(file)
+        _emit(scenario, output)
+
+
+@app.command()
+def schema(output: OutputOption = None) -> None:
+    """Print the JSON Schema of scenario files (for editors and validators)."""
+    text = json.dumps(ScenarioDoc.model_json_schema(by_alias=True), indent=2) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {output}", highlight=False)
