@@ -17,7 +17,6 @@ from suanwang import __version__
 from suanwang.cli.common import bad_input_exits, console
 from suanwang.cli.scenario import summary_tables, workload_table
 from suanwang.scenario import ScenarioError, dumps_scenario, loads_scenario, resolve_scenario
-from suanwang.scenario.generate import generate_scenario
 from suanwang.scenario.summary import summarise
 
 
@@ -33,8 +32,8 @@ def demo(
     console.print(
         Panel.fit(
             f"suanwang {__version__} — computing force network (算力网络)\n"
-            "This demo loads a built-in scenario through validation, summarises it, then generates\n"
-            "a large seeded topology and checks that it survives a file round trip.\n"
+            "This demo loads a built-in scenario through validation and summarises it, then\n"
+            "generates a large seeded topology and checks that it survives a file round trip.\n"
             "Not in this demo yet: the live controller, agents, scheduling and the digital twin.",
             title="make demo",
         )
@@ -47,6 +46,8 @@ def demo(
         console.print(loaded.description.strip(), highlight=False)
     for table in (*summary_tables(summarise(loaded)), workload_table(loaded)):
         console.print(table)
+
+    from suanwang.scenario.generate import generate_scenario  # noqa: PLC0415  # keeps start-up fast
 
     started = time.perf_counter()
     generated = generate_scenario(nodes, seed=1)

@@ -37,7 +37,7 @@ def _root(
         help="Print the version and exit.",
     ),
 ) -> None:
-    """suanwang (算网): an open-source computing force network."""
+    """Run suanwang (算网), an open-source computing force network."""
 
 
 def main() -> None:

@@ -22,8 +22,6 @@ from suanwang.scenario import (
     load_scenario,
     resolve_scenario,
 )
-from suanwang.scenario.generate import generate_scenario
-from suanwang.scenario.importers import import_edgesimpy, import_graph
 from suanwang.scenario.summary import ScenarioSummary, summarise
 
 app = typer.Typer(
@@ -103,7 +101,9 @@ def workload_table(scenario: Scenario) -> Table:
     """The workload catalogue as a table."""
     table = Table(title="workload catalogue", title_justify="left")
     for column in ("task type", "class", "work GFLOP", "precision", "needs", "budget ms"):
-        table.add_column(column, justify="right" if column in {"work GFLOP", "budget ms"} else "left")
+        table.add_column(
+            column, justify="right" if column in {"work GFLOP", "budget ms"} else "left"
+        )
     for task_type in scenario.workload.task_types:
         spec = task_type.spec
         needs = f"{spec.cpu_cores:g} cores, {spec.mem_gib:g} GiB"
@@ -164,12 +164,18 @@ def validate(
 
 @app.command()
 def generate(
-    nodes: Annotated[int, typer.Option("--nodes", "-n", min=1, max=1_000_000, help="Compute nodes.")] = 1000,
+    nodes: Annotated[
+        int, typer.Option("--nodes", "-n", min=1, max=1_000_000, help="Compute nodes.")
+    ] = 1000,
     seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Random seed.")] = 0,
-    name: Annotated[str | None, typer.Option(help="Scenario name (default generated-N-sS).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Scenario name (default generated-N-sS).")
+    ] = None,
     output: OutputOption = None,
 ) -> None:
     """Generate a realistic tiered topology of any size (deterministic for a seed)."""
+    from suanwang.scenario.generate import generate_scenario  # noqa: PLC0415  # keeps start-up fast
+
     with bad_input_exits(ScenarioError):
         _emit(generate_scenario(nodes, seed=seed, name=name), output)
 
@@ -184,11 +190,16 @@ class ImportFormat(StrEnum):
 
 @app.command("import")
 def import_(
-    fmt: Annotated[ImportFormat, typer.Argument(metavar="FORMAT", help="edgesimpy, graphml or gml.")],
+    fmt: Annotated[
+        ImportFormat, typer.Argument(metavar="FORMAT", help="edgesimpy, graphml or gml.")
+    ],
     file: Annotated[Path, typer.Argument(help="The file to import.")],
     output: OutputOption = None,
 ) -> None:
     """Import an EdgeSimPy dataset or a GraphML/GML topology (e.g. Internet Topology Zoo)."""
+    # Imported here: networkx is slow to import and only these commands need it.
+    from suanwang.scenario.importers import import_edgesimpy, import_graph  # noqa: PLC0415
+
     with bad_input_exits(ScenarioError):
         scenario = import_edgesimpy(file) if fmt is ImportFormat.EDGESIMPY else import_graph(file)
         _emit(scenario, output)

@@ -30,7 +30,7 @@ from suanwang.model.site import EnergyProfile, GeoPosition, Site
 from suanwang.model.task import (
     TRANSITIONS,
     AcceleratorNeed,
-    IllegalTransition,
+    IllegalTransitionError,
     Task,
     TaskSpec,
     TaskState,
@@ -47,9 +47,9 @@ from suanwang.model.workload import ArrivalKind, Arrivals, TaskType, Workload
 
 __all__ = [
     "ACCELERATOR_KINDS",
-    "PRECISIONS",
     "DEFAULT_ROUTING_FACTOR",
     "FIBRE_US_PER_KM",
+    "PRECISIONS",
     "TRANSITIONS",
     "Accelerator",
     "AcceleratorKind",
@@ -63,7 +63,7 @@ __all__ = [
     "Failure",
     "FailureScope",
     "GeoPosition",
-    "IllegalTransition",
+    "IllegalTransitionError",
     "InNetworkCompute",
     "InstanceId",
     "Link",

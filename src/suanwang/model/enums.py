@@ -25,7 +25,7 @@ class Tier(StrEnum):
 
     @property
     def rank(self) -> int:
-        """Distance from the user: 0 for ``terminal`` up to 4 for ``hub`` (for sorting and arrays)."""
+        """Distance from the user: 0 for ``terminal`` up to 4 for ``hub`` (for sorting, arrays)."""
         return _TIER_RANK[self]
 
 

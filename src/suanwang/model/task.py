@@ -122,7 +122,7 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
 """The lifecycle: for each state, the states it may move to."""
 
 
-class IllegalTransition(ValueError):
+class IllegalTransitionError(ValueError):
     """A task was asked to move along an edge the transition table does not have."""
 
 
@@ -193,22 +193,24 @@ class Task:
             placement: Required when entering SCHEDULED; ignored otherwise.
 
         Raises:
-            IllegalTransition: the table has no such edge, time runs backwards, the reason is
+            IllegalTransitionError: the table has no such edge, time runs backwards, the reason is
                 empty, or SCHEDULED is entered without a placement.
         """
         current = self.state
         if to_state not in TRANSITIONS[current]:
-            raise IllegalTransition(f"task {self.id!r}: {current} -> {to_state} is not allowed")
+            raise IllegalTransitionError(
+                f"task {self.id!r}: {current} -> {to_state} is not allowed"
+            )
         if at_s < self.history[-1].at_s:
-            raise IllegalTransition(
+            raise IllegalTransitionError(
                 f"task {self.id!r}: transition at {at_s} s precedes the last one "
                 f"at {self.history[-1].at_s} s"
             )
         if not reason:
-            raise IllegalTransition(f"task {self.id!r}: a transition needs a reason")
+            raise IllegalTransitionError(f"task {self.id!r}: a transition needs a reason")
         if to_state is TaskState.SCHEDULED:
             if placement is None:
-                raise IllegalTransition(f"task {self.id!r}: SCHEDULED needs a placement")
+                raise IllegalTransitionError(f"task {self.id!r}: SCHEDULED needs a placement")
             new_placement: Placement | None = placement
         elif to_state is TaskState.PENDING:
             new_placement = None

@@ -11,7 +11,7 @@ that differs from its default, so that ``load -> dump -> load`` gives an equal s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -43,7 +43,6 @@ from suanwang.model import (
 )
 from suanwang.scenario.errors import ScenarioError
 from suanwang.scenario.schema import (
-    FORMAT_VERSION,
     EnergyDoc,
     LinkDoc,
     NodeDoc,
@@ -334,30 +333,30 @@ def _workload(doc: ScenarioDoc, sites: Mapping[str, Site]) -> Workload:
         with _at(*path):
             types.append(TaskType(entry.name, _task_spec(entry), entry.description))
     arrivals: list[Arrivals] = []
-    for i, entry in enumerate(workload.arrivals):
+    for i, stream in enumerate(workload.arrivals):
         path = ("workload", "arrivals", i)
-        if entry.task_type not in seen:
+        if stream.task_type not in seen:
             raise ScenarioError(
-                "unknown task type", path=(*path, "task_type"), value=entry.task_type
+                "unknown task type", path=(*path, "task_type"), value=stream.task_type
             )
-        for site_id in entry.ingress:
+        for site_id in stream.ingress:
             if site_id not in sites:
                 raise ScenarioError(
                     "unknown ingress site", path=(*path, "ingress", site_id), value=site_id
                 )
-        multipliers = entry.hourly_multipliers
+        multipliers = stream.hourly_multipliers
         with _at(*path):
             arrivals.append(
                 Arrivals(
-                    task_type=entry.task_type,
-                    kind=entry.kind,
-                    rate_per_s=entry.rate_per_s,
-                    ingress=tuple(entry.ingress.items()),
+                    task_type=stream.task_type,
+                    kind=stream.kind,
+                    rate_per_s=stream.rate_per_s,
+                    ingress=tuple(stream.ingress.items()),
                     hourly_multipliers=None if multipliers is None else tuple(multipliers),
-                    burst_every_s=entry.burst_every_s,
-                    burst_duration_s=entry.burst_duration_s,
-                    burst_factor=entry.burst_factor,
-                    trace_file=entry.trace_file,
+                    burst_every_s=stream.burst_every_s,
+                    burst_duration_s=stream.burst_duration_s,
+                    burst_factor=stream.burst_factor,
+                    trace_file=stream.trace_file,
                 )
             )
     return Workload(tuple(types), tuple(arrivals), workload.duration_s, workload.seed)
@@ -408,126 +407,3 @@ def doc_to_scenario(doc: ScenarioDoc) -> Scenario:
         failures=tuple(_failures(doc, topology)),
         energy_profiles=energy_profiles,
     )
-
-
-# ---------------------------------------------------------------- dumping
-
-
-def _non_default(record: object, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Fields of a dataclass record that differ from their defaults, as plain data."""
-    data: dict[str, Any] = {}
-    for field in dataclasses.fields(record):  # type: ignore[arg-type]
-        if field.name in skip:
-            continue
-        value = getattr(record, field.name)
-        if field.default is not dataclasses.MISSING:
-            default = field.default
-        elif field.default_factory is not dataclasses.MISSING:
-            default = field.default_factory()
-        else:
-            default = dataclasses.MISSING
-        if value != default:
-            data[field.name] = _plain(value)
-    return data
-
-
-def _plain(value: Any) -> Any:
-    """Domain values as YAML/JSON-ready data (enums as values, tuples as lists)."""
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value.value if hasattr(value, "value") else value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _non_default(value)
-    if isinstance(value, Mapping):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, frozenset):
-        return sorted(_plain(v) for v in value)
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    raise TypeError(f"cannot write {type(value).__name__} to a scenario file")
-
-
-def _energy_data(profile: EnergyProfile, named: Mapping[str, EnergyProfile]) -> Any:
-    if profile.name and named.get(profile.name) == profile:
-        return profile.name
-    return _non_default(dataclasses.replace(profile, name=""), skip=("name",))
-
-
-def _each(
-    records: Mapping[str, _T] | tuple[_T, ...], write: Callable[[_T], dict[str, Any]]
-) -> list[dict[str, Any]]:
-    values = records.values() if isinstance(records, Mapping) else records
-    return [write(record) for record in values]
-
-
-def scenario_to_data(scenario: Scenario) -> dict[str, Any]:
-    """The scenario as plain data in file format version 1 (ready for YAML or JSON)."""
-    topology = scenario.topology
-    named = scenario.energy_profiles
-
-    def site(record: Site) -> dict[str, Any]:
-        data = _non_default(record, skip=("energy", "labels"))
-        if record.energy != EnergyProfile():
-            data["energy"] = _energy_data(record.energy, named)
-        if record.labels:
-            data["labels"] = dict(record.labels)
-        return data
-
-    def node(record: Node) -> dict[str, Any]:
-        data = _non_default(record, skip=("site_id", "labels"))
-        data = {"id": data.pop("id"), "site": record.site_id, **data}
-        if record.labels:
-            data["labels"] = dict(record.labels)
-        return data
-
-    def element(record: NetworkElement) -> dict[str, Any]:
-        data = _non_default(record, skip=("site_id",))
-        if record.site_id is not None:
-            data["site"] = record.site_id
-        return data
-
-    def service(record: Service) -> dict[str, Any]:
-        data = _non_default(record, skip=("instances",))
-        if record.instances:
-            data["instances"] = [{"id": i.id, "node": i.node_id} for i in record.instances]
-        return data
-
-    def task_type(record: TaskType) -> dict[str, Any]:
-        spec = _non_default(
-            record.spec, skip=("task_type", "service_id", "task_class", "ingress_site")
-        )
-        data: dict[str, Any] = {"name": record.name}
-        if record.description:
-            data["description"] = record.description
-        data["class"] = record.spec.task_class.value
-        data.update(spec)
-        if record.spec.service_id is not None:
-            data["service"] = record.spec.service_id
-        return data
-
-    def arrivals(record: Arrivals) -> dict[str, Any]:
-        data = _non_default(record, skip=("ingress",))
-        data = {"task_type": data.pop("task_type"), **data}
-        if record.ingress:
-            data["ingress"] = dict(record.ingress)
-        return data
-
-    workload = scenario.workload
-    workload_data: dict[str, Any] = _non_default(workload, skip=("task_types", "arrivals"))
-    workload_data["task_types"] = _each(workload.task_types, task_type)
-    workload_data["arrivals"] = _each(workload.arrivals, arrivals)
-
-    data: dict[str, Any] = {"version": FORMAT_VERSION, "name": scenario.name}
-    if scenario.description:
-        data["description"] = scenario.description
-    data["energy_profiles"] = {
-        name: _non_default(dataclasses.replace(p, name=""), skip=("name",))
-        for name, p in named.items()
-    }
-    data["sites"] = _each(topology.sites, site)
-    data["nodes"] = _each(topology.nodes, node)
-    data["elements"] = _each(topology.elements, element)
-    data["links"] = _each(topology.links, lambda link: _non_default(link))
-    data["services"] = _each(scenario.services, service)
-    data["workload"] = workload_data
-    data["failures"] = [_non_default(failure) for failure in scenario.failures]
-    return {key: value for key, value in data.items() if value not in ({}, [])}

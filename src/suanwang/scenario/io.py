@@ -15,7 +15,8 @@ import yaml
 from pydantic import ValidationError
 
 from suanwang.model import Scenario
-from suanwang.scenario.convert import doc_to_scenario, scenario_to_data
+from suanwang.scenario.convert import doc_to_scenario
+from suanwang.scenario.dump import scenario_to_data
 from suanwang.scenario.errors import ScenarioError
 from suanwang.scenario.schema import ScenarioDoc
 
@@ -162,12 +163,18 @@ def _data_path(data: Any, loc: Sequence[int | str]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     node = data
     for i, part in enumerate(loc):
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
+        if _has(node, part):
             node = node[part]
             path.append(part)
         elif i == len(loc) - 1 and isinstance(node, dict):
             path.append(part)  # a missing field: named, though absent from the data
     return tuple(path)
+
+
+def _has(node: Any, part: int | str) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
 def _line_of(text: str, fmt: Format, path: Sequence[str | int]) -> int | None:
