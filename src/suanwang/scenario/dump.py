@@ -131,8 +131,10 @@ def scenario_to_data(scenario: Scenario) -> dict[str, Any]:
     named = scenario.energy_profiles
     workload = scenario.workload
     workload_data: dict[str, Any] = _non_default(workload, skip=("task_types", "arrivals"))
-    workload_data["task_types"] = _each(workload.task_types, _task_type)
-    workload_data["arrivals"] = _each(workload.arrivals, _arrivals)
+    if workload.task_types:
+        workload_data["task_types"] = _each(workload.task_types, _task_type)
+    if workload.arrivals:
+        workload_data["arrivals"] = _each(workload.arrivals, _arrivals)
 
     data: dict[str, Any] = {"version": FORMAT_VERSION, "name": scenario.name}
     if scenario.description:

@@ -15,7 +15,9 @@ Mapping:
   node's id in the source graph.
 * **Edge → link**, in both directions (figures are per direction). Bandwidth, first found of:
   ``bandwidth_mbps``; ``LinkSpeedRaw`` in bit/s; ``LinkSpeed`` with ``LinkSpeedUnits``
-  (``K``/``M``/``G``/``T``); else ``DEFAULT_BANDWIDTH_MBPS``. Latency: ``latency_ms``, else
+  (``K``/``M``/``G``/``T``); a ``LinkLabel`` or ``LinkType`` that reads as a rate (``"2.5 Gbps"``)
+  or a SONET carrier (``"OC-192"``: 192 × 51.84 Mbps); else ``DEFAULT_BANDWIDTH_MBPS``. Free text
+  that is none of these (``"10-20Gbps"``) counts as unstated. Latency: ``latency_ms``, else
   ``delay`` (a number in ms, or text such as ``"3ms"``, ``"250us"``), else the fibre latency of
   the great-circle distance (left to the scenario reader, as for a hand-written link), else
   ``DEFAULT_LATENCY_MS`` when an end has no position.
@@ -36,10 +38,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from xml.etree.ElementTree import ParseError
-
-import networkx as nx
 
 from suanwang.model import Scenario, Tier
 from suanwang.scenario.errors import ScenarioError, format_path
@@ -54,13 +54,18 @@ DEFAULT_LATENCY_MS = 1.0
 DEFAULT_TIER = Tier.REGION
 """Tier of a graph node without a valid ``tier`` or ``type`` attribute."""
 
-_ID_MAX = 180  # the schema allows 200; leave room for "-N" and link suffixes
+_ID_MAX = 90  # the schema allows 200: room for link ids "A--B:N" made of two site ids
 _BAD_ID_CHARS = re.compile(r"[^A-Za-z0-9_.:@/+-]+")
 _UNIT_MBPS = {"k": 1e-3, "m": 1.0, "g": 1e3, "t": 1e6}
+_RATE_TEXT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt])(?:b|bit)?(?:ps|/s)\s*$", re.IGNORECASE)
+_SONET_TEXT = re.compile(r"^\s*OC-?([0-9]+)c?\s*$", re.IGNORECASE)
+_OC1_MBPS = 51.84
 _DELAY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(ms|us|µs|s)?\s*$")
 _DELAY_UNIT_MS = {"ms": 1.0, "us": 1e-3, "µs": 1e-3, "s": 1e3, None: 1.0}
 _POSITION_KEYS = (("Latitude", "Longitude"), ("lat", "lon"))
-_READERS = {".graphml": "GraphML", ".gml": "GML"}
+GraphFormat = Literal["graphml", "gml"]
+_SUFFIXES: dict[str, GraphFormat] = {".graphml": "graphml", ".gml": "gml"}
+_NAMES = {"graphml": "GraphML", "gml": "GML"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,39 +94,44 @@ def safe_id(text: str, fallback: str = "x") -> str:
     return cleaned or fallback
 
 
-def import_graph(path: str | Path) -> Scenario:
+def import_graph(path: str | Path, fmt: GraphFormat | None = None) -> Scenario:
     """The network-only scenario of the GraphML (``.graphml``) or GML (``.gml``) file at ``path``.
+
+    Args:
+        path: The graph file.
+        fmt: ``"graphml"`` or ``"gml"``; by default the file's suffix decides.
 
     Raises:
         ScenarioError: the file is missing, unreadable, not a graph, or has bad attribute values.
     """
-    return read_graph(path).scenario
+    return read_graph(path, fmt).scenario
 
 
-def read_graph(path: str | Path) -> GraphImport:
+def read_graph(path: str | Path, fmt: GraphFormat | None = None) -> GraphImport:
     """Like ``import_graph``, with counts of what was skipped, merged or defaulted."""
+    import networkx as nx  # noqa: PLC0415 - slow to import; only graph files need it
+
     source = str(path)
-    suffix = Path(path).suffix.lower()
-    if suffix not in _READERS:
-        raise ScenarioError("unknown file type; expected a .graphml or .gml file", source=source)
+    if fmt is None:
+        suffix = Path(path).suffix.lower()
+        if suffix not in _SUFFIXES:
+            raise ScenarioError(
+                "unknown file type; expected a .graphml or .gml file", source=source
+            )
+        fmt = _SUFFIXES[suffix]
     try:
         raw = Path(path).read_bytes()
     except OSError as error:
         reason = error.strerror or str(error)
         raise ScenarioError(f"cannot read the file: {reason}", source=source) from error
     try:
-        if suffix == ".graphml":
-            graph = nx.parse_graphml(raw)
-        else:
-            graph = nx.parse_gml(_text(raw), label=None)
+        graph = nx.parse_graphml(raw) if fmt == "graphml" else nx.parse_gml(_text(raw), label=None)
     except ParseError as error:
         raise ScenarioError(
             f"not valid GraphML: {error.msg}", source=source, line=error.position[0]
         ) from None
     except (nx.NetworkXError, ValueError, KeyError, TypeError) as error:
-        raise ScenarioError(
-            f"not a valid {_READERS[suffix]} graph: {error}", source=source
-        ) from None
+        raise ScenarioError(f"not a valid {_NAMES[fmt]} graph: {error}", source=source) from None
     return graph_to_scenario(graph, Path(path).stem, source=source)
 
 
@@ -281,19 +291,34 @@ def _bandwidth_mbps(
             mbps = _number(attrs[key], (*where, key), source) * scale
             if mbps <= 0:
                 raise ScenarioError(
-                    "should be a positive bandwidth", path=(*where, key), source=source,
+                    "should be a positive bandwidth",
+                    path=(*where, key),
+                    source=source,
                     value=attrs[key],
                 )
             return mbps
     speed, units = attrs.get("LinkSpeed"), attrs.get("LinkSpeedUnits")
-    if speed is not None and isinstance(units, str) and units[:1].lower() in _UNIT_MBPS:
-        try:  # free text in Topology Zoo ("10", "2.5", sometimes "<10"): use it when numeric
-            mbps = float(speed) * _UNIT_MBPS[units[:1].lower()]
-        except (TypeError, ValueError):
-            return None
-        if math.isfinite(mbps) and mbps > 0:
-            return mbps
+    texts = [attrs.get("LinkLabel"), attrs.get("LinkType")]
+    if speed is not None and isinstance(units, str):  # free text ("10", "2.5", "<10")
+        texts.insert(0, f"{speed} {units[:1]}bps")
+    for text in texts:
+        rate = _text_mbps(text)
+        if rate is not None:
+            return rate
     return None
+
+
+def _text_mbps(text: Any) -> float | None:
+    """A rate written out (``"10 Gbps"``, ``"OC-48"``) in Mbps; None for anything else."""
+    if not isinstance(text, str):
+        return None
+    if match := _RATE_TEXT.match(text):
+        mbps = float(match.group(1)) * _UNIT_MBPS[match.group(2).lower()]
+    elif match := _SONET_TEXT.match(text):
+        mbps = int(match.group(1)) * _OC1_MBPS
+    else:
+        return None
+    return mbps if mbps > 0 else None
 
 
 def _latency_ms(

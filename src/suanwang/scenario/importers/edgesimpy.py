@@ -1,0 +1,418 @@
+"""Import EdgeSimPy JSON datasets as scenarios.
+
+An EdgeSimPy dataset is a JSON object whose keys are class names (``BaseStation``,
+``NetworkSwitch``, ``NetworkLink``, ``EdgeServer``, ``Service``, ``Application``, ``User``, ...);
+each holds a list of entries ``{"attributes": {"id": N, ...}, "relationships": {...}}`` where a
+relationship is ``{"class": C, "id": N}``, a list of those, ``null`` or the name of a callable.
+The dataset is mapped to plain data in the scenario file format and passed through
+``scenario_from_data``, so an import obeys the rules of a hand-written scenario. Bad input gives
+a ``ScenarioError`` naming the file and the JSON path (``NetworkLink[3].relationships.nodes[1]``).
+
+Mapping (each choice stated, with the constant that carries it):
+
+* **BaseStation → site** ``bs-N`` of tier ``edge``; its NetworkSwitch is folded into it (one
+  switch per base station in EdgeSimPy). EdgeSimPy coordinates are a planar grid, not latitude
+  and longitude, so ``geo`` stays empty and the site labels keep ``x``, ``y``, ``switch`` and
+  ``wireless_delay_ms``. A switch that no base station holds becomes a site ``sw-N`` of its own.
+* **NetworkLink → link** ``nl-N`` between the sites of its two switches; ``delay`` is the one-way
+  ``latency_ms`` (EdgeSimPy delays and SLAs share one unit, read as ms). EdgeSimPy ``bandwidth``
+  is in megabytes per second (its switch power model keys 12.5 and 125 are 100 Mbit/s and
+  1 Gbit/s ports), so ``bandwidth_mbps = bandwidth * MBPS_PER_EDGESIMPY_BANDWIDTH`` (8).
+* **EdgeServer → node** ``es-N`` at its base station's site (else its switch's): ``cpu`` →
+  ``cpu_cores``; ``memory`` and ``disk`` (MB) / 1024 → ``mem_gib``, ``storage_gib``;
+  ``model_name`` → label ``model``; ``max_power_consumption`` → ``peak_power_w`` and
+  ``static_power_percentage`` × that → ``idle_power_w``. EdgeSimPy has no compute rate; nodes get
+  ``CPU_GFLOPS_PER_CORE`` per core (a Xeon of the E5400/E5600 era the datasets name).
+* **Service → service** ``svc-N`` (CS-ID) named by its ``label``, with one instance
+  ``svc-N@es-M`` on its server when it has one, and the task type of its application.
+* **Application → task type** ``app-N``: its services' ``cpu_demand`` and ``memory_demand`` (MB)
+  summed (the application runs as one unit of work), ``WORK_GFLOP_PER_REQUEST`` of work (EdgeSimPy
+  models no compute time, so a token amount). The latency budget is the tightest of its users'
+  ``delay_slas`` less the wireless delay of the user's base station (EdgeSimPy counts that access
+  hop; here requests enter at the base-station site), at least ``MIN_BUDGET_MS``. The class is
+  ``hot`` when that SLA is at most ``HOT_SLA_MS``, else ``warm``.
+* **Users → Poisson arrivals** of their application at ``RATE_PER_USER_PER_S`` per user, ingress
+  at the users' base-station sites weighted by the number of users there (EdgeSimPy's access
+  patterns and mobility traces are not carried over).
+* Container registries, images, layers and access patterns are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+from suanwang.model import Precision, Scenario, TaskClass
+from suanwang.scenario.errors import ScenarioError, format_path
+from suanwang.scenario.importers.graph import safe_id
+from suanwang.scenario.io import scenario_from_data
+
+MBPS_PER_EDGESIMPY_BANDWIDTH = 8.0
+"""EdgeSimPy link bandwidth is in MB/s; times 8 gives Mbit/s (12.5 → 100 Mbps)."""
+
+CPU_GFLOPS_PER_CORE: Mapping[Precision, float] = {Precision.FP64: 10.0, Precision.FP32: 20.0}
+"""Peak rate of one EdgeSimPy server core (Xeon E54xx/E56xx: ~2.5 GHz, 4 fp64 flop/cycle)."""
+
+WORK_GFLOP_PER_REQUEST = 0.05
+"""Work of one request: 2.5 ms on one fp32 core of ``CPU_GFLOPS_PER_CORE``."""
+
+HOT_SLA_MS = 30.0
+"""An application whose tightest delay SLA is at most this is ``hot``, else ``warm``."""
+
+MIN_BUDGET_MS = 0.1
+"""Floor of a latency budget whose SLA does not even cover the wireless hop."""
+
+RATE_PER_USER_PER_S = 1.0
+"""Requests per second each EdgeSimPy user sends to its application."""
+
+REQUIRED_CLASSES = ("BaseStation", "NetworkSwitch", "NetworkLink", "EdgeServer")
+"""Class sections every dataset must have; ``Service``, ``Application``, ``User`` may be absent."""
+
+_OPTIONAL_CLASSES = ("Service", "Application", "User")
+_Path = tuple[str | int, ...]
+
+
+def import_edgesimpy(path: str | Path) -> Scenario:
+    """The scenario of the EdgeSimPy JSON dataset at ``path``.
+
+    Raises:
+        ScenarioError: the file is missing, not JSON, or not a valid EdgeSimPy dataset.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ScenarioError(f"cannot read the file: {reason}", source=source) from error
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ScenarioError(
+            f"not valid JSON: {error.msg}", source=source, line=error.lineno
+        ) from None
+    return edgesimpy_to_scenario(data, Path(path).stem, source=source)
+
+
+def edgesimpy_to_scenario(data: Any, name: str, source: str = "<edgesimpy>") -> Scenario:
+    """Map already-parsed EdgeSimPy dataset ``data`` to a scenario called ``name``.
+
+    Raises:
+        ScenarioError: ``data`` is not a valid EdgeSimPy dataset; the error names ``source``
+            and the JSON path of the problem.
+    """
+    return _Importer(data, source).scenario(safe_id(name, "edgesimpy"))
+
+
+class _Importer:
+    """One dataset being read: the class sections, indexed by EdgeSimPy id."""
+
+    def __init__(self, data: Any, source: str) -> None:
+        self.source = source
+        if not isinstance(data, dict):
+            self.fail((), "expected a JSON object whose keys are EdgeSimPy class names", data)
+        self.sections: dict[str, list[dict[str, Any]]] = {}
+        self.index: dict[str, dict[int, int]] = {}
+        for cls in (*REQUIRED_CLASSES, *_OPTIONAL_CLASSES):
+            if cls not in data and cls in _OPTIONAL_CLASSES:
+                data = {**data, cls: []}
+            if cls not in data:
+                self.fail((cls,), f"missing class section (every dataset has {cls} entries)")
+            self.sections[cls] = self._section(cls, data[cls])
+
+    # ------------------------------------------------------------ checked access
+
+    def fail(self, path: _Path, message: str, *value: Any) -> NoReturn:
+        """Raise the ScenarioError for ``path`` (with the offending value, when given)."""
+        kwargs: dict[str, Any] = {"value": value[0]} if value else {}
+        raise ScenarioError(message, path=path, source=self.source, **kwargs)
+
+    def _section(self, cls: str, entries: Any) -> list[dict[str, Any]]:
+        if not isinstance(entries, list):
+            self.fail((cls,), "should be a list of entries", type(entries).__name__)
+        ids: dict[int, int] = {}
+        for i, entry in enumerate(entries):
+            for part in ("attributes", "relationships"):
+                if not isinstance(entry, dict) or not isinstance(entry.get(part), dict):
+                    self.fail((cls, i, part), "should be an object", _kind(entry, part))
+            entry_id = entry["attributes"].get("id")
+            if not isinstance(entry_id, int) or isinstance(entry_id, bool):
+                self.fail((cls, i, "attributes", "id"), "should be an integer id", entry_id)
+            if entry_id in ids:
+                self.fail((cls, i, "attributes", "id"), f"duplicate {cls} id", entry_id)
+            ids[entry_id] = i
+        self.index[cls] = ids
+        return entries
+
+    def num(self, cls: str, i: int, *keys: str, default: float | None = None) -> float:
+        """A finite, non-negative number at ``cls[i].attributes.<keys>``."""
+        path: _Path = (cls, i, "attributes", *keys)
+        value: Any = self.sections[cls][i]["attributes"]
+        for k, key in enumerate(keys):
+            if not isinstance(value, dict):
+                self.fail(path[: 3 + k], "should be an object", value)
+            if key not in value:
+                if default is None:
+                    self.fail(path, "required field is missing")
+                return default
+            value = value[key]
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or value < 0:
+            self.fail(path, "should be a non-negative number", value)
+        return float(value)
+
+    def ref(self, cls: str, i: int, name: str, target: str) -> int | None:
+        """The id a ``{"class": target, "id": N}`` relationship names (None when null or absent)."""
+        value = self.sections[cls][i]["relationships"].get(name)
+        if value is None:
+            return None
+        return self._target((cls, i, "relationships", name), value, target)
+
+    def refs(self, cls: str, i: int, name: str, target: str) -> list[int]:
+        """The ids a list-of-references relationship names (empty when absent)."""
+        path: _Path = (cls, i, "relationships", name)
+        value = self.sections[cls][i]["relationships"].get(name, [])
+        if not isinstance(value, list):
+            self.fail(path, f"should be a list of {target} references", value)
+        return [self._target((*path, j), item, target) for j, item in enumerate(value)]
+
+    def _target(self, path: _Path, value: Any, target: str) -> int:
+        if not isinstance(value, dict) or value.get("class") != target:
+            self.fail(path, f"should be a reference {{'class': '{target}', 'id': N}}", value)
+        target_id = value.get("id")
+        if not isinstance(target_id, int) or isinstance(target_id, bool):
+            self.fail((*path, "id"), "should be an integer id", target_id)
+        if target_id not in self.index[target]:
+            self.fail(path, f"dangling reference: no {target} has this id", target_id)
+        return int(target_id)
+
+    def coordinates(self, cls: str, i: int) -> dict[str, str]:
+        """Labels ``x`` and ``y`` from ``coordinates`` (none when absent)."""
+        value = self.sections[cls][i]["attributes"].get("coordinates")
+        if value is None:
+            return {}
+        ok = isinstance(value, list) and len(value) == 2
+        if not ok or not all(_is_number(v) for v in value):
+            self.fail((cls, i, "attributes", "coordinates"), "should be [x, y]", value)
+        return {"x": _text(value[0]), "y": _text(value[1])}
+
+    def eid(self, cls: str, i: int) -> int:
+        """The EdgeSimPy id of ``cls[i]``."""
+        return int(self.sections[cls][i]["attributes"]["id"])
+
+    # ------------------------------------------------------------ mapping
+
+    def scenario(self, name: str) -> Scenario:
+        """The whole dataset as a validated scenario."""
+        sites, switch_site = self._sites()
+        data = {
+            "version": 1,
+            "name": name,
+            "description": self._description(),
+            "sites": sites,
+            "nodes": self._nodes(switch_site),
+            "links": self._links(switch_site),
+            "services": self._services(),
+            "workload": self._workload(),
+        }
+        try:
+            return scenario_from_data(data, self.source)
+        except ScenarioError as error:  # a path into the generated data, not the JSON file
+            raise ScenarioError(
+                f"the imported scenario is invalid at {format_path(error.path)}: {error.message}",
+                source=self.source,
+            ) from None
+
+    def _description(self) -> str:
+        counts = ", ".join(
+            f"{len(self.sections[cls])} {cls}" for cls in (*REQUIRED_CLASSES, *_OPTIONAL_CLASSES)
+        )
+        return f"Imported from EdgeSimPy dataset {Path(self.source).name}: {counts}."
+
+    def _sites(self) -> tuple[list[dict[str, Any]], dict[int, str]]:
+        sites: list[dict[str, Any]] = []
+        switch_site: dict[int, str] = {}
+        for i in range(len(self.sections["BaseStation"])):
+            site_id = f"bs-{self.eid('BaseStation', i)}"
+            labels = self.coordinates("BaseStation", i)
+            labels["wireless_delay_ms"] = _text(
+                self.num("BaseStation", i, "wireless_delay", default=0.0)
+            )
+            switch = self.ref("BaseStation", i, "network_switch", "NetworkSwitch")
+            if switch is not None:
+                if switch in switch_site:
+                    self.fail(
+                        ("BaseStation", i, "relationships", "network_switch"),
+                        f"switch already belongs to {switch_site[switch]}",
+                        switch,
+                    )
+                switch_site[switch] = site_id
+                labels["switch"] = str(switch)
+            sites.append({"id": site_id, "tier": "edge", "labels": labels})
+        for i in range(len(self.sections["NetworkSwitch"])):
+            switch = self.eid("NetworkSwitch", i)
+            if switch not in switch_site:
+                station = self.ref("NetworkSwitch", i, "base_station", "BaseStation")
+                if station is not None:
+                    switch_site[switch] = f"bs-{station}"
+                    continue
+                switch_site[switch] = f"sw-{switch}"
+                labels = {**self.coordinates("NetworkSwitch", i), "switch": str(switch)}
+                sites.append({"id": f"sw-{switch}", "tier": "edge", "labels": labels})
+        return sites, switch_site
+
+    def _nodes(self, switch_site: Mapping[int, str]) -> list[dict[str, Any]]:
+        nodes: list[dict[str, Any]] = []
+        cls = "EdgeServer"
+        for i, entry in enumerate(self.sections[cls]):
+            station = self.ref(cls, i, "base_station", "BaseStation")
+            switch = self.ref(cls, i, "network_switch", "NetworkSwitch")
+            if station is not None:
+                site = f"bs-{station}"
+            elif switch is not None:
+                site = switch_site[switch]
+            else:
+                self.fail((cls, i, "relationships"), "needs a base_station or network_switch")
+            cores = self.num(cls, i, "cpu")
+            if not cores.is_integer():
+                self.fail((cls, i, "attributes", "cpu"), "should be a whole number of cores", cores)
+            peak = self.num(cls, i, "power_model_parameters", "max_power_consumption", default=0.0)
+            share = self.num(
+                cls, i, "power_model_parameters", "static_power_percentage", default=0.0
+            )
+            if share > 1:
+                path = (cls, i, "attributes", "power_model_parameters", "static_power_percentage")
+                self.fail(path, "should be a fraction in [0, 1]", share)
+            labels: dict[str, str] = {}
+            model = entry["attributes"].get("model_name")
+            if isinstance(model, str) and model:
+                labels["model"] = model
+            power_model = entry["relationships"].get("power_model")
+            if isinstance(power_model, str) and power_model:
+                labels["power_model"] = power_model
+            node: dict[str, Any] = {
+                "id": f"es-{self.eid(cls, i)}",
+                "site": site,
+                "arch": "x86",
+                "cpu_cores": int(cores),
+                "mem_gib": self.num(cls, i, "memory") / 1024,
+                "storage_gib": self.num(cls, i, "disk", default=0.0) / 1024,
+                "cpu_peak_gflops": {p.value: r * cores for p, r in CPU_GFLOPS_PER_CORE.items()},
+                "idle_power_w": min(peak, round(share * peak, 3)),  # no float noise in dumps
+                "peak_power_w": peak,
+            }
+            if labels:
+                node["labels"] = labels
+            nodes.append(node)
+        return nodes
+
+    def _links(self, switch_site: Mapping[int, str]) -> list[dict[str, Any]]:
+        links: list[dict[str, Any]] = []
+        cls = "NetworkLink"
+        for i in range(len(self.sections[cls])):
+            path: _Path = (cls, i, "relationships", "nodes")
+            ends = self.refs(cls, i, "nodes", "NetworkSwitch")
+            if len(ends) != 2:
+                self.fail(path, "should name exactly two NetworkSwitch entries", ends)
+            a, b = switch_site[ends[0]], switch_site[ends[1]]
+            if a == b:
+                self.fail(path, f"both ends are at site {a}; a link must join two sites", ends)
+            bandwidth = self.num(cls, i, "bandwidth")
+            if bandwidth <= 0:
+                self.fail((cls, i, "attributes", "bandwidth"), "should be positive", bandwidth)
+            links.append(
+                {
+                    "id": f"nl-{self.eid(cls, i)}",
+                    "a": a,
+                    "b": b,
+                    "bandwidth_mbps": bandwidth * MBPS_PER_EDGESIMPY_BANDWIDTH,
+                    "latency_ms": self.num(cls, i, "delay"),
+                }
+            )
+        return links
+
+    def _services(self) -> list[dict[str, Any]]:
+        services: list[dict[str, Any]] = []
+        cls = "Service"
+        for i, entry in enumerate(self.sections[cls]):
+            service_id = f"svc-{self.eid(cls, i)}"
+            label = entry["attributes"].get("label")
+            service: dict[str, Any] = {"id": service_id, "name": label or ""}
+            if not isinstance(service["name"], str):
+                self.fail((cls, i, "attributes", "label"), "should be a string", label)
+            app = self.ref(cls, i, "application", "Application")
+            if app is not None:
+                service["task_type"] = f"app-{app}"
+            server = self.ref(cls, i, "server", "EdgeServer")
+            if server is not None:
+                service["instances"] = [{"id": f"{service_id}@es-{server}", "node": f"es-{server}"}]
+            services.append(service)
+        return services
+
+    def _workload(self) -> dict[str, Any]:
+        task_types: list[dict[str, Any]] = []
+        arrivals: list[dict[str, Any]] = []
+        cls = "Application"
+        for i, entry in enumerate(self.sections[cls]):
+            app = self.eid(cls, i)
+            services = self.refs(cls, i, "services", "Service")
+            rows = [self.index["Service"][s] for s in services]
+            label = entry["attributes"].get("label")
+            task: dict[str, Any] = {
+                "name": f"app-{app}",
+                "description": f"EdgeSimPy application {app}" + (f" ({label})" if label else ""),
+                "class": TaskClass.WARM.value,
+                "work_gflop": WORK_GFLOP_PER_REQUEST,
+            }
+            if rows:
+                task["cpu_cores"] = sum(self.num("Service", r, "cpu_demand") for r in rows)
+                task["mem_gib"] = sum(self.num("Service", r, "memory_demand") for r in rows) / 1024
+                task["service"] = f"svc-{services[0]}"
+            ingress: Counter[str] = Counter()
+            slas: list[tuple[float, float]] = []
+            for user in self.refs(cls, i, "users", "User"):
+                row = self.index["User"][user]
+                station = self.ref("User", row, "base_station", "BaseStation")
+                wireless = 0.0
+                if station is not None:
+                    ingress[f"bs-{station}"] += 1
+                    bs_row = self.index["BaseStation"][station]
+                    wireless = self.num("BaseStation", bs_row, "wireless_delay", default=0.0)
+                stated = self.sections["User"][row]["attributes"].get("delay_slas")
+                if stated is not None and (not isinstance(stated, dict) or str(app) in stated):
+                    slas.append((self.num("User", row, "delay_slas", str(app)), wireless))
+            if slas:
+                sla = min(s for s, _ in slas)
+                task["latency_budget_ms"] = max(MIN_BUDGET_MS, min(s - w for s, w in slas))
+                if sla <= HOT_SLA_MS:
+                    task["class"] = TaskClass.HOT.value
+            task_types.append(task)
+            if ingress:
+                arrivals.append(
+                    {
+                        "task_type": task["name"],
+                        "kind": "poisson",
+                        "rate_per_s": RATE_PER_USER_PER_S * ingress.total(),
+                        "ingress": dict(ingress),
+                    }
+                )
+        return {"task_types": task_types, "arrivals": arrivals}
+
+
+def _is_number(value: Any) -> bool:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return ok and math.isfinite(value)
+
+
+def _text(value: float) -> str:
+    """A number as label text: ``3`` rather than ``3.0``."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _kind(entry: Any, part: str) -> str:
+    if not isinstance(entry, dict):
+        return type(entry).__name__
+    return "nothing" if part not in entry else type(entry[part]).__name__
