@@ -7,6 +7,7 @@ import typer
 from suanwang import __version__
 from suanwang.cli.common import console
 from suanwang.cli.demo import demo
+from suanwang.cli.measure import measure
 from suanwang.cli.scenario import app as scenario_app
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(scenario_app, name="scenario")
 app.command()(demo)
+app.command()(measure)
 
 
 def _show_version(value: bool) -> None:

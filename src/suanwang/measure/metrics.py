@@ -90,7 +90,7 @@ class Metric:
         level: L0, L1 or L2.
         value: The value.
         timestamp_s: When it was taken, seconds since the Unix epoch.
-        node_id: Node the value describes, when known.
+        subject_id: Node (or link) the value describes, when known.
     """
 
     metric_type: str
@@ -100,7 +100,7 @@ class Metric:
     level: MetricLevel
     value: float
     timestamp_s: float
-    node_id: str | None = None
+    subject_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.level is not MetricLevel.L0 and not SCORE_MIN <= self.value <= SCORE_MAX:
@@ -116,7 +116,7 @@ class Metric:
             "level": str(self.level),
             "value": self.value,
             "timestamp_s": self.timestamp_s,
-            "node_id": self.node_id,
+            "subject_id": self.subject_id,
         }
 
 

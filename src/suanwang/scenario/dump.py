@@ -7,8 +7,8 @@ Every value that differs from its default is stated, and nothing else, so that
 from __future__ import annotations
 
 import dataclasses
-from enum import Enum
 from collections.abc import Callable, Mapping
+from enum import Enum
 from typing import Any, TypeVar
 
 from suanwang.model import (

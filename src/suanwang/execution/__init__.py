@@ -1,0 +1,1 @@
+"""Execution side: agents, engines and the probes that talk over the network."""
