@@ -97,3 +97,12 @@ def test_json_schema_names_every_section() -> None:
     for section in ("sites", "nodes", "elements", "links", "services", "workload", "failures"):
         assert section in schema["properties"]
     assert schema["$defs"]["TaskTypeDoc"]["properties"]["class"]["default"] == "warm"
+
+
+def test_dump_refuses_an_unregistered_named_profile(tiny_path: Path) -> None:
+    import dataclasses
+
+    scenario = load_scenario(tiny_path)
+    unregistered = dataclasses.replace(scenario, energy_profiles={})
+    with pytest.raises(ValueError, match="'west-green' is used by a site but not registered"):
+        dumps_scenario(unregistered)

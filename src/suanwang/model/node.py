@@ -16,7 +16,7 @@ def _checked_rates(rates: Mapping[Precision, float]) -> Mapping[Precision, float
     for precision, rate in rates.items():
         if rate < 0:
             raise ValueError(f"peak rate at {precision} must not be negative, got {rate}")
-    return {Precision(p): float(r) for p, r in rates.items()}
+    return {p if type(p) is Precision else Precision(p): float(r) for p, r in rates.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ Every value that differs from its default is stated, and nothing else, so that
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
@@ -26,21 +27,30 @@ from suanwang.scenario.schema import FORMAT_VERSION
 _T = TypeVar("_T")
 
 
-def _non_default(record: object, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Fields of a dataclass record that differ from their defaults, as plain data."""
-    data: dict[str, Any] = {}
-    for field in dataclasses.fields(record):  # type: ignore[arg-type]
-        if field.name in skip:
-            continue
-        value = getattr(record, field.name)
+@functools.cache
+def _defaults(record_type: type) -> tuple[tuple[str, Any], ...]:
+    """(field name, default or MISSING) of a dataclass type, computed once per type."""
+    out = []
+    for field in dataclasses.fields(record_type):
         if field.default is not dataclasses.MISSING:
             default = field.default
         elif field.default_factory is not dataclasses.MISSING:
             default = field.default_factory()
         else:
             default = dataclasses.MISSING
+        out.append((field.name, default))
+    return tuple(out)
+
+
+def _non_default(record: object, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Fields of a dataclass record that differ from their defaults, as plain data."""
+    data: dict[str, Any] = {}
+    for name, default in _defaults(type(record)):
+        if name in skip:
+            continue
+        value = getattr(record, name)
         if value != default:
-            data[field.name] = _plain(value)
+            data[name] = _plain(value)
     return data
 
 
@@ -62,7 +72,13 @@ def _plain(value: Any) -> Any:
 
 
 def _energy_data(profile: EnergyProfile, named: Mapping[str, EnergyProfile]) -> Any:
-    if profile.name and named.get(profile.name) == profile:
+    if profile.name:
+        if named.get(profile.name) != profile:
+            # Written inline it would come back nameless: refuse rather than lose the name.
+            raise ValueError(
+                f"energy profile {profile.name!r} is used by a site but not registered "
+                "(with the same values) in the scenario's energy_profiles"
+            )
         return profile.name
     return _non_default(dataclasses.replace(profile, name=""), skip=("name",))
 

@@ -24,6 +24,7 @@ Format = Literal["yaml", "json"]
 _SUFFIXES: dict[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YamlDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_INDENT_JSON_UP_TO_NODES = 5000
 
 
 def format_of(path: str | Path) -> Format:
@@ -90,10 +91,18 @@ def scenario_from_data(data: Any, source: str = "<data>") -> Scenario:
 
 
 def dumps_scenario(scenario: Scenario, fmt: Format = "yaml") -> str:
-    """The scenario as text in format version 1; loading it gives an equal scenario."""
+    """The scenario as text in format version 1; loading it gives an equal scenario.
+
+    Raises:
+        ValueError: a site uses a named energy profile missing from ``energy_profiles`` (it
+            could not be written without losing its name).
+    """
     data = scenario_to_data(scenario)
     if fmt == "json":
-        return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+        # Any indent makes the json module fall back to its pure-Python encoder (about 6x
+        # slower), so large scenarios are written compact.
+        small = len(scenario.topology.nodes) <= _INDENT_JSON_UP_TO_NODES
+        return json.dumps(data, indent=1 if small else None, ensure_ascii=False) + "\n"
     text: str = yaml.dump(data, Dumper=_YamlDumper, sort_keys=False, allow_unicode=True, width=100)
     return text
 

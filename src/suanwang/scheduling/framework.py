@@ -1,0 +1,219 @@
+"""The scheduling framework: extension points, status codes and the per-task cycle.
+
+Shaped after the Kubernetes scheduler framework, but vectorised (DESIGN.md §5): a Filter returns
+a boolean mask over ALL nodes, a Score returns an array over all nodes, and the framework combines
+them with numpy; no plugin loops over nodes in Python. One cycle places one task:
+
+    PreFilter -> Filter (pre-route) -> Route -> Filter (post-route) -> Score -> Reserve -> Bind
+
+Filters that need the network path (latency budget, bandwidth on path) declare
+``stage = Stage.POST_ROUTE`` and run after the Route plugin; all others run before it, so the
+path search only considers nodes that could host the task at all.
+
+Every plugin point below is a Protocol; a plugin is any object with a ``name`` and the method of
+its point. Plugins must be pure with respect to the cycle: they read ``Cycle`` and the
+``ClusterState`` and return values; only Reserve plugins change shared state, and they must undo
+it exactly in ``unreserve``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from suanwang.model import Placement, TaskSpec
+
+if TYPE_CHECKING:
+    from suanwang.scheduling.cycle import Cycle
+
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+
+class Code(StrEnum):
+    """Outcome of a plugin call or a cycle."""
+
+    SUCCESS = "success"
+    UNSCHEDULABLE = "unschedulable"
+    """No node can take the task now; the reason says why. Retrying later may succeed."""
+    ERROR = "error"
+    """The request itself is wrong (unknown ingress, impossible demand); retrying will not help."""
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A plugin's verdict with the reason and the plugin that gave it."""
+
+    code: Code = Code.SUCCESS
+    reason: str = ""
+    plugin: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True for SUCCESS."""
+        return self.code is Code.SUCCESS
+
+
+SUCCESS = Status()
+
+
+class Stage(StrEnum):
+    """When a Filter runs relative to the Route point."""
+
+    PRE_ROUTE = "pre-route"
+    POST_ROUTE = "post-route"
+
+
+@runtime_checkable
+class PreFilterPlugin(Protocol):
+    """Checks the request as a whole before any node is looked at.
+
+    Contract: return SUCCESS, or ERROR/UNSCHEDULABLE with a reason that applies to every node
+    (e.g. the ingress site is unknown). Must not depend on node state.
+    """
+
+    name: str
+
+    def pre_filter(self, cycle: Cycle) -> Status:
+        """Verdict on the request."""
+        ...
+
+
+@runtime_checkable
+class FilterPlugin(Protocol):
+    """Says which nodes can take the task.
+
+    Contract: ``filter`` returns a boolean array over all nodes of the cycle's state (True = the
+    node passes). ``explain`` gives, for one rejected node index, a reason a person can act on
+    ("needs 4 free cores, has 2"); it is called only when a diagnosis is asked for, so it may
+    be slow. ``stage`` says whether the filter needs the route (``Stage.POST_ROUTE``).
+    """
+
+    name: str
+    stage: ClassVar[Stage]
+
+    def filter(self, cycle: Cycle) -> BoolArray:
+        """Mask of nodes that pass."""
+        ...
+
+    def explain(self, cycle: Cycle, node: int) -> str:
+        """Why ``node`` does not pass."""
+        ...
+
+
+@runtime_checkable
+class RoutePlugin(Protocol):
+    """Chooses the network path from the task's ingress to each surviving node.
+
+    Contract: ``route`` fills ``cycle.route`` (a ``RouteResult`` with one-way latency,
+    bottleneck bandwidth and hop count per node; ``inf`` latency for unreachable nodes, which
+    the framework then rejects with ``explain``'s reason). ``path`` materialises the chosen
+    node's path (vertex ids, link ids, link indexes) for binding; it is called once per cycle.
+    """
+
+    name: str
+
+    def route(self, cycle: Cycle) -> RouteResult:
+        """Per-node route figures."""
+        ...
+
+    def path(self, cycle: Cycle, node: int) -> ChosenPath:
+        """The path to ``node``."""
+        ...
+
+    def explain(self, cycle: Cycle, node: int) -> str:
+        """Why ``node`` is unreachable."""
+        ...
+
+
+@runtime_checkable
+class ScorePlugin(Protocol):
+    """Ranks the surviving nodes.
+
+    Contract: ``score`` returns a float array over all nodes; only entries of surviving nodes are
+    read. ``higher_is_better`` says the direction. The framework scales each plugin's values over
+    the surviving nodes to 0-100 (min-max; all equal -> 100) and adds them with the profile's
+    weights.
+    """
+
+    name: str
+    higher_is_better: ClassVar[bool]
+
+    def score(self, cycle: Cycle) -> FloatArray:
+        """Raw values per node."""
+        ...
+
+
+@runtime_checkable
+class ReservePlugin(Protocol):
+    """Holds resources for the chosen placement.
+
+    Contract: ``reserve`` is idempotent per task id and changes nothing when it fails (it
+    returns a non-SUCCESS status instead); ``unreserve`` undoes exactly what ``reserve`` did and
+    is a no-op for a task that holds nothing.
+    """
+
+    name: str
+
+    def reserve(self, cycle: Cycle, placement: Placement) -> Status:
+        """Hold what ``placement`` needs."""
+        ...
+
+    def unreserve(self, task_id: str) -> None:
+        """Give back what the task holds."""
+        ...
+
+
+@runtime_checkable
+class BindPlugin(Protocol):
+    """Hands the placement to whatever runs it (an engine, the twin, an agent queue).
+
+    Contract: return SUCCESS once the runner has accepted the placement; on a failure the
+    framework unreserves and the task stays unplaced.
+    """
+
+    name: str
+
+    def bind(self, cycle: Cycle, placement: Placement) -> Status:
+        """Hand over ``placement``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    """Route figures per node (arrays over all nodes of the state).
+
+    Attributes:
+        latency_ms: One-way propagation latency from the ingress (``inf``: unreachable).
+        bottleneck_mbps: Smallest residual bandwidth along the path (``inf`` at the ingress site).
+        hops: Links on the path.
+        cost_per_gb: Transfer price along the path.
+    """
+
+    latency_ms: FloatArray
+    bottleneck_mbps: FloatArray
+    hops: FloatArray
+    cost_per_gb: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenPath:
+    """The materialised path to the chosen node."""
+
+    vertices: tuple[str, ...]
+    segments: tuple[str, ...]
+    link_indexes: tuple[int, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A task to place: its id, demand and tenant."""
+
+    task_id: str
+    spec: TaskSpec
+    tenant: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""In-tree scheduling plugins (see ``suanwang.scheduling.registry`` for their names)."""

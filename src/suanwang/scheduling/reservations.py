@@ -1,0 +1,158 @@
+"""The reservation ledger: compute held on nodes and bandwidth held on links, per task.
+
+Every placement reserves CPU cores, memory and accelerator devices on its node and bandwidth on
+every link of its path when it is bound, and gives them back when the task completes, is
+cancelled or fails. The ledger keeps the sums in numpy arrays (so free capacity is one
+subtraction per cycle) and refuses any reservation that would over-commit a node or a link: the
+invariant "reserved <= capacity" holds after every call, whatever the order of calls.
+
+Both ``reserve`` and ``release`` are idempotent per task id, so a retried bind or a duplicate
+completion event cannot count twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from suanwang.model import ACCELERATOR_KINDS, AcceleratorKind, TopologyArrays
+from suanwang.model.topology import FloatArray
+
+# Reserving exactly the free capacity must succeed despite float rounding in the sums.
+_SLACK = 1e-9
+
+
+class OverCommitError(ValueError):
+    """A reservation would hold more than a node or a link has."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What one task holds.
+
+    Attributes:
+        task_id: The task.
+        node: Node index (in ``TopologyArrays.node_ids`` order).
+        cpu_cores: Cores held on the node.
+        mem_gib: Memory held on the node.
+        accelerator_kind: Kind of devices held, or None.
+        accelerator_count: Devices held.
+        links: Link indexes of the path (in ``TopologyArrays.link_ids`` order).
+        bandwidth_mbps: Bandwidth held on each of ``links``.
+    """
+
+    task_id: str
+    node: int
+    cpu_cores: float
+    mem_gib: float
+    accelerator_kind: AcceleratorKind | None = None
+    accelerator_count: int = 0
+    links: tuple[int, ...] = ()
+    bandwidth_mbps: float = 0.0
+
+
+class Reservations:
+    """Reserved compute per node and bandwidth per link, for one topology's arrays.
+
+    Args:
+        arrays: Capacities come from here (cores, memory, devices per kind, link bandwidth).
+    """
+
+    def __init__(self, arrays: TopologyArrays) -> None:
+        self._arrays = arrays
+        n_nodes, n_links = len(arrays.node_ids), len(arrays.link_ids)
+        self.cpu_cores: FloatArray = np.zeros(n_nodes)
+        self.mem_gib: FloatArray = np.zeros(n_nodes)
+        self.accelerators: FloatArray = np.zeros((n_nodes, len(ACCELERATOR_KINDS)))
+        self.link_mbps: FloatArray = np.zeros(n_links)
+        self._held: dict[str, Reservation] = {}
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._held
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def held(self, task_id: str) -> Reservation | None:
+        """The reservation of ``task_id``, if it holds one."""
+        return self._held.get(task_id)
+
+    def free_cpu_cores(self) -> FloatArray:
+        """Cores not reserved, per node."""
+        return self._arrays.node_cpu_cores - self.cpu_cores
+
+    def free_mem_gib(self) -> FloatArray:
+        """Memory not reserved, per node."""
+        return self._arrays.node_mem_gib - self.mem_gib
+
+    def free_accelerators(self) -> FloatArray:
+        """Devices not reserved, per node and kind (shape ``(nodes, kinds)``)."""
+        return self._arrays.node_accel_count - self.accelerators
+
+    def residual_mbps(self) -> FloatArray:
+        """Bandwidth not reserved, per link."""
+        return self._arrays.link_bandwidth_mbps - self.link_mbps
+
+    def reserve(self, reservation: Reservation) -> bool:
+        """Hold ``reservation``; True if newly held, False if this task already holds one.
+
+        Raises:
+            OverCommitError: the node or a link lacks the capacity; nothing is changed.
+        """
+        held = self._held.get(reservation.task_id)
+        if held is not None:
+            if held != reservation:
+                raise OverCommitError(
+                    f"task {reservation.task_id!r} already holds a different reservation"
+                )
+            return False
+        self._check(reservation)
+        self._apply(reservation, +1.0)
+        self._held[reservation.task_id] = reservation
+        return True
+
+    def release(self, task_id: str) -> Reservation | None:
+        """Give back what ``task_id`` holds; None when it holds nothing (a no-op)."""
+        reservation = self._held.pop(task_id, None)
+        if reservation is not None:
+            self._apply(reservation, -1.0)
+        return reservation
+
+    def _check(self, r: Reservation) -> None:
+        arrays = self._arrays
+        node_id = arrays.node_ids[r.node]
+        if r.cpu_cores > arrays.node_cpu_cores[r.node] - self.cpu_cores[r.node] + _SLACK:
+            raise OverCommitError(f"node {node_id!r} lacks {r.cpu_cores} free cores")
+        if r.mem_gib > arrays.node_mem_gib[r.node] - self.mem_gib[r.node] + _SLACK:
+            raise OverCommitError(f"node {node_id!r} lacks {r.mem_gib} GiB free memory")
+        if r.accelerator_kind is not None and r.accelerator_count:
+            k = ACCELERATOR_KINDS.index(r.accelerator_kind)
+            free = arrays.node_accel_count[r.node, k] - self.accelerators[r.node, k]
+            if r.accelerator_count > free + _SLACK:
+                raise OverCommitError(
+                    f"node {node_id!r} lacks {r.accelerator_count} free {r.accelerator_kind}"
+                )
+        if r.bandwidth_mbps > 0 and r.links:
+            links = np.asarray(r.links)
+            if len(set(r.links)) != len(r.links):
+                raise OverCommitError("a path may not use one link twice")
+            residual = arrays.link_bandwidth_mbps[links] - self.link_mbps[links]
+            short = residual + _SLACK < r.bandwidth_mbps
+            if short.any():
+                link_id = arrays.link_ids[int(links[short.argmax()])]
+                raise OverCommitError(f"link {link_id!r} lacks {r.bandwidth_mbps} Mbps")
+
+    def _apply(self, r: Reservation, sign: float) -> None:
+        self.cpu_cores[r.node] += sign * r.cpu_cores
+        self.mem_gib[r.node] += sign * r.mem_gib
+        if r.accelerator_kind is not None and r.accelerator_count:
+            self.accelerators[r.node, ACCELERATOR_KINDS.index(r.accelerator_kind)] += (
+                sign * r.accelerator_count
+            )
+        if r.bandwidth_mbps > 0 and r.links:
+            self.link_mbps[np.asarray(r.links)] += sign * r.bandwidth_mbps
+        if sign < 0 and not self._held:
+            # With nothing held, the sums are exactly zero; clear float residue from +/-.
+            for array in (self.cpu_cores, self.mem_gib, self.accelerators, self.link_mbps):
+                array.fill(0.0)

@@ -1,0 +1,208 @@
+"""The scheduler: runs a profile's plugins over one request and binds the winner.
+
+``Scheduler.schedule`` runs PreFilter -> Filter (pre-route) -> Route -> Filter (post-route) ->
+Score -> Reserve -> Bind and returns a ``Decision`` with the placement, or with the status and
+a ``Diagnosis`` when no node can take the task. ``release`` gives a task's reservation back on
+completion, cancellation or failure.
+
+Selection follows CATS: the instance and the path are chosen together (the route figures feed
+the estimates every filter and score reads); a request with an affinity key keeps its node while
+that node still passes every filter (its SLA still holds); and a flow (ingress, task type)
+keeps its previous node unless another scores better by more than the profile's hysteresis, so
+near-equal candidates do not flap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from suanwang.model import Estimate, Placement
+from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
+from suanwang.scheduling.diagnosis import Diagnosis
+from suanwang.scheduling.framework import (
+    BindPlugin,
+    Code,
+    FilterPlugin,
+    FloatArray,
+    PreFilterPlugin,
+    Request,
+    ReservePlugin,
+    RoutePlugin,
+    ScorePlugin,
+    Stage,
+    Status,
+)
+from suanwang.scheduling.plugins.points import LedgerReserve, RecordBind, RequestCheck
+from suanwang.scheduling.profile import Profile
+from suanwang.scheduling.registry import PluginFactory, build_plugin, plugin_factories
+from suanwang.scheduling.state import ClusterState
+
+SCORE_MAX = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one cycle.
+
+    Attributes:
+        status: SUCCESS with a placement, or why not.
+        placement: The bound placement on success.
+        diagnosis: Per-plugin rejections and "why not node X".
+        score: Total weighted score of the chosen node (0 when none).
+    """
+
+    status: Status
+    placement: Placement | None
+    diagnosis: Diagnosis
+    score: float = 0.0
+
+
+def _typed(plugin: object, protocol: Any, name: str, point: str) -> Any:
+    """``plugin`` if it has the methods of ``protocol`` (a runtime-checkable Protocol)."""
+    if not isinstance(plugin, protocol):
+        raise TypeError(f"plugin {name!r} cannot serve as a {point} plugin")
+    return plugin
+
+
+def scale_scores(raw: FloatArray, higher_is_better: bool) -> FloatArray:
+    """Raw values to 0..100 (best 100) by min-max over the finite ones; non-finite worst (0)."""
+    finite = np.isfinite(raw)
+    if not finite.any():
+        return np.zeros_like(raw)
+    low, high = float(raw[finite].min()), float(raw[finite].max())
+    if high == low:
+        return np.where(finite, SCORE_MAX, 0.0)
+    unit = (raw - low) / (high - low) if higher_is_better else (high - raw) / (high - low)
+    return np.where(finite, unit * SCORE_MAX, 0.0)
+
+
+class Scheduler:
+    """Places requests on a cluster state with one profile.
+
+    Args:
+        profile: Plugins and weights.
+        state: The cluster it places on (its reservation ledger is the Reserve point's).
+        bind: Bind plugin (default: accept and record).
+        factories: Plugin factories (default: in-tree plus entry points).
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        state: ClusterState,
+        *,
+        bind: BindPlugin | None = None,
+        factories: Mapping[str, PluginFactory] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.state = state
+        known = factories if factories is not None else plugin_factories()
+
+        def make(name: str) -> Any:
+            return build_plugin(name, profile.args.get(name, {}), state, known)
+
+        self._pre_filters: list[PreFilterPlugin] = [RequestCheck()]
+        filters = [_typed(make(n), FilterPlugin, n, "Filter") for n in profile.filters]
+        self._filters = {stage: [f for f in filters if f.stage is stage] for stage in Stage}
+        self._route: RoutePlugin = _typed(make(profile.route), RoutePlugin, profile.route, "Route")
+        self._scores: list[tuple[ScorePlugin, float]] = [
+            (_typed(make(n), ScorePlugin, n, "Score"), weight)
+            for n, weight in profile.scores.items()
+        ]
+        self._reserve: ReservePlugin = LedgerReserve(state.reservations)
+        self._bind: BindPlugin = bind or RecordBind()
+        self._explainers: dict[str, FilterPlugin | RoutePlugin] = {f.name: f for f in filters}
+        self._explainers[self._route.name] = self._route
+        self._affinity: dict[str, int] = {}
+        self._last_choice: dict[tuple[str | None, str | None], int] = {}
+
+    def schedule(self, request: Request) -> Decision:
+        """Place ``request``; reserve and bind on success (see the module docstring)."""
+        n_nodes = len(self.state.arrays.node_ids)
+        cycle = Cycle(request, self.state, alive=np.ones(n_nodes, dtype=bool))
+        for pre_filter in self._pre_filters:
+            status = pre_filter.pre_filter(cycle)
+            if not status.ok:
+                return self._refuse(cycle, status)
+        self._run_filters(cycle, Stage.PRE_ROUTE)
+        if cycle.alive.any():
+            cycle.route = self._route.route(cycle)
+            cycle.reject(self._route.name, np.isfinite(cycle.route.latency_ms))
+            self._run_filters(cycle, Stage.POST_ROUTE)
+        candidates = cycle.alive.nonzero()[0]
+        if candidates.size == 0:
+            return self._refuse(cycle, Status(Code.UNSCHEDULABLE, "no node can take the task"))
+        totals = np.zeros(candidates.size)
+        for plugin, weight in self._scores:
+            raw = np.asarray(plugin.score(cycle), dtype=np.float64)[candidates]
+            totals += weight * scale_scores(raw, plugin.higher_is_better)
+        chosen = self._select(cycle, candidates, totals)
+        return self._bind_to(cycle, chosen, float(totals[candidates.searchsorted(chosen)]))
+
+    def release(self, task_id: str) -> None:
+        """Give back what ``task_id`` holds (completion, cancellation, failure); idempotent."""
+        self._reserve.unreserve(task_id)
+
+    def _run_filters(self, cycle: Cycle, stage: Stage) -> None:
+        for plugin in self._filters[stage]:
+            if not cycle.alive.any():
+                return
+            cycle.reject(plugin.name, np.asarray(plugin.filter(cycle), dtype=bool))
+
+    def _select(self, cycle: Cycle, candidates: np.ndarray, totals: FloatArray) -> int:
+        spec = cycle.spec
+        if self.profile.affinity and spec.affinity_key is not None:
+            held = self._affinity.get(spec.affinity_key)
+            if held is not None and cycle.alive[held]:
+                return held
+        best = int(candidates[int(totals.argmax())])
+        flow = (spec.ingress_site, spec.task_type)
+        previous = self._last_choice.get(flow)
+        if previous is not None and previous != best and cycle.alive[previous]:
+            margin = self.profile.hysteresis * SCORE_MAX * sum(w for _, w in self._scores)
+            if totals[candidates.searchsorted(previous)] >= totals.max() - margin:
+                return previous
+        return best
+
+    def _bind_to(self, cycle: Cycle, node: int, score: float) -> Decision:
+        request, arrays = cycle.request, self.state.arrays
+        path = self._route.path(cycle, node)
+        cycle.chosen_node, cycle.chosen_path = node, path
+        bandwidth = required_bandwidth_mbps(cycle.spec) if path.segments else 0.0
+        placement = Placement(
+            task_id=request.task_id,
+            node_id=arrays.node_ids[node],
+            path=path.vertices,
+            segments=path.segments,
+            reserved_bandwidth_mbps=bandwidth,
+            estimate=Estimate(
+                network_ms=float(cycle.network_ms()[node]),
+                queueing_ms=float(cycle.queueing_ms()[node]),
+                compute_ms=float(cycle.compute_ms()[node]),
+                cost=float(cycle.cost()[node]),
+                energy_kwh=float(cycle.energy_kwh()[node]),
+                carbon_g=float(cycle.carbon_g()[node]),
+            ),
+        )
+        status = self._reserve.reserve(cycle, placement)
+        if not status.ok:
+            return self._refuse(cycle, status)
+        status = self._bind.bind(cycle, placement)
+        if not status.ok:
+            self._reserve.unreserve(request.task_id)
+            return self._refuse(cycle, status)
+        if cycle.spec.affinity_key is not None:
+            self._affinity[cycle.spec.affinity_key] = node
+        self._last_choice[(cycle.spec.ingress_site, cycle.spec.task_type)] = node
+        return Decision(Status(), placement, Diagnosis(cycle, Status(), self._explainers), score)
+
+    def _refuse(self, cycle: Cycle, status: Status) -> Decision:
+        diagnosis = Diagnosis(cycle, status, self._explainers)
+        if status.code is Code.UNSCHEDULABLE and not status.plugin:
+            status = Status(status.code, diagnosis.summary(), status.plugin)
+            diagnosis.status = status
+        return Decision(status, None, diagnosis)

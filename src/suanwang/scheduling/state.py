@@ -1,0 +1,158 @@
+"""What a scheduling cycle sees: the topology, what is reserved, what is measured, and when.
+
+``ClusterState`` joins the static topology (capacities, sites, energy), the reservation ledger
+(what placements hold) and, where agents report, the awareness ``Snapshot`` (measured load,
+staleness, exclusions). ``NodeSiteArrays`` carries per-node copies of site facts (tier, region,
+PUE, carbon, price) so that plugins read them as arrays; it is built once per topology version.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from suanwang.measure import DEFAULT_EFFICIENCY, EfficiencyTable, Snapshot
+from suanwang.model import ACCELERATOR_KINDS, Topology, TopologyArrays
+from suanwang.model.topology import FloatArray, IntArray
+from suanwang.scheduling.reservations import Reservations
+
+HOURS_PER_DAY = 24
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NodeSiteArrays:
+    """Site facts per node, in ``TopologyArrays.node_ids`` order.
+
+    Attributes:
+        tier_rank: ``Tier.rank`` of the node's site.
+        region_codes: Distinct region codes, in order of first appearance.
+        region_id: Index into ``region_codes`` of each node's site region.
+        pue: PUE of the node's site.
+        carbon_g_per_kwh_by_hour: Shape ``(24, nodes)``: carbon intensity per local hour.
+        accel_mem_gib: Shape ``(nodes, kinds)``: memory of the largest device of each kind.
+    """
+
+    tier_rank: IntArray
+    region_codes: tuple[str, ...]
+    region_id: IntArray
+    pue: FloatArray
+    carbon_g_per_kwh_by_hour: FloatArray
+    accel_mem_gib: FloatArray
+
+
+_CACHE_VERSIONS = 8
+_cache: OrderedDict[int, NodeSiteArrays] = OrderedDict()
+
+
+def _build_site_arrays(topology: Topology) -> NodeSiteArrays:
+    nodes = list(topology.nodes.values())
+    sites = topology.sites
+    carbon = np.empty((HOURS_PER_DAY, len(nodes)))
+    for column, node in enumerate(nodes):
+        energy = sites[node.site_id].energy
+        carbon[:, column] = [energy.carbon_at_hour(hour) for hour in range(HOURS_PER_DAY)]
+    accel_mem = np.zeros((len(nodes), len(ACCELERATOR_KINDS)))
+    for row, node in enumerate(nodes):
+        for accelerator in node.accelerators:
+            k = ACCELERATOR_KINDS.index(accelerator.kind)
+            accel_mem[row, k] = max(accel_mem[row, k], accelerator.mem_gib)
+    codes: dict[str, int] = {}
+    for node in nodes:
+        codes.setdefault(sites[node.site_id].region, len(codes))
+    arrays = NodeSiteArrays(
+        tier_rank=np.array([sites[n.site_id].tier.rank for n in nodes], dtype=np.int32),
+        region_codes=tuple(codes),
+        region_id=np.array([codes[sites[n.site_id].region] for n in nodes], dtype=np.int32),
+        pue=np.array([sites[n.site_id].energy.pue for n in nodes]),
+        carbon_g_per_kwh_by_hour=carbon,
+        accel_mem_gib=accel_mem,
+    )
+    for value in (
+        arrays.tier_rank,
+        arrays.region_id,
+        arrays.pue,
+        arrays.carbon_g_per_kwh_by_hour,
+        arrays.accel_mem_gib,
+    ):
+        value.flags.writeable = False
+    return arrays
+
+
+def site_arrays(topology: Topology) -> NodeSiteArrays:
+    """Per-node site facts of ``topology``, cached for the last few versions."""
+    cached = _cache.get(topology.version)
+    if cached is None:
+        cached = _cache[topology.version] = _build_site_arrays(topology)
+        while len(_cache) > _CACHE_VERSIONS:
+            _cache.popitem(last=False)
+    else:
+        _cache.move_to_end(topology.version)
+    return cached
+
+
+@dataclass(slots=True)
+class ClusterState:
+    """Everything a cycle reads besides the request.
+
+    Attributes:
+        topology: Sites, nodes, links (capacities).
+        reservations: What placements hold now; the Reserve point writes here.
+        snapshot: Measured state from the aggregator, or None where nothing reports (the twin,
+            plans): then load is taken from the reservations alone.
+        hour_of_day: Local hour for carbon intensity (0..23).
+        efficiency: Share of peak rate per device and workload class.
+    """
+
+    topology: Topology
+    reservations: Reservations = field(default=None)  # type: ignore[assignment]
+    snapshot: Snapshot | None = None
+    hour_of_day: int = 12
+    efficiency: EfficiencyTable = DEFAULT_EFFICIENCY
+
+    def __post_init__(self) -> None:
+        if self.reservations is None:
+            self.reservations = Reservations(self.topology.arrays)
+        if not 0 <= self.hour_of_day < HOURS_PER_DAY:
+            raise ValueError(f"hour_of_day must lie in 0..23, got {self.hour_of_day}")
+        if self.snapshot is not None and self.snapshot.node_ids != self.arrays.node_ids:
+            raise ValueError("the snapshot's nodes differ from the topology's")
+
+    @property
+    def arrays(self) -> TopologyArrays:
+        """The topology's array view."""
+        return self.topology.arrays
+
+    @property
+    def sites(self) -> NodeSiteArrays:
+        """Per-node site facts."""
+        return site_arrays(self.topology)
+
+    def cpu_utilisation(self) -> FloatArray:
+        """Share of each node's cores in use: reserved, or measured load where higher."""
+        capacity = self.arrays.node_cpu_cores
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reserved = np.where(capacity > 0, self.reservations.cpu_cores / capacity, 1.0)
+        if self.snapshot is None:
+            return reserved
+        return np.maximum(reserved, self.snapshot.load_ratio)
+
+    def mem_utilisation(self) -> FloatArray:
+        """Share of each node's memory reserved."""
+        capacity = self.arrays.node_mem_gib
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(capacity > 0, self.reservations.mem_gib / capacity, 1.0)
+
+    def region_mask(self, prefixes: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+        """Nodes whose site region starts with one of ``prefixes``."""
+        sites = self.sites
+        allowed = [i for i, code in enumerate(sites.region_codes) if code.startswith(prefixes)]
+        return np.isin(sites.region_id, allowed)
+
+    def usable(self) -> npt.NDArray[np.bool_]:
+        """Nodes not excluded by awareness (all nodes when there is no snapshot)."""
+        if self.snapshot is None:
+            return np.ones(len(self.arrays.node_ids), dtype=bool)
+        return self.snapshot.usable
