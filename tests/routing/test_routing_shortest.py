@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from random import Random
 
 import networkx as nx
 import numpy as np
@@ -41,8 +42,9 @@ def _hand() -> Topology:
     )
 
 
+Case = tuple[float, str, tuple[str, ...] | None, tuple[str, ...] | None, float, float]
 # (needed Mbps, target, vertices, segments, one-way ms, bottleneck Mbps); None: unreachable
-CASES = [
+CASES: list[Case] = [
     (0, "T", ("T",), (), 0.0, INF),
     (0, "E1", ("T", "E1"), ("l1",), 2.0, 1_000),
     (0, "E2", ("T", "E2"), ("l2",), 1.0, 100),
@@ -59,15 +61,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("need", "target", "vertices", "segments", "latency", "bottleneck"), CASES)
-def test_hand_made_table(
-    need: float,
-    target: str,
-    vertices: tuple[str, ...] | None,
-    segments: tuple[str, ...] | None,
-    latency: float,
-    bottleneck: float,
-) -> None:
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}Mbps-{c[1]}" for c in CASES])
+def test_hand_made_table(case: Case) -> None:
+    need, target, vertices, segments, latency, bottleneck = case
     graph = routing_graph(_hand())
     paths = distances_from(graph, "T", min_bandwidth_mbps=need)
     column = graph.vertex(target)
@@ -153,7 +149,17 @@ def test_several_sources_give_one_row_each() -> None:
         assert np.array_equal(both.latency_ms[row], alone.latency_ms[0])
         assert np.array_equal(both.bottleneck_mbps[row], alone.bottleneck_mbps[0])
         assert np.array_equal(both.hops[row], alone.hops[0])
-    assert both.path("E1", source="H").vertices == ("H", "R", "r1", "E1")
+    residual = graph.link_bandwidth_mbps * np.linspace(0.1, 1.0, graph.n_links)
+    pruned = distances_from(
+        graph, ["T", "H", "T"], residual_bandwidth_mbps=residual, min_bandwidth_mbps=90
+    )
+    for row, source in enumerate(["T", "H", "T"]):
+        alone = distances_from(
+            graph, source, residual_bandwidth_mbps=residual, min_bandwidth_mbps=90
+        )
+        assert np.array_equal(pruned.latency_ms[row], alone.latency_ms[0])
+        assert np.array_equal(pruned.bottleneck_mbps[row], alone.bottleneck_mbps[0])
+    assert both.path("E2", source="H").vertices == ("H", "R", "r1", "E2")
     with pytest.raises(ValueError, match="say which one"):
         both.path("E1")
     with pytest.raises(ValueError, match="not a source"):
@@ -286,12 +292,21 @@ def _small_topologies(draw: st.DrawFn) -> tuple[Topology, int, float]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(_small_topologies())
+@given(_small_topologies(), st.randoms(use_true_random=False))
 def test_property_matches_networkx_and_paths_are_consistent(
-    case: tuple[Topology, int, float],
+    case: tuple[Topology, int, float], random: Random
 ) -> None:
     topology, source, need = case
     _check_against_networkx(topology, [source], need)
+    # Over a residual: every segment has at least the need, the bottleneck is the least residual.
+    graph = routing_graph(topology)
+    residual = graph.link_bandwidth_mbps * [random.choice([0.0, 0.3, 1.0]) for _ in graph.link_ids]
+    paths = distances_from(graph, source, residual_bandwidth_mbps=residual, min_bandwidth_mbps=need)
+    for column in np.flatnonzero(paths.reachable[0]).tolist():
+        path = paths.path(column)
+        used = [residual[graph.link_ids.index(s)] for s in path.segments]
+        assert all(u >= need for u in used)
+        assert path.bottleneck_mbps == min(used, default=INF) == paths.bottleneck_mbps[0, column]
     # Pruning never lowers latency: the pruned graph is a subgraph.
     graph = routing_graph(topology)
     full = distances_from(graph, source).latency_ms

@@ -64,19 +64,33 @@ def build_trees(edges: EdgeSet, sources: IntArray, capacity_mbps: FloatArray) ->
     latency = np.asarray(latency, dtype=np.float64).reshape(len(sources), -1)
     predecessors = np.asarray(predecessors, dtype=np.int32).reshape(latency.shape)
     predecessors[predecessors < 0] = NO_VERTEX
-    heads = np.broadcast_to(np.arange(latency.shape[1], dtype=np.int32), latency.shape)
-    links = edges.links_between(predecessors, heads)
-    links[predecessors < 0] = NO_VERTEX
+    links = tree_links(edges, predecessors)
     reachable = np.isfinite(latency)
     hops, bottleneck = fold_paths(predecessors, links, capacity_mbps, reachable, with_hops=True)
     assert hops is not None
     trees = []
     for row, source in enumerate(sources.tolist()):
-        arrays = (latency[row], predecessors[row], links[row], hops[row], bottleneck[row])
+        arrays = [a[row] for a in (latency, predecessors, links, hops, bottleneck)]
+        if len(sources) > 1:  # own copies, so that evicting one tree frees its memory
+            arrays = [a.copy() for a in arrays]
         for array in arrays:
             array.flags.writeable = False
         trees.append(Tree(int(source), *arrays))
     return trees
+
+
+def tree_links(edges: EdgeSet, predecessors: IntArray) -> IntArray:
+    """``(S, V)`` link index of the tree edge into each vertex (-1 where none).
+
+    An edge ``u -> v`` is in the tree iff ``predecessors[v] == u``; edges are unique per
+    ``(u, v)``, so one vectorised pass over the edges finds each vertex's link, with no search.
+    """
+    rows, n = predecessors.shape
+    result = np.full((rows, n), NO_VERTEX, dtype=np.int32)
+    in_tree = predecessors[:, edges.heads] == edges.tails
+    row, edge = np.nonzero(in_tree)
+    result[row, edges.heads[edge]] = edges.link[edge]
+    return result
 
 
 def fold_paths(
@@ -101,26 +115,34 @@ def fold_paths(
         an unreachable vertex has -1 hops and a bottleneck of 0. ``hops`` is None unless asked.
     """
     rows, n = predecessors.shape
+    size = rows * n
     flat = predecessors.ravel()
     has_parent = flat >= 0
-    offsets = np.repeat(np.arange(rows, dtype=np.int64) * n, n)
-    ancestor = np.where(has_parent, flat + offsets, -1)
-    bottleneck = np.full(flat.shape, np.inf)
-    bottleneck[has_parent] = bandwidth_mbps[predecessor_links.ravel()[has_parent]]
-    hops = has_parent.astype(np.int32) if with_hops else None
-    active = np.flatnonzero(has_parent)
-    while active.size:
-        up = ancestor[active]
-        # Each right-hand side is read in full before the assignment, so every vertex joins
-        # its segment with its ancestor's segment as it was before this round.
-        bottleneck[active] = np.minimum(bottleneck[active], bottleneck[up])
-        if hops is not None:
-            hops[active] += hops[up]
-        ancestor[active] = ancestor[up]
-        active = active[ancestor[active] >= 0]
+    # One extra cell, the sentinel, stands above every root: it adds no hop and no limit, and
+    # is its own ancestor, so whole-array rounds need no bookkeeping of who is done.
+    ancestor = np.full(size + 1, size, dtype=np.int64)
+    parent = flat.astype(np.int64)
+    if rows > 1:
+        parent += np.repeat(np.arange(rows, dtype=np.int64) * n, n)
+    ancestor[:size][has_parent] = parent[has_parent]
+    bottleneck = np.full(size + 1, np.inf)
+    bottleneck[:size][has_parent] = bandwidth_mbps[predecessor_links.ravel()[has_parent]]
+    hops = np.zeros(size + 1, dtype=np.int32)
+    hops[:size] = has_parent
+    for _ in range(size.bit_length() + 1):  # depth < size, and each round halves it
+        if ancestor.min() == size:
+            break
+        # Each vertex joins its segment (up to its ancestor) with its ancestor's segment, as
+        # both were before this round: the right-hand sides are read in full first.
+        np.minimum(bottleneck, bottleneck[ancestor], out=bottleneck)
+        if with_hops:
+            hops += hops[ancestor]
+        ancestor = ancestor[ancestor]
+    bottleneck_out = bottleneck[:size]
     unreachable = ~reachable.ravel()
-    bottleneck[unreachable] = 0.0
-    if hops is not None:
-        hops[unreachable] = -1
-        return hops.reshape(rows, n), bottleneck.reshape(rows, n)
-    return None, bottleneck.reshape(rows, n)
+    bottleneck_out[unreachable] = 0.0
+    if not with_hops:
+        return None, bottleneck_out.reshape(rows, n)
+    hops_out = hops[:size]
+    hops_out[unreachable] = -1
+    return hops_out.reshape(rows, n), bottleneck_out.reshape(rows, n)

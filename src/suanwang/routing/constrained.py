@@ -130,7 +130,7 @@ def k_shortest_paths(
 
 def _networkx_graph(graph: RoutingGraph, edges: EdgeSet) -> nx.Graph:
     n = graph.n_vertices
-    tails, heads = edges.keys // n, edges.keys % n
+    tails, heads = edges.tails, edges.heads
     forward = tails < heads  # each undirected edge once
     simple_graph = nx.Graph()
     simple_graph.add_nodes_from(range(n))

@@ -38,7 +38,7 @@ def _readonly(*arrays: npt.NDArray[np.generic]) -> None:
         array.flags.writeable = False
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(frozen=True, eq=False, repr=False, slots=True)
 class EdgeSet:
     """The directed edges admitted for one query, in CSR order, with the link behind each.
 
@@ -48,11 +48,18 @@ class EdgeSet:
         keys: ``u * V + v`` of each stored edge, ascending (the CSR order); used to look up the
             edge between two vertices with a binary search.
         link: Link index (into ``link_ids``) behind each stored edge.
+        tails: Tail vertex of each stored edge.
+        heads: Head vertex of each stored edge (the CSR column indices).
     """
 
     latency_csr: csr_array
     keys: npt.NDArray[np.int64]
     link: IntArray
+    tails: IntArray
+    heads: IntArray
+
+    def __repr__(self) -> str:
+        return f"EdgeSet(vertices={self.latency_csr.shape[0]}, edges={self.keys.size})"
 
     def links_between(self, u: npt.ArrayLike, v: npt.ArrayLike) -> IntArray:
         """Link index of the edge ``u -> v`` for each pair (vectorised); -1 where none.
@@ -73,7 +80,7 @@ class EdgeSet:
         return result
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class RoutingGraph:
     """Everything routing needs from one topology version, built once and shared read-only.
 
@@ -148,6 +155,12 @@ class RoutingGraph:
             _candidate_links=candidate_links,
             _edge_sets=LruCache(EDGE_SET_CACHE_SIZE),
             trees=LruCache(max(MIN_TREE_CACHE_ENTRIES, TREE_CACHE_CELLS // cells)),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RoutingGraph(version={self.version}, vertices={self.n_vertices}, "
+            f"links={self.n_links}, edges={self.edges.keys.size})"
         )
 
     @property
@@ -259,11 +272,12 @@ def _edge_set(
     first[1:] = keys[1:] != keys[:-1]
     keys, links = keys[first], links[first].astype(np.int32)
     indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) * n)
+    tails = (keys // max(n, 1)).astype(np.int32)
     heads = (keys % max(n, 1)).astype(np.int32)
     data = latency_ms[links].astype(np.float64)
-    matrix = csr_array((data, heads, indptr.astype(np.int32)), shape=(n, n))
-    _readonly(keys, links)
-    return EdgeSet(latency_csr=matrix, keys=keys, link=links)
+    matrix = csr_array((data, heads.copy(), indptr.astype(np.int32)), shape=(n, n))
+    _readonly(keys, links, tails, heads)
+    return EdgeSet(latency_csr=matrix, keys=keys, link=links, tails=tails, heads=heads)
 
 
 _graphs: LruCache[int, RoutingGraph] = LruCache(GRAPH_CACHE_SIZE)

@@ -21,7 +21,7 @@ from suanwang.routing.graph import RoutingGraph, VertexRef
 from suanwang.routing.paths import NoPathError, Path
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ShortestPaths:
     """Latency-shortest paths from each of ``sources`` to every vertex.
 
@@ -49,6 +49,13 @@ class ShortestPaths:
     predecessor_links: IntArray
     bottleneck_mbps: FloatArray
     min_bandwidth_mbps: float = 0.0
+
+    def __repr__(self) -> str:
+        ids = [self.graph.vertex_ids[s] for s in self.sources.tolist()]
+        return (
+            f"ShortestPaths(sources={ids}, vertices={self.graph.n_vertices}, "
+            f"min_bandwidth_mbps={self.min_bandwidth_mbps:g})"
+        )
 
     @property
     def reachable(self) -> BoolArray:

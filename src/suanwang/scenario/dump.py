@@ -45,7 +45,8 @@ def _defaults(record_type: type) -> tuple[tuple[str, Any], ...]:
 def _non_default(record: object, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Fields of a dataclass record that differ from their defaults, as plain data."""
     data: dict[str, Any] = {}
-    for name, default in _defaults(type(record)):
+    record_type: Any = type(record)
+    for name, default in _defaults(record_type):
         if name in skip:
             continue
         value = getattr(record, name)

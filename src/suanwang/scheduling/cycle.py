@@ -3,6 +3,9 @@
 Estimates are arrays over all nodes, computed on first use and kept for the cycle, so that a
 Filter and a Score that both need ``total_ms`` pay for it once. The formulas:
 
+Estimates that depend on live state are computed for the nodes alive when first asked for (``inf``
+elsewhere); ``alive`` only ever narrows, so a cached estimate stays valid for the whole cycle.
+
 * compute_ms = work_gflop / (peak rate of the task's device at its precision x efficiency x
   share) x 1000, where share is the task's cores over the node's cores (CPU work) or its devices
   over the node's devices of that kind (accelerated work): a task gets the part it reserves.
@@ -20,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from suanwang.measure.compute import DEVICES, WorkloadClass, effective_rate_gflops
+from suanwang.measure.compute import DEVICES, WorkloadClass
 from suanwang.model import ACCELERATOR_KINDS, TaskClass, TaskSpec
 from suanwang.scheduling.framework import (
     BoolArray,
@@ -30,7 +34,7 @@ from suanwang.scheduling.framework import (
     Request,
     RouteResult,
 )
-from suanwang.scheduling.state import ClusterState
+from suanwang.scheduling.state import ClusterState, StaticDemand
 
 MB_BITS = 8.0e6
 """Bits in one megabyte (MB = 10^6 bytes, as in data_in_mb)."""
@@ -92,6 +96,8 @@ class Cycle:
     chosen_node: int | None = None
     chosen_path: ChosenPath | None = None
     _memo: dict[str, FloatArray] = field(default_factory=dict)
+    _static_demand: StaticDemand | None = None
+    _alive_index: npt.NDArray[np.intp] | None = None
 
     @property
     def spec(self) -> TaskSpec:
@@ -104,39 +110,28 @@ class Cycle:
             value = self._memo[key] = build()
         return value
 
+    def _static(self) -> StaticDemand:
+        static = self._static_demand
+        if static is None:
+            static = self._static_demand = self.state.static_demand(
+                device_of(self.spec),
+                self.spec.cpu_cores
+                if self.spec.accelerator is None
+                else self.spec.accelerator.count,
+                self.spec.precision,
+                _CLASS_WORKLOAD[self.spec.task_class],
+            )
+        return static
+
     def share(self) -> FloatArray:
         """Part of each node the task holds (cores or devices of its kind), 0..1."""
-        return self._cached("share", self._share)
-
-    def _share(self) -> FloatArray:
-        arrays, spec = self.state.arrays, self.spec
-        if spec.accelerator is None:
-            have: FloatArray = arrays.node_cpu_cores
-            need = spec.cpu_cores
-        else:
-            kind = ACCELERATOR_KINDS.index(spec.accelerator.kind)
-            have = arrays.node_accel_count[:, kind].astype(np.float64)
-            need = spec.accelerator.count
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(have > 0, np.minimum(1.0, need / np.maximum(have, 1e-12)), 0.0)
-        return np.asarray(share, dtype=np.float64)
+        return self._static().share
 
     def compute_ms(self) -> FloatArray:
         """Estimated compute time per node (``inf`` where the device or precision is missing)."""
-        return self._cached("compute_ms", self._compute_ms)
-
-    def _compute_ms(self) -> FloatArray:
-        spec = self.spec
-        rates = effective_rate_gflops(
-            self.state.arrays,
-            spec.precision,
-            _CLASS_WORKLOAD[spec.task_class],
-            self.state.efficiency,
-        )[:, DEVICES.index(device_of(spec))]
-        rate = rates * self.share()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            times = np.where(rate > 0, spec.work_gflop / np.where(rate > 0, rate, 1.0), np.inf)
-        return np.asarray(times * 1000.0, dtype=np.float64)
+        return self._cached(
+            "compute_ms", lambda: self._static().ms_per_gflop * self.spec.work_gflop
+        )
 
     def utilisation(self) -> FloatArray:
         """Utilisation of the task's device on each node, 0..1."""
@@ -148,20 +143,20 @@ class Cycle:
             return state.cpu_utilisation()
         k = ACCELERATOR_KINDS.index(task.accelerator.kind)
         have = state.arrays.node_accel_count[:, k]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            used = np.where(have > 0, state.reservations.accelerators[:, k] / have, 1.0)
-        return np.asarray(used, dtype=np.float64)
+        used = np.ones(len(have))
+        np.divide(state.reservations.accelerators[:, k], have, out=used, where=have > 0)
+        return used
 
     def queueing_ms(self) -> FloatArray:
         """Estimated waiting from contention (M/M/1 factor on the device's utilisation)."""
         return self._cached("queueing_ms", self._queueing_ms)
 
     def _queueing_ms(self) -> FloatArray:
-        rho = np.minimum(self.utilisation(), MAX_UTILISATION)
-        compute = self.compute_ms()
-        with np.errstate(invalid="ignore"):
-            waiting = np.where(np.isfinite(compute), compute * rho / (1.0 - rho), np.inf)
-        return np.asarray(waiting, dtype=np.float64)
+        at = self.alive_index()
+        rho = np.minimum(self.utilisation()[at], MAX_UTILISATION)
+        waiting = np.full(len(self.alive), np.inf)
+        waiting[at] = self.compute_ms()[at] * rho / (1.0 - rho)
+        return waiting
 
     def network_ms(self) -> FloatArray:
         """Round trip plus transfer time per node; needs the Route point to have run."""
@@ -169,49 +164,53 @@ class Cycle:
 
     def _network_ms(self) -> FloatArray:
         route = self._route()
+        at = self.alive_index()
+        network = np.full(len(self.alive), np.inf)
+        network[at] = 2.0 * route.latency_ms[at]
         data_mbit = (self.spec.data_in_mb + self.spec.data_out_mb) * MB_BITS / 1e6
-        with np.errstate(divide="ignore", invalid="ignore"):
-            transfer = np.where(data_mbit > 0, data_mbit / route.bottleneck_mbps * 1000.0, 0.0)
-        return np.asarray(2.0 * route.latency_ms + transfer, dtype=np.float64)
+        if data_mbit > 0:
+            network[at] += data_mbit / route.bottleneck_mbps[at] * 1000.0
+        return network
 
     def total_ms(self) -> FloatArray:
         """End-to-end estimate: network + queueing + compute."""
-        return self._cached(
-            "total_ms", lambda: self.network_ms() + self.queueing_ms() + self.compute_ms()
-        )
+        return self._cached("total_ms", self._total_ms)
+
+    def _total_ms(self) -> FloatArray:
+        at = self.alive_index()
+        total = np.full(len(self.alive), np.inf)
+        total[at] = self.network_ms()[at] + self.queueing_ms()[at] + self.compute_ms()[at]
+        return total
 
     def cost(self) -> FloatArray:
         """Estimated price of running the task on each node, transfer included."""
         return self._cached("cost", self._cost)
 
     def _cost(self) -> FloatArray:
-        arrays = self.state.arrays
-        hours = self.compute_ms() / 3.6e6
-        finite = np.isfinite(hours)
-        compute = np.full(len(hours), np.inf)
-        compute[finite] = (arrays.node_price_per_hour * self.share() * hours)[finite]
+        compute = self._static().cost_per_gflop * self.spec.work_gflop
         data_gb = (self.spec.data_in_mb + self.spec.data_out_mb) / 1000.0
-        transfer = 0.0 if self.route is None or data_gb == 0 else self.route.cost_per_gb * data_gb
-        return np.asarray(compute + transfer, dtype=np.float64)
+        if data_gb == 0:
+            return compute
+        return compute + self._route().cost_per_gb * data_gb
 
     def energy_kwh(self) -> FloatArray:
         """Facility energy of the task on each node (its share of peak power, times PUE)."""
         return self._cached("energy_kwh", self._energy_kwh)
 
     def _energy_kwh(self) -> FloatArray:
-        arrays = self.state.arrays
-        seconds = self.compute_ms() / 1000.0
-        finite = np.isfinite(seconds)
-        joules = np.full(len(seconds), np.inf)
-        joules[finite] = (arrays.node_peak_power_w * self.share() * self.state.sites.pue)[
-            finite
-        ] * seconds[finite]
-        return joules / 3.6e6
+        return self._static().kwh_per_gflop * self.spec.work_gflop
 
     def carbon_g(self) -> FloatArray:
         """Grams CO2e of that energy at each site's intensity at the state's hour."""
         intensity = self.state.sites.carbon_g_per_kwh_by_hour[self.state.hour_of_day]
         return self._cached("carbon_g", lambda: self.energy_kwh() * intensity)
+
+    def alive_index(self) -> npt.NDArray[np.intp]:
+        """Indexes of the surviving nodes, computed once per narrowing of ``alive``."""
+        index = self._alive_index
+        if index is None:
+            index = self._alive_index = np.flatnonzero(self.alive)
+        return index
 
     def _route(self) -> RouteResult:
         if self.route is None:
@@ -224,3 +223,4 @@ class Cycle:
         if turned_away.any():
             self.rejections.append((plugin, turned_away))
             self.alive = self.alive & passes
+            self._alive_index = None

@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from suanwang.measure import DEFAULT_EFFICIENCY, EfficiencyTable, Snapshot
-from suanwang.model import ACCELERATOR_KINDS, Topology, TopologyArrays
+from suanwang.measure.compute import DEVICES, WorkloadClass, effective_rate_gflops
+from suanwang.model import ACCELERATOR_KINDS, AcceleratorKind, Precision, Topology, TopologyArrays
 from suanwang.model.topology import FloatArray, IntArray
 from suanwang.scheduling.reservations import Reservations
 
@@ -93,6 +94,29 @@ def site_arrays(topology: Topology) -> NodeSiteArrays:
     return cached
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class StaticDemand:
+    """Per-node figures of one kind of demand that depend on the topology only.
+
+    A kind of demand is (device, cores or devices held, precision, workload class); many
+    requests share one, so these arrays are built once and scaled by each request's work.
+
+    Attributes:
+        share: Part of each node the demand holds (0..1; 0 where the device is absent).
+        ms_per_gflop: Compute time per GFLOP of work (``inf`` where it cannot run).
+        cost_per_gflop: Node price per GFLOP of work at that share (``inf`` where it cannot run).
+        kwh_per_gflop: Facility energy per GFLOP (node peak power x share x PUE).
+    """
+
+    share: FloatArray
+    ms_per_gflop: FloatArray
+    cost_per_gflop: FloatArray
+    kwh_per_gflop: FloatArray
+
+
+_STATIC_DEMANDS_KEPT = 256
+
+
 @dataclass(slots=True)
 class ClusterState:
     """Everything a cycle reads besides the request.
@@ -111,6 +135,9 @@ class ClusterState:
     snapshot: Snapshot | None = None
     hour_of_day: int = 12
     efficiency: EfficiencyTable = DEFAULT_EFFICIENCY
+    _static: dict[tuple[str, float, Precision, WorkloadClass], StaticDemand] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if self.reservations is None:
@@ -129,6 +156,48 @@ class ClusterState:
     def sites(self) -> NodeSiteArrays:
         """Per-node site facts."""
         return site_arrays(self.topology)
+
+    def static_demand(
+        self, device: str, held: float, precision: Precision, workload_class: WorkloadClass
+    ) -> StaticDemand:
+        """The topology-only figures of a kind of demand (see ``StaticDemand``), cached."""
+        key = (device, held, precision, workload_class)
+        static = self._static.get(key)
+        if static is None:
+            if len(self._static) >= _STATIC_DEMANDS_KEPT:
+                self._static.clear()
+            static = self._static[key] = self._build_static(*key)
+        return static
+
+    def _build_static(
+        self, device: str, held: float, precision: Precision, workload_class: WorkloadClass
+    ) -> StaticDemand:
+        arrays = self.arrays
+        if device == DEVICES[0]:
+            have: FloatArray = arrays.node_cpu_cores
+        else:
+            kind = ACCELERATOR_KINDS.index(AcceleratorKind(device))
+            have = arrays.node_accel_count[:, kind].astype(np.float64)
+        share = np.where(have > 0, np.minimum(1.0, held / np.maximum(have, 1e-12)), 0.0)
+        rate = effective_rate_gflops(arrays, precision, workload_class, self.efficiency)
+        rate = rate[:, DEVICES.index(device)] * share
+        runs = rate > 0
+        seconds_per_gflop = np.full(len(rate), np.inf)
+        seconds_per_gflop[runs] = 1.0 / rate[runs]
+        cost = np.full(len(rate), np.inf)
+        cost[runs] = (arrays.node_price_per_hour * share)[runs] * seconds_per_gflop[runs] / 3600
+        kwh = np.full(len(rate), np.inf)
+        power = arrays.node_peak_power_w * share * self.sites.pue
+        kwh[runs] = power[runs] * seconds_per_gflop[runs] / 3.6e6
+        static = StaticDemand(share, seconds_per_gflop * 1000.0, cost, kwh)
+        for array in (
+            static.share,
+            static.ms_per_gflop,
+            static.cost_per_gflop,
+            static.kwh_per_gflop,
+        ):
+            array.flags.writeable = False
+        return static
 
     def cpu_utilisation(self) -> FloatArray:
         """Share of each node's cores in use: reserved, or measured load where higher."""

@@ -10,6 +10,9 @@ from suanwang.routing.shortest import ShortestPaths, distances_from
 from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
 from suanwang.scheduling.framework import ChosenPath, FloatArray, RouteResult
 
+_COST_CELLS = 4_000_000
+"""Path-cost arrays kept, in vertices (32 MB of float64): one array per ingress tree."""
+
 
 class LatencyShortest:
     """Latency-shortest path from the ingress site to each node's site (CATS C-PS).
@@ -28,6 +31,8 @@ class LatencyShortest:
         self._graph = routing_graph(topology)
         self._link_index = {link_id: i for i, link_id in enumerate(self._graph.link_ids)}
         self._link_cost = topology.arrays.link_cost_per_gb
+        self._costs: dict[int, tuple[object, FloatArray]] = {}
+        self._trees_kept = max(64, _COST_CELLS // max(1, self._graph.n_vertices))
 
     def _paths(self, cycle: Cycle) -> ShortestPaths:
         paths = cycle.scratch.get(self.name)
@@ -44,23 +49,45 @@ class LatencyShortest:
         return paths
 
     def route(self, cycle: Cycle) -> RouteResult:
-        """Per-node latency, bottleneck, hops and path transfer price."""
+        """Latency, bottleneck, hops and path transfer price of the surviving nodes.
+
+        Nodes already turned away get latency ``inf`` (they are not looked at again).
+        """
         paths = self._paths(cycle)
-        at = self._graph.node_vertex
-        return RouteResult(
-            latency_ms=paths.latency_ms[0, at],
-            bottleneck_mbps=paths.bottleneck_mbps[0, at],
-            hops=paths.hops[0, at].astype(np.float64),
-            cost_per_gb=self._path_cost(paths)[at],
-        )
+        at = cycle.alive_index()
+        vertex = self._graph.node_vertex[at]
+        n = len(cycle.alive)
+        latency, bottleneck = np.full(n, np.inf), np.zeros(n)
+        hops, cost = np.full(n, -1.0), np.full(n, np.inf)
+        latency[at] = paths.latency_ms[0, vertex]
+        bottleneck[at] = paths.bottleneck_mbps[0, vertex]
+        hops[at] = paths.hops[0, vertex]
+        if cycle.spec.data_in_mb + cycle.spec.data_out_mb > 0:
+            cost[at] = self._path_cost(paths)[vertex]
+        else:
+            cost[at] = 0.0  # nothing to transfer: the path's price does not matter
+        return RouteResult(latency, bottleneck, hops, cost)
 
     def _path_cost(self, paths: ShortestPaths) -> FloatArray:
-        """Sum of cost_per_gb along each vertex's path: one numpy step per hop level."""
+        """Sum of cost_per_gb along each vertex's path, once per shortest-path tree.
+
+        Trees are cached by the routing graph and handed out as views, so the tree's own
+        predecessor array identifies it; it is held in the cache entry to keep the id valid.
+        """
+        tree_array = (
+            paths.predecessors.base if paths.predecessors.base is not None else paths.predecessors
+        )
+        cached = self._costs.get(id(tree_array))
+        if cached is not None and cached[0] is tree_array:
+            return cached[1]
         hops, predecessors, links = paths.hops[0], paths.predecessors[0], paths.predecessor_links[0]
         cost = np.where(hops >= 0, 0.0, np.inf)
         for level in range(1, int(hops.max(initial=0)) + 1):
-            at = np.flatnonzero(hops == level)
-            cost[at] = cost[predecessors[at]] + self._link_cost[links[at]]
+            step = np.flatnonzero(hops == level)
+            cost[step] = cost[predecessors[step]] + self._link_cost[links[step]]
+        if len(self._costs) >= self._trees_kept:
+            self._costs.clear()
+        self._costs[id(tree_array)] = (tree_array, cost)
         return cost
 
     def path(self, cycle: Cycle, node: int) -> ChosenPath:
