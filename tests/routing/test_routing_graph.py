@@ -63,6 +63,7 @@ def test_csr_is_symmetric_one_way_latency_with_the_fastest_parallel_link() -> No
     assert graph.latency_csr.nnz == 6
     assert graph.edges.links_between([3, 2, 0], [2, 3, 2]).tolist() == [2, 2, -1]
     assert graph.n_vertices == 4
+    assert graph.edges.bandwidth_mbps[graph.edges.keys == 3 * 4 + 2].tolist() == [100_000]
     assert graph.n_links == 4
 
 

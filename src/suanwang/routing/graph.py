@@ -50,6 +50,7 @@ class EdgeSet:
         link: Link index (into ``link_ids``) behind each stored edge.
         tails: Tail vertex of each stored edge.
         heads: Head vertex of each stored edge (the CSR column indices).
+        bandwidth_mbps: Capacity of the link behind each stored edge, in Mbps.
     """
 
     latency_csr: csr_array
@@ -57,6 +58,7 @@ class EdgeSet:
     link: IntArray
     tails: IntArray
     heads: IntArray
+    bandwidth_mbps: FloatArray
 
     def __repr__(self) -> str:
         return f"EdgeSet(vertices={self.latency_csr.shape[0]}, edges={self.keys.size})"
@@ -138,7 +140,7 @@ class RoutingGraph:
         order = np.lexsort((both, arrays.link_latency_ms[both], keys))
         candidate_keys, candidate_links = keys[order], both[order]
         _readonly(candidate_keys, candidate_links)
-        edges = _edge_set(n, arrays.link_latency_ms, candidate_keys, candidate_links)
+        edges = _edge_set(n, arrays, candidate_keys, candidate_links)
         cells = max(n, 1)
         return cls(
             version=version,
@@ -256,7 +258,7 @@ class RoutingGraph:
             keep = mask[self._candidate_links]
             return _edge_set(
                 self.n_vertices,
-                self.link_latency_ms,
+                self,
                 self._candidate_keys[keep],
                 self._candidate_links[keep],
             )
@@ -265,7 +267,10 @@ class RoutingGraph:
 
 
 def _edge_set(
-    n: int, latency_ms: FloatArray, keys: npt.NDArray[np.int64], links: IntArray
+    n: int,
+    figures: TopologyArrays | RoutingGraph,
+    keys: npt.NDArray[np.int64],
+    links: IntArray,
 ) -> EdgeSet:
     """Edges from candidates sorted by (key, latency, link): the first of each key wins."""
     first = np.ones(keys.size, dtype=np.bool_)
@@ -274,10 +279,11 @@ def _edge_set(
     indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) * n)
     tails = (keys // max(n, 1)).astype(np.int32)
     heads = (keys % max(n, 1)).astype(np.int32)
-    data = latency_ms[links].astype(np.float64)
+    data = figures.link_latency_ms[links].astype(np.float64)
+    bandwidth = figures.link_bandwidth_mbps[links].astype(np.float64)
     matrix = csr_array((data, heads.copy(), indptr.astype(np.int32)), shape=(n, n))
-    _readonly(keys, links, tails, heads)
-    return EdgeSet(latency_csr=matrix, keys=keys, link=links, tails=tails, heads=heads)
+    _readonly(keys, links, tails, heads, bandwidth)
+    return EdgeSet(matrix, keys, links, tails, heads, bandwidth)
 
 
 _graphs: LruCache[int, RoutingGraph] = LruCache(GRAPH_CACHE_SIZE)
