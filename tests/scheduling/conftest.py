@@ -215,10 +215,15 @@ def hold(state: ClusterState, task_id: str, node_id: str, cores: float = 0.0, **
 
 
 def cycle_for(state: ClusterState, spec: TaskSpec, *, route: bool = True) -> Cycle:
-    """A fresh cycle for ``spec`` on ``state``, with the default Route point run when asked."""
+    """A fresh cycle for ``spec`` on ``state``, with the default Route point run when asked.
+
+    As in the scheduler, nodes the route cannot reach are turned away right after it.
+    """
     cycle = Cycle(Request("probe", spec), state, alive=np.ones(len(state.arrays.node_ids), bool))
     if route:
-        cycle.route = LatencyShortest(state.topology).route(cycle)
+        route_plugin = LatencyShortest(state.topology)
+        cycle.route = route_plugin.route(cycle)
+        cycle.reject(route_plugin.name, np.isfinite(cycle.route.latency_ms))
     return cycle
 
 
