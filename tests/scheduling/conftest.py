@@ -149,7 +149,9 @@ def score_topology() -> Topology:
         Site("FAR", Tier.HUB, region="CN-GS", energy=EnergyProfile(pue=1.1, carbon_g_per_kwh=100)),
     ]
 
-    def node(node_id: str, site: str, fp32: float, mem: float, price: float, watts: float) -> Node:
+    def node(
+        node_id: str, site: str, *, fp32: float, mem: float, price: float, watts: float
+    ) -> Node:
         return Node(
             node_id,
             site,
@@ -161,9 +163,9 @@ def score_topology() -> Topology:
         )
 
     nodes = [
-        node("near", "NEAR", 200.0, 16.0, 10.0, 500.0),
-        node("mid", "MID", 1_000.0, 64.0, 4.0, 300.0),
-        node("far", "FAR", 4_000.0, 64.0, 2.0, 400.0),
+        node("near", "NEAR", fp32=200.0, mem=16.0, price=10.0, watts=500.0),
+        node("mid", "MID", fp32=1_000.0, mem=64.0, price=4.0, watts=300.0),
+        node("far", "FAR", fp32=4_000.0, mem=64.0, price=2.0, watts=400.0),
     ]
     links = [
         Link("u-near", "U", "NEAR", bandwidth_mbps=10_000.0, latency_ms=1.0),

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from suanwang.model import AcceleratorKind, AcceleratorNeed, Precision, TaskClass, TaskSpec, TrustLevel
+from suanwang.model import (
+    AcceleratorKind,
+    AcceleratorNeed,
+    Precision,
+    TaskClass,
+    TaskSpec,
+    TrustLevel,
+)
 from suanwang.routing import distances_from, routing_graph
 from suanwang.scheduling import (
     ClusterState,
@@ -76,11 +83,13 @@ ROWS = [
     Row("node-health", "edge-cpu", {}, True, silent_s={"edge-small": 120.0}),
     Row("node-health", "edge-small", {}, True, silent_s=None),
     # resource-fit: cores, memory, accelerator kind/count/device memory, precision
-    Row("resource-fit", "edge-cpu", {"cpu_cores": 16.0}, False, ("needs 16 free CPU cores, has 8",)),
+    Row("resource-fit", "edge-cpu", {"cpu_cores": 16.0}, False,
+        ("needs 16 free CPU cores, has 8",)),
     Row("resource-fit", "edge-cpu", {"cpu_cores": 8.0}, True),
     Row("resource-fit", "edge-cpu", {}, False, ("needs 4 free CPU cores, has 2",),
         holds=(("edge-cpu", 6.0, {}),)),
-    Row("resource-fit", "edge-cpu", {"mem_gib": 32.0}, False, ("needs 32 GiB free memory, has 16",)),
+    Row("resource-fit", "edge-cpu", {"mem_gib": 32.0}, False,
+        ("needs 32 GiB free memory, has 16",)),
     Row("resource-fit", "edge-cpu", {"mem_gib": 4.0}, False, ("needs 4 GiB free memory, has 2",),
         holds=(("edge-cpu", 0.0, {"mem_gib": 14.0}),)),
     Row("resource-fit", "edge-cpu", {"accelerator": gpu()}, False, ("needs 1 free gpu, has 0",)),

@@ -1,0 +1,125 @@
+"""Joint selection (IETF CATS): network-only and compute-only choices both break a latency
+budget that choosing instance and path together meets.
+
+Ingress U; every link 1,000 Mbps. A warm task of 20 GFLOP at fp32 on 4 of a node's 8 cores, with
+0.25 MB of input (2 Mbit: 2 ms at 1,000 Mbps) and a 50 ms budget:
+
+====  ==============  ==============  ====================  ==========================
+node  one-way         fp32 peak       compute               total
+====  ==============  ==============  ====================  ==========================
+A     1 ms (edge)     400 GFLOPS      20 / 80 = 250 ms      2 + 2 + 250 = 254 ms
+B     35 ms (hub)     40,000 GFLOPS   20 / 8,000 = 2.5 ms   70 + 2 + 2.5 = 74.5 ms
+C     10 ms (region)  4,000 GFLOPS    20 / 800 = 25 ms      20 + 2 + 25 = 47 ms
+====  ==============  ==============  ====================  ==========================
+
+(rate = peak x 0.4 inference efficiency x 4/8 share). Only C meets the budget.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from suanwang.model import Link, Node, Precision, Site, TaskSpec, Tier, Topology
+from suanwang.scheduling import (
+    ClusterState,
+    Decision,
+    Request,
+    Scheduler,
+    builtin_profiles,
+)
+
+BUDGET_MS = 50.0
+SPEC = TaskSpec(
+    work_gflop=20.0,
+    cpu_cores=4.0,
+    mem_gib=2.0,
+    data_in_mb=0.25,
+    ingress_site="U",
+    latency_budget_ms=BUDGET_MS,
+)
+EXPECTED_TOTAL_MS = {"A": 254.0, "B": 74.5, "C": 47.0}
+
+
+def _topology() -> Topology:
+    def node(node_id: str, site: str, fp32: float) -> Node:
+        return Node(
+            node_id, site, cpu_cores=8, mem_gib=32.0, cpu_peak_gflops={Precision.FP32: fp32}
+        )
+
+    return Topology(
+        sites=[
+            Site("U", Tier.TERMINAL),
+            Site("SA", Tier.EDGE),
+            Site("SB", Tier.HUB),
+            Site("SC", Tier.REGION),
+        ],
+        nodes=[node("A", "SA", 400.0), node("B", "SB", 40_000.0), node("C", "SC", 4_000.0)],
+        links=[
+            Link("u-a", "U", "SA", bandwidth_mbps=1_000.0, latency_ms=1.0),
+            Link("u-b", "U", "SB", bandwidth_mbps=1_000.0, latency_ms=35.0),
+            Link("u-c", "U", "SC", bandwidth_mbps=1_000.0, latency_ms=10.0),
+        ],
+    )
+
+
+def _decide(profile_name: str) -> Decision:
+    scheduler = Scheduler(builtin_profiles()[profile_name], ClusterState(_topology()))
+    return scheduler.schedule(Request("frame-1", SPEC))
+
+
+@pytest.mark.parametrize(
+    ("profile", "node"),
+    [("nearest", "A"), ("compute-only", "B")],
+)
+def test_one_sided_baselines_break_the_budget(profile: str, node: str) -> None:
+    decision = _decide(profile)
+    assert decision.placement is not None
+    assert decision.placement.node_id == node
+    total = decision.placement.estimate.total_ms
+    assert total == pytest.approx(EXPECTED_TOTAL_MS[node])
+    assert total > BUDGET_MS
+
+
+@pytest.mark.parametrize("profile", ["cats-joint", "cost", "green", "east-west"])
+def test_joint_selection_meets_the_budget(profile: str) -> None:
+    decision = _decide(profile)
+    assert decision.placement is not None
+    assert decision.placement.node_id == "C"
+    estimate = decision.placement.estimate
+    assert estimate.total_ms == pytest.approx(EXPECTED_TOTAL_MS["C"])
+    assert estimate.total_ms <= BUDGET_MS
+    assert estimate.network_ms == pytest.approx(22.0)
+    assert estimate.compute_ms == pytest.approx(25.0)
+    assert estimate.queueing_ms == 0.0
+    assert decision.placement.path == ("U", "SC")
+    assert decision.placement.reserved_bandwidth_mbps == pytest.approx(80.0)  # 2 Mbit in 25 ms
+
+
+def test_cats_joint_says_why_not_the_near_and_the_fast_node() -> None:
+    diagnosis = _decide("cats-joint").diagnosis
+    assert diagnosis.rejected_by == {"latency-budget": 2}
+    near, fast = diagnosis.why_not("A"), diagnosis.why_not("B")
+    assert near.plugin == fast.plugin == "latency-budget"
+    assert near.reason == (
+        "estimated 254.0 ms (network 4.0 + queueing 0.0 + compute 250.0) exceeds 50 ms"
+    )
+    assert fast.reason == (
+        "estimated 74.5 ms (network 72.0 + queueing 0.0 + compute 2.5) exceeds 50 ms"
+    )
+    assert diagnosis.why_not("C").passed
+
+
+def test_joint_choice_follows_load() -> None:
+    # with C busy, its queueing breaks the budget and nothing is left: refused, not misplaced
+    scheduler = Scheduler(builtin_profiles()["cats-joint"], ClusterState(_topology()))
+    first = scheduler.schedule(Request("frame-1", SPEC))
+    assert first.placement is not None
+    assert first.placement.node_id == "C"
+    second = scheduler.schedule(Request("frame-2", SPEC))  # rho 0.5: 25 ms of queueing, 72 ms
+    assert second.placement is None
+    assert "latency-budget: 3" in second.status.reason
+    assert "queueing 25.0" in second.diagnosis.why_not("C").reason
+    scheduler.release("frame-1")
+    third = scheduler.schedule(Request("frame-3", SPEC))
+    assert third.placement is not None
+    assert third.placement.node_id == "C"

@@ -1,0 +1,178 @@
+"""Score plugins: the direction of each (which node scores best), with raw values by hand.
+
+``score_topology`` (conftest.py) has three 8-core nodes; for the base warm task (4 cores,
+10 GFLOP at fp32, no data): near 2 + 250 = 252 ms, mid 20 + 50 = 70 ms, far 60 + 12.5 = 72.5 ms;
+far is the cheapest and cleanest, near the dearest and dirtiest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+from suanwang.model import Site, TaskClass, TaskSpec, Tier, Topology
+from suanwang.scheduling import ClusterState, Request, Scheduler, ScorePlugin, scale_scores
+from suanwang.scheduling.registry import IN_TREE, build_plugin
+
+NODES = ("near", "mid", "far")
+BASE: dict[str, Any] = {"work_gflop": 10.0, "cpu_cores": 4.0, "mem_gib": 1.0, "ingress_site": "U"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """A score plugin, a task and background load -> best and worst node (and raw values)."""
+
+    plugin: str
+    best: str
+    worst: str | None
+    task: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    holds: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    raw: tuple[float, float, float] | None = None
+    """Raw values of near, mid, far, where they are round numbers."""
+
+    @property
+    def id(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in self.task.items())
+        return f"{self.plugin}{':' + extra if extra else ''}"
+
+
+ROWS = [
+    Row("nearest", "near", "far", raw=(2.0, 20.0, 60.0)),
+    Row("compute-only", "far", "near", raw=(250.0, 50.0, 12.5)),
+    Row("end-to-end", "mid", "near", raw=(252.0, 70.0, 72.5)),
+    # price x share x hours: 10 x 0.5 x 250 ms, 4 x 0.5 x 50 ms, 2 x 0.5 x 12.5 ms
+    Row("cost", "far", "near", raw=(1250 / 3.6e6, 100 / 3.6e6, 12.5 / 3.6e6)),
+    # power x share x PUE x seconds x g/kWh: 93.75 J x 800, 9.75 J x 600, 2.75 J x 100
+    Row("carbon", "far", "near", raw=(93.75 / 3.6e6 * 800, 9.75 / 3.6e6 * 600, 2.75 / 3.6e6 * 100)),
+    # utilisation of the CPUs: near holds 4 of 8 cores, far 2 of 8
+    Row("least-loaded", "mid", "near", holds={"near": 4.0, "far": 2.0}, raw=(0.5, 0.0, 0.25)),
+    # |cores share - memory share| after the task: near 0.5 - 8/16, the others 0.5 - 8/64
+    Row("balanced-allocation", "near", None, task={"mem_gib": 8.0}, raw=(0.0, 0.375, 0.375)),
+    # east-west: hot -> end-to-end; cold -> carbon and cost; warm -> home region, then speed
+    Row("east-west", "mid", "near", task={"task_class": TaskClass.HOT}, raw=(252.0, 70.0, 72.5)),
+    Row("east-west", "far", "near", task={"task_class": TaskClass.COLD}),
+    Row("east-west", "mid", "far", task={"task_class": TaskClass.WARM}),
+]
+
+
+def _state(sw: Any, row: Row) -> ClusterState:
+    state = ClusterState(sw.score_topology())
+    for node, cores in row.holds.items():
+        sw.hold(state, f"background-{node}", node, cores)
+    return state
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+def test_score_direction_on_a_cycle(sw: Any, row: Row) -> None:
+    state = _state(sw, row)
+    plugin = build_plugin(row.plugin, {}, state)
+    assert isinstance(plugin, ScorePlugin)
+    cycle = sw.cycle_for(state, TaskSpec(**{**BASE, **row.task}))
+    raw = np.asarray(plugin.score(cycle), dtype=np.float64)
+    if row.raw is not None:
+        np.testing.assert_allclose(raw, row.raw, rtol=1e-9)
+    scaled = scale_scores(raw, plugin.higher_is_better)
+    assert NODES[int(scaled.argmax())] == row.best
+    if row.worst is not None:
+        assert NODES[int(scaled.argmin())] == row.worst
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+def test_score_direction_through_the_scheduler(sw: Any, row: Row) -> None:
+    state = _state(sw, row)
+    scheduler = Scheduler(sw.profile(filters=("resource-fit",), scores={row.plugin: 1.0}), state)
+    decision = scheduler.schedule(Request("t1", TaskSpec(**{**BASE, **row.task})))
+    assert decision.placement is not None
+    assert decision.placement.node_id == row.best
+    assert decision.score == pytest.approx(100.0)
+
+
+def test_every_in_tree_score_is_in_the_table() -> None:
+    state = ClusterState(Topology([Site("U", Tier.TERMINAL)]))
+    scores = {name for name, make in IN_TREE.items() if isinstance(make({}, state), ScorePlugin)}
+    assert scores <= {row.plugin for row in ROWS} | {"random", "round-robin"}
+
+
+def test_measured_load_counts_for_least_loaded(sw: Any) -> None:
+    topology = sw.score_topology()
+    snapshot = sw.snapshot_excluding(topology, {})
+    busy = dataclasses.replace(snapshot, load_ratio=np.array([0.1, 0.9, 0.3]))
+    scheduler = Scheduler(
+        sw.profile(scores={"least-loaded": 1.0}), ClusterState(topology, snapshot=busy)
+    )
+    placement = scheduler.schedule(Request("t1", TaskSpec(**BASE))).placement
+    assert placement is not None
+    assert placement.node_id == "near"
+
+
+def test_weights_trade_scores_off(sw: Any) -> None:
+    # scaled nearest: near 100, mid (60 - 20) / 58, far 0;
+    # scaled compute-only: near 0, mid (250 - 50) / 237.5, far 100
+    nearest_mid, compute_mid = 100 * 40 / 58, 100 * 200 / 237.5
+
+    def chosen(scores: dict[str, float]) -> tuple[str, float]:
+        scheduler = sw.scheduler(sw.score_topology(), scores=scores)
+        decision = scheduler.schedule(Request("t1", TaskSpec(**BASE)))
+        assert decision.placement is not None
+        return decision.placement.node_id, decision.score
+
+    assert chosen({"nearest": 1.0}) == ("near", 100.0)
+    assert chosen({"compute-only": 1.0}) == ("far", 100.0)
+    node, score = chosen({"nearest": 1.0, "compute-only": 3.0})  # mid 321.6 beats far 300
+    assert node == "mid"
+    assert score == pytest.approx(nearest_mid + 3 * compute_mid)
+    assert chosen({"nearest": 1.0, "compute-only": 10.0})[0] == "far"  # 1,000 beats 911.6
+    assert chosen({"nearest": 3.0, "compute-only": 1.0})[0] == "near"  # 300 beats 291.1
+
+
+def test_random_is_seeded_and_prefers_the_highest_draw(sw: Any) -> None:
+    def choices(seed: int) -> list[str]:
+        scheduler = sw.scheduler(
+            sw.score_topology(), scores={"random": 1.0}, args={"random": {"seed": seed}}
+        )
+        out = []
+        for k in range(30):
+            placement = scheduler.schedule(Request(f"t{k}", TaskSpec(**BASE))).placement
+            assert placement is not None
+            out.append(placement.node_id)
+            scheduler.release(f"t{k}")
+        return out
+
+    first = choices(7)
+    assert first == choices(7)
+    assert first != choices(8)
+    assert set(first) == set(NODES)
+    draws = np.random.default_rng(7).random(3)  # the first cycle's raw values
+    assert first[0] == NODES[int(draws.argmax())]
+
+
+def test_round_robin_takes_nodes_in_turn(sw: Any) -> None:
+    scheduler = sw.scheduler(sw.score_topology(), scores={"round-robin": 1.0})
+    picked = []
+    for k in range(6):
+        placement = scheduler.schedule(Request(f"t{k}", TaskSpec(**BASE))).placement
+        assert placement is not None
+        picked.append(placement.node_id)
+        scheduler.release(f"t{k}")
+    assert picked == ["near", "mid", "far", "near", "mid", "far"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "higher_is_better", "expected"),
+    [
+        ([1.0, 2.0, 3.0], False, [100.0, 50.0, 0.0]),
+        ([1.0, 2.0, 3.0], True, [0.0, 50.0, 100.0]),
+        ([5.0, 5.0], False, [100.0, 100.0]),
+        ([1.0, np.inf, 3.0], False, [100.0, 0.0, 0.0]),
+        ([1.0, np.inf, 3.0], True, [0.0, 0.0, 100.0]),
+        ([np.inf, np.inf], False, [0.0, 0.0]),
+        ([np.nan, 2.0, 4.0], False, [0.0, 100.0, 0.0]),
+    ],
+)
+def test_scale_scores(raw: list[float], higher_is_better: bool, expected: list[float]) -> None:
+    np.testing.assert_allclose(scale_scores(np.array(raw), higher_is_better), expected)
