@@ -23,21 +23,12 @@ def scenario() -> Scenario:
     return generate_scenario(NODES, seed=SEED)
 
 
-INFEASIBLE = pytest.mark.xfail(
-    strict=True,
-    reason="generate.py's catalogue asks for this work on so few CPU cores that the cycle's "
-    "estimate (work / (peak x efficiency x cores/node cores)) exceeds the budget on every "
-    "generated node: v2x-fusion needs >= 283 ms against 100 ms (its service runs on NPU "
-    "boxes, but the spec asks for no accelerator), risk-score >= 557 ms against 200 ms",
-)
-
-
 @pytest.mark.parametrize(
     "task_type",
     [
         "ar-frame",
-        pytest.param("v2x-fusion", marks=INFEASIBLE),
-        pytest.param("risk-score", marks=INFEASIBLE),
+        "v2x-fusion",
+        "risk-score",
         "model-training",
         "offline-render",
     ],

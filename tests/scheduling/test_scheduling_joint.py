@@ -96,15 +96,18 @@ def test_joint_selection_meets_the_budget(profile: str) -> None:
 
 
 def test_cats_joint_says_why_not_the_near_and_the_fast_node() -> None:
+    # both are hopeless even on an idle network, so latency-bound turns them away before routing
     diagnosis = _decide("cats-joint").diagnosis
-    assert diagnosis.rejected_by == {"latency-budget": 2}
+    assert diagnosis.rejected_by == {"latency-bound": 2}
     near, fast = diagnosis.why_not("A"), diagnosis.why_not("B")
-    assert near.plugin == fast.plugin == "latency-budget"
+    assert near.plugin == fast.plugin == "latency-bound"
     assert near.reason == (
-        "estimated 254.0 ms (network 4.0 + queueing 0.0 + compute 250.0) exceeds 50 ms"
+        "even on an idle network the best case is 252.0 ms (round trip 2.0 + compute 250.0), "
+        "over the 50 ms limit"
     )
     assert fast.reason == (
-        "estimated 74.5 ms (network 72.0 + queueing 0.0 + compute 2.5) exceeds 50 ms"
+        "even on an idle network the best case is 72.5 ms (round trip 70.0 + compute 2.5), "
+        "over the 50 ms limit"
     )
     assert diagnosis.why_not("C").passed
 
@@ -117,9 +120,28 @@ def test_joint_choice_follows_load() -> None:
     assert first.placement.node_id == "C"
     second = scheduler.schedule(Request("frame-2", SPEC))  # rho 0.5: 25 ms of queueing, 72 ms
     assert second.placement is None
-    assert "latency-budget: 3" in second.status.reason
+    assert "latency-bound: 2, latency-budget: 1" in second.status.reason
     assert "queueing 25.0" in second.diagnosis.why_not("C").reason
     scheduler.release("frame-1")
     third = scheduler.schedule(Request("frame-3", SPEC))
     assert third.placement is not None
     assert third.placement.node_id == "C"
+
+
+def test_latency_bound_never_turns_away_a_node_latency_budget_would_keep() -> None:
+    # the same decisions with and without the early bound, through a stream with load
+    import dataclasses
+
+    joint = builtin_profiles()["cats-joint"]
+    unbound = dataclasses.replace(
+        joint, filters=tuple(f for f in joint.filters if f != "latency-bound")
+    )
+    with_bound = Scheduler(joint, ClusterState(_topology()))
+    without = Scheduler(unbound, ClusterState(_topology()))
+    for k in range(6):
+        a = with_bound.schedule(Request(f"t{k}", SPEC))
+        b = without.schedule(Request(f"t{k}", SPEC))
+        assert (a.placement is None) == (b.placement is None)
+        if a.placement is not None and b.placement is not None:
+            assert a.placement.node_id == b.placement.node_id
+            assert a.placement.estimate == b.placement.estimate

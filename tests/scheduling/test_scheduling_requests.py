@@ -21,13 +21,6 @@ def test_zero_work_cpu_task_is_placed_with_no_compute_time(sw: Any) -> None:
     assert decision.placement.estimate.cost == 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeWarning,
-    reason="compute_ms = ms_per_gflop x work_gflop is inf x 0 on nodes without the device: "
-    "numpy warns 'invalid value encountered in multiply' on every such cycle (an error "
-    "under -W error); the NaN then happens to be rejected as not finite",
-)
 def test_zero_work_accelerated_task_raises_no_warning(sw: Any) -> None:
     scheduler = sw.scheduler(sw.hand_topology(), filters=("resource-fit",))
     spec = TaskSpec(0.0, Precision.FP16, accelerator=AcceleratorNeed(AcceleratorKind.GPU))
@@ -38,13 +31,6 @@ def test_zero_work_accelerated_task_raises_no_warning(sw: Any) -> None:
     assert decision.placement.node_id == "region-gpu"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RequestCheck promises 'a demand some node type could meet' and Code.ERROR covers "
-    "'impossible demand; retrying will not help', but only the ingress is checked: a demand "
-    "beyond every node (or CPU work on zero cores) comes back UNSCHEDULABLE, i.e. retryable, "
-    "with per-node reasons such as 'its CPU has no rate at fp32'",
-)
 @pytest.mark.parametrize(
     "spec",
     [

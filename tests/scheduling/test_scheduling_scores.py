@@ -111,9 +111,9 @@ def test_measured_load_counts_for_least_loaded(sw: Any) -> None:
 
 
 def test_weights_trade_scores_off(sw: Any) -> None:
-    # scaled nearest: near 100, mid (60 - 20) / 58, far 0;
-    # scaled compute-only: near 0, mid (250 - 50) / 237.5, far 100
-    nearest_mid, compute_mid = 100 * 40 / 58, 100 * 200 / 237.5
+    # raw nearest: near 2, mid 20, far 60 -> scaled 100, 70, 3.3 (gap over 60);
+    # raw compute-only: near 250, mid 50, far 12.5 -> scaled 5, 85, 100 (gap over 250)
+    nearest_mid, compute_mid = 100 * (1 - 18 / 60), 100 * (1 - 37.5 / 250)
 
     def chosen(scores: dict[str, float]) -> tuple[str, float]:
         scheduler = sw.scheduler(sw.score_topology(), scores=scores)
@@ -123,11 +123,11 @@ def test_weights_trade_scores_off(sw: Any) -> None:
 
     assert chosen({"nearest": 1.0}) == ("near", 100.0)
     assert chosen({"compute-only": 1.0}) == ("far", 100.0)
-    node, score = chosen({"nearest": 1.0, "compute-only": 3.0})  # mid 321.6 beats far 300
+    node, score = chosen({"nearest": 1.0, "compute-only": 3.0})  # mid 325 beats far 303.3
     assert node == "mid"
     assert score == pytest.approx(nearest_mid + 3 * compute_mid)
-    assert chosen({"nearest": 1.0, "compute-only": 10.0})[0] == "far"  # 1,000 beats 911.6
-    assert chosen({"nearest": 3.0, "compute-only": 1.0})[0] == "near"  # 300 beats 291.1
+    assert chosen({"nearest": 1.0, "compute-only": 10.0})[0] == "far"  # 1,003.3 beats 920
+    assert chosen({"nearest": 3.0, "compute-only": 1.0})[0] == "near"  # 305 beats 295
 
 
 def test_random_is_seeded_and_prefers_the_highest_draw(sw: Any) -> None:
@@ -165,13 +165,16 @@ def test_round_robin_takes_nodes_in_turn(sw: Any) -> None:
 @pytest.mark.parametrize(
     ("raw", "higher_is_better", "expected"),
     [
-        ([1.0, 2.0, 3.0], False, [100.0, 50.0, 0.0]),
-        ([1.0, 2.0, 3.0], True, [0.0, 50.0, 100.0]),
+        # the gap to the best, over max(|high|, |low|, high - low)
+        ([1.0, 2.0, 3.0], False, [100.0, 200 / 3, 100 / 3]),
+        ([1.0, 2.0, 3.0], True, [100 / 3, 200 / 3, 100.0]),
         ([5.0, 5.0], False, [100.0, 100.0]),
-        ([1.0, np.inf, 3.0], False, [100.0, 0.0, 0.0]),
-        ([1.0, np.inf, 3.0], True, [0.0, 0.0, 100.0]),
+        ([1.0, np.inf, 3.0], False, [100.0, 0.0, 100 / 3]),
+        ([1.0, np.inf, 3.0], True, [100 / 3, 0.0, 100.0]),
         ([np.inf, np.inf], False, [0.0, 0.0]),
-        ([np.nan, 2.0, 4.0], False, [0.0, 100.0, 0.0]),
+        ([np.nan, 2.0, 4.0], False, [0.0, 100.0, 50.0]),
+        ([100.0, 101.0], False, [100.0, 100 * (1 - 1 / 101)]),  # 1 % apart, 1 point apart
+        ([0.0, 0.0], True, [100.0, 100.0]),
     ],
 )
 def test_scale_scores(raw: list[float], higher_is_better: bool, expected: list[float]) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from suanwang.model import Link, Node, Precision, Site, TaskSpec, Tier, Topology
 from suanwang.scheduling import ClusterState, Request, Scheduler
 
@@ -101,11 +99,6 @@ def test_hysteresis_does_not_hold_a_node_that_no_longer_passes(sw: Any) -> None:
     assert _node(sticky, "r2", _spec(), release=True) == "y"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hysteresis is measured on min-max scaled scores: with two candidates the better one "
-    "always scores 100 and the other 0, so a 1.7 % better alternative flips the flow",
-)
 def test_hysteresis_with_two_near_equal_candidates(sw: Any) -> None:
     state = ClusterState(_topology(with_z=False))
     sticky = _scheduler(sw, state, hysteresis=0.05, affinity=False)

@@ -572,13 +572,15 @@ def _task_types() -> tuple[TaskType, ...]:
             service_id="cs-ar",
         ), "AR/VR frame: a stream needs ~8 TFLOPS FP16 at 30 fps; motion-to-photon 20 ms"),
         TaskType("v2x-fusion", TaskSpec(
-            33.0, _F32, 2.0, 1.0, None, 1.0, 0.1, latency_budget_ms=100.0, task_class=hot,
-            data_tags=frozenset({"vehicle"}), min_trust_level=verified, service_id="cs-v2x",
-        ), "Road-side V2X fusion: ~1 TFLOPS FP32 per stream, processed within 100 ms"),
+            264.0, _F16, 2.0, 1.0, AcceleratorNeed(_NPU, 1, 1.0), 1.0, 0.1,
+            latency_budget_ms=100.0, task_class=hot, data_tags=frozenset({"vehicle"}),
+            min_trust_level=verified, service_id="cs-v2x",
+        ), "Road-side V2X fusion on an NPU: ~8 TFLOPS FP16 per stream, processed within 100 ms"),
         TaskType("risk-score", TaskSpec(
-            130.0, _F32, 4.0, 4.0, None, 0.2, 0.01, latency_budget_ms=200.0, task_class=warm,
-            residency=("CN",), data_tags=frozenset({"personal"}), min_trust_level=verified,
-        ), "Risk model: ~4 TFLOPS FP32 and 4 GB of memory; personal data stays in China"),
+            1_070.0, _F16, 4.0, 4.0, AcceleratorNeed(_GPU, 1, 4.0), 0.2, 0.01,
+            latency_budget_ms=200.0, task_class=warm, residency=("CN",),
+            data_tags=frozenset({"personal"}), min_trust_level=verified,
+        ), "Risk model: ~32 TFLOPS FP16 and 4 GB per stream (a 1/30 s share of work)"),
         TaskType("model-training", TaskSpec(
             2.88e9, _F16, 32.0, 256.0, AcceleratorNeed(_GPU, 4, 40.0), 20_000.0, 2_000.0,
             deadline_s=86_400.0, task_class=cold, budget=2_000.0, min_trust_level=verified,

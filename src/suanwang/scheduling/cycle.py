@@ -110,6 +110,10 @@ class Cycle:
             value = self._memo[key] = build()
         return value
 
+    def static_demand(self) -> StaticDemand:
+        """The topology-only figures of this task's kind of demand (shared between cycles)."""
+        return self._static()
+
     def _static(self) -> StaticDemand:
         static = self._static_demand
         if static is None:
@@ -129,9 +133,13 @@ class Cycle:
 
     def compute_ms(self) -> FloatArray:
         """Estimated compute time per node (``inf`` where the device or precision is missing)."""
-        return self._cached(
-            "compute_ms", lambda: self._static().ms_per_gflop * self.spec.work_gflop
-        )
+        return self._cached("compute_ms", self._compute_ms)
+
+    def _compute_ms(self) -> FloatArray:
+        per_gflop = self._static().ms_per_gflop
+        if self.spec.work_gflop == 0:  # no work: zero where the device exists (inf x 0 is NaN)
+            return np.where(np.isfinite(per_gflop), 0.0, np.inf)
+        return per_gflop * self.spec.work_gflop
 
     def utilisation(self) -> FloatArray:
         """Utilisation of the task's device on each node, 0..1."""
@@ -187,7 +195,11 @@ class Cycle:
         return self._cached("cost", self._cost)
 
     def _cost(self) -> FloatArray:
-        compute = self._static().cost_per_gflop * self.spec.work_gflop
+        static = self._static()
+        if self.spec.work_gflop == 0:
+            compute = np.where(np.isfinite(static.cost_per_gflop), 0.0, np.inf)
+        else:
+            compute = static.cost_per_gflop * self.spec.work_gflop
         data_gb = (self.spec.data_in_mb + self.spec.data_out_mb) / 1000.0
         if data_gb == 0:
             return compute
@@ -198,7 +210,10 @@ class Cycle:
         return self._cached("energy_kwh", self._energy_kwh)
 
     def _energy_kwh(self) -> FloatArray:
-        return self._static().kwh_per_gflop * self.spec.work_gflop
+        per_gflop = self._static().kwh_per_gflop
+        if self.spec.work_gflop == 0:
+            return np.where(np.isfinite(per_gflop), 0.0, np.inf)
+        return per_gflop * self.spec.work_gflop
 
     def carbon_g(self) -> FloatArray:
         """Grams CO2e of that energy at each site's intensity at the state's hour."""

@@ -41,6 +41,7 @@ class Diagnosis:
         self._cycle = cycle
         self.status = status
         self._explainers = explainers
+        self._summary: str | None = None
 
     @property
     def rejected_by(self) -> dict[str, int]:
@@ -71,7 +72,11 @@ class Diagnosis:
         return NodeVerdict(node_id, "", "passed every filter")
 
     def verdicts(self, limit: int | None = None) -> list[NodeVerdict]:
-        """Verdicts of rejected nodes (all, or the first ``limit``), in node order."""
+        """Verdicts of rejected nodes (all, or the first ``limit``).
+
+        Grouped by the plugin that rejected them, in pipeline order; by node order within a
+        plugin.
+        """
         arrays = self._cycle.state.arrays
         out: list[NodeVerdict] = []
         for plugin, mask in self._cycle.rejections:
@@ -88,7 +93,12 @@ class Diagnosis:
         return out
 
     def summary(self) -> str:
-        """One line: the outcome and the count each plugin rejected."""
+        """One line: the outcome and the count each plugin rejected (fixed at first call)."""
+        if self._summary is not None:
+            return self._summary
         counts = ", ".join(f"{plugin}: {count}" for plugin, count in self.rejected_by.items())
         head = self.status.reason or self.status.code.value
-        return f"{head} ({self.survivors} nodes passed; rejected by {counts or 'none'})"
+        if self.status.plugin:
+            head = f"{self.status.plugin}: {head}"
+        self._summary = f"{head} ({self.survivors} nodes passed; rejected by {counts or 'none'})"
+        return self._summary

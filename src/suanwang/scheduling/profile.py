@@ -16,6 +16,7 @@ The built-in profiles are in ``profiles.yaml`` beside this module.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -72,14 +73,28 @@ class Profile:
         if not isinstance(scores, Mapping) or not scores:
             raise ProfileError(f"profile {name!r}: scores must map at least one plugin to a weight")
         for plugin, weight in scores.items():
-            if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
-                raise ProfileError(f"profile {name!r}: scores.{plugin} must be a positive number")
+            if (
+                not isinstance(weight, int | float)
+                or isinstance(weight, bool)
+                or not math.isfinite(weight)
+                or weight <= 0
+            ):
+                raise ProfileError(
+                    f"profile {name!r}: scores.{plugin} must be a positive finite number"
+                )
         hysteresis = data.get("hysteresis", 0.0)
-        if not isinstance(hysteresis, int | float) or not 0.0 <= hysteresis < 1.0:
+        if (
+            not isinstance(hysteresis, int | float)
+            or isinstance(hysteresis, bool)
+            or not 0.0 <= hysteresis < 1.0
+        ):
             raise ProfileError(f"profile {name!r}: hysteresis must lie in [0, 1)")
         args = data.get("args", {})
-        if not isinstance(args, Mapping):
+        if not isinstance(args, Mapping) or not all(isinstance(v, Mapping) for v in args.values()):
             raise ProfileError(f"profile {name!r}: args must map plugin names to mappings")
+        affinity = data.get("affinity", True)
+        if not isinstance(affinity, bool):
+            raise ProfileError(f"profile {name!r}: affinity must be true or false")
         return cls(
             name=name,
             description=str(data.get("description", "")).strip(),
@@ -87,7 +102,7 @@ class Profile:
             route=str(data.get("route", DEFAULT_ROUTE)),
             scores={str(k): float(v) for k, v in scores.items()},
             hysteresis=float(hysteresis),
-            affinity=bool(data.get("affinity", True)),
+            affinity=affinity,
             args={str(k): dict(v) for k, v in args.items()},
         )
 

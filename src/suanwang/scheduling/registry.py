@@ -35,6 +35,7 @@ IN_TREE: dict[str, PluginFactory] = {
     "trust": _plain(policy.Trust),
     "tier-class": _plain(policy.TierClass),
     "latency-budget": _plain(sla.LatencyBudget),
+    "latency-bound": lambda args, state: sla.LatencyBound(state.topology),
     "path-bandwidth": _plain(sla.PathBandwidth),
     "price-budget": _plain(sla.PriceBudget),
     "latency-shortest": lambda args, state: route.LatencyShortest(state.topology),

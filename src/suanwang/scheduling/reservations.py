@@ -94,6 +94,15 @@ class Reservations:
         """Bandwidth not reserved, per link."""
         return self._arrays.link_bandwidth_mbps - self.link_mbps
 
+    def frozen_copy(self) -> Reservations:
+        """A read-only copy of the sums as they are now (holds no per-task records)."""
+        copy = Reservations(self._arrays)
+        for name in ("cpu_cores", "mem_gib", "accelerators", "link_mbps"):
+            array = getattr(self, name).copy()
+            array.flags.writeable = False
+            setattr(copy, name, array)
+        return copy
+
     def reserve(self, reservation: Reservation) -> bool:
         """Hold ``reservation``; True if newly held, False if this task already holds one.
 

@@ -69,15 +69,22 @@ def _typed(plugin: object, protocol: Any, name: str, point: str) -> Any:
 
 
 def scale_scores(raw: FloatArray, higher_is_better: bool) -> FloatArray:
-    """Raw values to 0..100 (best 100) by min-max over the finite ones; non-finite worst (0)."""
+    """Raw values to 0..100: the best gets 100, the others less by their relative gap.
+
+    The gap to the best is divided by ``max(|high|, |low|, high - low)`` rather than by the
+    range alone, so values 1 % apart score 1 point apart however few candidates there are (a
+    plain min-max would put two near-equal candidates at 100 and 0, and hysteresis could then
+    never hold). Non-finite values score 0.
+    """
     finite = np.isfinite(raw)
     if not finite.any():
         return np.zeros_like(raw)
     low, high = float(raw[finite].min()), float(raw[finite].max())
-    if high == low:
+    scale = max(abs(high), abs(low), high - low)
+    if scale == 0.0:
         return np.where(finite, SCORE_MAX, 0.0)
-    unit = (raw - low) / (high - low) if higher_is_better else (high - raw) / (high - low)
-    return np.where(finite, unit * SCORE_MAX, 0.0)
+    gap = (high - raw) if higher_is_better else (raw - low)
+    return np.where(finite, (1.0 - gap / scale) * SCORE_MAX, 0.0)
 
 
 class Scheduler:
@@ -201,8 +208,11 @@ class Scheduler:
         return Decision(Status(), placement, Diagnosis(cycle, Status(), self._explainers), score)
 
     def _refuse(self, cycle: Cycle, status: Status) -> Decision:
+        # Reasons are built on demand, after later decisions have changed the ledger: keep a
+        # copy of the ledger as it was, so that "why not" answers about this cycle.
+        cycle.state = cycle.state.with_frozen_ledger()
         diagnosis = Diagnosis(cycle, status, self._explainers)
         if status.code is Code.UNSCHEDULABLE and not status.plugin:
-            status = Status(status.code, diagnosis.summary(), status.plugin)
-            diagnosis.status = status
+            # A refusal by the filters as a whole: the reason is the per-plugin count line.
+            status = diagnosis.status = Status(status.code, diagnosis.summary())
         return Decision(status, None, diagnosis)

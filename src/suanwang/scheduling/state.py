@@ -199,6 +199,17 @@ class ClusterState:
             array.flags.writeable = False
         return static
 
+    def with_frozen_ledger(self) -> ClusterState:
+        """This state reading a frozen copy of the ledger (for explaining a past cycle)."""
+        return ClusterState(
+            self.topology,
+            self.reservations.frozen_copy(),
+            self.snapshot,
+            self.hour_of_day,
+            self.efficiency,
+            self._static,
+        )
+
     def cpu_utilisation(self) -> FloatArray:
         """Share of each node's cores in use: reserved, or measured load where higher."""
         capacity = self.arrays.node_cpu_cores

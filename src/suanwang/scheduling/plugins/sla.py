@@ -6,8 +6,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from suanwang.model import Topology
+from suanwang.routing.graph import routing_graph
+from suanwang.routing.shortest import distances_from
 from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
-from suanwang.scheduling.framework import BoolArray, Stage
+from suanwang.scheduling.framework import BoolArray, FloatArray, Stage
 
 
 class LatencyBudget:
@@ -77,3 +80,63 @@ class PriceBudget:
     def explain(self, cycle: Cycle, node: int) -> str:
         """The price against the budget."""
         return f"estimated price {cycle.cost()[node]:.4g} exceeds the budget {cycle.spec.budget:g}"
+
+
+class LatencyBound:
+    """Turns away, before any routing, nodes that cannot meet the limit even on an idle network.
+
+    The best case of a node is twice the unpruned one-way latency from the ingress plus the
+    compute time. Queueing and transfer are never negative and pruning only lengthens paths, so
+    a node whose best case exceeds the latency budget (or deadline) would fail ``latency-budget``
+    anyway: this filter never turns away a node that could have passed, it only does so early and
+    cheaply. Its masks depend on the topology alone, so they are kept per (ingress, demand
+    shape, work, limit).
+
+    Args:
+        topology: The topology whose routing graph gives the unpruned latencies.
+    """
+
+    name = "latency-bound"
+    stage: ClassVar[Stage] = Stage.PRE_ROUTE
+    _MASKS_KEPT = 2048
+
+    def __init__(self, topology: Topology) -> None:
+        self._graph = routing_graph(topology)
+        self._masks: dict[tuple[object, ...], BoolArray] = {}
+
+    @staticmethod
+    def _limit_ms(cycle: Cycle) -> float:
+        spec = cycle.spec
+        budget = spec.latency_budget_ms if spec.latency_budget_ms is not None else np.inf
+        deadline = spec.deadline_s * 1000.0 if spec.deadline_s is not None else np.inf
+        return float(min(budget, deadline))
+
+    def _best_case_ms(self, cycle: Cycle) -> FloatArray:
+        paths = distances_from(self._graph, cycle.spec.ingress_site or "")
+        best: FloatArray = 2.0 * paths.latency_ms[0, self._graph.node_vertex] + cycle.compute_ms()
+        return best
+
+    def filter(self, cycle: Cycle) -> BoolArray:
+        """Nodes whose best case fits the limit (all nodes when the task states none)."""
+        limit = self._limit_ms(cycle)
+        spec = cycle.spec
+        if not np.isfinite(limit):
+            return np.ones(len(cycle.alive), dtype=bool)
+        key = (spec.ingress_site, id(cycle.static_demand()), spec.work_gflop, limit)
+        mask = self._masks.get(key)
+        if mask is None:
+            if len(self._masks) >= self._MASKS_KEPT:
+                self._masks.clear()
+            mask = self._masks[key] = self._best_case_ms(cycle) <= limit
+            mask.flags.writeable = False
+        return mask
+
+    def explain(self, cycle: Cycle, node: int) -> str:
+        """The node's best case against the limit."""
+        best = float(self._best_case_ms(cycle)[node])
+        compute = float(cycle.compute_ms()[node])
+        return (
+            f"even on an idle network the best case is {best:.1f} ms (round trip "
+            f"{best - compute:.1f} + compute {compute:.1f}), "
+            f"over the {self._limit_ms(cycle):g} ms limit"
+        )
