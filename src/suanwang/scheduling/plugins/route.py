@@ -39,12 +39,19 @@ class LatencyShortest:
         if isinstance(paths, ShortestPaths):
             return paths
         spec = cycle.spec
-        paths = distances_from(
-            self._graph,
-            spec.ingress_site or "",
-            residual_bandwidth_mbps=cycle.state.reservations.residual_mbps(),
-            min_bandwidth_mbps=required_bandwidth_mbps(spec),
-        )
+        ingress, need = spec.ingress_site or "", required_bandwidth_mbps(spec)
+        residual = cycle.state.reservations.residual_mbps()
+        # The unpruned tree is cached per ingress. When its paths to every surviving node
+        # already carry the bandwidth, they are also the shortest among the links that would
+        # survive pruning, so the pruned search (a fresh Dijkstra whenever link fill changes)
+        # is needed only when some surviving node's path falls short.
+        paths = distances_from(self._graph, ingress, residual_bandwidth_mbps=residual)
+        if need > 0:
+            bottleneck = paths.bottleneck_mbps[0, self._graph.node_vertex[cycle.alive_index()]]
+            if (bottleneck < need).any():
+                paths = distances_from(
+                    self._graph, ingress, residual_bandwidth_mbps=residual, min_bandwidth_mbps=need
+                )
         cycle.scratch[self.name] = paths
         return paths
 
