@@ -8,6 +8,7 @@ from suanwang import __version__
 from suanwang.cli.common import console
 from suanwang.cli.demo import demo
 from suanwang.cli.measure import measure
+from suanwang.cli.plan import plan
 from suanwang.cli.scenario import app as scenario_app
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.add_typer(scenario_app, name="scenario")
 app.command()(demo)
 app.command()(measure)
+app.command()(plan)
 
 
 def _show_version(value: bool) -> None:

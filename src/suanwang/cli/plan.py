@@ -1,0 +1,207 @@
+"""``suanwang plan``: place a scenario's request batch and compare profiles against the optimum."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from suanwang.cli.common import bad_input_exits, console, err_console
+from suanwang.scenario import ScenarioError, resolve_scenario
+from suanwang.scheduling import ProfileError, UnknownPluginError, builtin_profiles, resolve_profile
+
+if TYPE_CHECKING:
+    from suanwang.scheduling.batch import PlanComparison, PlanRow
+
+
+def plan(
+    scenario: Annotated[str, typer.Argument(help="A built-in name or a scenario file.")],
+    *,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile", "-p", help="Profile of the batch placement (built-in name or YAML file)."
+        ),
+    ] = "cats-joint",
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Every built-in profile (online, in arrival order), the batch flow and the "
+            "MILP optimum side by side.",
+        ),
+    ] = False,
+    tasks: Annotated[
+        int, typer.Option("--tasks", "-n", min=1, max=1_000_000, help="Requests in the batch.")
+    ] = 200,
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Seed of the batch.")] = 0,
+    hour: Annotated[
+        int, typer.Option("--hour", min=0, max=23, help="Local hour for carbon intensity.")
+    ] = 12,
+    milp_limit: Annotated[
+        int,
+        typer.Option(
+            "--milp-limit",
+            min=0,
+            help="Solve the MILP only up to this many (class, node, path) variables; 0: never.",
+        ),
+    ] = 20_000,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.1, help="MILP time limit in seconds.")
+    ] = 60.0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = (
+        False
+    ),
+) -> None:
+    """Place a scenario's request batch at once (min-cost flow); --compare adds every profile."""
+    # Imported here: OR-Tools and the solvers are slow to import and only this command needs them.
+    from suanwang.scheduling.batch import BatchError, compare_profiles  # noqa: PLC0415
+
+    with bad_input_exits(ScenarioError, ProfileError, BatchError, UnknownPluginError):
+        loaded = resolve_scenario(scenario)
+        chosen = resolve_profile(profile)
+        requests = _draw(loaded.workload, tasks, seed)
+        profiles = {}
+        if compare:
+            profiles = builtin_profiles()
+            profiles.setdefault(chosen.name, chosen)
+        with _progress() as progress:
+            bar = progress.add_task("placing", total=tasks)
+
+            def step(row: str, done: int, total: int) -> None:
+                progress.update(bar, description=f"placing: {row}", completed=done, total=total)
+
+            result = compare_profiles(
+                loaded.topology,
+                requests,
+                profiles=profiles,
+                flow_profile=chosen,
+                optimum=compare and milp_limit > 0,
+                time_limit_s=time_limit,
+                max_variables=milp_limit,
+                hour_of_day=hour,
+                progress=step,
+            )
+    if json_output:
+        data = _as_json(loaded.name, tasks, seed, hour, result)
+        console.print(json.dumps(data, indent=2), markup=False, highlight=False, soft_wrap=True)
+        return
+    console.print(_table(f"{loaded.name}: {tasks:,} tasks, seed {seed}", result))
+    for line in _notes(result, chosen.name):
+        console.print(line, highlight=False)
+
+
+def _draw(workload: Any, tasks: int, seed: int) -> list[Any]:
+    from suanwang.scheduling.batch import draw_batch  # noqa: PLC0415
+
+    return draw_batch(workload, tasks, seed)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _number(value: float, digits: int = 1) -> str:
+    return "-" if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def _table(title: str, result: PlanComparison) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("row", style="bold cyan", no_wrap=True)
+    table.add_column("objective", min_width=14)
+    for column in ("placed", "SLA %", "mean ms", "cost", "carbon g", "gap pp", "s"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in result.rows:
+        m = row.metrics
+        table.add_row(
+            row.name,
+            row.objective,
+            f"{m.placed:,}",
+            f"{100 * m.sla_satisfaction:.1f}",
+            _number(m.mean_ms),
+            f"{m.total_cost:.3g}",
+            f"{m.total_carbon_g:.3g}",
+            "-" if row.gap_pp is None else f"{row.gap_pp:+.1f}",
+            f"{row.seconds:.2f}",
+        )
+    return table
+
+
+def _notes(result: PlanComparison, flow_profile: str) -> list[str]:
+    lines = []
+    for row in result.rows:
+        if row.note:
+            lines.append(f"{row.name}: {row.note}")
+    optimum = result.optimum
+    if optimum is not None and not optimum.solved:
+        lines.append(
+            f"milp-optimum: not computed ({optimum.status}, {optimum.variables:,} variables); "
+            "raise --milp-limit or --time-limit, or plan fewer tasks"
+        )
+    for reason, count in result.unplaced_reasons[:3]:
+        lines.append(f"batch-flow ({flow_profile}): {count:,} unplaced: {reason}")
+    return lines
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def _row_json(row: PlanRow) -> dict[str, Any]:
+    m = row.metrics
+    return {
+        "name": row.name,
+        "method": row.method,
+        "objective": row.objective,
+        "objective_detail": row.detail,
+        "tasks": m.tasks,
+        "placed": m.placed,
+        "sla_met": m.sla_met,
+        "sla_satisfaction": m.sla_satisfaction,
+        "placed_share": m.placed_share,
+        "mean_ms": _finite(m.mean_ms),
+        "p95_ms": _finite(m.p95_ms),
+        "total_cost": m.total_cost,
+        "total_energy_kwh": m.total_energy_kwh,
+        "total_carbon_g": m.total_carbon_g,
+        "seconds": row.seconds,
+        "gap_pp": _finite(row.gap_pp),
+        "note": row.note,
+    }
+
+
+def _as_json(name: str, tasks: int, seed: int, hour: int, result: PlanComparison) -> dict[str, Any]:
+    optimum = result.optimum
+    return {
+        "scenario": name,
+        "tasks": tasks,
+        "seed": seed,
+        "hour_of_day": hour,
+        "rows": [_row_json(row) for row in result.rows],
+        "optimum": None
+        if optimum is None
+        else {
+            "status": optimum.status,
+            "sla_met": optimum.sla_met,
+            "upper_bound": optimum.upper_bound,
+            "variables": optimum.variables,
+            "constraints": optimum.constraints,
+            "seconds": optimum.seconds,
+        },
+        "flow": None if result.flow is None else dataclasses.asdict(result.flow),
+        "unplaced_reasons": [
+            {"reason": reason, "tasks": count} for reason, count in result.unplaced_reasons
+        ],
+    }

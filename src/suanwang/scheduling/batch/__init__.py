@@ -1,0 +1,52 @@
+"""Batch placement: many pending tasks at once, and the optimum to measure it against.
+
+* ``draw_batch(workload, tasks, seed)`` - a seeded batch of requests from a scenario's workload;
+* ``place_batch(profile, state, requests)`` - min-cost flow over task classes (OR-Tools),
+  bound through the reservation ledger, leftovers repaired by the online scheduler;
+* ``solve_optimum(state, requests)`` - the exact MILP (scipy/HiGHS) for small batches;
+* ``evaluate(topology, requests, placements)`` - SLA satisfaction, latency, cost, carbon;
+* ``compare_profiles(topology, requests)`` - every profile online, the flow and the optimum.
+"""
+
+from suanwang.scheduling.batch.compare import (
+    PlanComparison,
+    PlanRow,
+    compare_profiles,
+    describe,
+    headline,
+    place_online,
+)
+from suanwang.scheduling.batch.evaluate import BatchMetrics, SlaCheck, evaluate
+from suanwang.scheduling.batch.flow import BatchPlan, FlowOptions, FlowStats, place_batch
+from suanwang.scheduling.batch.milp import SLA_FILTERS, OptimumResult, solve_optimum
+from suanwang.scheduling.batch.requests import (
+    BatchError,
+    TaskClassGroup,
+    draw_batch,
+    group_classes,
+    mean_rate_per_s,
+)
+
+__all__ = [
+    "SLA_FILTERS",
+    "BatchError",
+    "BatchMetrics",
+    "BatchPlan",
+    "FlowOptions",
+    "FlowStats",
+    "OptimumResult",
+    "PlanComparison",
+    "PlanRow",
+    "SlaCheck",
+    "TaskClassGroup",
+    "compare_profiles",
+    "describe",
+    "draw_batch",
+    "evaluate",
+    "group_classes",
+    "headline",
+    "mean_rate_per_s",
+    "place_batch",
+    "place_online",
+    "solve_optimum",
+]
