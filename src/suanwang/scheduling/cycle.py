@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from suanwang.measure.compute import DEVICES, WorkloadClass
-from suanwang.model import ACCELERATOR_KINDS, TaskClass, TaskSpec
+from suanwang.model import ACCELERATOR_KINDS, Precision, TaskClass, TaskSpec
 from suanwang.scheduling.framework import (
     BoolArray,
     ChosenPath,
@@ -49,6 +49,15 @@ _CLASS_WORKLOAD = {
     TaskClass.WARM: WorkloadClass.INFERENCE,
     TaskClass.COLD: WorkloadClass.DENSE,
 }
+"""How a task's work uses a device, judged from its class: latency-bound requests are small
+inferences; batch work is dense. FP64 work is HPC simulation, dense whatever its class."""
+
+
+def workload_class_of(spec: TaskSpec) -> WorkloadClass:
+    """The efficiency row a task's compute time is estimated with (see ``_CLASS_WORKLOAD``)."""
+    if spec.precision is Precision.FP64:
+        return WorkloadClass.DENSE
+    return _CLASS_WORKLOAD[spec.task_class]
 
 
 def required_bandwidth_mbps(spec: TaskSpec) -> float:
@@ -123,7 +132,7 @@ class Cycle:
                 if self.spec.accelerator is None
                 else self.spec.accelerator.count,
                 self.spec.precision,
-                _CLASS_WORKLOAD[self.spec.task_class],
+                workload_class_of(self.spec),
             )
         return static
 
