@@ -47,7 +47,8 @@ from suanwang.scheduling.batch import (
     place_batch,
     place_online,
 )
-from suanwang.scheduling.batch.classes import ClassEvaluator, ProfilePlugins
+from suanwang.scheduling.batch.classes import ClassEvaluator
+from suanwang.scheduling.scheduler import ProfilePlugins
 
 FP32, FP16 = Precision.FP32, Precision.FP16
 GPU = AcceleratorKind.GPU

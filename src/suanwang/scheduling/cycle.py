@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from suanwang.measure.compute import DEVICES, WorkloadClass
-from suanwang.model import ACCELERATOR_KINDS, Precision, TaskClass, TaskSpec
+from suanwang.model import ACCELERATOR_KINDS, Estimate, Precision, TaskClass, TaskSpec
 from suanwang.scheduling.framework import (
     BoolArray,
     ChosenPath,
@@ -228,6 +228,17 @@ class Cycle:
         """Grams CO2e of that energy at each site's intensity at the state's hour."""
         intensity = self.state.sites.carbon_g_per_kwh_by_hour[self.state.hour_of_day]
         return self._cached("carbon_g", lambda: self.energy_kwh() * intensity)
+
+    def estimate(self, node: int) -> Estimate:
+        """The estimate of placing the task on ``node`` (the route must have run)."""
+        return Estimate(
+            network_ms=float(self.network_ms()[node]),
+            queueing_ms=float(self.queueing_ms()[node]),
+            compute_ms=float(self.compute_ms()[node]),
+            cost=float(self.cost()[node]),
+            energy_kwh=float(self.energy_kwh()[node]),
+            carbon_g=float(self.carbon_g()[node]),
+        )
 
     def alive_index(self) -> npt.NDArray[np.intp]:
         """Indexes of the surviving nodes, computed once per narrowing of ``alive``."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from suanwang.model import Estimate, Placement
+from suanwang.model import Placement
 from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
 from suanwang.scheduling.diagnosis import Diagnosis
 from suanwang.scheduling.framework import (
@@ -87,6 +87,54 @@ def scale_scores(raw: FloatArray, higher_is_better: bool) -> FloatArray:
     return np.where(finite, (1.0 - gap / scale) * SCORE_MAX, 0.0)
 
 
+class ProfilePlugins:
+    """A profile's PreFilter, Filter, Route and Score plugins, built for ``state``.
+
+    Shared by the online ``Scheduler`` and the batch planners, so that both run exactly the
+    plugins the profile names.
+
+    Args:
+        profile: Plugins and weights.
+        state: The state the plugins read (its ledger is shared with whoever binds).
+        factories: Plugin factories (default: in-tree plus entry points).
+
+    Raises:
+        UnknownPluginError: the profile names an unregistered plugin.
+        TypeError: a plugin cannot serve at the point the profile puts it.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        state: ClusterState,
+        factories: Mapping[str, PluginFactory] | None = None,
+    ) -> None:
+        known = factories if factories is not None else plugin_factories()
+        self.profile = profile
+        self.state = state
+
+        def make(name: str) -> Any:
+            return build_plugin(name, profile.args.get(name, {}), state, known)
+
+        self.pre_filters: list[PreFilterPlugin] = [RequestCheck()]
+        filters: list[FilterPlugin] = [
+            _typed(make(n), FilterPlugin, n, "Filter") for n in profile.filters
+        ]
+        self.filters = {stage: [f for f in filters if f.stage is stage] for stage in Stage}
+        self.route: RoutePlugin = _typed(make(profile.route), RoutePlugin, profile.route, "Route")
+        self.scores: list[tuple[ScorePlugin, float]] = [
+            (_typed(make(n), ScorePlugin, n, "Score"), weight)
+            for n, weight in profile.scores.items()
+        ]
+        self.explainers: dict[str, FilterPlugin | RoutePlugin] = {f.name: f for f in filters}
+        self.explainers[self.route.name] = self.route
+
+    @property
+    def score_max(self) -> float:
+        """Largest total weighted score (every plugin at 100)."""
+        return SCORE_MAX * sum(weight for _, weight in self.scores)
+
+
 class Scheduler:
     """Places requests on a cluster state with one profile.
 
@@ -107,23 +155,14 @@ class Scheduler:
     ) -> None:
         self.profile = profile
         self.state = state
-        known = factories if factories is not None else plugin_factories()
-
-        def make(name: str) -> Any:
-            return build_plugin(name, profile.args.get(name, {}), state, known)
-
-        self._pre_filters: list[PreFilterPlugin] = [RequestCheck()]
-        filters = [_typed(make(n), FilterPlugin, n, "Filter") for n in profile.filters]
-        self._filters = {stage: [f for f in filters if f.stage is stage] for stage in Stage}
-        self._route: RoutePlugin = _typed(make(profile.route), RoutePlugin, profile.route, "Route")
-        self._scores: list[tuple[ScorePlugin, float]] = [
-            (_typed(make(n), ScorePlugin, n, "Score"), weight)
-            for n, weight in profile.scores.items()
-        ]
+        plugins = ProfilePlugins(profile, state, factories)
+        self._pre_filters = plugins.pre_filters
+        self._filters = plugins.filters
+        self._route = plugins.route
+        self._scores = plugins.scores
+        self._explainers = plugins.explainers
         self._reserve: ReservePlugin = LedgerReserve(state.reservations)
         self._bind: BindPlugin = bind or RecordBind()
-        self._explainers: dict[str, FilterPlugin | RoutePlugin] = {f.name: f for f in filters}
-        self._explainers[self._route.name] = self._route
         self._affinity: dict[str, int] = {}
         self._last_choice: dict[tuple[str | None, str | None], int] = {}
 
@@ -186,14 +225,7 @@ class Scheduler:
             path=path.vertices,
             segments=path.segments,
             reserved_bandwidth_mbps=bandwidth,
-            estimate=Estimate(
-                network_ms=float(cycle.network_ms()[node]),
-                queueing_ms=float(cycle.queueing_ms()[node]),
-                compute_ms=float(cycle.compute_ms()[node]),
-                cost=float(cycle.cost()[node]),
-                energy_kwh=float(cycle.energy_kwh()[node]),
-                carbon_g=float(cycle.carbon_g()[node]),
-            ),
+            estimate=cycle.estimate(node),
         )
         status = self._reserve.reserve(cycle, placement)
         if not status.ok:

@@ -14,7 +14,6 @@ An evaluator belongs to one state of the ledger: build a new one after reservati
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,17 +31,11 @@ from suanwang.scheduling.framework import (
     Code,
     FilterPlugin,
     FloatArray,
-    PreFilterPlugin,
     Request,
-    RoutePlugin,
-    ScorePlugin,
     Stage,
     Status,
 )
-from suanwang.scheduling.plugins.points import RequestCheck
-from suanwang.scheduling.profile import Profile
-from suanwang.scheduling.registry import PluginFactory, build_plugin, plugin_factories
-from suanwang.scheduling.scheduler import SCORE_MAX, scale_scores
+from suanwang.scheduling.scheduler import ProfilePlugins, scale_scores
 from suanwang.scheduling.state import ClusterState
 
 IntArray = npt.NDArray[np.int64]
@@ -53,53 +46,6 @@ NODE_SIDE_FILTERS = frozenset({"node-health", "resource-fit", "residency", "trus
 _IN_TREE_MODULE = "suanwang.scheduling.plugins."
 _SLACK = 1e-9
 _MANY = 2**40  # slots of a demand that needs nothing countable
-
-
-def _typed(plugin: object, protocol: Any, name: str, point: str) -> Any:
-    if not isinstance(plugin, protocol):
-        raise TypeError(f"plugin {name!r} cannot serve as a {point} plugin")
-    return plugin
-
-
-class ProfilePlugins:
-    """A profile's Filter, Route and Score plugins, built for ``state``.
-
-    Args:
-        profile: Plugins and weights.
-        state: The state the plugins read (its ledger is shared with whoever binds).
-        factories: Plugin factories (default: in-tree plus entry points).
-    """
-
-    def __init__(
-        self,
-        profile: Profile,
-        state: ClusterState,
-        factories: Mapping[str, PluginFactory] | None = None,
-    ) -> None:
-        known = factories if factories is not None else plugin_factories()
-        self.profile = profile
-        self.state = state
-
-        def make(name: str) -> Any:
-            return build_plugin(name, profile.args.get(name, {}), state, known)
-
-        self.pre_filters: list[PreFilterPlugin] = [RequestCheck()]
-        filters: list[FilterPlugin] = [
-            _typed(make(n), FilterPlugin, n, "Filter") for n in profile.filters
-        ]
-        self.filters = {stage: [f for f in filters if f.stage is stage] for stage in Stage}
-        self.route: RoutePlugin = _typed(make(profile.route), RoutePlugin, profile.route, "Route")
-        self.scores: list[tuple[ScorePlugin, float]] = [
-            (_typed(make(n), ScorePlugin, n, "Score"), weight)
-            for n, weight in profile.scores.items()
-        ]
-        self.explainers: dict[str, FilterPlugin | RoutePlugin] = {f.name: f for f in filters}
-        self.explainers[self.route.name] = self.route
-
-    @property
-    def score_max(self) -> float:
-        """Largest total weighted score (every plugin at 100)."""
-        return SCORE_MAX * sum(weight for _, weight in self.scores)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

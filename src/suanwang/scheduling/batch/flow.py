@@ -44,19 +44,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from suanwang.model import Estimate, Placement, TaskSpec
-from suanwang.scheduling.batch.classes import (
-    ClassEvaluator,
-    ClassView,
-    IntArray,
-    ProfilePlugins,
-)
+from suanwang.scheduling.batch.classes import ClassEvaluator, ClassView, IntArray
 from suanwang.scheduling.batch.network import FlowNetwork
 from suanwang.scheduling.batch.requests import BatchError, TaskClassGroup, group_classes
 from suanwang.scheduling.framework import Request
 from suanwang.scheduling.profile import Profile
 from suanwang.scheduling.registry import PluginFactory
 from suanwang.scheduling.reservations import OverCommitError, Reservation
-from suanwang.scheduling.scheduler import Scheduler
+from suanwang.scheduling.scheduler import ProfilePlugins, Scheduler
 from suanwang.scheduling.state import ClusterState
 
 

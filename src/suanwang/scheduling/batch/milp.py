@@ -37,7 +37,6 @@ from suanwang.routing import (
     k_shortest_paths,
     routing_graph,
 )
-from suanwang.scheduling.batch.classes import ProfilePlugins
 from suanwang.scheduling.batch.flow import check_batch
 from suanwang.scheduling.batch.requests import TaskClassGroup, group_classes
 from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
@@ -45,6 +44,7 @@ from suanwang.scheduling.framework import FloatArray, Request, RouteResult, Stag
 from suanwang.scheduling.profile import Profile
 from suanwang.scheduling.registry import PluginFactory
 from suanwang.scheduling.reservations import OverCommitError, Reservation
+from suanwang.scheduling.scheduler import ProfilePlugins
 from suanwang.scheduling.state import ClusterState
 
 SLA_FILTERS = (
@@ -282,16 +282,7 @@ def _choices(
                 out.nodes.append(node)
                 out.paths.append(path)
                 out.links.append(book.links(path))
-                out.estimates.append(
-                    Estimate(
-                        network_ms=float(cycle.network_ms()[node]),
-                        queueing_ms=float(cycle.queueing_ms()[node]),
-                        compute_ms=float(cycle.compute_ms()[node]),
-                        cost=float(cycle.cost()[node]),
-                        energy_kwh=float(cycle.energy_kwh()[node]),
-                        carbon_g=float(cycle.carbon_g()[node]),
-                    )
-                )
+                out.estimates.append(cycle.estimate(node))
     return out
 
 
