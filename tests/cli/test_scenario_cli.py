@@ -109,7 +109,10 @@ def test_import_unknown_format_is_exit_2(tmp_path: Path) -> None:
 
 
 def test_demo_runs_on_the_default(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--nodes", "300"], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["demo", "--nodes", "300", "--tasks", "40"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "east-west" in result.stdout
+    assert "40 requests under every profile" in result.stdout
+    for profile in ("nearest", "cats-joint", "green", "batch-flow"):
+        assert profile in result.stdout
     assert "lossless" in result.stdout

@@ -91,7 +91,7 @@ def plan(
         data = _as_json(loaded.name, tasks, seed, hour, result)
         console.print(json.dumps(data, indent=2), markup=False, highlight=False, soft_wrap=True)
         return
-    console.print(_table(f"{loaded.name}: {tasks:,} tasks, seed {seed}", result))
+    console.print(comparison_table(f"{loaded.name}: {tasks:,} tasks, seed {seed}", result))
     for line in _notes(result, chosen.name):
         console.print(line, highlight=False)
 
@@ -117,7 +117,8 @@ def _number(value: float, digits: int = 1) -> str:
     return "-" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
-def _table(title: str, result: PlanComparison) -> Table:
+def comparison_table(title: str, result: PlanComparison) -> Table:
+    """One row per profile (and the flow and optimum rows): SLA, time, cost, carbon, gap."""
     table = Table(title=title, title_justify="left")
     table.add_column("row", style="bold cyan", no_wrap=True)
     table.add_column("objective", min_width=14)
