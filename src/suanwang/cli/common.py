@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console()
 """Standard output: tables, results."""
@@ -34,3 +35,15 @@ def bad_input_exits(*errors: type[Exception]) -> Iterator[None]:
         yield
     except errors as error:
         raise fail(str(error)) from None
+
+
+def progress_bar() -> Progress:
+    """The progress bar of long commands: on stderr, so stdout stays clean for --json."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )

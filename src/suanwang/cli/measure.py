@@ -7,10 +7,9 @@ import json
 import math
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from suanwang.cli.common import console, err_console
+from suanwang.cli.common import console, progress_bar
 from suanwang.measure import metric_spec, score_band
 from suanwang.measure.probes import PROBE_STEPS, MachineMeasurement, ProbeSettings, measure_machine
 
@@ -27,14 +26,7 @@ def measure(
     """Measure this machine: CPU GFLOPS, memory bandwidth, cores, memory, disk, GPU if present."""
     base = QUICK if quick else ProbeSettings()
     settings = dataclasses.replace(base, gpu=gpu)
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("measuring", total=runs * len(PROBE_STEPS))
 
         def step(name: str) -> None:

@@ -8,10 +8,9 @@ import math
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from suanwang.cli.common import bad_input_exits, console, err_console
+from suanwang.cli.common import bad_input_exits, console, progress_bar
 from suanwang.scenario import ScenarioError, resolve_scenario
 from suanwang.scheduling import ProfileError, UnknownPluginError, builtin_profiles, resolve_profile
 
@@ -70,7 +69,7 @@ def plan(
         if compare:
             profiles = builtin_profiles()
             profiles.setdefault(chosen.name, chosen)
-        with _progress() as progress:
+        with progress_bar() as progress:
             bar = progress.add_task("placing", total=tasks)
 
             def step(row: str, done: int, total: int) -> None:
@@ -100,17 +99,6 @@ def _draw(workload: Any, tasks: int, seed: int) -> list[Any]:
     from suanwang.scheduling.batch import draw_batch  # noqa: PLC0415
 
     return draw_batch(workload, tasks, seed)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
 
 
 def _number(value: float, digits: int = 1) -> str:
