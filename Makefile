@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check bench scenarios install clean
+.PHONY: demo test check bench scenarios install clean deps-debian
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,14 @@ check: $(STAMP)
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
-test: check
-	$(BIN)/pytest
+# Debian packages the tests need (run as root): a PostgreSQL server for the storage tests.
+deps-debian:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+		apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends postgresql; fi
+
+test: deps-debian check
+	SUANWANG_REQUIRE_POSTGRES=1 $(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

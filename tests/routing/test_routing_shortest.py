@@ -312,3 +312,18 @@ def test_property_matches_networkx_and_paths_are_consistent(
     full = distances_from(graph, source).latency_ms
     pruned = distances_from(graph, source, min_bandwidth_mbps=need).latency_ms
     assert np.all(pruned >= full - 1e-12)
+
+
+@pytest.mark.parametrize("need_mbps", [0.0, 200.0])
+def test_excluded_links_are_never_used(need_mbps: float) -> None:
+    topology = _hand()
+    graph = routing_graph(topology)
+    down = np.zeros(graph.n_links, dtype=bool)
+    down[topology.arrays.link_ids.index("l2")] = True  # T-E2, on the fastest path to H
+    paths = distances_from(graph, "T", min_bandwidth_mbps=need_mbps, excluded_links=down)
+    assert "l2" not in paths.path("H").segments
+    assert paths.path("E2").segments == ("l1", "l7")
+    # Once the link is back the usual tree is served again.
+    assert distances_from(graph, "T").path("H").segments == ("l2", "l4", "l5", "l6")
+    none_down = np.zeros(graph.n_links, dtype=bool)
+    assert distances_from(graph, "T", excluded_links=none_down).path("E2").segments == ("l2",)

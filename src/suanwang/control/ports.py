@@ -10,6 +10,9 @@ import threading
 import time
 from typing import Protocol, runtime_checkable
 
+from suanwang.measure import Snapshot
+from suanwang.model import Task
+
 
 @runtime_checkable
 class Clock(Protocol):
@@ -65,3 +68,76 @@ class ManualClock:
         with self._lock:
             self._now_s += seconds
             return self._now_s
+
+
+@runtime_checkable
+class EngineReports(Protocol):
+    """What an execution engine tells the control plane about the tasks it runs.
+
+    The controller implements it; an engine receives it through ``ExecutionEngine.attach``.
+    """
+
+    def task_started(self, task_id: str) -> None:
+        """The task's work has begun on its node (data in transit counts as begun)."""
+        ...
+
+    def task_finished(self, task_id: str, ok: bool, reason: str) -> None:
+        """The task's run ended: ``ok`` with its result delivered, or failed for ``reason``."""
+        ...
+
+
+@runtime_checkable
+class ExecutionEngine(Protocol):
+    """Runs placed tasks where the scheduler put them: simulated, local processes, Ray, agents.
+
+    Contract:
+        * ``attach(reports)`` is called once, before any ``start``.
+        * ``start(task)`` takes a task in state SCHEDULED with its placement and returns
+          promptly; the engine runs it on ``task.placement.node_id`` and nowhere else.
+        * For each ``start`` the engine calls ``reports.task_started`` at most once and then
+          ``reports.task_finished`` exactly once — unless ``cancel`` came first, after which it
+          reports nothing more for that start. Reports may come from another thread (live
+          engines) or from the simulation loop (the twin); they never come from inside
+          ``start`` or ``cancel`` themselves.
+        * ``cancel(task_id)`` stops the task if it runs; it is idempotent and ignores unknown
+          ids. A task may be started again (re-placed) after a cancel.
+        * ``inventory()`` names the nodes this engine can run work on.
+    """
+
+    def attach(self, reports: EngineReports) -> None:
+        """Where to report starts and ends."""
+        ...
+
+    def start(self, task: Task) -> None:
+        """Begin running a scheduled task on its placement's node."""
+        ...
+
+    def cancel(self, task_id: str) -> None:
+        """Stop a task; no report for it follows."""
+        ...
+
+    def inventory(self) -> tuple[str, ...]:
+        """Ids of the nodes work can run on."""
+        ...
+
+
+@runtime_checkable
+class TelemetrySource(Protocol):
+    """Where the controller reads measured state for a scheduling cycle.
+
+    Contract: ``snapshot()`` returns the latest awareness ``Snapshot`` over exactly the
+    topology's nodes, or None where nothing is measured (the twin and plans, where load comes
+    from the reservation ledger alone). It is cheap enough to call once per cycle.
+    """
+
+    def snapshot(self) -> Snapshot | None:
+        """The measured state now, or None."""
+        ...
+
+
+class NoTelemetry:
+    """A telemetry source for runs without agents: load comes from reservations alone."""
+
+    def snapshot(self) -> Snapshot | None:
+        """Always None."""
+        return None

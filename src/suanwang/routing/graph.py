@@ -227,21 +227,30 @@ class RoutingGraph:
         return bandwidth
 
     def admitted(
-        self, bandwidth_mbps: FloatArray, min_bandwidth_mbps: float
+        self,
+        bandwidth_mbps: FloatArray,
+        min_bandwidth_mbps: float,
+        excluded_links: BoolArray | None = None,
     ) -> tuple[bytes | None, BoolArray | None]:
         """Which links a query admits, and a compact key for it.
 
         Args:
             bandwidth_mbps: Per-link bandwidth the query measures against (residual or capacity).
             min_bandwidth_mbps: The request's need; links below it are pruned. 0 prunes nothing.
+            excluded_links: Per link, True for links never to use (down); None for none.
 
         Returns:
             ``(None, None)`` when every link is admitted, else the packed mask as bytes (a
             cache key that names the admitted set exactly) and the boolean mask.
         """
         if min_bandwidth_mbps <= 0.0:
-            return None, None
-        mask = bandwidth_mbps >= min_bandwidth_mbps
+            if excluded_links is None or not excluded_links.any():
+                return None, None
+            mask = ~excluded_links
+        else:
+            mask = bandwidth_mbps >= min_bandwidth_mbps
+            if excluded_links is not None:
+                mask &= ~excluded_links
         if bool(mask.all()):
             return None, None
         return np.packbits(mask).tobytes(), mask

@@ -122,6 +122,7 @@ def distances_from(
     *,
     residual_bandwidth_mbps: npt.ArrayLike | None = None,
     min_bandwidth_mbps: float = 0.0,
+    excluded_links: BoolArray | None = None,
 ) -> ShortestPaths:
     """Latency-shortest paths (Dijkstra, scipy csgraph) from one or several source vertices.
 
@@ -133,6 +134,8 @@ def distances_from(
         min_bandwidth_mbps: Bandwidth the request needs; links whose residual (or capacity) is
             below it are pruned before routing, so paths reroute around them or vertices become
             unreachable (latency inf). 0 prunes nothing.
+        excluded_links: Per link, True for links that must not be used (down links); their
+            trees are cached under the admitted set like any pruned query.
 
     Returns:
         The paths, one row per source.
@@ -147,7 +150,7 @@ def distances_from(
     if not min_bandwidth_mbps >= 0.0:
         raise ValueError(f"min_bandwidth_mbps must be >= 0, got {min_bandwidth_mbps}")
     bandwidth = graph.query_bandwidth(residual_bandwidth_mbps)
-    key, mask = graph.admitted(bandwidth, min_bandwidth_mbps)
+    key, mask = graph.admitted(bandwidth, min_bandwidth_mbps, excluded_links)
     trees = _trees(graph, source_index, key, mask)
     if len(trees) == 1:  # the hot case: views of the cached tree, no copies
         (tree,) = trees

@@ -128,6 +128,10 @@ class ClusterState:
             plans): then load is taken from the reservations alone.
         hour_of_day: Local hour for carbon intensity (0..23).
         efficiency: Share of peak rate per device and workload class.
+        node_down: Per node, True while the node is known to be down (failed, unreachable);
+            a down node is never a candidate. Set with ``mark_node``.
+        link_down: Per link, True while the link is down; no path uses it. Set with
+            ``mark_link``.
     """
 
     topology: Topology
@@ -135,13 +139,21 @@ class ClusterState:
     snapshot: Snapshot | None = None
     hour_of_day: int = 12
     efficiency: EfficiencyTable = DEFAULT_EFFICIENCY
+    node_down: npt.NDArray[np.bool_] = field(default=None)  # type: ignore[arg-type]
+    link_down: npt.NDArray[np.bool_] = field(default=None)  # type: ignore[arg-type]
     _static: dict[tuple[str, float, Precision, WorkloadClass], StaticDemand] = field(
         default_factory=dict
     )
+    _links_down: int = 0
 
     def __post_init__(self) -> None:
         if self.reservations is None:
             self.reservations = Reservations(self.topology.arrays)
+        if self.node_down is None:
+            self.node_down = np.zeros(len(self.arrays.node_ids), dtype=bool)
+        if self.link_down is None:
+            self.link_down = np.zeros(len(self.arrays.link_ids), dtype=bool)
+        self._links_down = int(self.link_down.sum())
         if not 0 <= self.hour_of_day < HOURS_PER_DAY:
             raise ValueError(f"hour_of_day must lie in 0..23, got {self.hour_of_day}")
         if self.snapshot is not None and self.snapshot.node_ids != self.arrays.node_ids:
@@ -207,8 +219,28 @@ class ClusterState:
             self.snapshot,
             self.hour_of_day,
             self.efficiency,
+            self.node_down.copy(),
+            self.link_down.copy(),
             self._static,
         )
+
+    def mark_node(self, node: int, down: bool) -> bool:
+        """Mark node index ``node`` down (True) or up; True if that changed anything."""
+        changed = bool(self.node_down[node]) != down
+        self.node_down[node] = down
+        return changed
+
+    def mark_link(self, link: int, down: bool) -> bool:
+        """Mark link index ``link`` down (True) or up; True if that changed anything."""
+        changed = bool(self.link_down[link]) != down
+        if changed:
+            self.link_down[link] = down
+            self._links_down += 1 if down else -1
+        return changed
+
+    def down_links(self) -> npt.NDArray[np.bool_] | None:
+        """The ``link_down`` mask, or None while every link is up (the common, cheap case)."""
+        return self.link_down if self._links_down else None
 
     def cpu_utilisation(self) -> FloatArray:
         """Share of each node's cores in use: reserved, or measured load where higher."""
@@ -232,7 +264,7 @@ class ClusterState:
         return np.isin(sites.region_id, allowed)
 
     def usable(self) -> npt.NDArray[np.bool_]:
-        """Nodes not excluded by awareness (all nodes when there is no snapshot)."""
+        """Nodes neither marked down nor excluded by awareness (a snapshot's staleness)."""
         if self.snapshot is None:
-            return np.ones(len(self.arrays.node_ids), dtype=bool)
-        return self.snapshot.usable
+            return ~self.node_down
+        return self.snapshot.usable & ~self.node_down

@@ -12,17 +12,19 @@ from suanwang.scheduling.framework import BoolArray, Stage
 
 
 class NodeHealth:
-    """Rejects nodes that awareness excluded (silent past the staleness timeout)."""
+    """Rejects nodes marked down and nodes awareness excluded (silent past the timeout)."""
 
     name = "node-health"
     stage: ClassVar[Stage] = Stage.PRE_ROUTE
 
     def filter(self, cycle: Cycle) -> BoolArray:
-        """Nodes not excluded by the snapshot."""
+        """Nodes up and not excluded by the snapshot."""
         return cycle.state.usable()
 
     def explain(self, cycle: Cycle, node: int) -> str:
         """Why a node is excluded."""
+        if cycle.state.node_down[node]:
+            return "node is down"
         snapshot = cycle.state.snapshot
         age = float("nan") if snapshot is None else float(snapshot.age_s[node])
         return f"excluded by awareness: no report for {age:.0f} s"

@@ -45,12 +45,19 @@ class LatencyShortest:
         # already carry the bandwidth, they are also the shortest among the links that would
         # survive pruning, so the pruned search (a fresh Dijkstra whenever link fill changes)
         # is needed only when some surviving node's path falls short.
-        paths = distances_from(self._graph, ingress, residual_bandwidth_mbps=residual)
+        down = cycle.state.down_links()
+        paths = distances_from(
+            self._graph, ingress, residual_bandwidth_mbps=residual, excluded_links=down
+        )
         if need > 0:
             bottleneck = paths.bottleneck_mbps[0, self._graph.node_vertex[cycle.alive_index()]]
             if (bottleneck < need).any():
                 paths = distances_from(
-                    self._graph, ingress, residual_bandwidth_mbps=residual, min_bandwidth_mbps=need
+                    self._graph,
+                    ingress,
+                    residual_bandwidth_mbps=residual,
+                    min_bandwidth_mbps=need,
+                    excluded_links=down,
                 )
         cycle.scratch[self.name] = paths
         return paths
@@ -110,9 +117,10 @@ class LatencyShortest:
         """Why the node's site cannot be reached."""
         need = required_bandwidth_mbps(cycle.spec)
         site = cycle.state.arrays.vertex_ids[int(self._graph.node_vertex[node])]
+        down = "" if cycle.state.down_links() is None else " (some links are down)"
         if need > 0:
             return (
                 f"no path from {cycle.spec.ingress_site} to {site} whose every link has "
-                f"{need:.1f} Mbps free"
+                f"{need:.1f} Mbps free{down}"
             )
-        return f"no path from {cycle.spec.ingress_site} to {site}"
+        return f"no path from {cycle.spec.ingress_site} to {site}{down}"

@@ -1,0 +1,445 @@
+"""The controller: takes tasks, has the scheduler place them, runs them, heals around failures.
+
+One ``Controller`` serves live mode and the digital twin alike: it talks to the outside through
+the ports (``Clock``, ``ExecutionEngine``, and a ``ControllerListener`` that persists or
+measures), and decides with the real ``Scheduler``.
+
+The life of a task here:
+
+* ``submit`` -> the scheduler places it (SCHEDULED, reservations held) and the engine starts it;
+  or it is REJECTED at once when no node could take it even on an empty network (the reason is
+  that empty-network diagnosis); otherwise it waits in the queue (PENDING) for capacity.
+* The queue is FIFO per kind of demand. Whenever capacity comes back (a task ends, a node
+  returns) the heads of the queues are tried again, most promising first. A task waits at most
+  its patience: its latency budget, else its deadline, else ``max_wait_s``; past it the task
+  is REJECTED with the reason it kept being refused. For a single node with ``c`` cores and
+  1-core tasks this is exactly an M/M/c queue.
+* ``node_down`` / ``link_down`` (failure detection, or the twin's failure models) take every
+  task that holds the node or link back to PENDING and place it again (a re-placement); a task
+  re-placed more than ``max_replacements`` times FAILS. ``node_up`` / ``link_up`` return them
+  to the pool.
+
+Nothing accepted is dropped: every task ends COMPLETED, FAILED, CANCELLED or REJECTED with a
+reason, and the listener hears every transition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from suanwang.control.ports import Clock, ExecutionEngine
+from suanwang.model import ACCELERATOR_KINDS, Task, TaskSpec, TaskState
+from suanwang.scheduling import ClusterState, Request, Scheduler
+from suanwang.scheduling.framework import Code, Status
+
+
+class ControllerListener(Protocol):
+    """Hears every transition the controller makes (a store, metrics, a log).
+
+    Contract: called synchronously after each transition with the new task record and a short
+    stable ``cause`` key for counting (``placed``, ``started``, ``completed``, ``failed``,
+    ``queued``, ``cancelled``, ``replaced``, ``expired``, or ``rejected:<plugin>``). It must not
+    call back into the controller.
+    """
+
+    def task_changed(self, task: Task, cause: str) -> None:
+        """Record ``task`` as it now is."""
+        ...
+
+
+class _Silent:
+    def task_changed(self, task: Task, cause: str) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerConfig:
+    """Tunables of the controller.
+
+    Attributes:
+        max_wait_s: Patience in the queue of a task with neither latency budget nor deadline.
+        max_replacements: Re-placements a task may have before it fails.
+        retries_per_release: Failed placement attempts allowed per returned capacity (bounds
+            the work a completion costs while the network is overloaded).
+    """
+
+    max_wait_s: float = 3600.0
+    max_replacements: int = 3
+    retries_per_release: int = 4
+
+
+_QueueKey = tuple[object, ...]
+
+
+def _queue_key(spec: TaskSpec) -> _QueueKey:
+    """Tasks with one key need the same resources and have the same patience."""
+    accelerator = spec.accelerator
+    return (
+        spec.task_type,
+        spec.cpu_cores,
+        spec.mem_gib,
+        None if accelerator is None else (accelerator.kind, accelerator.count),
+        spec.latency_budget_ms,
+        spec.deadline_s,
+    )
+
+
+class Controller:
+    """Places, runs, queues and re-places tasks (see the module docstring).
+
+    Args:
+        scheduler: The brain; its state is the live view of the network this controller keeps.
+        engine: Runs the placed tasks; attached to this controller here.
+        clock: Time for every transition.
+        listener: Hears every transition (default: nobody).
+        config: Tunables.
+    """
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        engine: ExecutionEngine,
+        clock: Clock,
+        *,
+        listener: ControllerListener | None = None,
+        config: ControllerConfig | None = None,
+    ) -> None:
+        self.scheduler = scheduler
+        self.state: ClusterState = scheduler.state
+        self._engine = engine
+        self._clock = clock
+        self._listener: ControllerListener = listener or _Silent()
+        self.config = config or ControllerConfig()
+        self._tasks: dict[str, Task] = {}
+        self._replacements: dict[str, int] = {}
+        self._queues: dict[_QueueKey, dict[str, None]] = {}
+        self._queued_key: dict[str, _QueueKey] = {}
+        self._refusal: dict[str, tuple[str, str]] = {}
+        self._on_node: dict[int, set[str]] = {}
+        self._on_link: dict[int, set[str]] = {}
+        self._node_index = {node: i for i, node in enumerate(self.state.arrays.node_ids)}
+        self._link_index = {link: i for i, link in enumerate(self.state.arrays.link_ids)}
+        self._empty = ClusterState(
+            self.state.topology,
+            hour_of_day=self.state.hour_of_day,
+            efficiency=self.state.efficiency,
+            node_down=self.state.node_down.copy(),
+            link_down=self.state.link_down.copy(),
+        )
+        self._empty_scheduler = Scheduler(scheduler.profile, self._empty)
+        self._feasible: dict[TaskSpec, Status] = {}
+        engine.attach(self)
+
+    # ----------------------------------------------------------------- queries
+
+    def task(self, task_id: str) -> Task | None:
+        """The task if it is still active (not yet in a final state)."""
+        return self._tasks.get(task_id)
+
+    @property
+    def active(self) -> int:
+        """Tasks not yet in a final state."""
+        return len(self._tasks)
+
+    def active_ids(self) -> tuple[str, ...]:
+        """Ids of the tasks not yet in a final state, in order of submission."""
+        return tuple(self._tasks)
+
+    @property
+    def queued(self) -> int:
+        """Tasks waiting in the queue for capacity."""
+        return len(self._queued_key)
+
+    # ----------------------------------------------------------------- requests
+
+    def submit(self, task_id: str, spec: TaskSpec, tenant: str = "") -> Task:
+        """Accept a task and place it, queue it or reject it (see the module docstring).
+
+        Raises:
+            ValueError: ``task_id`` is already active.
+        """
+        if task_id in self._tasks:
+            raise ValueError(f"task {task_id!r} is already active")
+        task = Task.submit(task_id, spec, tenant, self._clock.now_s())
+        self._tasks[task_id] = task
+        self._listener.task_changed(task, "submitted")
+        return self._place(task, queued=False)
+
+    def resume(self, tasks: Iterable[Task]) -> int:
+        """Take over non-terminal tasks after a restart and place each again; returns the count.
+
+        Tasks that were SCHEDULED or RUNNING go back to PENDING first (their engine run is
+        not known to survive the restart).
+        """
+        count = 0
+        for stored in tasks:
+            if stored.state.is_terminal or stored.id in self._tasks:
+                continue
+            task = stored
+            if task.state is not TaskState.PENDING:
+                task = task.transition(TaskState.PENDING, self._now(task), "controller restarted")
+            self._tasks[task.id] = task
+            self._listener.task_changed(task, "resumed")
+            self._place(task, queued=False)
+            count += 1
+        return count
+
+    def cancel(self, task_id: str, reason: str = "cancelled by the user") -> Task | None:
+        """Cancel an active task; None if it is not active (unknown or already final)."""
+        task = self._tasks.get(task_id)
+        if task is None:
+            return None
+        if task_id in self._queued_key:
+            self._dequeue(task_id)
+        elif task.state in (TaskState.SCHEDULED, TaskState.RUNNING):
+            self._engine.cancel(task_id)
+            self._release(task_id)
+        return self._final(task, TaskState.CANCELLED, reason, "cancelled")
+
+    def expire(self) -> int:
+        """Reject queued tasks whose patience has run out; returns how many."""
+        now = self._clock.now_s()
+        expired = 0
+        for key in list(self._queues):
+            group = self._queues[key]
+            while group:
+                task = self._tasks[next(iter(group))]
+                if now - task.submitted_at_s <= self._patience_s(task.spec):
+                    break
+                self._give_up(task)  # drops the group from _queues when it empties
+                expired += 1
+        return expired
+
+    # ----------------------------------------------------------------- engine reports
+
+    def task_started(self, task_id: str) -> None:
+        """The engine began the task: SCHEDULED -> RUNNING."""
+        task = self._tasks.get(task_id)
+        if task is None or task.state is not TaskState.SCHEDULED:
+            return
+        node = task.placement.node_id if task.placement else "?"
+        self._set(task.transition(TaskState.RUNNING, self._now(task), f"running on {node}"))
+        self._listener.task_changed(self._tasks[task_id], "started")
+
+    def task_finished(self, task_id: str, ok: bool, reason: str) -> None:
+        """The engine ended the task: release what it held, finish it, retry the queue."""
+        task = self._tasks.get(task_id)
+        if task is None or task.state not in (TaskState.SCHEDULED, TaskState.RUNNING):
+            return
+        held = self.state.reservations.held(task_id)
+        self._release(task_id)
+        if ok:
+            self._final(task, TaskState.COMPLETED, reason or "completed", "completed")
+        else:
+            self._final(task, TaskState.FAILED, reason or "failed on its node", "failed")
+        if self._queues:
+            self._drain(None if held is None else held.node)
+
+    # ----------------------------------------------------------------- failures
+
+    def node_down(self, node_id: str, reason: str) -> int:
+        """Take a node out of the pool and re-place its tasks; returns how many were moved."""
+        node = self._node_index[node_id]
+        self.state.mark_node(node, down=True)
+        self._empty.mark_node(node, down=True)
+        self._feasible.clear()
+        return self._replace_all(self._on_node.pop(node, set()), f"node {node_id} down: {reason}")
+
+    def node_up(self, node_id: str) -> None:
+        """Return a node to the pool and try the queue on it."""
+        node = self._node_index[node_id]
+        self.state.mark_node(node, down=False)
+        self._empty.mark_node(node, down=False)
+        self._feasible.clear()
+        self._drain(node)
+
+    def link_down(self, link_id: str, reason: str) -> int:
+        """Take a link out of routing and re-place the tasks whose path uses it."""
+        link = self._link_index[link_id]
+        self.state.mark_link(link, down=True)
+        self._empty.mark_link(link, down=True)
+        self._feasible.clear()
+        return self._replace_all(self._on_link.pop(link, set()), f"link {link_id} down: {reason}")
+
+    def link_up(self, link_id: str) -> None:
+        """Return a link to routing and try the queue."""
+        link = self._link_index[link_id]
+        self.state.mark_link(link, down=False)
+        self._empty.mark_link(link, down=False)
+        self._feasible.clear()
+        self._drain(None)
+
+    # ----------------------------------------------------------------- internals
+
+    def _now(self, task: Task) -> float:
+        # A live clock may step back a little (NTP); a task's history never does.
+        return max(self._clock.now_s(), task.history[-1].at_s)
+
+    def _set(self, task: Task) -> None:
+        self._tasks[task.id] = task
+
+    def _patience_s(self, spec: TaskSpec) -> float:
+        if spec.latency_budget_ms is not None:
+            return spec.latency_budget_ms / 1000.0
+        if spec.deadline_s is not None:
+            return spec.deadline_s
+        return self.config.max_wait_s
+
+    def _place(self, task: Task, *, queued: bool) -> Task:
+        """Try to place ``task`` now; queue or reject it when that fails. Returns it as it is."""
+        decision = self.scheduler.schedule(Request(task.id, task.spec, task.tenant))
+        placement = decision.placement
+        if placement is not None:
+            if queued:
+                self._dequeue(task.id)
+            task = task.transition(
+                TaskState.SCHEDULED, self._now(task), f"placed on {placement.node_id}", placement
+            )
+            self._set(task)
+            self._hold(task.id)
+            self._listener.task_changed(task, "placed")
+            self._engine.start(task)
+            return task
+        status = decision.status
+        self._refusal[task.id] = (status.plugin or "unschedulable", status.reason)
+        if queued:
+            return task
+        if status.code is Code.ERROR:
+            return self._reject(task, status)
+        impossible = self._impossible(task.spec, task.tenant)
+        if impossible is not None:
+            return self._reject(task, impossible)
+        self._enqueue(task)
+        return task
+
+    def _impossible(self, spec: TaskSpec, tenant: str) -> Status | None:
+        """Why no node could take ``spec`` even on an empty network; None if one could."""
+        status = self._feasible.get(spec)
+        if status is None:
+            probe = f"feasibility-{len(self._feasible)}"
+            decision = self._empty_scheduler.schedule(Request(probe, spec, tenant))
+            self._empty_scheduler.release(probe)
+            status = self._feasible[spec] = decision.status
+        return None if status.ok else status
+
+    def _reject(self, task: Task, status: Status) -> Task:
+        self._refusal.pop(task.id, None)
+        cause = f"rejected:{status.plugin or 'none'}"
+        return self._final(task, TaskState.REJECTED, status.reason, cause)
+
+    def _enqueue(self, task: Task) -> None:
+        key = _queue_key(task.spec)
+        self._queues.setdefault(key, {})[task.id] = None
+        self._queued_key[task.id] = key
+        self._listener.task_changed(task, "queued")
+
+    def _dequeue(self, task_id: str) -> None:
+        key = self._queued_key.pop(task_id)
+        group = self._queues[key]
+        del group[task_id]
+        if not group:
+            del self._queues[key]
+        self._refusal.pop(task_id, None)
+
+    def _give_up(self, task: Task) -> None:
+        plugin, reason = self._refusal.get(task.id, ("", "no capacity"))
+        waited_s = self._clock.now_s() - task.submitted_at_s
+        self._dequeue(task.id)
+        self._final(
+            task,
+            TaskState.REJECTED,
+            f"waited {waited_s:.3f} s, past its patience of {self._patience_s(task.spec):g} s; "
+            f"last refusal: {reason}",
+            f"expired:{plugin}",
+        )
+
+    def _final(self, task: Task, state: TaskState, reason: str, cause: str) -> Task:
+        task = task.transition(state, self._now(task), reason)
+        del self._tasks[task.id]
+        self._replacements.pop(task.id, None)
+        self._listener.task_changed(task, cause)
+        return task
+
+    def _hold(self, task_id: str) -> None:
+        held = self.state.reservations.held(task_id)
+        if held is None:
+            return
+        self._on_node.setdefault(held.node, set()).add(task_id)
+        for link in held.links:
+            self._on_link.setdefault(link, set()).add(task_id)
+
+    def _release(self, task_id: str) -> None:
+        held = self.state.reservations.held(task_id)
+        if held is not None:
+            self._on_node.get(held.node, set()).discard(task_id)
+            for link in held.links:
+                self._on_link.get(link, set()).discard(task_id)
+        self.scheduler.release(task_id)
+
+    def _replace_all(self, task_ids: set[str], reason: str) -> int:
+        moved = 0
+        for task_id in sorted(task_ids):
+            task = self._tasks.get(task_id)
+            if task is None or task.state not in (TaskState.SCHEDULED, TaskState.RUNNING):
+                continue
+            self._engine.cancel(task_id)
+            self._release(task_id)
+            count = self._replacements.get(task_id, 0) + 1
+            if count > self.config.max_replacements:
+                why = f"{reason}; re-placed {count - 1} times already"
+                self._final(task, TaskState.FAILED, why, "failed")
+                continue
+            self._replacements[task_id] = count
+            task = task.transition(TaskState.PENDING, self._now(task), reason)
+            self._set(task)
+            self._listener.task_changed(task, "replaced")
+            self._place(task, queued=False)
+            moved += 1
+        return moved
+
+    def _fits(self, spec: TaskSpec, node: int) -> bool:
+        """Whether ``node`` has the free cores, memory and devices for ``spec`` right now."""
+        arrays, ledger = self.state.arrays, self.state.reservations
+        if self.state.node_down[node]:
+            return False
+        if arrays.node_cpu_cores[node] - ledger.cpu_cores[node] < spec.cpu_cores - 1e-9:
+            return False
+        if arrays.node_mem_gib[node] - ledger.mem_gib[node] < spec.mem_gib - 1e-9:
+            return False
+        need = spec.accelerator
+        if need is None:
+            return True
+        kind = ACCELERATOR_KINDS.index(need.kind)
+        free = arrays.node_accel_count[node, kind] - ledger.accelerators[node, kind]
+        return bool(free >= need.count)
+
+    def _drain(self, node: int | None) -> None:
+        """Try queue heads after capacity came back (on ``node``, or anywhere when None)."""
+        self.expire()
+        failures = 0
+        for key in list(self._queues):
+            group = self._queues.get(key)
+            while group:
+                task = self._tasks[next(iter(group))]
+                if node is not None and not self._fits(task.spec, node):
+                    break
+                if self._place(task, queued=True).state is not TaskState.SCHEDULED:
+                    failures += 1
+                    break
+                group = self._queues.get(key)
+            if failures >= self.config.retries_per_release:
+                break
+        if failures and len(self._queues) > 1:
+            # Start the next round with another group, so that no kind of demand starves.
+            first = next(iter(self._queues))
+            self._queues[first] = self._queues.pop(first)
+
+
+def nodes_by_state(state: ClusterState) -> dict[str, int]:
+    """Count of nodes up and down (for health and metrics)."""
+    down = int(np.count_nonzero(state.node_down))
+    return {"up": len(state.node_down) - down, "down": down}

@@ -1,0 +1,338 @@
+"""Store ports: where the control plane keeps tasks, principals and tokens, and the audit log.
+
+Each port is a Protocol with its contract; ``suanwang.storage`` holds an in-memory adapter and a
+SQL one (SQLite, PostgreSQL), and one contract test suite runs against all of them. Records here
+are frozen dataclasses, like the domain model's, so that what an adapter reads back compares equal
+to what was written.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from suanwang.model import IllegalTransitionError, Task, TaskState
+
+MAX_KEY_CHARS = 255
+"""Longest idempotency key, task id, tenant or principal id a store accepts."""
+
+MAX_PAGE_SIZE = 1000
+"""Most tasks (or audit entries) one listing call returns."""
+
+
+class StoreError(Exception):
+    """Base of the errors a store raises on purpose."""
+
+
+class ConflictError(StoreError):
+    """The write clashes with what is stored (an HTTP API answers 409)."""
+
+
+class TaskExistsError(ConflictError):
+    """A task with this id is already stored (and the call carried no matching key)."""
+
+
+class StaleTaskError(ConflictError):
+    """An update was based on an older version of the task than the stored one."""
+
+
+class PrincipalExistsError(ConflictError):
+    """A principal with this id is already stored."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """The record named does not exist (or belongs to another tenant)."""
+
+
+class InvalidCursorError(StoreError, ValueError):
+    """A listing cursor was not one this store handed out."""
+
+
+class StoreUnavailableError(StoreError):
+    """The backing database cannot be reached or refused the operation for a transient reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    """One page of a task listing.
+
+    Attributes:
+        tasks: Tasks in submission order.
+        next_cursor: Pass it to the next call to continue; None when this was the last page.
+    """
+
+    tasks: tuple[Task, ...]
+    next_cursor: str | None
+
+
+def check_update(stored: Task, new: Task) -> None:
+    """Check that ``new`` is ``stored`` moved along legal transitions, as ``update`` requires.
+
+    ``new`` must keep the id, spec and tenant, extend the stored history by one or more steps,
+    and be exactly what ``Task.transition`` yields when those steps are replayed (placement
+    included), so a store never holds a history the lifecycle table could not produce.
+
+    Raises:
+        StaleTaskError: ``new`` does not extend the stored history (someone else wrote first),
+            or adds nothing to it.
+        IllegalTransitionError: a new step is not allowed, or the id, spec, tenant or placement
+            do not follow from the history.
+    """
+    if (new.id, new.tenant, new.spec) != (stored.id, stored.tenant, stored.spec):
+        raise IllegalTransitionError(f"task {new.id!r}: id, tenant and spec never change")
+    version = len(stored.history)
+    if len(new.history) <= version or new.history[:version] != stored.history:
+        raise StaleTaskError(
+            f"task {new.id!r}: the update is based on another version than the stored one "
+            f"({version} steps); read the task again"
+        )
+    replayed = stored
+    for step in new.history[version:]:
+        if step.from_state is not replayed.state:
+            raise IllegalTransitionError(
+                f"task {new.id!r}: a step leaves {step.from_state} but the task is in "
+                f"{replayed.state}"
+            )
+        replayed = replayed.transition(step.to_state, step.at_s, step.reason, new.placement)
+    if replayed != new:
+        raise IllegalTransitionError(f"task {new.id!r}: the placement does not follow its history")
+
+
+@runtime_checkable
+class TaskStore(Protocol):
+    """Durable tasks with idempotent submission, tenant scoping and optimistic updates.
+
+    Contract:
+        * Every method is safe to call from many threads; SQL adapters are also safe across
+          processes sharing one database.
+        * A write is durable when the method returns (committed), so an API may answer 2xx.
+        * A task reads back equal (``==``) to the record last written: spec, placement and
+          history included.
+        * A task of another tenant is reported exactly as an absent one, so ids of other
+          tenants cannot be probed.
+    """
+
+    def add(self, task: Task, idempotency_key: str | None = None) -> tuple[Task, bool]:
+        """Store a newly submitted task, at most once per idempotency key of its tenant.
+
+        Atomic: concurrent calls with one (tenant, key) — from threads or processes — store
+        one task; the others get that task back. The stored task is returned as is even when
+        a repeat carries another spec: comparing them is the caller's business.
+
+        Args:
+            task: The task, usually fresh from ``Task.submit``.
+            idempotency_key: Client-chosen key (1 to 255 characters), or None for none.
+
+        Returns:
+            ``(task, True)`` when stored now; ``(existing task, False)`` for a repeated key.
+
+        Raises:
+            TaskExistsError: another task with this id is stored.
+            ValueError: the key is empty or longer than ``MAX_KEY_CHARS``.
+            StoreUnavailableError: the database cannot be reached.
+        """
+        ...
+
+    def get(self, task_id: str, tenant: str | None = None) -> Task | None:
+        """The task with this id, or None if absent or owned by a tenant other than ``tenant``.
+
+        Args:
+            task_id: Task id.
+            tenant: Tenant asking; None reads any tenant's task (operators, the controller).
+        """
+        ...
+
+    def list(
+        self,
+        tenant: str | None = None,
+        state: TaskState | None = None,
+        task_type: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> TaskPage:
+        """One page of tasks in submission order, oldest first.
+
+        Following ``next_cursor`` until it is None returns every matching task committed before
+        the first page was read exactly once, even while other tasks are added or updated (a
+        task whose state changes meanwhile may leave or join a state-filtered listing).
+
+        Args:
+            tenant: Only this tenant's tasks; None for all.
+            state: Only tasks now in this state; None for all.
+            task_type: Only tasks whose spec names this catalogue type; None for all.
+            limit: Most tasks on the page, 1 to ``MAX_PAGE_SIZE``.
+            cursor: ``next_cursor`` of the previous page with the same filters, or None to start.
+
+        Raises:
+            InvalidCursorError: the cursor was not made by this kind of store.
+            ValueError: ``limit`` is out of range.
+        """
+        ...
+
+    def update(self, task: Task) -> Task:
+        """Save a task moved along one or more transitions since it was read.
+
+        Optimistic: the write succeeds only if the stored task is still the one ``task`` was
+        derived from; otherwise nothing is written. A refused update leaves the stored task
+        unchanged.
+
+        Returns:
+            The task as stored.
+
+        Raises:
+            NotFoundError: no task with this id is stored.
+            StaleTaskError: the stored task moved on meanwhile (read it again and retry).
+            IllegalTransitionError: the new steps break the lifecycle table (see ``check_update``).
+        """
+        ...
+
+    def non_terminal(self) -> builtins.list[Task]:
+        """Every task not in a final state, in submission order: what to resume after a restart."""
+        ...
+
+
+class Role(StrEnum):
+    """What a principal may do; the API maps each route to the roles it admits."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    PROVIDER = "provider"
+    CONSUMER = "consumer"
+    AGENT = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A person or program that calls the control plane.
+
+    Attributes:
+        id: Principal id, unique across tenants.
+        tenant: Tenant it acts for.
+        roles: Its roles (at least one).
+        node_ids: Nodes it may speak for (providers and agents); empty for none.
+        agent_key_id: Id of the Ed25519 key an agent signs with, if it is an agent.
+    """
+
+    id: str
+    tenant: str
+    roles: frozenset[Role]
+    node_ids: frozenset[str] = frozenset()
+    agent_key_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id or not self.tenant or not self.roles:
+            raise ValueError("a principal has an id, a tenant and at least one role")
+        if len(self.id) > MAX_KEY_CHARS or len(self.tenant) > MAX_KEY_CHARS:
+            raise ValueError(f"principal id and tenant are at most {MAX_KEY_CHARS} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A bearer token as issued: the only time its plaintext exists outside the caller.
+
+    Attributes:
+        token_id: Id to revoke it by (not secret).
+        principal_id: Principal it authenticates.
+        plaintext: The secret to hand to the user once; the store keeps only its hash.
+    """
+
+    token_id: str
+    principal_id: str
+    plaintext: str
+
+
+@runtime_checkable
+class PrincipalStore(Protocol):
+    """Principals and the bearer tokens that authenticate them.
+
+    Contract:
+        * Tokens are stored only as a hash: reading the store never yields a usable token.
+        * ``authenticate`` answers None for unknown, malformed and revoked tokens alike.
+        * Writes are durable when they return; every method is thread-safe.
+    """
+
+    def add_principal(self, principal: Principal) -> None:
+        """Store a new principal.
+
+        Raises:
+            PrincipalExistsError: the id is taken.
+        """
+        ...
+
+    def get_principal(self, principal_id: str) -> Principal | None:
+        """The principal with this id, or None."""
+        ...
+
+    def principals(self, tenant: str | None = None) -> builtins.list[Principal]:
+        """Principals of ``tenant`` (all when None), ordered by id."""
+        ...
+
+    def create_token(self, principal_id: str) -> IssuedToken:
+        """Issue a new random token for a principal.
+
+        Raises:
+            NotFoundError: no such principal.
+        """
+        ...
+
+    def authenticate(self, plaintext: str) -> Principal | None:
+        """The principal a live token belongs to, or None."""
+        ...
+
+    def revoke(self, token_id: str) -> bool:
+        """Revoke a token for good; True if it was live, False if unknown or already revoked."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the audit trail.
+
+    Attributes:
+        seq: Position in the log, increasing with every append.
+        at_s: When the action happened, seconds since the epoch.
+        who: Principal id (or ``system``) that acted.
+        action: What was done, e.g. ``task.submit``.
+        target: What it was done to, e.g. ``task:7f3a``.
+        detail: Free text for people.
+    """
+
+    seq: int
+    at_s: float
+    who: str
+    action: str
+    target: str
+    detail: str = ""
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """An append-only record of who did what.
+
+    Contract:
+        * Entries are never changed or removed through any port; SQL adapters also refuse
+          UPDATE and DELETE on the table itself.
+        * ``seq`` grows with every append, so listing by ``seq`` is the order of appends.
+        * An append is durable when it returns.
+    """
+
+    def append(self, who: str, action: str, target: str, detail: str, at_s: float) -> AuditEntry:
+        """Add an entry and return it with its ``seq``."""
+        ...
+
+    def list(
+        self, limit: int = 100, since_s: float | None = None, after_seq: int | None = None
+    ) -> builtins.list[AuditEntry]:
+        """Entries in append order, oldest first.
+
+        Args:
+            limit: Most entries returned, 1 to ``MAX_PAGE_SIZE``.
+            since_s: Only entries with ``at_s`` at or after this time.
+            after_seq: Only entries after this ``seq`` (the last one seen, to page on).
+
+        Raises:
+            ValueError: ``limit`` is out of range.
+        """
+        ...

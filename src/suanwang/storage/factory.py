@@ -1,0 +1,92 @@
+"""``open_store``: one URL to a ready set of stores, migrated to the current schema."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from suanwang.control.stores import AuditLog, PrincipalStore, StoreUnavailableError, TaskStore
+from suanwang.storage.engine import make_engine, normalise_url, upgrade
+from suanwang.storage.memory import MemoryAuditLog, MemoryPrincipalStore, MemoryTaskStore
+from suanwang.storage.sql import SqlAuditLog, SqlPrincipalStore, SqlTaskStore
+
+DATABASE_URL_ENV = "SUANWANG_DATABASE_URL"
+"""Environment variable naming the database when ``open_store`` is given no URL."""
+
+MEMORY_URL = "memory://"
+"""URL of the in-memory stores (nothing survives the process)."""
+
+DEFAULT_DB_PATH = Path(".suanwang") / "suanwang.db"
+"""SQLite file used when neither a URL nor the environment names a database (under the cwd)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """The stores of one database, sharing its connection pool.
+
+    Attributes:
+        tasks: Task store.
+        principals: Principals and tokens.
+        audit: Audit log.
+        url: Database URL with any password hidden (for logs and ``status`` output).
+        engine: SQLAlchemy engine, or None for the in-memory stores.
+    """
+
+    tasks: TaskStore
+    principals: PrincipalStore
+    audit: AuditLog
+    url: str
+    engine: Engine | None = None
+
+    def close(self) -> None:
+        """Close the database connections (the stores must not be used afterwards)."""
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def __enter__(self) -> Stores:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def default_url() -> str:
+    """The SQLite URL of ``./.suanwang/suanwang.db`` (absolute, so a later chdir is harmless)."""
+    return f"sqlite:///{(Path.cwd() / DEFAULT_DB_PATH).as_posix()}"
+
+
+def open_store(url: str | None = None) -> Stores:
+    """Open the stores at ``url``, creating or migrating the schema to the head first.
+
+    Args:
+        url: ``memory://``; ``sqlite:///PATH`` (parent folders are created); or
+            ``postgresql://USER:PASSWORD@HOST:PORT/DB`` (run through psycopg 3). None means
+            ``$SUANWANG_DATABASE_URL`` if set, else the SQLite file ``./.suanwang/suanwang.db``.
+
+    Raises:
+        StoreUnavailableError: the database cannot be reached or migrated.
+        sqlalchemy.exc.ArgumentError: the URL cannot be parsed.
+    """
+    url = url or os.environ.get(DATABASE_URL_ENV) or default_url()
+    if url == MEMORY_URL:
+        return Stores(MemoryTaskStore(), MemoryPrincipalStore(), MemoryAuditLog(), MEMORY_URL)
+    shown = normalise_url(url).render_as_string(hide_password=True)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    except (OperationalError, InterfaceError) as exc:
+        engine.dispose()
+        raise StoreUnavailableError(f"cannot open database {shown}: {exc.orig}") from exc
+    return Stores(
+        SqlTaskStore(engine), SqlPrincipalStore(engine), SqlAuditLog(engine), shown, engine
+    )

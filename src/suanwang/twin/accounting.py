@@ -1,0 +1,207 @@
+"""Turns what happens in a twin run into the run's metrics.
+
+``Accounting`` measures each run of a task on a node (latency split, SLA, energy, carbon, cost,
+traffic, busy time per tier) and the idle draw of the fleet; ``Collector`` is the controller's
+listener and counts arrivals, rejections with their causes, failures, re-placements and
+session migrations. Both write into one ``RunMetrics`` and one ``TimeSeries``.
+
+Energy model: a node draws its idle power whenever it is up, plus (peak - idle) x the share of
+the node a task holds while the task runs; both times the site's PUE. Carbon uses the site's
+intensity at the local hour (dynamic energy at the hour the run started; idle energy hour by
+hour). Users pay the node's price for the share they hold, plus each link's price per GB moved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from suanwang.model import ACCELERATOR_KINDS, Task, TaskState, Tier
+from suanwang.model.site import HOURS_PER_DAY
+from suanwang.scheduling import ClusterState
+from suanwang.twin.metrics import RunMetrics, TimeSeries
+
+
+class Accounting:
+    """Measures task runs and fleet idle energy.
+
+    Args:
+        state: The scheduler's state (topology arrays, site facts).
+        metrics: Aggregates to add to.
+        series: Time series to add to.
+        start_hour: Local hour at time 0.
+    """
+
+    def __init__(
+        self, state: ClusterState, metrics: RunMetrics, series: TimeSeries, start_hour: float
+    ) -> None:
+        arrays, sites = state.arrays, state.sites
+        topology = state.topology
+        self.metrics, self.series, self.start_hour = metrics, series, start_hour
+        self._cores: list[float] = arrays.node_cpu_cores.tolist()
+        self._devices: list[list[float]] = arrays.node_accel_count.tolist()
+        dynamic_w = arrays.node_peak_power_w - _idle_power_w(state)
+        self._dynamic_kw: list[float] = (dynamic_w * sites.pue / 1000.0).tolist()
+        self._price_per_hour: list[float] = arrays.node_price_per_hour.tolist()
+        self._tier: list[Tier] = [topology.sites[n.site_id].tier for n in topology.nodes.values()]
+        self._kwh_price: list[float] = [
+            topology.sites[n.site_id].energy.price_per_kwh for n in topology.nodes.values()
+        ]
+        self._carbon_by_hour: list[list[float]] = sites.carbon_g_per_kwh_by_hour.tolist()
+        self._link_cost_per_gb: list[float] = arrays.link_cost_per_gb.tolist()
+        self._idle_kw = _idle_power_w(state) * sites.pue / 1000.0
+        self._state = state
+
+    def hour(self, at_s: float) -> int:
+        """Local hour of day at simulated time ``at_s``."""
+        return int(self.start_hour + at_s / 3600.0) % HOURS_PER_DAY
+
+    def _share(self, task: Task, node: int) -> float:
+        need = task.spec.accelerator
+        if need is None:
+            have = self._cores[node]
+            return min(1.0, task.spec.cpu_cores / have) if have > 0 else 0.0
+        have = self._devices[node][ACCELERATOR_KINDS.index(need.kind)]
+        return min(1.0, need.count / have) if have > 0 else 0.0
+
+    def _held(self, task: Task, node: int, started_s: float, ended_s: float) -> None:
+        """Energy, carbon, cost and busy time of holding ``node`` from start to end."""
+        held_s = ended_s - started_s
+        share = self._share(task, node)
+        kwh = self._dynamic_kw[node] * share * held_s / 3600.0
+        carbon_kg = kwh * self._carbon_by_hour[self.hour(started_s)][node] / 1000.0
+        cost = self._price_per_hour[node] * share * held_s / 3600.0
+        metrics = self.metrics
+        metrics.energy_kwh += kwh
+        metrics.carbon_kg += carbon_kg
+        metrics.cost += cost
+        metrics.energy_cost += kwh * self._kwh_price[node]
+        tier = self._tier[node]
+        metrics.busy_core_s[tier] += task.spec.cpu_cores * held_s
+        if task.spec.accelerator is not None:
+            metrics.busy_device_s[tier] += task.spec.accelerator.count * held_s
+        series = self.series
+        series.add(ended_s, "energy_kwh", kwh)
+        series.add(ended_s, "carbon_kg", carbon_kg)
+        series.add(ended_s, "cost", cost)
+
+    def run_completed(
+        self,
+        task: Task,
+        node: int,
+        *,
+        links: tuple[int, ...],
+        started_s: float,
+        ended_s: float,
+        network_ms: float,
+        compute_ms: float,
+    ) -> None:
+        """A run ended with the result delivered: latency split, SLA and usage."""
+        self._held(task, node, started_s, ended_s)
+        spec = task.spec
+        total_ms = (ended_s - task.submitted_at_s) * 1000.0
+        queueing_ms = max(total_ms - network_ms - compute_ms, 0.0)
+        if spec.latency_budget_ms is not None:
+            met = total_ms <= spec.latency_budget_ms
+        elif spec.deadline_s is not None:
+            met = total_ms <= spec.deadline_s * 1000.0
+        else:
+            met = True
+        data_gb = (spec.data_in_mb + spec.data_out_mb) / 1000.0
+        if data_gb > 0 and links:
+            transfer_cost = data_gb * sum(self._link_cost_per_gb[link] for link in links)
+            self.metrics.cost += transfer_cost
+            self.series.add(ended_s, "cost", transfer_cost)
+            self.metrics.traffic_gb_hops += data_gb * len(links)
+        for stats in (
+            self.metrics.by_class[spec.task_class],
+            self.metrics.type_stats(spec.task_type or "(untyped)"),
+        ):
+            stats.completed += 1
+            stats.sla_met += met
+            stats.total.add(total_ms)
+            stats.network.add(network_ms)
+            stats.queueing.add(queueing_ms)
+            stats.compute.add(compute_ms)
+        series = self.series
+        series.add(ended_s, "completed")
+        series.add(ended_s, "latency_sum_ms", total_ms)
+        if met:
+            series.add(ended_s, "sla_met")
+
+    def run_cut(self, task: Task, node: int, started_s: float, ended_s: float) -> None:
+        """A run stopped before its end (its node or link failed, or it was cancelled)."""
+        self._held(task, node, started_s, ended_s)
+
+    def idle(self, horizon_s: float, down_s: np.ndarray) -> None:
+        """Add the fleet's idle draw over ``[0, horizon_s)``, less each node's time down.
+
+        Args:
+            horizon_s: Length of the run.
+            down_s: Per node, seconds it spent down.
+        """
+        hours = np.zeros(HOURS_PER_DAY)
+        at = 0.0
+        while at < horizon_s:  # seconds of the run in each local hour
+            step = min(3600.0 - (self.start_hour * 3600.0 + at) % 3600.0, horizon_s - at)
+            hours[self.hour(at)] += step
+            at += step
+        up_share = np.clip(1.0 - down_s / horizon_s, 0.0, 1.0) if horizon_s > 0 else 0.0
+        intensity = np.asarray(self._carbon_by_hour)  # (24, nodes)
+        kwh_by_node = self._idle_kw * up_share * hours.sum() / 3600.0
+        carbon_g = (self._idle_kw * up_share) * (hours @ intensity) / 3600.0
+        self.metrics.energy_kwh += float(kwh_by_node.sum())
+        self.metrics.carbon_kg += float(carbon_g.sum()) / 1000.0
+        self.metrics.energy_cost += float(kwh_by_node @ np.asarray(self._kwh_price))
+
+
+def _idle_power_w(state: ClusterState) -> np.ndarray:
+    return np.array([node.idle_power_w for node in state.topology.nodes.values()])
+
+
+class Collector:
+    """The controller's listener in a twin run: counts outcomes other than completions."""
+
+    def __init__(self, metrics: RunMetrics, series: TimeSeries) -> None:
+        self.metrics, self.series = metrics, series
+        self._session_node: dict[str, str] = {}
+
+    def task_changed(self, task: Task, cause: str) -> None:
+        """Count one transition (see ``ControllerListener``)."""
+        metrics, spec = self.metrics, task.spec
+        at_s = task.history[-1].at_s
+        if cause == "submitted":
+            metrics.by_class[spec.task_class].generated += 1
+            metrics.type_stats(spec.task_type or "(untyped)").generated += 1
+            self.series.add(at_s, "arrivals")
+        elif cause == "placed":
+            key = spec.affinity_key
+            if key is not None and task.placement is not None:
+                node = task.placement.node_id
+                previous = self._session_node.get(key)
+                if previous is not None and previous != node:
+                    metrics.migrations += 1
+                self._session_node[key] = node
+        elif cause == "replaced":
+            metrics.replacements += 1
+            self.series.add(at_s, "replaced")
+        elif task.state.is_terminal and task.state is not TaskState.COMPLETED:
+            self._final(task, cause, at_s)
+
+    def _final(self, task: Task, cause: str, at_s: float) -> None:
+        metrics, spec = self.metrics, task.spec
+        state = task.state
+        for stats in (
+            metrics.by_class[spec.task_class],
+            metrics.type_stats(spec.task_type or "(untyped)"),
+        ):
+            if state is TaskState.REJECTED:
+                stats.rejected += 1
+            elif state is TaskState.FAILED:
+                stats.failed += 1
+            else:
+                stats.cancelled += 1
+        if state is TaskState.REJECTED:
+            self.series.add(at_s, "rejected")
+        elif state is TaskState.FAILED:
+            self.series.add(at_s, "failed")
+        metrics.count_cause(cause, task.history[-1].reason)
