@@ -136,6 +136,11 @@ def test_every_task_ends_with_a_reason(east_west_small: object) -> None:
             TaskState.FAILED,
             TaskState.CANCELLED,
         }
+    # The time series adds up to the totals (idle draw included).
+    energy = result.series.values[:, result.series.columns.index("energy_kwh")].sum()
+    carbon = result.series.values[:, result.series.columns.index("carbon_kg")].sum()
+    assert energy == pytest.approx(result.metrics.energy_kwh, rel=1e-9)
+    assert carbon == pytest.approx(result.metrics.carbon_kg, rel=1e-9)
     totals = summarise(result)["tasks"]
     assert (
         totals["completed"] + totals["rejected"] + totals["failed"] + totals["cancelled"]

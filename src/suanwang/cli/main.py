@@ -10,6 +10,7 @@ from suanwang.cli.demo import demo
 from suanwang.cli.measure import measure
 from suanwang.cli.plan import plan
 from suanwang.cli.scenario import app as scenario_app
+from suanwang.cli.twin import app as twin_app
 
 app = typer.Typer(
     name="suanwang",
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(twin_app, name="twin")
 app.command()(demo)
 app.command()(measure)
 app.command()(plan)

@@ -13,6 +13,8 @@ hour). Users pay the node's price for the share they hold, plus each link's pric
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from suanwang.model import ACCELERATOR_KINDS, Task, TaskState, Tier
@@ -99,7 +101,9 @@ class Accounting:
         self._held(task, node, started_s, ended_s)
         spec = task.spec
         total_ms = (ended_s - task.submitted_at_s) * 1000.0
-        queueing_ms = max(total_ms - network_ms - compute_ms, 0.0)
+        queueing_ms = total_ms - network_ms - compute_ms
+        if queueing_ms < 1e-6:  # float residue of a task that never waited
+            queueing_ms = 0.0
         if spec.latency_budget_ms is not None:
             met = total_ms <= spec.latency_budget_ms
         elif spec.deadline_s is not None:
@@ -135,23 +139,36 @@ class Accounting:
     def idle(self, horizon_s: float, down_s: np.ndarray) -> None:
         """Add the fleet's idle draw over ``[0, horizon_s)``, less each node's time down.
 
+        The run is cut at every local hour and every time-series bucket, so each piece has one
+        carbon intensity and lands in its own bucket (pieces past the series' horizon go to the
+        last bucket, like every other event there).
+
         Args:
             horizon_s: Length of the run.
             down_s: Per node, seconds it spent down.
         """
-        hours = np.zeros(HOURS_PER_DAY)
-        at = 0.0
-        while at < horizon_s:  # seconds of the run in each local hour
-            step = min(3600.0 - (self.start_hour * 3600.0 + at) % 3600.0, horizon_s - at)
-            hours[self.hour(at)] += step
-            at += step
-        up_share = np.clip(1.0 - down_s / horizon_s, 0.0, 1.0) if horizon_s > 0 else 0.0
-        intensity = np.asarray(self._carbon_by_hour)  # (24, nodes)
-        kwh_by_node = self._idle_kw * up_share * hours.sum() / 3600.0
-        carbon_g = (self._idle_kw * up_share) * (hours @ intensity) / 3600.0
-        self.metrics.energy_kwh += float(kwh_by_node.sum())
-        self.metrics.carbon_kg += float(carbon_g.sum()) / 1000.0
-        self.metrics.energy_cost += float(kwh_by_node @ np.asarray(self._kwh_price))
+        if horizon_s <= 0:
+            return
+        up_kw = self._idle_kw * np.clip(1.0 - down_s / horizon_s, 0.0, 1.0)
+        fleet_kw = float(up_kw.sum())
+        carbon_g_per_h = np.asarray(self._carbon_by_hour) @ up_kw  # per local hour
+        euro_per_h = float(up_kw @ np.asarray(self._kwh_price))
+        hour_s = 3600.0
+        offset_s = self.start_hour * hour_s
+        cuts = {0.0, horizon_s}
+        cuts.update(np.arange(hour_s - offset_s % hour_s, horizon_s, hour_s).tolist())
+        width_s = self.series.width_s
+        cuts.update(np.arange(width_s, min(horizon_s, width_s * len(self.series.values)), width_s))
+        edges = sorted(cuts)
+        for start_s, end_s in itertools.pairwise(edges):
+            hours = (end_s - start_s) / hour_s
+            kwh = fleet_kw * hours
+            carbon_kg = float(carbon_g_per_h[self.hour(start_s)]) * hours / 1000.0
+            self.metrics.energy_kwh += kwh
+            self.metrics.carbon_kg += carbon_kg
+            self.metrics.energy_cost += euro_per_h * hours
+            self.series.add(start_s, "energy_kwh", kwh)
+            self.series.add(start_s, "carbon_kg", carbon_kg)
 
 
 def _idle_power_w(state: ClusterState) -> np.ndarray:

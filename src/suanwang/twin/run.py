@@ -13,6 +13,7 @@ completed, rejected, failed or cancelled, each with its reason.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -122,8 +123,10 @@ class Twin:
         workload = scenario.workload
         duration_s = config.duration_s if config.duration_s is not None else workload.duration_s
         seed = config.seed if config.seed is not None else workload.seed
-        if not duration_s > 0:
-            raise TwinError(f"duration must be positive, got {duration_s}")
+        if not (duration_s > 0 and math.isfinite(duration_s)):
+            raise TwinError(f"duration must be positive and finite, got {duration_s} s")
+        if seed < 0:
+            raise TwinError(f"seed must not be negative, got {seed}")
         if config.rate_scale < 0:
             raise TwinError(f"rate scale must not be negative, got {config.rate_scale}")
         self.config = dataclasses.replace(config, duration_s=duration_s, seed=seed)
