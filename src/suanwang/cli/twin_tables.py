@@ -1,0 +1,142 @@
+"""Tables of ``suanwang twin``: one run, a comparison of profiles, a sweep over seeds."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _figure(value: float) -> str:
+    """Three significant digits, without an exponent (small runs have small totals)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:,.{decimals}f}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def run_table(summary: dict[str, Any], overall_ms: dict[str, float]) -> Table:
+    """Per class and for all classes: requests, SLA share, latency percentiles, rejections.
+
+    Args:
+        summary: The run's ``summarise``.
+        overall_ms: Latency percentiles over all classes.
+    """
+    title = (
+        f"{summary['scenario']} · {summary['profile']} · seed {summary['seed']} · "
+        f"{summary['duration_s']:g} s from {summary['start_hour']:g} h"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("class", style="bold cyan")
+    for column in ("generated", "SLA %", "p50 ms", "p95 ms", "p99 ms", "rejected", "failed"):
+        table.add_column(column, justify="right", no_wrap=True)
+    rows = [*((name, stats, stats["latency_ms"]) for name, stats in summary["classes"].items())]
+    rows.append(("all", summary["tasks"], overall_ms))
+    for name, stats, percentiles in rows:
+        latency = percentiles if stats["completed"] else {}
+        table.add_row(
+            name,
+            f"{stats['generated']:,}",
+            _percent(stats["sla_ratio"] if stats["generated"] else None),
+            *(_ms(latency.get(q)) for q in ("p50", "p95", "p99")),
+            f"{stats['rejected']:,}",
+            f"{stats['failed']:,}",
+        )
+    return table
+
+
+def totals_table(summary: dict[str, Any]) -> Table:
+    """Energy, carbon, cost, traffic, re-placements, migrations and simulation speed."""
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    figures = (
+        ("energy", f"{summary['energy_kwh']:,.3f} kWh"),
+        ("carbon", f"{summary['carbon_kg']:,.3f} kg CO2e"),
+        ("cost", f"{summary['cost']:,.4f}"),
+        ("traffic", f"{summary['traffic_gb_hops']:,.3f} GB×hops"),
+        ("re-placements", f"{summary['replacements']:,}"),
+        ("migrations", f"{summary['migrations']:,}"),
+        ("simulated", f"{summary['end_s']:,.1f} s in {summary['wall_s']:.2f} s wall"),
+        ("speed", f"{summary['tasks_per_wall_s']:,.0f} tasks per wall second"),
+    )
+    for name, value in figures:
+        table.add_row(name, value)
+    return table
+
+
+def _compact_table(title: str, caption: str) -> Table:
+    """A table without vertical rules, for many columns side by side."""
+    return Table(
+        title=title,
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0, 0, 1),
+        pad_edge=False,
+    )
+
+
+def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """One row per profile: SLA per class, hot latency, rejections, carbon, cost, traffic.
+
+    To fit 100 columns, classes without requests in any run get no column, and energy (mostly
+    the fleet's idle draw, alike for every profile) is left to ``comparison.csv``.
+    """
+    classes = [c for c in ("hot", "warm", "cold") if any(r[f"sla_{c}"] is not None for r in rows)]
+    columns: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("SLA\n%", lambda r: _percent(r["sla_ratio"])),
+        *((f"{c}\n%", lambda r, c=c: _percent(r[f"sla_{c}"])) for c in classes),
+        *((f"hot\n{q}", lambda r, q=q: _ms(r[f"hot_{q}_ms"])) for q in ("p50", "p95", "p99")),
+        ("\nrejected", lambda r: f"{r['rejected']:,}"),
+        ("carbon\nkg", lambda r: _figure(r["carbon_kg"])),
+        ("\ncost", lambda r: _figure(r["cost"])),
+        ("traffic\nGB×hops", lambda r: _figure(r["traffic_gb_hops"])),
+        ("re-\nplaced", lambda r: f"{r['replacements']:,}"),
+    ]
+    table = _compact_table(title, "hot p50 / p95 / p99: latency of hot requests, ms")
+    table.add_column("\nprofile", style="bold cyan", no_wrap=True)
+    for header, _ in columns:
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(row["profile"], *(cell(row) for _, cell in columns))
+    return table
+
+
+def sweep_rich_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """Per profile: mean and min–max across seeds of SLA, hot p95 latency, carbon and cost."""
+    table = _compact_table(title, "each cell: the mean across seeds over the min–max range")
+    table.add_column("profile", style="bold cyan", no_wrap=True)
+    table.add_column("runs", justify="right")
+    columns = {
+        "sla_ratio": "SLA %",
+        "hot_p95_ms": "hot p95 ms",
+        "carbon_kg": "carbon kg",
+        "cost": "cost",
+    }
+    for label in columns.values():
+        table.add_column(label, justify="right", no_wrap=True)
+    for row in rows:
+        cells = []
+        for key in columns:
+            figure = row[key]
+            if figure is None:
+                cells.append("-")
+                continue
+            show = _percent if key == "sla_ratio" else _figure
+            mean, low, high = (show(figure[k]) for k in ("mean", "min", "max"))
+            cells.append(f"{mean}\n[dim]{low}–{high}[/]")
+        table.add_row(row["profile"], str(row["runs"]), *cells, end_section=True)
+    return table
