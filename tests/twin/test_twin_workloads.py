@@ -142,3 +142,15 @@ def test_an_imported_edgesimpy_dataset_runs_through_the_twin() -> None:
     )
     assert finished == result.generated
     assert sum(s.completed for s in result.metrics.by_class.values()) > 0
+
+
+def test_max_tasks_ends_the_arrivals_and_the_run_drains_from_there(tmp_path: Path) -> None:
+    (tmp_path / "trace.csv").write_text(
+        "".join(f"{0.01 * i:.2f},frame,users\n" for i in range(1, 900))
+    )
+    result = run_twin(
+        loads_scenario(SMALL, "yaml"),
+        TwinConfig(base_dir=tmp_path, duration_s=3600, max_tasks=100, profile="nearest"),
+    )
+    assert result.generated == 100
+    assert result.end_s < 2.0  # the hundredth request came at 1 s; nothing waits for the hour

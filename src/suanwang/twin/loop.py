@@ -26,6 +26,7 @@ class EventLoop:
         self._now_s = start_s
         self._heap: list[tuple[float, int, Callback, Any]] = []
         self._sequence = itertools.count()
+        self._stopped = False
         self.processed = 0
 
     def now_s(self) -> float:
@@ -52,18 +53,25 @@ class EventLoop:
     def run(self, until_s: float) -> int:
         """Process every event due up to ``until_s`` (inclusive); returns how many ran.
 
-        The clock ends at ``until_s`` even when the heap empties earlier.
+        The clock ends at ``until_s`` even when the heap empties earlier, unless ``stop`` was
+        called: then the run returns after the current event and the clock stays there.
         """
         heap, pop = self._heap, heapq.heappop
         count = 0
-        while heap and heap[0][0] <= until_s:
+        self._stopped = False
+        while heap and heap[0][0] <= until_s and not self._stopped:
             time_s, _, callback, argument = pop(heap)
             self._now_s = time_s
             callback(argument)
             count += 1
-        self._now_s = max(self._now_s, until_s)
+        if not self._stopped:
+            self._now_s = max(self._now_s, until_s)
         self.processed += count
         return count
+
+    def stop(self) -> None:
+        """End the current ``run`` after the event being processed."""
+        self._stopped = True
 
     def next_time_s(self) -> float | None:
         """Time of the next event, or None when nothing is scheduled."""

@@ -54,7 +54,8 @@ class TwinConfig:
         service_time: ``model`` (the measurement model's compute time) or ``exponential``.
         buckets: Buckets of the time series.
         drain_limit_s: How long active tasks may run on after the arrivals end.
-        max_tasks: Stop the arrivals after this many tasks (None: no limit).
+        max_tasks: End the arrivals after this many tasks (None: no limit); the run then drains
+            from that moment, as at the end of ``duration_s``.
         mobility: Mobile users and their sessions.
         scenario_failures: Apply the scenario's own failures.
         failures: Further failures for this run.
@@ -203,6 +204,8 @@ class Twin:
             return
         self._next_id += 1
         self.controller.submit(f"t{self._next_id}", spec)
+        if self._next_id == self.config.max_tasks:
+            self.loop.stop()  # the arrivals end here: on to the drain
 
     def _spec(self, task_type: str, ingress: str) -> TaskSpec:
         spec = self._specs.get((task_type, ingress))
@@ -290,7 +293,7 @@ class Twin:
 
     def _drain(self) -> None:
         """Let active tasks finish after the arrivals end; cancel what is left past the limit."""
-        limit_s = self.duration_s + self.config.drain_limit_s
+        limit_s = self.loop.now_s() + self.config.drain_limit_s
         while self.controller.active:
             next_s = self.loop.next_time_s()
             if next_s is None or next_s > limit_s:
