@@ -32,7 +32,7 @@ from suanwang.scenario.generate import generate_scenario
 from suanwang.twin import TwinConfig, run_twin
 
 TASKS = {1_000: 20_000, 10_000: 10_000}
-QUICK_TASKS = {1_000: 4_000, 10_000: 2_000}
+QUICK_TASKS = {1_000: 1_000}
 TARGET_PER_S = {1_000: 100_000, 10_000: 20_000}
 MILLION = 1_000_000
 LONG_S = 30 * 86_400.0  # simulated time enough for any task count here; arrivals stop at max
@@ -117,11 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     counts = QUICK_TASKS if args.quick else TASKS
     rows = []
+    runs = 1 if args.quick else args.runs
     for nodes, tasks in counts.items():
-        rows += _throughput(generate_scenario(nodes, seed=0), nodes, tasks, args.runs)
+        rows += _throughput(generate_scenario(nodes, seed=0), nodes, tasks, runs)
     _table(rows)
     if not args.skip_million:
-        print(_million(100_000 if args.quick else MILLION), flush=True)
+        print(_million(10_000 if args.quick else MILLION), flush=True)
     return 0
 
 
