@@ -78,9 +78,11 @@ def _million(tasks: int) -> str:
             if generated >= mark and mark not in seen:
                 seen[mark] = process.memory_info().rss / 2**20
 
+    # A duration the tasks fill (so that the memory marks fall every few hundred tasks).
+    rate_per_s = sum(a.rate_per_s for a in scenario.workload.arrivals)
     config = TwinConfig(
         profile="cats-joint",
-        duration_s=LONG_S,
+        duration_s=1.5 * tasks / rate_per_s,
         seed=1,
         start_hour=20,
         max_tasks=tasks,
