@@ -10,6 +10,8 @@ from suanwang.cli.demo import demo
 from suanwang.cli.measure import measure
 from suanwang.cli.plan import plan
 from suanwang.cli.scenario import app as scenario_app
+from suanwang.cli.serve import serve
+from suanwang.cli.tasks import node_app, task_app, token_app
 from suanwang.cli.twin import app as twin_app
 
 app = typer.Typer(
@@ -22,6 +24,10 @@ app = typer.Typer(
 )
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(twin_app, name="twin")
+app.add_typer(task_app, name="task")
+app.add_typer(node_app, name="node")
+app.add_typer(token_app, name="token")
+app.command()(serve)
 app.command()(demo)
 app.command()(measure)
 app.command()(plan)

@@ -336,3 +336,52 @@ class AuditLog(Protocol):
             ValueError: ``limit`` is out of range.
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """An audit entry still to be appended (the log assigns its ``seq``)."""
+
+    who: str
+    action: str
+    target: str
+    detail: str
+    at_s: float
+
+
+@runtime_checkable
+class TaskJournal(Protocol):
+    """Group commit: many task writes and audit entries made durable in one transaction.
+
+    For a single writer that collects concurrent requests, applies them, writes them all with
+    one ``write`` (one fsync) and only then answers each request.
+
+    Contract:
+        * ``write`` is all or nothing and durable when it returns; on any error nothing of the
+          call is stored.
+        * Added tasks obey ``TaskStore.add``'s uniqueness: a task id, or a (tenant, key) pair,
+          that is already stored fails the whole call with ``ConflictError``.
+        * Updated tasks obey ``TaskStore.update``: each ``(stored, new)`` pair passes
+          ``check_update`` and is written only while ``stored`` is still the stored version.
+        * What ``write`` stores reads back through the ``TaskStore`` and ``AuditLog`` of the
+          same database exactly as ``add``, ``update`` and ``append`` would have stored it.
+    """
+
+    def find(self, keys: builtins.list[tuple[str, str]]) -> dict[tuple[str, str], Task]:
+        """Stored tasks by (tenant, idempotency key); keys with no task are left out."""
+        ...
+
+    def write(
+        self,
+        added: builtins.list[tuple[Task, str | None]],
+        updated: builtins.list[tuple[Task, Task]],
+        audit: builtins.list[AuditEvent],
+    ) -> None:
+        """Store new tasks (with their keys), task updates (stored, new) and audit entries.
+
+        Raises:
+            ConflictError: an added task's id or key is taken, or an update is stale.
+            IllegalTransitionError: an update breaks the lifecycle table.
+            StoreUnavailableError: the database cannot be reached.
+        """
+        ...

@@ -13,6 +13,7 @@ TOKEN_PREFIX = "swt_"
 """Prefix of every bearer token, so that secret scanners and people can recognise one."""
 
 _CURSOR_TAG = "t1:"
+_MAX_SEQ = 2**63 - 1  # the largest submission number both databases can hold
 
 
 def check_key(idempotency_key: str | None) -> None:
@@ -55,7 +56,7 @@ def decode_cursor(cursor: str | None) -> int:
         seq = int(text.removeprefix(_CURSOR_TAG))
     except (ValueError, binascii.Error) as exc:
         raise InvalidCursorError(f"not a listing cursor: {cursor!r}") from exc
-    if seq < 0:
+    if not 0 <= seq <= _MAX_SEQ:
         raise InvalidCursorError(f"not a listing cursor: {cursor!r}")
     return seq
 

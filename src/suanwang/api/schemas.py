@@ -1,0 +1,314 @@
+"""The API's request and response documents (pydantic), and their conversion to domain records.
+
+Inputs are strict: unknown fields, NaN and infinities are refused, numbers have bounds that keep
+every later computation finite, and strings have a length limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from suanwang.bootstrap import Explanation
+from suanwang.control.stores import MAX_KEY_CHARS, AuditEntry, Principal, Role
+from suanwang.model import (
+    AcceleratorKind,
+    AcceleratorNeed,
+    Precision,
+    Task,
+    TaskClass,
+    TaskSpec,
+    TaskState,
+    TrustLevel,
+    Workload,
+)
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS)]
+Amount = Annotated[float, Field(ge=0, le=1e15)]
+Positive = Annotated[float, Field(gt=0, le=1e15)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class AcceleratorIn(_In):
+    """Accelerators a task needs on one node."""
+
+    kind: AcceleratorKind
+    count: int = Field(default=1, ge=1, le=1024)
+    min_mem_gib: Amount = 0.0
+
+
+class TaskSpecIn(_In):
+    """A task to run.
+
+    Fields left out come from the catalogue type named by ``task_type`` (when the live
+    scenario has one by that name), else from the defaults shown.
+    """
+
+    work_gflop: Amount | None = Field(
+        default=None, description="Work in 10^9 operations; required unless task_type gives it."
+    )
+    precision: Precision = Precision.FP32
+    cpu_cores: float = Field(default=1.0, ge=0, le=1e6)
+    mem_gib: float = Field(default=0.5, ge=0, le=1e9)
+    accelerator: AcceleratorIn | None = None
+    data_in_mb: Amount = 0.0
+    data_out_mb: Amount = 0.0
+    ingress_site: Name | None = None
+    latency_budget_ms: Positive | None = None
+    deadline_s: Positive | None = None
+    task_class: TaskClass = TaskClass.WARM
+    budget: Positive | None = None
+    residency: list[Name] = Field(default_factory=list, max_length=64)
+    data_tags: list[Name] = Field(default_factory=list, max_length=64)
+    min_trust_level: TrustLevel = TrustLevel.UNTRUSTED
+    affinity_key: Name | None = None
+    task_type: Name | None = None
+    service_id: Name | None = None
+
+    def to_spec(self, workload: Workload) -> TaskSpec:
+        """The domain spec: the catalogue type's spec with the fields given here on top.
+
+        Raises:
+            ValueError: no work was given and no catalogue type supplies it.
+        """
+        base = None
+        if self.task_type is not None:
+            base = next((t.spec for t in workload.task_types if t.name == self.task_type), None)
+        if base is None:
+            if self.work_gflop is None:
+                raise ValueError("work_gflop is required unless task_type names a catalogue type")
+            return TaskSpec(**self._fields(type(self).model_fields))
+        given = set(self.model_fields_set)
+        if self.work_gflop is None:
+            given.discard("work_gflop")
+        return dataclasses.replace(base, **self._fields(given))
+
+    def _fields(self, names: Iterable[str]) -> dict[str, Any]:
+        """The named fields as ``TaskSpec`` arguments."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in names}
+        if out.get("accelerator") is not None:
+            a = self.accelerator
+            assert a is not None
+            out["accelerator"] = AcceleratorNeed(a.kind, a.count, a.min_mem_gib)
+        if "residency" in out:
+            out["residency"] = tuple(out["residency"])
+        if "data_tags" in out:
+            out["data_tags"] = frozenset(out["data_tags"])
+        return out
+
+
+class AcceleratorOut(BaseModel):
+    """Accelerators a task needs."""
+
+    kind: AcceleratorKind
+    count: int
+    min_mem_gib: float
+
+
+class TaskSpecOut(BaseModel):
+    """A task's demand as stored."""
+
+    work_gflop: float
+    precision: Precision
+    cpu_cores: float
+    mem_gib: float
+    accelerator: AcceleratorOut | None
+    data_in_mb: float
+    data_out_mb: float
+    ingress_site: str | None
+    latency_budget_ms: float | None
+    deadline_s: float | None
+    task_class: TaskClass
+    budget: float | None
+    residency: list[str]
+    data_tags: Annotated[list[str], BeforeValidator(sorted)]
+    min_trust_level: TrustLevel
+    affinity_key: str | None
+    task_type: str | None
+    service_id: str | None
+
+
+class EstimateOut(BaseModel):
+    """Expected network, queueing and compute time, cost, energy and carbon."""
+
+    network_ms: float
+    queueing_ms: float
+    compute_ms: float
+    cost: float
+    energy_kwh: float
+    carbon_g: float
+
+
+class PlacementOut(BaseModel):
+    """Where a task runs: node, path (vertex ids), links, reserved bandwidth, estimate."""
+
+    task_id: str
+    node_id: str
+    path: list[str]
+    segments: list[str]
+    reserved_bandwidth_mbps: float
+    estimate: EstimateOut
+
+
+class TransitionOut(BaseModel):
+    """One step of a task's history."""
+
+    from_state: TaskState | None
+    to_state: TaskState
+    at_s: float
+    reason: str
+
+
+class TaskOut(BaseModel):
+    """A task: its demand, state, placement and full history."""
+
+    id: str
+    tenant: str
+    state: TaskState
+    reason: str = Field(description="Reason of the last transition.")
+    submitted_at_s: float
+    spec: TaskSpecOut
+    placement: PlacementOut | None
+    history: list[TransitionOut]
+
+    @classmethod
+    def of(cls, task: Task) -> TaskOut:
+        """From the domain record (one validation pass: nested records are read as attributes)."""
+        data = {
+            "id": task.id,
+            "tenant": task.tenant,
+            "state": task.state,
+            "reason": task.history[-1].reason,
+            "submitted_at_s": task.submitted_at_s,
+            "spec": task.spec,
+            "placement": task.placement,
+            "history": task.history,
+        }
+        return cls.model_validate(data, from_attributes=True)
+
+
+class TaskPageOut(BaseModel):
+    """One page of tasks; pass ``next_cursor`` as ``cursor`` for the next (None: the last)."""
+
+    items: list[TaskOut]
+    next_cursor: str | None
+
+
+class VerdictOut(BaseModel):
+    """One node's fate in a cycle (``plugin`` empty when it passed every filter)."""
+
+    node_id: str
+    plugin: str
+    reason: str
+
+
+class ExplanationOut(BaseModel):
+    """Where the task's spec would be placed now, or why nowhere (nothing is reserved)."""
+
+    task: TaskOut
+    placeable: bool
+    node_id: str | None
+    placement: PlacementOut | None
+    code: str
+    plugin: str
+    refusal: str = Field(description="Why no node can take it now (empty when placeable).")
+    summary: str
+    survivors: int
+    rejected_by: dict[str, int]
+    verdicts: list[VerdictOut]
+    why_not: VerdictOut | None
+
+    @classmethod
+    def of(cls, task: Task, e: Explanation) -> ExplanationOut:
+        """From the task and the explanation."""
+        data = {
+            "task": TaskOut.of(task),
+            "placeable": e.placeable,
+            "node_id": e.node_id,
+            "placement": e.placement,
+            "code": e.code,
+            "plugin": e.plugin,
+            "refusal": e.reason,
+            "summary": e.summary,
+            "survivors": e.survivors,
+            "rejected_by": e.rejected_by,
+            "verdicts": e.verdicts,
+            "why_not": e.why_not,
+        }
+        return cls.model_validate(data, from_attributes=True)
+
+
+class AgentReportIn(_In):
+    """An agent's word on a task of its node."""
+
+    node_id: Name
+    event: Literal["started", "finished"]
+    ok: bool = True
+    reason: str = Field(default="", max_length=2000)
+
+
+class PrincipalIn(_In):
+    """A principal to create."""
+
+    id: Name
+    tenant: Name
+    roles: list[Role] = Field(min_length=1, max_length=len(Role))
+    node_ids: list[Name] = Field(default_factory=list, max_length=10_000)
+    agent_key_id: Name | None = None
+
+    def to_principal(self) -> Principal:
+        """The domain record."""
+        return Principal(
+            self.id, self.tenant, frozenset(self.roles), frozenset(self.node_ids), self.agent_key_id
+        )
+
+
+class PrincipalOut(BaseModel):
+    """A principal."""
+
+    id: str
+    tenant: str
+    roles: list[Role]
+    node_ids: list[str]
+    agent_key_id: str | None
+
+    @classmethod
+    def of(cls, p: Principal) -> PrincipalOut:
+        """From the domain record."""
+        return cls(
+            id=p.id,
+            tenant=p.tenant,
+            roles=sorted(p.roles),
+            node_ids=sorted(p.node_ids),
+            agent_key_id=p.agent_key_id,
+        )
+
+
+class TokenOut(BaseModel):
+    """A new token: ``token`` is shown this once and never stored in plain text."""
+
+    token_id: str
+    principal_id: str
+    token: str
+
+
+class AuditOut(BaseModel):
+    """One audit entry."""
+
+    seq: int
+    at_s: float
+    who: str
+    action: str
+    target: str
+    detail: str
+
+    @classmethod
+    def of(cls, e: AuditEntry) -> AuditOut:
+        """From the domain record."""
+        return cls(**dataclasses.asdict(e))

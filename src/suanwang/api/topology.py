@@ -1,0 +1,158 @@
+"""Response documents of the live topology: sites, nodes, links and services."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from suanwang.model import AcceleratorKind, Link, Node, Service, Site, Tier, TrustLevel
+
+State = Literal["up", "down"]
+
+
+class SiteOut(BaseModel):
+    """A site: tier, region, position, energy."""
+
+    id: str
+    tier: Tier
+    name: str
+    region: str
+    lat_deg: float | None
+    lon_deg: float | None
+    pue: float
+    carbon_g_per_kwh: float
+    nodes: int
+
+    @classmethod
+    def of(cls, site: Site, nodes: int) -> SiteOut:
+        """From the domain record and its node count."""
+        return cls(
+            id=site.id,
+            tier=site.tier,
+            name=site.name or site.id,
+            region=site.region,
+            lat_deg=None if site.geo is None else site.geo.lat_deg,
+            lon_deg=None if site.geo is None else site.geo.lon_deg,
+            pue=site.energy.pue,
+            carbon_g_per_kwh=site.energy.carbon_g_per_kwh,
+            nodes=nodes,
+        )
+
+
+class AcceleratorGroupOut(BaseModel):
+    """Identical accelerator devices of a node."""
+
+    kind: AcceleratorKind
+    model: str
+    count: int
+    mem_gib: float
+
+
+class NodeOut(BaseModel):
+    """A compute node and whether it is up."""
+
+    id: str
+    site_id: str
+    state: State
+    arch: str
+    cpu_cores: int
+    mem_gib: float
+    accelerators: list[AcceleratorGroupOut]
+    trust_level: TrustLevel
+    owner: str
+    price_per_hour: float
+
+    @classmethod
+    def of(cls, node: Node, down: bool) -> NodeOut:
+        """From the domain record."""
+        return cls(
+            id=node.id,
+            site_id=node.site_id,
+            state="down" if down else "up",
+            arch=node.arch.value,
+            cpu_cores=node.cpu_cores,
+            mem_gib=node.mem_gib,
+            accelerators=[
+                AcceleratorGroupOut(kind=a.kind, model=a.model, count=a.count, mem_gib=a.mem_gib)
+                for a in node.accelerators
+            ],
+            trust_level=node.trust_level,
+            owner=node.owner,
+            price_per_hour=node.price_per_hour,
+        )
+
+
+class LinkOut(BaseModel):
+    """A link and whether it is up."""
+
+    id: str
+    a: str
+    b: str
+    state: State
+    bandwidth_mbps: float
+    latency_ms: float
+    loss_ratio: float
+
+    @classmethod
+    def of(cls, link: Link, down: bool) -> LinkOut:
+        """From the domain record."""
+        return cls(
+            id=link.id,
+            a=link.a,
+            b=link.b,
+            state="down" if down else "up",
+            bandwidth_mbps=link.bandwidth_mbps,
+            latency_ms=link.latency_ms,
+            loss_ratio=link.loss_ratio,
+        )
+
+
+class InstanceOut(BaseModel):
+    """A service instance (CSCI-ID) on a node."""
+
+    id: str
+    node_id: str
+
+
+class ServiceOut(BaseModel):
+    """A service (CS-ID) of the live scenario's catalogue with its instances."""
+
+    id: str
+    name: str
+    task_type: str | None
+    instances: list[InstanceOut]
+
+    @classmethod
+    def of(cls, service: Service) -> ServiceOut:
+        """From the domain record."""
+        return cls(
+            id=service.id,
+            name=service.name,
+            task_type=service.task_type,
+            instances=[InstanceOut(id=i.id, node_id=i.node_id) for i in service.instances],
+        )
+
+
+class StateChangeIn(BaseModel):
+    """Why a node or link goes down (or up)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="set by an operator", min_length=1, max_length=2000)
+
+
+class StateChangeOut(BaseModel):
+    """The outcome of a state change: tasks moved elsewhere."""
+
+    id: str
+    state: State
+    replaced_tasks: int
+
+
+class NodeMetricsOut(BaseModel):
+    """The latest verified metrics of a node and how old they are."""
+
+    node_id: str
+    age_s: float | None
+    values: dict[str, float]

@@ -1,0 +1,130 @@
+"""The live network: one scenario made live, with its controller, dispatch and awareness.
+
+A ``LiveNetwork`` is built for each topology the control plane serves; loading another scenario
+builds a new one. Everything here except the aggregator (behind its own lock) and the read-only
+views is touched by the worker thread only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from suanwang.control.awareness import Aggregator
+from suanwang.control.controller import Controller, ControllerConfig, ControllerListener
+from suanwang.control.dispatch import AgentDispatch
+from suanwang.control.ports import Clock
+from suanwang.model import Placement, Scenario, Task
+from suanwang.scheduling import Profile, Request, Scheduler
+from suanwang.scheduling.diagnosis import NodeVerdict
+from suanwang.scheduling.state import ClusterState
+from suanwang.security import KeyRing, Verifier
+
+EXPLAIN_VERDICTS = 20
+"""Rejected nodes an explanation lists (the per-plugin counts cover the rest)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Where a task's spec would go now, or why nowhere: a ``Diagnosis`` made plain.
+
+    Attributes:
+        placeable: True when a node could take the spec now.
+        node_id: That node, when placeable.
+        placement: The placement it would get (nothing is reserved).
+        code: Outcome code of the cycle (``success``, ``unschedulable``, ``error``).
+        plugin: Plugin that decided a refusal, if one did.
+        reason: Why it was refused (empty on success).
+        summary: One line with the count each plugin rejected.
+        survivors: Nodes that passed every filter.
+        rejected_by: Nodes rejected per plugin, in pipeline order.
+        verdicts: The first rejected nodes with the plugin and reason.
+        why_not: The verdict on the node asked about, if one was.
+    """
+
+    placeable: bool
+    node_id: str | None
+    placement: Placement | None
+    code: str
+    plugin: str
+    reason: str
+    summary: str
+    survivors: int
+    rejected_by: dict[str, int]
+    verdicts: list[NodeVerdict]
+    why_not: NodeVerdict | None = None
+
+
+@dataclass(slots=True)
+class LiveNetwork:
+    """One live topology and the objects that serve it.
+
+    Attributes:
+        scenario: The scenario made live.
+        controller: Its controller.
+        dispatch: The agents' execution engine.
+        aggregator: Verified metric reports (use under ``aggregator_lock``).
+        aggregator_lock: Serialises the aggregator between request threads.
+        down_nodes: Nodes now marked down (replaced, never mutated, so readers need no lock).
+        down_links: Links now marked down (likewise).
+    """
+
+    scenario: Scenario
+    controller: Controller
+    dispatch: AgentDispatch
+    aggregator: Aggregator
+    aggregator_lock: threading.Lock = field(default_factory=threading.Lock)
+    down_nodes: frozenset[str] = frozenset()
+    down_links: frozenset[str] = frozenset()
+    _explainer: Scheduler | None = None
+
+    @classmethod
+    def build(
+        cls,
+        scenario: Scenario,
+        profile: Profile,
+        clock: Clock,
+        listener: ControllerListener,
+        config: ControllerConfig | None = None,
+    ) -> LiveNetwork:
+        """Make ``scenario`` live: an empty ledger, every node and link up."""
+        topology = scenario.topology
+        scheduler = Scheduler(profile, ClusterState(topology))
+        dispatch = AgentDispatch(topology.arrays.node_ids)
+        controller = Controller(scheduler, dispatch, clock, listener=listener, config=config)
+        aggregator = Aggregator.from_topology(topology, Verifier(KeyRing()), clock)
+        return cls(scenario, controller, dispatch, aggregator)
+
+    def explain(self, task: Task, node_id: str | None = None) -> Explanation:
+        """Run a scheduling cycle for ``task``'s spec on the live state and undo it at once.
+
+        A scheduler of its own (sharing the live state) keeps the live one's session affinity
+        and hysteresis untouched; a placement it makes is released before anyone else can run,
+        since only the worker thread calls this.
+
+        Raises:
+            KeyError: ``node_id`` names no node.
+        """
+        if self._explainer is None:
+            self._explainer = Scheduler(self.controller.scheduler.profile, self.controller.state)
+        probe = f"explain-{uuid.uuid4().hex}"
+        decision = self._explainer.schedule(Request(probe, task.spec, task.tenant))
+        self._explainer.release(probe)
+        diagnosis, status, placement = decision.diagnosis, decision.status, decision.placement
+        if placement is not None:
+            placement = dataclasses.replace(placement, task_id=task.id)
+        return Explanation(
+            placeable=placement is not None,
+            node_id=None if placement is None else placement.node_id,
+            placement=placement,
+            code=status.code.value,
+            plugin=status.plugin,
+            reason=status.reason,
+            summary=diagnosis.summary(),
+            survivors=diagnosis.survivors,
+            rejected_by=diagnosis.rejected_by,
+            verdicts=diagnosis.verdicts(EXPLAIN_VERDICTS),
+            why_not=None if node_id is None else diagnosis.why_not(node_id),
+        )

@@ -1,0 +1,349 @@
+"""The control plane's use-cases: what the API asks of the controller, the stores and agents.
+
+Every change runs as a command of the single writer (``worker``), so it is committed before
+its caller hears of it; reads go to the stores directly. Methods that change state return a
+``concurrent.futures.Future`` (an async caller awaits it with ``asyncio.wrap_future``).
+
+Tenant scoping: a ``scope`` of None acts across tenants (admins); otherwise a task of another
+tenant is reported exactly as an absent one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from suanwang.bootstrap.live import Explanation, LiveNetwork
+from suanwang.bootstrap.metrics import PlaneMetrics
+from suanwang.bootstrap.worker import Batch, Recorder, Worker
+from suanwang.control.controller import ControllerConfig
+from suanwang.control.ports import Clock, SystemClock
+from suanwang.control.stores import (
+    AuditEvent,
+    ConflictError,
+    NotFoundError,
+    Principal,
+    TaskJournal,
+    TaskStore,
+)
+from suanwang.model import Scenario, Task, TaskSpec
+from suanwang.scenario import dump_scenario
+from suanwang.scheduling import Profile
+from suanwang.security import SignedEnvelope, Verdict, key_id_of
+from suanwang.storage import Stores
+from suanwang.storage.common import check_key
+
+RAW_KEY_BYTES = 32
+"""Length of a raw Ed25519 public key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """The answer to a submission: the task and whether this call created it."""
+
+    task: Task
+    created: bool
+
+
+class ControlPlane:
+    """The live control plane (see the module docstring).
+
+    Args:
+        stores: Durable tasks, principals and audit.
+        journal: Group commit over the same database.
+        scenario: The scenario made live at start.
+        profile: Scheduling profile.
+        clock: Time of transitions (default: the wall clock).
+        max_batch: Most requests one group commit answers.
+        live_scenario_path: Where a scenario loaded through the API is kept, so that the next
+            start serves it again; None to keep nothing.
+        config: Controller tunables.
+    """
+
+    def __init__(
+        self,
+        stores: Stores,
+        journal: TaskJournal,
+        scenario: Scenario,
+        profile: Profile,
+        *,
+        clock: Clock | None = None,
+        max_batch: int = 512,
+        live_scenario_path: Path | None = None,
+        config: ControllerConfig | None = None,
+    ) -> None:
+        self.stores = stores
+        self.metrics = PlaneMetrics()
+        self.clock: Clock = clock or SystemClock()
+        self._profile, self._config = profile, config
+        self._live_path = live_scenario_path
+        self._recorder = Recorder(self.metrics)
+        self.live = self._build(scenario)
+        self._worker = Worker(
+            self.live.controller,
+            self._recorder,
+            journal,
+            self.metrics,
+            max_batch=max_batch,
+            tick=self._tick,
+            after_commit=self._publish,
+        )
+
+    @property
+    def tasks(self) -> TaskStore:
+        """The task store, for reads."""
+        return self.stores.tasks
+
+    def _build(self, scenario: Scenario) -> LiveNetwork:
+        return LiveNetwork.build(scenario, self._profile, self.clock, self._recorder, self._config)
+
+    def start(self, timeout_s: float = 120.0) -> int:
+        """Start the writer and resume every stored task not yet final; returns how many."""
+        stored = self.stores.tasks.non_terminal()
+        for task in stored:
+            self._recorder.persisted[task.id] = task
+        resumed = self._worker.call(lambda _: self.live.controller.resume(stored))
+        self._worker.start()
+        count: int = resumed.result(timeout_s)
+        return count
+
+    def stop(self) -> None:
+        """Finish queued requests and stop the writer."""
+        self._worker.stop()
+
+    def _publish(self) -> None:
+        self.live.dispatch.publish()
+
+    def _audit(self, batch: Batch, who: str, action: str, target: str, detail: str = "") -> None:
+        batch.audit.append(AuditEvent(who, action, target, detail, self.clock.now_s()))
+
+    def _tick(self, _: Batch) -> None:
+        controller = self.live.controller
+        controller.expire()
+        self.metrics.queue_depth.set(controller.queued)
+        self.metrics.active_tasks.set(controller.active)
+        down = len(self.live.down_nodes)
+        self.metrics.nodes.labels("down").set(down)
+        self.metrics.nodes.labels("up").set(len(self.live.scenario.topology.nodes) - down)
+
+    def _latest(self, task_id: str) -> Task | None:
+        """The newest record of a task the worker knows of (None: ask the store)."""
+        return self._recorder.dirty.get(task_id) or self.live.controller.task(task_id)
+
+    def _visible(self, task_id: str, scope: str | None) -> Task:
+        task = self._latest(task_id) or self.stores.tasks.get(task_id, scope)
+        if task is None or (scope is not None and task.tenant != scope):
+            raise NotFoundError(f"task {task_id!r} does not exist")
+        return task
+
+    # ----------------------------------------------------------------- tasks
+
+    def submit(self, who: Principal, spec: TaskSpec, key: str | None = None) -> Future[Submitted]:
+        """Accept a task for ``who``'s tenant, at most once per idempotency key.
+
+        The future raises ``ConflictError`` when the key was used for a different spec.
+
+        Raises:
+            ValueError: the key is empty or too long (checked here, so that it cannot fail
+                the commit of the requests it would share a batch with).
+        """
+        check_key(key)
+        tenant = who.tenant
+
+        def run(batch: Batch) -> Submitted:
+            if key is not None:
+                existing = batch.found.get((tenant, key))
+                if existing is not None:
+                    if existing.spec != spec:
+                        raise ConflictError(
+                            f"idempotency key {key!r} was used for another task ({existing.id})"
+                        )
+                    return Submitted(self._latest(existing.id) or existing, False)
+            task_id = uuid.uuid4().hex
+            started_s = time.perf_counter()
+            task = self.live.controller.submit(task_id, spec, tenant)
+            self.metrics.decision_seconds.observe(time.perf_counter() - started_s)
+            self._recorder.new[task_id] = key
+            if key is not None:
+                batch.found[(tenant, key)] = task
+            self._audit(batch, who.id, "task.submit", f"task:{task_id}", spec.task_type or "")
+            return Submitted(task, True)
+
+        return self._worker.call(run, () if key is None else ((tenant, key),))
+
+    def cancel(self, who: Principal, task_id: str, scope: str | None) -> Future[Task]:
+        """Cancel an active task; ``ConflictError`` if it is already final."""
+
+        def run(batch: Batch) -> Task:
+            task = self._visible(task_id, scope)
+            if task.state.is_terminal:
+                raise ConflictError(f"task {task_id} is already {task.state}")
+            cancelled = self.live.controller.cancel(task_id, f"cancelled by {who.id}")
+            if cancelled is None:
+                raise ConflictError(f"task {task_id} is not active on this network")
+            self._audit(batch, who.id, "task.cancel", f"task:{task_id}")
+            return cancelled
+
+        return self._worker.call(run)
+
+    def explain(
+        self, task_id: str, scope: str | None, node_id: str | None = None
+    ) -> Future[tuple[Task, Explanation]]:
+        """The task and where its spec would go now, or why nowhere (nothing is reserved).
+
+        The future raises ``KeyError`` when ``node_id`` names no node.
+        """
+
+        def run(_: Batch) -> tuple[Task, Explanation]:
+            task = self._visible(task_id, scope)
+            return task, self.live.explain(task, node_id)
+
+        return self._worker.call(run)
+
+    def placements(self, scope: str | None, node_id: str | None, limit: int) -> Future[list[Task]]:
+        """Active tasks holding a placement (on ``node_id`` when given), oldest first."""
+
+        def run(_: Batch) -> list[Task]:
+            controller, out = self.live.controller, []
+            for task_id in controller.active_ids():
+                task = controller.task(task_id)
+                if task is None or task.placement is None:
+                    continue
+                if scope is not None and task.tenant != scope:
+                    continue
+                if node_id is not None and task.placement.node_id != node_id:
+                    continue
+                out.append(task)
+                if len(out) >= limit:
+                    break
+            return out
+
+        return self._worker.call(run)
+
+    # ----------------------------------------------------------------- topology
+
+    def set_node(self, who: Principal, node_id: str, up: bool, reason: str) -> Future[int]:
+        """Mark a node up or down; the future holds how many tasks were re-placed."""
+
+        def run(batch: Batch) -> int:
+            live = self.live
+            if node_id not in live.scenario.topology.nodes:
+                raise NotFoundError(f"node {node_id!r} does not exist")
+            moved = 0
+            if up:
+                live.controller.node_up(node_id)
+                live.down_nodes = live.down_nodes - {node_id}
+            else:
+                moved = live.controller.node_down(node_id, reason)
+                live.down_nodes = live.down_nodes | {node_id}
+            self._audit(batch, who.id, "node.up" if up else "node.down", f"node:{node_id}", reason)
+            return moved
+
+        return self._worker.call(run)
+
+    def set_link(self, who: Principal, link_id: str, up: bool, reason: str) -> Future[int]:
+        """Mark a link up or down; the future holds how many tasks were re-placed."""
+
+        def run(batch: Batch) -> int:
+            live = self.live
+            if link_id not in live.scenario.topology.links:
+                raise NotFoundError(f"link {link_id!r} does not exist")
+            moved = 0
+            if up:
+                live.controller.link_up(link_id)
+                live.down_links = live.down_links - {link_id}
+            else:
+                moved = live.controller.link_down(link_id, reason)
+                live.down_links = live.down_links | {link_id}
+            self._audit(batch, who.id, "link.up" if up else "link.down", f"link:{link_id}", reason)
+            return moved
+
+        return self._worker.call(run)
+
+    def load_scenario(self, who: Principal, scenario: Scenario, cancel_active: bool) -> Future[int]:
+        """Make ``scenario`` the live topology; the future holds how many tasks were cancelled.
+
+        The future raises ``ConflictError`` while tasks are active, unless ``cancel_active``.
+        """
+
+        def run(batch: Batch) -> int:
+            controller = self.live.controller
+            active = controller.active_ids()
+            if active and not cancel_active:
+                raise ConflictError(
+                    f"{len(active)} tasks are active on the current topology; "
+                    "load with cancel_active to cancel them"
+                )
+            for task_id in active:
+                controller.cancel(task_id, f"the live topology was replaced by {scenario.name}")
+            if self._live_path is not None:
+                self._live_path.parent.mkdir(parents=True, exist_ok=True)
+                dump_scenario(scenario, self._live_path)
+            self.live = self._build(scenario)
+            self._worker.controller = self.live.controller
+            self._audit(batch, who.id, "scenario.load", f"scenario:{scenario.name}")
+            return len(active)
+
+        return self._worker.call(run)
+
+    # ----------------------------------------------------------------- agents
+
+    def pull(self, node_id: str, limit: int) -> list[Task]:
+        """Published tasks for ``node_id``'s agent (thread-safe; no commit needed)."""
+        return self.live.dispatch.pull(node_id, limit)
+
+    def report(
+        self, who: Principal, node_id: str, task_id: str, *, finished: bool, ok: bool, reason: str
+    ) -> Future[Task]:
+        """An agent's report that a task of its node started, or finished (``ok`` or not)."""
+
+        def run(batch: Batch) -> Task:
+            dispatch = self.live.dispatch
+            if dispatch.node_of(task_id) != node_id:
+                raise NotFoundError(f"task {task_id!r} is not dispatched to node {node_id}")
+            if finished:
+                accepted = dispatch.report_finished(task_id, node_id, ok, reason)
+            else:
+                accepted = dispatch.report_started(task_id, node_id)
+            if not accepted:
+                raise ConflictError(f"task {task_id} was already reported started")
+            event = "finished" if finished else "started"
+            self._audit(batch, who.id, f"task.{event}", f"task:{task_id}", reason)
+            task = self._latest(task_id)
+            assert task is not None  # the report just moved it, so it is dirty
+            return task
+
+        return self._worker.call(run)
+
+    def bind_agent_key(self, who: Principal, node_id: str, public_key: bytes) -> str:
+        """Let ``who``'s Ed25519 key sign metric reports for ``node_id``; returns its key id.
+
+        Raises:
+            ValueError: the key is not a raw Ed25519 public key or not the one bound to ``who``.
+            NotFoundError: the node does not exist.
+        """
+        live = self.live
+        if node_id not in live.scenario.topology.nodes:
+            raise NotFoundError(f"node {node_id!r} does not exist")
+        if len(public_key) != RAW_KEY_BYTES:
+            raise ValueError(f"a raw Ed25519 public key has {RAW_KEY_BYTES} bytes")
+        key_id = key_id_of(public_key)
+        if key_id != who.agent_key_id:
+            raise ValueError(f"key {key_id} is not the key bound to principal {who.id}")
+        with live.aggregator_lock:
+            live.aggregator.verifier.keyring.bind_agent(public_key, node_id)
+        self.stores.audit.append(who.id, "agent.key", f"node:{node_id}", key_id, self.clock.now_s())
+        return key_id
+
+    def ingest(self, envelope: SignedEnvelope) -> Verdict:
+        """Verify a signed metric report and apply it (see ``Aggregator.ingest``)."""
+        live = self.live
+        with live.aggregator_lock:
+            return live.aggregator.ingest(envelope).verdict
+
+    def record(self, who: Principal, action: str, target: str, detail: str = "") -> Future[None]:
+        """Write an audit entry with the next group commit."""
+        return self._worker.call(lambda batch: self._audit(batch, who.id, action, target, detail))

@@ -1,0 +1,58 @@
+"""Settings of a control-plane server from ``SUANWANG_*`` environment variables.
+
+``suanwang serve`` passes its options to the server process through these variables, so the
+server reads its settings in exactly one way whether started by the command, by uvicorn or by a
+test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SUANWANG_"
+"""Prefix of every setting's environment variable (``SUANWANG_DATABASE_URL``...)."""
+
+
+class Settings(BaseSettings):
+    """What a control-plane server is built from.
+
+    Attributes:
+        database_url: Database URL (``sqlite:///...``, ``postgresql://...``, ``memory://``);
+            empty means the SQLite file ``suanwang.db`` in ``data_dir``.
+        data_dir: Folder for the database, twin reports and the live scenario.
+        host: Address to listen on.
+        port: Port to listen on (0: any free port).
+        scenario: Built-in name or scenario file loaded as the live topology at the first
+            start (later starts reload the scenario last made live).
+        profile: Scheduling profile: a built-in name or a YAML file.
+        max_body_bytes: Largest request body accepted (larger ones get 413).
+        max_batch: Most requests one group commit takes.
+        token_cache_s: How long a verified token is trusted without asking the database again
+            (bounds how late a revocation made outside this server takes effect).
+        admin_tenant: Tenant of the first admin, created at the first start.
+        tune_gc: Freeze the start-up heap out of the cyclic garbage collector and collect
+            less often (process-wide; off where many servers share one process, as in tests).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    database_url: str = ""
+    data_dir: Path = Path(".suanwang")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    scenario: str = "metro-edge"
+    profile: str = "cats-joint"
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    max_batch: int = Field(default=512, ge=1)
+    token_cache_s: float = Field(default=2.0, ge=0.0)
+    admin_tenant: str = "operator"
+    tune_gc: bool = True
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to ``data_dir/suanwang.db``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir.resolve() / 'suanwang.db').as_posix()}"

@@ -1,0 +1,123 @@
+"""``AgentDispatch``: an execution engine whose workers are node agents that pull their tasks.
+
+The controller starts a task on a node; the task then waits here until that node's agent asks
+for work (``pull``), runs it, and reports back (``report_started`` / ``report_finished``), which
+this engine forwards to the controller as the ``ExecutionEngine`` contract asks.
+
+Started tasks are first *staged*: ``publish`` makes them visible to agents. The control plane
+publishes after it has committed the placements, so an agent never runs a task whose placement
+a crash could still undo.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+
+from suanwang.control.ports import EngineReports
+from suanwang.model import Task
+
+
+class AgentDispatch:
+    """Per node, the started tasks waiting for the node's agent (in memory; thread-safe).
+
+    Args:
+        node_ids: Nodes with an agent (the inventory).
+    """
+
+    def __init__(self, node_ids: Iterable[str]) -> None:
+        self._lock = threading.Lock()
+        self._nodes = tuple(node_ids)
+        self._reports: EngineReports | None = None
+        self._staged: dict[str, Task] = {}
+        self._ready: dict[str, deque[Task]] = {}
+        self._node_of: dict[str, str] = {}
+        self._running: set[str] = set()
+
+    # ----------------------------------------------------------------- ExecutionEngine
+
+    def attach(self, reports: EngineReports) -> None:
+        """Where agents' reports are forwarded."""
+        self._reports = reports
+
+    def start(self, task: Task) -> None:
+        """Stage a scheduled task for its node's agent (visible after ``publish``)."""
+        if task.placement is None:
+            raise ValueError(f"task {task.id!r} has no placement")
+        with self._lock:
+            self._staged[task.id] = task
+            self._node_of[task.id] = task.placement.node_id
+
+    def cancel(self, task_id: str) -> None:
+        """Forget a task wherever it is; its agent's later reports are refused."""
+        with self._lock:
+            self._staged.pop(task_id, None)
+            node = self._node_of.pop(task_id, None)
+            self._running.discard(task_id)
+            if node is not None and self._ready.get(node):
+                # Rare (a cancel before the agent pulled): a linear scan of one node's queue.
+                self._ready[node] = deque(t for t in self._ready[node] if t.id != task_id)
+
+    def inventory(self) -> tuple[str, ...]:
+        """Nodes that have an agent."""
+        return self._nodes
+
+    # ----------------------------------------------------------------- control plane side
+
+    def publish(self) -> int:
+        """Make every staged task visible to its agent; returns how many."""
+        with self._lock:
+            staged, self._staged = self._staged, {}
+            for task in staged.values():
+                node = self._node_of.get(task.id)
+                if node is not None:
+                    self._ready.setdefault(node, deque()).append(task)
+            return len(staged)
+
+    def waiting(self, node_id: str) -> int:
+        """Published tasks of ``node_id`` not yet pulled."""
+        with self._lock:
+            return len(self._ready.get(node_id, ()))
+
+    def node_of(self, task_id: str) -> str | None:
+        """Node a dispatched task was started on, or None if this engine does not hold it."""
+        with self._lock:
+            return self._node_of.get(task_id)
+
+    # ----------------------------------------------------------------- agent side
+
+    def pull(self, node_id: str, limit: int) -> list[Task]:
+        """Hand ``node_id``'s agent up to ``limit`` published tasks, oldest first."""
+        with self._lock:
+            queue = self._ready.get(node_id)
+            if not queue:
+                return []
+            return [queue.popleft() for _ in range(min(limit, len(queue)))]
+
+    def report_started(self, task_id: str, node_id: str) -> bool:
+        """The agent of ``node_id`` began the task; False if it holds no such task."""
+        with self._lock:
+            if self._node_of.get(task_id) != node_id or task_id in self._running:
+                return False
+            self._running.add(task_id)
+        self._forward().task_started(task_id)
+        return True
+
+    def report_finished(self, task_id: str, node_id: str, ok: bool, reason: str) -> bool:
+        """The agent of ``node_id`` ended the task; False if it holds no such task."""
+        with self._lock:
+            if self._node_of.get(task_id) != node_id:
+                return False
+            del self._node_of[task_id]
+            self._running.discard(task_id)
+            self._staged.pop(task_id, None)
+        # A task may end without a reported start (it failed to launch): the controller
+        # accepts an end from SCHEDULED as well as from RUNNING.
+        self._forward().task_finished(task_id, ok, reason)
+        return True
+
+    def _forward(self) -> EngineReports:
+        if self._reports is None:
+            raise RuntimeError("AgentDispatch is not attached to a controller")
+        return self._reports

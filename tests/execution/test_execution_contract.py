@@ -1,0 +1,244 @@
+"""The ExecutionEngine contract, the same tests for every engine: local, Ray and the twin's.
+
+The port (``suanwang.control.ports.ExecutionEngine``): after ``start`` an engine reports
+``task_started`` at most once and then ``task_finished`` exactly once, unless ``cancel`` came
+first, after which nothing more; never from inside ``start`` or ``cancel``; ``cancel`` is
+idempotent and ignores unknown ids; a cancelled task may be started again; ``inventory`` names
+the nodes. Tasks are placed by the real scheduler, so every engine gets real placements and
+reservations.
+
+The twin's ``SimEngine`` fits the port as it is; what differs is time: its reports come from
+the twin's event loop, so its harness drives the loop where the live engines' harness waits
+on the clock (``Harness.wait`` and ``Harness.drain``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from suanwang.control.ports import ExecutionEngine
+from suanwang.execution import LocalEngine, LocalRayCluster, RayEngine
+from suanwang.model import Task, TaskSpec, TaskState
+from suanwang.scenario import loads_scenario
+from suanwang.scheduling import ClusterState, Request, Scheduler, builtin_profiles
+from suanwang.twin.accounting import Accounting
+from suanwang.twin.engine import SimEngine
+from suanwang.twin.loop import EventLoop
+from suanwang.twin.metrics import RunMetrics, TimeSeries
+
+FOUR = """
+version: 1
+name: four
+sites:
+  - {id: users, tier: terminal, geo: {lat_deg: 31.2, lon_deg: 121.5}}
+  - {id: edge, tier: edge, region: CN-SH, geo: {lat_deg: 31.3, lon_deg: 121.4}}
+  - {id: cloud, tier: region, region: CN-SH, geo: {lat_deg: 31.1, lon_deg: 121.6}}
+nodes:
+  - {id: e1, site: edge, cpu_cores: 8, mem_gib: 16, cpu_peak_gflops: {fp32: 400, fp64: 200}}
+  - {id: e2, site: edge, cpu_cores: 8, mem_gib: 16, cpu_peak_gflops: {fp32: 300, fp64: 150}}
+  - {id: c1, site: cloud, cpu_cores: 8, mem_gib: 16, cpu_peak_gflops: {fp32: 800, fp64: 400}}
+  - {id: c2, site: cloud, cpu_cores: 8, mem_gib: 16, cpu_peak_gflops: {fp32: 600, fp64: 300}}
+links:
+  - {id: u-e, a: users, b: edge, bandwidth_mbps: 1000, latency_ms: 1}
+  - {id: e-c, a: edge, b: cloud, bandwidth_mbps: 10000, latency_ms: 4}
+"""
+NODES = ("e1", "e2", "c1", "c2")
+WAIT_S = 60.0
+LONG_GFLOP = 25.0  # about a second of matmul on one core here
+SHORT = TaskSpec(work_gflop=0.01, task_type="matmul", ingress_site="users")
+LONG = TaskSpec(work_gflop=LONG_GFLOP, task_type="matmul", ingress_site="users")
+
+pytestmark = pytest.mark.timeout(180)
+
+
+class Recorder:
+    """A controller stand-in: keeps reports in order, flags any made inside start/cancel."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, bool | None]] = []
+        self.reentrant: list[str] = []
+        self.inside: int | None = None  # thread id while the harness is in start/cancel
+        self._changed = threading.Condition()
+
+    def _add(self, event: tuple[str, str, bool | None]) -> None:
+        with self._changed:
+            if self.inside == threading.get_ident():
+                self.reentrant.append(event[1])
+            self.events.append(event)
+            self._changed.notify_all()
+
+    def task_started(self, task_id: str) -> None:
+        self._add(("started", task_id, None))
+
+    def task_finished(self, task_id: str, ok: bool, reason: str) -> None:
+        self._add(("finished", task_id, ok))
+
+    def mark(self) -> int:
+        with self._changed:
+            return len(self.events)
+
+    def since(self, mark: int, task_id: str) -> list[tuple[str, str, bool | None]]:
+        with self._changed:
+            return [e for e in self.events[mark:] if e[1] == task_id]
+
+    def finished(self, task_id: str, since: int = 0) -> bool:
+        return any(e[0] == "finished" for e in self.since(since, task_id))
+
+    def wait(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(done, timeout_s)
+
+
+class Harness:
+    """One engine under test, fed real placements, with waits fit for its kind of time."""
+
+    def __init__(self, engine: ExecutionEngine, state: ClusterState, loop: EventLoop | None):
+        self.engine = engine
+        self.state = state
+        self.loop = loop
+        self.scheduler = Scheduler(builtin_profiles()["round-robin"], state)
+        self.recorder = Recorder()
+        engine.attach(self.recorder)
+
+    def place(self, task_id: str, spec: TaskSpec) -> Task:
+        decision = self.scheduler.schedule(Request(task_id, spec))
+        assert decision.placement is not None, decision.status.reason
+        task = Task.submit(task_id, spec, "", 0.0)
+        return task.transition(TaskState.SCHEDULED, 0.0, "placed", decision.placement)
+
+    def start(self, task: Task) -> None:
+        self.recorder.inside = threading.get_ident()
+        try:
+            self.engine.start(task)
+        finally:
+            self.recorder.inside = None
+
+    def cancel(self, task_id: str) -> int:
+        """Cancel, give the reservation back; the mark after which nothing may be reported."""
+        self.recorder.inside = threading.get_ident()
+        try:
+            self.engine.cancel(task_id)
+        finally:
+            self.recorder.inside = None
+        self.scheduler.release(task_id)
+        return self.recorder.mark()
+
+    def wait(self, done: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
+        if self.loop is None:
+            return self.recorder.wait(done, timeout_s)
+        for _ in range(100_000):  # simulated time: step the loop event by event
+            next_s = self.loop.next_time_s()
+            if done() or next_s is None:
+                break
+            self.loop.run(next_s)
+        return done()
+
+    def wait_started(self, task_id: str) -> bool:
+        return self.wait(lambda: any(e[0] == "started" for e in self.recorder.since(0, task_id)))
+
+    def drain(self) -> None:
+        """Let every run the engine still has end, so a late report would show."""
+        if self.loop is not None:
+            self.wait(lambda: False)
+        elif isinstance(self.engine, LocalEngine):
+            self.engine.close()  # waits for work still in a worker
+        else:
+            time.sleep(1.0)  # a cancelled Ray task is interrupted at its next bytecode
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[LocalRayCluster]:
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("the Ray engine needs the ray extra")
+    cluster = LocalRayCluster([[node] for node in NODES], cpus_per_node=1, object_store_mb=80)
+    cluster.start()
+    try:
+        cluster.connect()
+        yield cluster
+    finally:
+        cluster.shutdown()
+
+
+@pytest.fixture(params=["local", "ray", "sim"])
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    state = ClusterState(loads_scenario(FOUR, "yaml").topology)
+    if request.param == "local":
+        engine: LocalEngine | RayEngine | SimEngine = LocalEngine(NODES, max_workers=2)
+        yield Harness(engine, state, None)
+        engine.close()
+    elif request.param == "ray":
+        cluster = request.getfixturevalue("ray_cluster")
+        engine = RayEngine()  # joins the cluster's connection; reads the node map
+        assert engine.node_map == cluster.node_map
+        yield Harness(engine, state, None)
+        engine.close()
+    else:
+        loop = EventLoop()
+        accounting = Accounting(state, RunMetrics(), TimeSeries(3600.0, 12, ()), 12.0)
+        yield Harness(SimEngine(loop, state, accounting), state, loop)
+
+
+def test_inventory_names_every_node(harness: Harness):
+    assert sorted(harness.engine.inventory()) == sorted(NODES)
+
+
+def test_each_start_reports_started_then_finished_exactly_once(harness: Harness):
+    tasks = [harness.place(f"t{i}", SHORT) for i in range(8)]
+    assert {t.placement.node_id for t in tasks if t.placement} == set(NODES)
+    for task in tasks:
+        harness.start(task)
+    assert harness.wait(lambda: all(harness.recorder.finished(t.id) for t in tasks))
+    harness.drain()
+    for task in tasks:
+        assert harness.recorder.since(0, task.id) == [
+            ("started", task.id, None),
+            ("finished", task.id, True),
+        ]
+    assert harness.recorder.reentrant == []
+
+
+def test_cancel_right_after_start_silences_the_task(harness: Harness):
+    harness.start(harness.place("long", LONG))
+    mark = harness.cancel("long")
+    marker = harness.place("marker", SHORT)
+    harness.start(marker)
+    assert harness.wait(lambda: harness.recorder.finished("marker"))
+    harness.drain()
+    assert harness.recorder.since(mark, "long") == []
+    assert harness.recorder.reentrant == []
+
+
+def test_cancel_of_a_running_task_silences_it(harness: Harness):
+    harness.start(harness.place("long", LONG))
+    assert harness.wait_started("long")
+    if harness.loop is None:
+        time.sleep(0.2)  # well into its work
+    mark = harness.cancel("long")
+    harness.drain()
+    assert harness.recorder.since(mark, "long") == []
+
+
+def test_cancel_is_idempotent_and_ignores_unknown_ids(harness: Harness):
+    harness.cancel("never-started")
+    harness.start(harness.place("t", LONG))
+    mark = harness.cancel("t")
+    harness.cancel("t")
+    harness.drain()
+    assert harness.recorder.since(mark, "t") == []
+    assert harness.recorder.reentrant == []
+
+
+def test_a_cancelled_task_can_be_started_again(harness: Harness):
+    harness.start(harness.place("t", LONG))
+    mark = harness.cancel("t")
+    harness.start(harness.place("t", SHORT))  # re-placed
+    assert harness.wait(lambda: harness.recorder.finished("t", since=mark))
+    harness.drain()
+    assert [e for e in harness.recorder.since(mark, "t") if e[0] == "finished"] == [
+        ("finished", "t", True)
+    ]
