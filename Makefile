@@ -23,11 +23,15 @@ check: $(STAMP)
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
-# Debian packages the tests need (run as root): a PostgreSQL server for the storage tests.
+# Debian packages the tests need (run as root): a PostgreSQL server for the storage tests and
+# Chromium for the web portal's browser tests; only what is missing is installed.
 deps-debian:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y --no-install-recommends postgresql; fi
+			apt-get install -y --no-install-recommends $$missing; fi
 
 test: deps-debian check
 	SUANWANG_REQUIRE_POSTGRES=1 $(BIN)/pytest

@@ -106,13 +106,3 @@ def test_import_missing_file_is_exit_2(tmp_path: Path) -> None:
 def test_import_unknown_format_is_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["scenario", "import", "shapefile", str(TINY)])
     assert result.exit_code == 2
-
-
-def test_demo_runs_on_the_default(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--nodes", "300", "--tasks", "40"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    assert "east-west" in result.stdout
-    assert "40 requests under every profile" in result.stdout
-    for profile in ("nearest", "cats-joint", "green", "batch-flow"):
-        assert profile in result.stdout
-    assert "lossless" in result.stdout

@@ -12,8 +12,11 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from suanwang import __version__
@@ -53,6 +56,14 @@ def _tune_garbage_collection() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_OBJECTS, older, oldest)
+
+
+def portal_dir() -> Path:
+    """The web portal's static files, shipped inside the package (``suanwang/web/static``).
+
+    Located by path rather than by importing ``suanwang.web``: the portal is a sibling layer.
+    """
+    return Path(str(files("suanwang") / "web" / "static"))
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -101,4 +112,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for module in (ops, tasks, network, agents, scenarios, admin):
         app.include_router(module.router)
+    # Last, so that every API route above takes precedence over a file of the same path.
+    app.mount("/", StaticFiles(directory=portal_dir(), html=True), name="portal")
     return app

@@ -251,6 +251,8 @@ class AgentReportIn(_In):
     event: Literal["started", "finished"]
     ok: bool = True
     reason: str = Field(default="", max_length=2000)
+    measured_compute_ms: float | None = Field(default=None, ge=0, le=1e12)
+    """Compute time the agent measured (finished, ok): fed back into the efficiency table."""
 
 
 class PrincipalIn(_In):

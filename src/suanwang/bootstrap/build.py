@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from suanwang.bootstrap.health import HealthConfig
 from suanwang.bootstrap.plane import ControlPlane
 from suanwang.bootstrap.settings import Settings
 from suanwang.control.ports import Clock
@@ -78,6 +79,10 @@ def build_plane(settings: Settings, clock: Clock | None = None) -> Built:
     profile = resolve_profile(settings.profile)
     stores = open_store(settings.resolved_database_url())
     first = ensure_admin(stores.principals, settings.admin_tenant)
+    health = None
+    if settings.down_after_s > 0:
+        suspect_after_s = min(settings.suspect_after_s, settings.down_after_s)
+        health = HealthConfig(settings.health_tick_s, suspect_after_s, settings.down_after_s)
     plane = ControlPlane(
         stores,
         journal_for(stores),
@@ -86,5 +91,6 @@ def build_plane(settings: Settings, clock: Clock | None = None) -> Built:
         clock=clock,
         max_batch=settings.max_batch,
         live_scenario_path=settings.data_dir / LIVE_SCENARIO_FILE,
+        health=health,
     )
     return Built(plane, first)

@@ -16,8 +16,10 @@ from suanwang.control.awareness import Aggregator
 from suanwang.control.controller import Controller, ControllerConfig, ControllerListener
 from suanwang.control.dispatch import AgentDispatch
 from suanwang.control.ports import Clock
+from suanwang.execution.feedback import EfficiencyFeedback
 from suanwang.model import Placement, Scenario, Task
 from suanwang.scheduling import Profile, Request, Scheduler
+from suanwang.scheduling.cycle import device_of, workload_class_of
 from suanwang.scheduling.diagnosis import NodeVerdict
 from suanwang.scheduling.state import ClusterState
 from suanwang.security import KeyRing, Verifier
@@ -69,6 +71,7 @@ class LiveNetwork:
         aggregator_lock: Serialises the aggregator between request threads.
         down_nodes: Nodes now marked down (replaced, never mutated, so readers need no lock).
         down_links: Links now marked down (likewise).
+        feedback: Measured against estimated compute times, per device and workload class.
     """
 
     scenario: Scenario
@@ -78,6 +81,7 @@ class LiveNetwork:
     aggregator_lock: threading.Lock = field(default_factory=threading.Lock)
     down_nodes: frozenset[str] = frozenset()
     down_links: frozenset[str] = frozenset()
+    feedback: EfficiencyFeedback = field(default_factory=EfficiencyFeedback)
     _explainer: Scheduler | None = None
 
     @classmethod
@@ -96,6 +100,33 @@ class LiveNetwork:
         controller = Controller(scheduler, dispatch, clock, listener=listener, config=config)
         aggregator = Aggregator.from_topology(topology, Verifier(KeyRing()), clock)
         return cls(scenario, controller, dispatch, aggregator)
+
+    def learn(self, task: Task, measured_compute_ms: float) -> bool:
+        """Take a finished task's measured compute time into the live efficiency table.
+
+        The sample compares the placement's estimate with the measured time against the table
+        in force now (an estimate made just before the table last changed is a little off;
+        the moving average absorbs that). Once a (device, workload class) cell has enough
+        samples, later estimates use the learned efficiency (``EfficiencyFeedback.table``).
+        Call from the worker thread only.
+
+        Returns:
+            Whether the sample was taken (a task without placement or estimate is not).
+        """
+        placement, spec = task.placement, task.spec
+        if placement is None:
+            return False
+        state = self.controller.state
+        taken = self.feedback.observe(
+            device_of(spec),
+            workload_class_of(spec),
+            placement.estimate.compute_ms,
+            measured_compute_ms,
+            used=state.efficiency,
+        )
+        if taken:
+            state.set_efficiency(self.feedback.table())
+        return taken
 
     def explain(self, task: Task, node_id: str | None = None) -> Explanation:
         """Run a scheduling cycle for ``task``'s spec on the live state and undo it at once.

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from suanwang.bootstrap.health import HealthConfig, HealthMonitor
 from suanwang.bootstrap.live import Explanation, LiveNetwork
 from suanwang.bootstrap.metrics import PlaneMetrics
 from suanwang.bootstrap.worker import Batch, Recorder, Worker
@@ -61,6 +62,7 @@ class ControlPlane:
         live_scenario_path: Where a scenario loaded through the API is kept, so that the next
             start serves it again; None to keep nothing.
         config: Controller tunables.
+        health: Heartbeat thresholds of self-healing; None runs no health monitor.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class ControlPlane:
         max_batch: int = 512,
         live_scenario_path: Path | None = None,
         config: ControllerConfig | None = None,
+        health: HealthConfig | None = None,
     ) -> None:
         self.stores = stores
         self.metrics = PlaneMetrics()
@@ -91,6 +94,7 @@ class ControlPlane:
             tick=self._tick,
             after_commit=self._publish,
         )
+        self.health = None if health is None else HealthMonitor(self, health)
 
     @property
     def tasks(self) -> TaskStore:
@@ -108,10 +112,14 @@ class ControlPlane:
         resumed = self._worker.call(lambda _: self.live.controller.resume(stored))
         self._worker.start()
         count: int = resumed.result(timeout_s)
+        if self.health is not None:
+            self.health.start()
         return count
 
     def stop(self) -> None:
-        """Finish queued requests and stop the writer."""
+        """Stop self-healing, finish queued requests and stop the writer."""
+        if self.health is not None:
+            self.health.stop()
         self._worker.stop()
 
     def _publish(self) -> None:
@@ -296,14 +304,29 @@ class ControlPlane:
         return self.live.dispatch.pull(node_id, limit)
 
     def report(
-        self, who: Principal, node_id: str, task_id: str, *, finished: bool, ok: bool, reason: str
+        self,
+        who: Principal,
+        node_id: str,
+        task_id: str,
+        *,
+        finished: bool,
+        ok: bool,
+        reason: str,
+        measured_compute_ms: float | None = None,
     ) -> Future[Task]:
-        """An agent's report that a task of its node started, or finished (``ok`` or not)."""
+        """An agent's report that a task of its node started, or finished (``ok`` or not).
+
+        A finished, ok report with the compute time the agent measured also teaches the
+        live efficiency table (``LiveNetwork.learn``).
+        """
 
         def run(batch: Batch) -> Task:
             dispatch = self.live.dispatch
             if dispatch.node_of(task_id) != node_id:
                 raise NotFoundError(f"task {task_id!r} is not dispatched to node {node_id}")
+            placed = self.live.controller.task(task_id)
+            if finished and ok and measured_compute_ms is not None and placed is not None:
+                self.live.learn(placed, measured_compute_ms)
             if finished:
                 accepted = dispatch.report_finished(task_id, node_id, ok, reason)
             else:
@@ -335,6 +358,8 @@ class ControlPlane:
             raise ValueError(f"key {key_id} is not the key bound to principal {who.id}")
         with live.aggregator_lock:
             live.aggregator.verifier.keyring.bind_agent(public_key, node_id)
+        if self.health is not None:
+            self.health.watch(node_id)
         self.stores.audit.append(who.id, "agent.key", f"node:{node_id}", key_id, self.clock.now_s())
         return key_id
 

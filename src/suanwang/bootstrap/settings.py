@@ -33,6 +33,10 @@ class Settings(BaseSettings):
         token_cache_s: How long a verified token is trusted without asking the database again
             (bounds how late a revocation made outside this server takes effect).
         admin_tenant: Tenant of the first admin, created at the first start.
+        suspect_after_s: Heartbeat age past which a node with an agent is suspected.
+        down_after_s: Heartbeat age past which such a node is taken down and its tasks
+            re-placed (0 turns self-healing off).
+        health_tick_s: Interval of the health checks.
         tune_gc: Freeze the start-up heap out of the cyclic garbage collector and collect
             less often (process-wide; off where many servers share one process, as in tests).
     """
@@ -49,6 +53,9 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=512, ge=1)
     token_cache_s: float = Field(default=2.0, ge=0.0)
     admin_tenant: str = "operator"
+    suspect_after_s: float = Field(default=3.0, gt=0)
+    down_after_s: float = Field(default=5.0, ge=0)
+    health_tick_s: float = Field(default=0.25, gt=0)
     tune_gc: bool = True
 
     def resolved_database_url(self) -> str:

@@ -1,103 +1,170 @@
-"""``suanwang demo``: the main job on the embedded default.
+"""``suanwang demo``: the main job on the embedded default, end to end on this machine.
 
-Today that is what exists: a built-in scenario loaded through validation and summarised; a batch
-of its requests placed under every scheduling profile and by the batch flow, side by side; and a
-seeded topology generated and checked for a lossless round trip. The live controller, agents and
-twin join the demo as they are built.
+It starts the control plane (``suanwang serve`` on SQLite, in a fresh folder) with a small
+built-in network of three sites, starts one agent process per site, and sends a mixed hot /
+warm / cold workload of real work (matrix products, frame transcoding, inference) through the
+HTTP API. Half-way, one site's agent is killed without warning: the control plane notices the
+silence, takes the node down, re-places its tasks, and lets the node back when its agent
+returns. Then it prints what happened per class, writes a report folder with plots, and keeps
+serving (the API URL and an admin token are printed) until Ctrl-C, or stops with ``--exit``.
 """
 
 from __future__ import annotations
 
+import re
+import tempfile
 import time
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.panel import Panel
 
 from suanwang import __version__
-from suanwang.cli.common import bad_input_exits, console
-from suanwang.cli.plan import comparison_table
-from suanwang.cli.scenario import summary_tables, workload_table
-from suanwang.model import Scenario
-from suanwang.scenario import ScenarioError, dumps_scenario, loads_scenario, resolve_scenario
-from suanwang.scenario.summary import summarise
-from suanwang.scheduling import builtin_profiles
+from suanwang.cli.common import console
+
+HEALTH = {"suspect_after_s": "1.0", "down_after_s": "2.0", "health_tick_s": "0.2"}
+"""Self-healing thresholds of the demo (the server's defaults are 3 s and 5 s)."""
+HEARTBEAT_S = 0.5
+VICTIM = "edge-north-1"
+FINAL = {"completed", "failed", "rejected", "cancelled"}
+
+
+def _spec(i: int) -> dict[str, Any]:
+    """The i-th request of the mix: hot inference, warm transcoding, cold matrix products."""
+    base: dict[str, Any] = {"cpu_cores": 1.0, "mem_gib": 0.5, "ingress_site": "users"}
+    match i % 3:
+        case 0:
+            return base | {"task_class": "hot", "task_type": "inference", "work_gflop": 0.5,
+                           "latency_budget_ms": 1000.0}  # fmt: skip
+        case 1:
+            return base | {"task_class": "warm", "task_type": "transcode", "work_gflop": 0.5,
+                           "deadline_s": 10.0}  # fmt: skip
+        case _:
+            return base | {"task_class": "cold", "task_type": "matmul", "work_gflop": 10.0}
 
 
 def demo(
-    scenario: Annotated[
-        str, typer.Option("--scenario", help="Built-in name or scenario file to show.")
-    ] = "east-west",
-    nodes: Annotated[
-        int, typer.Option("--nodes", min=1, max=1_000_000, help="Size of the generated topology.")
-    ] = 10_000,
-    tasks: Annotated[
-        int, typer.Option("--tasks", min=1, max=10_000, help="Requests placed per profile.")
-    ] = 200,
+    *,
+    tasks: Annotated[int, typer.Option(min=3, max=2000, help="Requests in the workload.")] = 30,
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path(".suanwang/demo-report"),
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Database and logs (default: a new temp folder).")
+    ] = None,
+    kill: Annotated[bool, typer.Option(help="Kill one site's agent half-way.")] = True,
+    exit_after: Annotated[
+        bool, typer.Option("--exit", help="Stop after the workload instead of serving.")
+    ] = False,
 ) -> None:
-    """Show what suanwang does today on a built-in scenario (no set-up needed)."""
+    """Run a small computing force network here: control plane, three site agents, a workload."""
+    from suanwang.cli.demo_report import class_rows, outcome_of, summary_table, write_report  # noqa: PLC0415
+    from suanwang.cli.localnet import THREE_SITES_NODES, LocalNet, write_three_sites  # noqa: PLC0415
+
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="suanwang-demo-"))
     console.print(
         Panel.fit(
             f"suanwang {__version__} — computing force network (算力网络)\n"
-            "This demo loads a built-in scenario through validation and summarises it, places a\n"
-            "batch of its requests under every scheduling profile, then generates a large seeded\n"
-            "topology and checks that it survives a file round trip.\n"
-            "Not in this demo yet: the live controller, agents, execution and the digital twin.",
+            "A control plane (HTTP API, SQLite) and three sites, each a real agent process on\n"
+            f"this machine, run {tasks} real tasks sent through the API; half-way the agent of\n"
+            f"{VICTIM} is killed (SIGKILL) and the network heals around it.",
             title="make demo",
         )
     )
-    started = time.perf_counter()
-    with bad_input_exits(ScenarioError):
-        loaded = resolve_scenario(scenario)
-    console.print(f"loaded [bold]{loaded.name}[/] in {time.perf_counter() - started:.2f} s")
-    if loaded.description:
-        console.print(loaded.description.strip(), highlight=False)
-    for table in (*summary_tables(summarise(loaded)), workload_table(loaded)):
-        console.print(table)
-    _compare_profiles(loaded, tasks)
-
-    from suanwang.scenario.generate import generate_scenario  # noqa: PLC0415  # keeps start-up fast
-
-    started = time.perf_counter()
-    generated = generate_scenario(nodes, seed=1)
-    generate_s = time.perf_counter() - started
-    started = time.perf_counter()
-    text = dumps_scenario(generated, "json")
-    reloaded = loads_scenario(text, "json", source="generated.json")
-    round_trip_s = time.perf_counter() - started
-    topology = generated.topology
-    verdict = "[green]lossless[/]" if reloaded == generated else "[red]NOT lossless[/]"
-    console.print(
-        f"generated {len(topology.nodes):,} nodes at {len(topology.sites):,} sites with "
-        f"{len(topology.links):,} links in {generate_s:.2f} s; JSON round trip "
-        f"({len(text) / 1e6:.1f} MB) in {round_trip_s:.2f} s: {verdict}"
-    )
-    console.print(
-        "next: [bold]suanwang scenario list[/], [bold]suanwang scenario show metro-edge[/], "
-        "[bold]suanwang scenario generate --nodes 1000 -o big.yaml[/], "
-        "[bold]suanwang --help[/]"
-    )
-    if reloaded != generated:
+    net = LocalNet(folder, scenario=str(write_three_sites(folder)), health=dict(HEALTH))
+    try:
+        started = time.perf_counter()
+        net.start_server()
+        for node in THREE_SITES_NODES:
+            net.start_agent(node, interval_s=HEARTBEAT_S, workers=2)
+        net.wait_heartbeats(list(THREE_SITES_NODES))
+        console.print(
+            f"control plane at [bold]{net.url}[/] and {len(THREE_SITES_NODES)} agents "
+            f"({', '.join(THREE_SITES_NODES)}) up in {time.perf_counter() - started:.1f} s"
+        )
+        docs, healing = _workload(net, tasks, kill)
+        outcomes = [outcome_of(doc) for doc in docs]
+        rows = class_rows(outcomes)
+        console.print(summary_table(rows))
+        misplaced = [o for o in outcomes if o.state == "completed" and o.ran_on != o.placed_on]
+        console.print(
+            f"{sum(o.state == 'completed' for o in outcomes)}/{len(outcomes)} tasks completed; "
+            f"{len(misplaced)} ran anywhere but where the control plane placed them. Latency: "
+            "acceptance to the agent's report, measured here over loopback."
+        )
+        if healing:
+            console.print(
+                f"self-healing: {VICTIM} killed; detection {healing['detection_s']:.2f} s "
+                f"(last heartbeat -> down), re-placement {healing['replacement_s']:.3f} s "
+                f"(tasks moved: {healing['moved']}), back in the pool: {healing['back_up']}"
+            )
+        files = write_report(out, outcomes, rows, healing)
+        console.print(f"report: {out}/ ({', '.join(p.name for p in files)})")
+        console.print(f"API: {net.url}/docs   admin token: {net.admin_token}   data: {folder}")
+        if not exit_after:
+            console.print("serving until Ctrl-C (try: suanwang node list, suanwang task list)")
+            _serve_until_interrupted()
+    finally:
+        net.close()
+    if misplaced:
         raise typer.Exit(1)
 
 
-def _compare_profiles(scenario: Scenario, tasks: int) -> None:
-    """Place one seeded batch of the scenario's requests under every built-in profile."""
-    # Imported here: OR-Tools and the solvers are slow to import.
-    from suanwang.scheduling.batch import compare_profiles, draw_batch  # noqa: PLC0415
+def _serve_until_interrupted() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping")
 
-    started = time.perf_counter()
-    requests = draw_batch(scenario.workload, tasks, seed=0)
-    with console.status(f"placing {tasks} requests under every profile"):
-        result = compare_profiles(
-            scenario.topology, requests, profiles=builtin_profiles(), optimum=False
-        )
-    console.print(
-        comparison_table(f"{scenario.name}: {tasks} requests under every profile", result)
-    )
-    console.print(
-        f"placed in {time.perf_counter() - started:.1f} s; SLA % counts requests placed within "
-        "their latency budget or deadline, price budget, residency and trust. The optimum: "
-        f"[bold]suanwang plan {scenario.name} --compare[/]",
-        highlight=False,
-    )
+
+def _workload(net: Any, count: int, kill: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Send the mix, kill the victim half-way, wait for every task; returns docs and healing."""
+    healing: dict[str, Any] = {}
+    with net.client() as client, console.status(f"running {count} tasks"):
+        ids, killed_at_s = [], None
+        for i in range(count):
+            response = client.post("/v1/tasks", json=_spec(i))
+            response.raise_for_status()
+            ids.append(response.json()["id"])
+            if kill and i == count // 2:
+                killed_at_s = time.time()
+                net.kill_agent(VICTIM)
+            time.sleep(0.2)  # a stream of requests, not one burst
+        docs = _wait_final(client, ids, timeout_s=120.0)
+        if killed_at_s is not None:
+            healing = _healing(net, client, killed_at_s)
+    return docs, healing
+
+
+def _wait_final(client: Any, ids: list[str], timeout_s: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        docs = [client.get(f"/v1/tasks/{task_id}").json() for task_id in ids]
+        if all(d["state"] in FINAL for d in docs) or time.monotonic() > deadline:
+            return docs
+        time.sleep(0.2)
+
+
+def _healing(net: Any, client: Any, since_s: float) -> dict[str, Any]:
+    """Detection and re-placement times from the audit log, and the node's return."""
+    deadline = time.monotonic() + 15.0
+    detail = ""
+    while not detail and time.monotonic() < deadline:
+        audit = client.get("/v1/audit", params={"since_s": since_s, "limit": 1000}).json()
+        healed = [e for e in audit if e["action"] == "node.healed"]
+        detail = healed[0]["detail"] if healed else ""
+        time.sleep(0.1)
+    if not detail:
+        return {}
+    net.start_agent(VICTIM, interval_s=HEARTBEAT_S, workers=2)
+    back = False
+    while not back and time.monotonic() < deadline + 15.0:
+        back = client.get(f"/v1/nodes/{VICTIM}").json()["state"] == "up"
+        time.sleep(0.1)
+    return {
+        "node": VICTIM,
+        "detection_s": float(re.findall(r"detection ([\d.]+) s", detail)[0]),
+        "replacement_s": float(re.findall(r"re-placement ([\d.]+) s", detail)[0]),
+        "moved": int(re.findall(r"for (\d+) tasks", detail)[0]),
+        "back_up": back,
+    }

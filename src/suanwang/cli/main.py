@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from suanwang import __version__
+from suanwang.cli.agent import agent
 from suanwang.cli.common import console
 from suanwang.cli.demo import demo
 from suanwang.cli.measure import measure
@@ -28,6 +29,7 @@ app.add_typer(task_app, name="task")
 app.add_typer(node_app, name="node")
 app.add_typer(token_app, name="token")
 app.command()(serve)
+app.command()(agent)
 app.command()(demo)
 app.command()(measure)
 app.command()(plan)

@@ -224,6 +224,12 @@ class ClusterState:
             self._static,
         )
 
+    def set_efficiency(self, table: EfficiencyTable) -> None:
+        """Estimate with ``table`` from now on (drops the figures built with the old one)."""
+        if table != self.efficiency:
+            self.efficiency = table
+            self._static.clear()
+
     def mark_node(self, node: int, down: bool) -> bool:
         """Mark node index ``node`` down (True) or up; True if that changed anything."""
         changed = bool(self.node_down[node]) != down

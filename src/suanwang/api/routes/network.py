@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
 from suanwang.api.auth import PEOPLE, STAFF, allow, speaks_for
 from suanwang.api.deps import IdPath, PlaneDep, answer
@@ -21,6 +23,7 @@ from suanwang.api.topology import (
     StateChangeOut,
 )
 from suanwang.control.stores import Principal, Role
+from suanwang.measure import CATEGORIES, l1_scores, l2_scores
 from suanwang.model import Tier
 
 router = APIRouter(tags=["network"])
@@ -102,6 +105,48 @@ def get_node_metrics(node_id: IdPath, plane: PlaneDep, who: NodeKeeper) -> NodeM
     )
 
 
+class NodeLevelsOut(BaseModel):
+    """A node's metrics at the three CATS levels: L0 values, L1 per category, one L2 score.
+
+    Scores are 0..10 under the server's scoring configuration, before any staleness penalty;
+    an L1 category without values is null, and L2 is 0 when nothing was reported.
+    """
+
+    node_id: str
+    age_s: float | None
+    l0: dict[str, float]
+    l1: dict[str, float | None]
+    l2: float
+
+
+@router.get("/v1/nodes/{node_id}/levels", operation_id="getNodeLevels")
+def get_node_levels(node_id: IdPath, plane: PlaneDep, who: NodeKeeper) -> NodeLevelsOut:
+    """The latest verified metrics of a node with their L1 and L2 scores."""
+    live = plane.live
+    if node_id not in live.scenario.topology.nodes:
+        raise ApiError(404, f"node {node_id!r} does not exist")
+    if not speaks_for(who, node_id):
+        raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
+    aggregator = live.aggregator
+    with live.aggregator_lock:
+        age_s = aggregator.age_s(node_id)
+        values = aggregator.latest(node_id)
+        names, config = aggregator.metric_types, aggregator.config
+    row = [values.get(name, math.nan) for name in names]
+    l1 = l1_scores(names, row, config)
+    l2 = float(l2_scores(l1, config)[0])
+    return NodeLevelsOut(
+        node_id=node_id,
+        age_s=age_s if math.isfinite(age_s) else None,
+        l0=values,
+        l1={
+            str(c): None if math.isnan(v) else round(float(v), 3)
+            for c, v in zip(CATEGORIES, l1[0], strict=True)
+        },
+        l2=round(l2, 3),
+    )
+
+
 async def _set_node(
     plane: PlaneDep, who: Principal, node_id: str, up: bool, why: str
 ) -> StateChangeOut:
@@ -179,3 +224,42 @@ async def get_service(service_id: IdPath, plane: PlaneDep, _: People) -> Service
         if service.id == service_id:
             return ServiceOut.of(service)
     raise ApiError(404, f"service {service_id!r} does not exist")
+
+
+class LoadOut(BaseModel):
+    """What placements hold now, as parallel lists (compact for thousands of nodes).
+
+    Shares are 0..1: reserved cores (or measured load where higher) and reserved memory per
+    node, reserved bandwidth per link. Down elements keep their figures; their state is in
+    ``listNodes`` and ``listLinks``.
+    """
+
+    node_ids: list[str]
+    cpu_utilisation: list[float]
+    mem_utilisation: list[float]
+    link_ids: list[str]
+    link_utilisation: list[float]
+    active_placements: int
+
+
+@router.get("/v1/load", operation_id="getLoad")
+def get_load(plane: PlaneDep, _: People) -> LoadOut:
+    """Node and link load of the live topology, as the scheduler sees it now."""
+    state = plane.live.controller.state
+    arrays = state.arrays
+    # Copies: the writer thread updates the ledger in place; a view taken mid-update is at
+    # worst one decision stale, which a reading for display tolerates.
+    cpu = np.clip(state.cpu_utilisation(), 0.0, 1.0)
+    mem = np.clip(state.mem_utilisation(), 0.0, 1.0)
+    capacity = arrays.link_bandwidth_mbps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reserved = state.reservations.link_mbps.copy()
+        links = np.where(capacity > 0, np.clip(reserved / capacity, 0.0, 1.0), 0.0)
+    return LoadOut(
+        node_ids=list(arrays.node_ids),
+        cpu_utilisation=np.round(cpu, 4).tolist(),
+        mem_utilisation=np.round(mem, 4).tolist(),
+        link_ids=list(arrays.link_ids),
+        link_utilisation=np.round(links, 4).tolist(),
+        active_placements=len(state.reservations),
+    )

@@ -133,6 +133,12 @@ async def report_task(task_id: IdPath, body: AgentReportIn, plane: PlaneDep, who
         raise ApiError(403, f"this agent does not speak for node {body.node_id}")
     finished = body.event == "finished"
     future = plane.report(
-        who, body.node_id, task_id, finished=finished, ok=body.ok, reason=body.reason
+        who,
+        body.node_id,
+        task_id,
+        finished=finished,
+        ok=body.ok,
+        reason=body.reason,
+        measured_compute_ms=body.measured_compute_ms,
     )
     return TaskOut.of(await answer(future))

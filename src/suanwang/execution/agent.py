@@ -1,0 +1,303 @@
+"""The node agent: one machine (or one site, in tests and demos) serving the control plane.
+
+An agent measures its machine once, binds its Ed25519 key to its node
+(``PUT /v1/agents/{node}/key``), then, until stopped:
+
+- a heartbeat thread sends a signed metric report every ``interval_s`` (the probes' figures
+  plus the live load), which is what the control plane's health monitor watches;
+- the main loop pulls the tasks placed on its node (``POST /v1/agents/{node}/pull``) while it
+  has free workers, reports each one started, runs its real work kind in a process pool
+  (``run_work``) and reports it finished, ok or failed with the reason and measured time.
+
+The agent's principal (role ``agent``, bound to the node and to the key id) and its token are
+made by an admin beforehand (``POST /v1/principals``, ``POST /v1/principals/{id}/tokens``).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from suanwang.execution.kinds import KindError, Work, WorkOutcome, run_work, select_kind
+from suanwang.measure.probes import ProbeSettings, probe_once
+from suanwang.model import AcceleratorKind, Precision, TaskClass, TaskSpec
+from suanwang.model.task import AcceleratorNeed
+from suanwang.security import KeyPair, MetricReport, Role, load_private_key, save_private_key
+from suanwang.security import sign_report as sign
+
+log = logging.getLogger("suanwang.agent")
+
+QUICK_PROBES = ProbeSettings(matrix_size=256, repeats=2, copy_mib=16, gpu=False, warmup=False)
+"""Probe sizes of an agent's start-up measurement (a fraction of a second)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """How an agent reaches the control plane and what it offers.
+
+    Attributes:
+        controller_url: Base URL of the control plane.
+        token: The agent principal's bearer token.
+        node_id: Node the agent speaks for.
+        interval_s: Seconds between heartbeats (signed metric reports).
+        workers: Processes that run tasks at once.
+        key_path: Where the agent's private key is kept (created when absent); None keeps
+            a fresh key in memory only.
+        poll_s: Pause between pulls when there is nothing to do.
+        timeout_s: Timeout of one HTTP request.
+    """
+
+    controller_url: str
+    token: str
+    node_id: str
+    interval_s: float = 1.0
+    workers: int = 1
+    key_path: Path | None = None
+    poll_s: float = 0.1
+    timeout_s: float = 10.0
+
+
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group: workers finish their task, the agent stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker whose agent was killed outright would wait for work forever: leave with it.
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="agent-watch", daemon=True).start()
+
+
+def _ready() -> bool:
+    import numpy  # noqa: F401, PLC0415 (the import is the point: the worker is warm after it)
+
+    return True
+
+
+def load_or_create_key(path: Path | None) -> KeyPair:
+    """The agent's key pair from ``path``, created there (mode 0600) when absent."""
+    if path is not None and path.exists():
+        return load_private_key(path, Role.AGENT)
+    keys = KeyPair.generate(Role.AGENT)
+    if path is not None:
+        save_private_key(keys, path)
+    return keys
+
+
+def spec_of(document: dict[str, Any]) -> TaskSpec:
+    """The ``TaskSpec`` of a task document from the API (the fields that pick the work)."""
+    spec: dict[str, Any] = document["spec"]
+    need = spec.get("accelerator")
+    accelerator = None
+    if need is not None:
+        accelerator = AcceleratorNeed(
+            AcceleratorKind(need["kind"]), int(need["count"]), float(need["min_mem_gib"])
+        )
+    return TaskSpec(
+        work_gflop=float(spec["work_gflop"]),
+        precision=Precision(spec["precision"]),
+        cpu_cores=float(spec["cpu_cores"]),
+        mem_gib=float(spec["mem_gib"]),
+        accelerator=accelerator,
+        task_class=TaskClass(spec["task_class"]),
+        task_type=spec.get("task_type"),
+        service_id=spec.get("service_id"),
+    )
+
+
+class NodeAgent:
+    """A running agent (see the module docstring).
+
+    Args:
+        config: Where and how to serve.
+        keys: The signing key; loaded from or created at ``config.key_path`` when None.
+        transport: HTTP transport (tests may pass an in-process one).
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        keys: KeyPair | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.keys = keys or load_or_create_key(config.key_path)
+        self.stopping = threading.Event()
+        self.completed = 0
+        self.failed = 0
+        self._running = 0
+        self._done: queue.Queue[tuple[str, Future[WorkOutcome]]] = queue.Queue()
+        self._facts: dict[str, float] = {}
+        self._transport = transport
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.config.controller_url,
+            headers={"Authorization": f"Bearer {self.config.token}"},
+            timeout=self.config.timeout_s,
+            transport=self._transport,
+        )
+
+    @property
+    def key_id(self) -> str:
+        """Id of the agent's public key (what its principal must be bound to)."""
+        return self.keys.key_id
+
+    def run(self) -> None:
+        """Serve until ``stopping`` is set; running tasks are finished and reported first.
+
+        Raises:
+            httpx.HTTPStatusError: the control plane refused the key binding.
+        """
+        node = self.config.node_id
+        context = get_context("spawn")
+        with (
+            ProcessPoolExecutor(
+                self.config.workers, mp_context=context, initializer=_worker_init
+            ) as pool,
+            self._client() as client,
+        ):
+            # Workers start (and import numpy) while the probes run, so that the first task
+            # does not pay for it: the agent heartbeats only once it can run work at once.
+            warming = [pool.submit(_ready) for _ in range(self.config.workers)]
+            self._facts = probe_once(QUICK_PROBES)
+            for future in warming:
+                future.result(120.0)
+            public = base64.b64encode(self.keys.public_bytes).decode()
+            client.put(f"/v1/agents/{node}/key", json={"public_key": public}).raise_for_status()
+            log.info("agent for %s bound key %s", node, self.key_id)
+            beat = threading.Thread(target=self._heartbeats, name=f"heartbeat-{node}", daemon=True)
+            beat.start()
+            while not self.stopping.is_set():
+                try:
+                    busy = self._step(client, pool)
+                except httpx.HTTPError as error:
+                    # The control plane may restart; keep trying at the poll pace.
+                    log.warning("control plane unreachable: %s", error)
+                    busy = False
+                if not busy:
+                    self.stopping.wait(self.config.poll_s)
+            deadline_s = time.monotonic() + 60.0
+            while self._running and time.monotonic() < deadline_s:
+                if not self._report_done(client):
+                    time.sleep(0.05)
+            beat.join(self.config.timeout_s)
+
+    def _step(self, client: httpx.Client, pool: ProcessPoolExecutor) -> bool:
+        busy = self._report_done(client)
+        free = self.config.workers - self._running
+        if free > 0:
+            busy |= self._pull(client, pool, free)
+        return busy
+
+    def _pull(self, client: httpx.Client, pool: ProcessPoolExecutor, free: int) -> bool:
+        node = self.config.node_id
+        response = client.post(f"/v1/agents/{node}/pull", json={"limit": free})
+        response.raise_for_status()
+        tasks: list[dict[str, Any]] = response.json()
+        for document in tasks:
+            task_id = document["id"]
+            try:
+                spec = spec_of(document)
+                kind = select_kind(spec)
+            except (KindError, KeyError, ValueError) as error:
+                self._finish(client, task_id, ok=False, reason=f"cannot run: {error}")
+                continue
+            self._event(client, task_id, {"event": "started"})
+            future = pool.submit(run_work, kind, Work.of(task_id, spec))
+            self._running += 1
+            future.add_done_callback(functools.partial(self._ended, task_id))
+        return bool(tasks)
+
+    def _ended(self, task_id: str, future: Future[WorkOutcome]) -> None:
+        self._done.put((task_id, future))
+
+    def _report_done(self, client: httpx.Client) -> bool:
+        reported = False
+        while True:
+            try:
+                task_id, future = self._done.get_nowait()
+            except queue.Empty:
+                return reported
+            self._running -= 1
+            reported = True
+            error = future.exception()
+            if error is not None:
+                self._finish(client, task_id, ok=False, reason=f"failed: {error}")
+                continue
+            outcome = future.result()
+            reason = (
+                f"completed on {self.config.node_id} "
+                f"({outcome.compute_s * 1000:.1f} ms of compute, {outcome.ran_on})"
+            )
+            self._finish(
+                client, task_id, ok=True, reason=reason, measured_ms=outcome.compute_s * 1000
+            )
+
+    def _finish(
+        self,
+        client: httpx.Client,
+        task_id: str,
+        *,
+        ok: bool,
+        reason: str,
+        measured_ms: float | None = None,
+    ) -> None:
+        body: dict[str, object] = {"event": "finished", "ok": ok, "reason": reason}
+        if measured_ms is not None:
+            body["measured_compute_ms"] = measured_ms
+        if self._event(client, task_id, body):
+            if ok:
+                self.completed += 1
+            else:
+                self.failed += 1
+
+    def _event(self, client: httpx.Client, task_id: str, body: dict[str, Any]) -> bool:
+        body = {"node_id": self.config.node_id, **body}
+        response = client.post(f"/v1/tasks/{task_id}/report", json=body)
+        if response.status_code in (404, 409):
+            # The task was re-placed or cancelled meanwhile: the control plane moved on.
+            log.info("report on %s refused: %s", task_id, response.text)
+            return False
+        response.raise_for_status()
+        return True
+
+    def heartbeat_values(self) -> dict[str, float]:
+        """The figures of one heartbeat: the probes' facts and the load now."""
+        workers = self.config.workers
+        return {
+            "cpu_free_cores": max(0.0, self._facts.get("cpu_cores", 1.0) - self._running),
+            "load_ratio": self._running / workers,
+            "queue_length": float(self._running),
+            **{k: v for k, v in self._facts.items() if k.endswith("gflops")},
+        }
+
+    def _heartbeats(self) -> None:
+        node = self.config.node_id
+        with self._client() as client:
+            while not self.stopping.is_set():
+                report = MetricReport(node, self.heartbeat_values(), time.time())
+                wire = sign(self.keys, report).to_wire().decode()
+                try:
+                    response = client.post(f"/v1/agents/{node}/metrics", json={"envelope": wire})
+                    if response.status_code != 200:
+                        log.warning("heartbeat refused: %s", response.text)
+                except httpx.HTTPError as error:
+                    log.warning("heartbeat failed: %s", error)
+                self.stopping.wait(self.config.interval_s)
