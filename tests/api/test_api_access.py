@@ -52,6 +52,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/v1/scenarios", PEOPLE),
     ("POST", "/v1/scenarios/live", STAFF),
     ("POST", "/v1/twin-runs", SUBMITTERS),
+    ("GET", "/v1/twin-runs", SUBMITTERS),
     ("GET", "/v1/twin-runs/x", SUBMITTERS),
     ("GET", "/v1/twin-runs/x/files/y", SUBMITTERS),
     ("GET", "/v1/whoami", EVERYONE),

@@ -57,6 +57,7 @@ def test_load_a_builtin_then_an_upload(api: Api) -> None:
     listed = api.call("ops", "GET", "/v1/scenarios").json()
     assert listed["live"] == "metro-edge"
     assert "campus" in {b["name"] for b in listed["builtins"]}
+    assert {"cats-joint", "nearest", "green"} <= set(listed["profiles"])
     task = api.submit("alice")
     refused = api.call("ops", "POST", "/v1/scenarios/live", json={"builtin": "campus"})
     assert refused.status_code == 409
@@ -98,6 +99,8 @@ def test_a_twin_run_in_the_background(api: Api) -> None:
     file = api.call("alice", "GET", f"/v1/twin-runs/{run_id}/files/summary.json")
     assert file.json()["scenario"] == "metro-edge"
     assert api.call("bob", "GET", f"/v1/twin-runs/{run_id}").status_code == 404
+    assert [r["id"] for r in api.call("alice", "GET", "/v1/twin-runs").json()] == [run_id]
+    assert api.call("bob", "GET", "/v1/twin-runs").json() == []
     assert api.call("alice", "GET", f"/v1/twin-runs/{run_id}/files/../x").status_code == 404
     bad = api.call("alice", "POST", "/v1/twin-runs", json={"profile": "/etc/passwd"})
     assert bad.status_code == 422

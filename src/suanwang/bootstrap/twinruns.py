@@ -55,6 +55,10 @@ class TwinRun:
     folder: Path = Path()
 
 
+KEPT_RUNS = 100
+"""Run records kept in memory (the oldest finished ones are dropped beyond this)."""
+
+
 class TwinRuns:
     """Queues twin runs on one thread and keeps their outcome.
 
@@ -84,6 +88,11 @@ class TwinRuns:
             if waiting >= self._max_waiting:
                 raise ConflictError(f"{waiting} twin runs are waiting; try again later")
             self._runs[run_id] = run
+            finished = [
+                key for key, r in self._runs.items() if r.state not in ("queued", "running")
+            ]
+            for key in finished[: max(0, len(self._runs) - KEPT_RUNS)]:
+                del self._runs[key]  # the oldest finished records go; their files stay on disk
         self._executor.submit(self._run, run, scenario, options)
         return replace(run)
 
@@ -94,6 +103,12 @@ class TwinRuns:
             if run is None or (scope is not None and run.tenant != scope):
                 return None
             return replace(run, files=list(run.files))
+
+    def list(self, scope: str | None, limit: int = KEPT_RUNS) -> list[TwinRun]:
+        """Copies of the latest ``limit`` runs visible to ``scope``, oldest first."""
+        with self._lock:
+            runs = [r for r in self._runs.values() if scope is None or r.tenant == scope]
+            return [replace(run, files=list(run.files)) for run in runs[-limit:]]
 
     def close(self) -> None:
         """Stop taking runs; a run in progress finishes in the background."""

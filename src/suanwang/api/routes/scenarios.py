@@ -38,10 +38,11 @@ class BuiltinOut(BaseModel):
 
 
 class ScenariosOut(BaseModel):
-    """The live scenario and the built-ins that can be loaded."""
+    """The live scenario, the built-ins that can be loaded, and the built-in profiles."""
 
     live: str
     builtins: list[BuiltinOut]
+    profiles: list[str]
 
 
 class ScenarioLoadIn(_In):
@@ -118,9 +119,10 @@ class TwinRunOut(BaseModel):
 
 @router.get("/v1/scenarios", operation_id="listScenarios")
 def list_scenarios(plane: PlaneDep, _: People) -> ScenariosOut:
-    """The live scenario's name and the built-in scenarios."""
+    """The live scenario's name, the built-in scenarios and the built-in scheduling profiles."""
     builtins = [BuiltinOut(name=i.name, description=i.description) for i in builtin_info()]
-    return ScenariosOut(live=plane.live.scenario.name, builtins=builtins)
+    profiles = sorted(builtin_profiles())
+    return ScenariosOut(live=plane.live.scenario.name, builtins=builtins, profiles=profiles)
 
 
 @router.post("/v1/scenarios/live", operation_id="loadScenario")
@@ -168,6 +170,12 @@ async def start_twin_run(
     run = _runs(request).start(who.tenant, scenario, body.profile, options)
     await answer(plane.record(who, "twin.start", f"twin-run:{run.id}", scenario.name))
     return TwinRunOut.of(run)
+
+
+@router.get("/v1/twin-runs", operation_id="listTwinRuns")
+async def list_twin_runs(request: Request, who: Submitter) -> list[TwinRunOut]:
+    """The latest twin runs of the caller's tenant (every tenant's for admins), oldest first."""
+    return [TwinRunOut.of(run) for run in _runs(request).list(tenant_scope(who))]
 
 
 @router.get("/v1/twin-runs/{run_id}", operation_id="getTwinRun")

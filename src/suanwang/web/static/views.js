@@ -5,10 +5,6 @@ import { blobUrl, get, post } from "./api.js";
 import { loadColour } from "./map.js";
 
 const $ = (selector) => document.querySelector(selector);
-const PROFILES = [
-  "cats-joint", "nearest", "least-loaded", "compute-only", "cost", "green", "east-west",
-  "random", "round-robin",
-];
 const NODE_ROWS = 300; // a table longer than this helps nobody; filter by site instead
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -90,14 +86,16 @@ async function showNodeMetrics(state, node) {
 // ---- twin runs -----------------------------------------------------------------------------
 
 export async function twinSetup(state) {
-  state.twinRuns = state.twinRuns || [];
+  // Runs started earlier (in another tab, or by the CLI) are shown too.
+  const earlier = (await get("/v1/twin-runs")).map((run) => run.id);
+  state.twinRuns = [...new Set([...earlier, ...(state.twinRuns || [])])];
   const scenarios = await get("/v1/scenarios");
   const select = $("#twin-scenario");
   select.replaceChildren(new Option(`live (${scenarios.live})`, ""));
   for (const b of scenarios.builtins) select.append(new Option(b.name, b.name));
   const box = $("#twin-profiles");
   box.querySelectorAll("label").forEach((label) => label.remove());
-  for (const profile of PROFILES) {
+  for (const profile of scenarios.profiles) {
     const label = document.createElement("label");
     const check = document.createElement("input");
     Object.assign(check, { type: "checkbox", name: "profile", value: profile });
