@@ -14,7 +14,6 @@ on the clock (``Harness.wait`` and ``Harness.drain``).
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from suanwang.control.ports import ExecutionEngine
-from suanwang.execution import LocalEngine, LocalRayCluster, RayEngine
+from suanwang.execution import LocalEngine, RayEngine
 from suanwang.model import Task, TaskSpec, TaskState
 from suanwang.scenario import loads_scenario
 from suanwang.scheduling import ClusterState, Request, Scheduler, builtin_profiles
@@ -149,19 +148,6 @@ class Harness:
             self.engine.close()  # waits for work still in a worker
         else:
             time.sleep(1.0)  # a cancelled Ray task is interrupted at its next bytecode
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[LocalRayCluster]:
-    if importlib.util.find_spec("ray") is None:
-        pytest.skip("the Ray engine needs the ray extra")
-    cluster = LocalRayCluster([[node] for node in NODES], cpus_per_node=1, object_store_mb=80)
-    cluster.start()
-    try:
-        cluster.connect()
-        yield cluster
-    finally:
-        cluster.shutdown()
 
 
 @pytest.fixture(params=["local", "ray", "sim"])

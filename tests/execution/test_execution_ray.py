@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -33,23 +31,9 @@ links:
   - {id: u-e, a: users, b: edge, bandwidth_mbps: 1000, latency_ms: 1}
   - {id: e-c, a: edge, b: cloud, bandwidth_mbps: 10000, latency_ms: 4}
 """
-HEAD_AND_WORKERS = [["e1"], ["e2"], ["c1"], ["c2"]]
 WAIT_S = 60.0
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalRayCluster]:
-    if importlib.util.find_spec("ray") is None:
-        pytest.skip("the Ray engine needs the ray extra")
-    local = LocalRayCluster(HEAD_AND_WORKERS, cpus_per_node=1, object_store_mb=80)
-    local.start()
-    try:
-        local.connect()
-        yield local
-    finally:
-        local.shutdown()
 
 
 class Finals:
@@ -96,7 +80,7 @@ def scheduled(task_id: str, node: str, task_type: str = "matmul") -> Task:
     )
 
 
-def test_every_task_runs_on_the_node_the_scheduler_chose(cluster: LocalRayCluster):
+def test_every_task_runs_on_the_node_the_scheduler_chose(ray_cluster: LocalRayCluster):
     topology = loads_scenario(FOUR, "yaml").topology
     lock = threading.RLock()  # reports and controller calls take turns
     finals = Finals()
@@ -116,21 +100,21 @@ def test_every_task_runs_on_the_node_the_scheduler_chose(cluster: LocalRayCluste
         chosen = finals.tasks[record.task_id].placement
         assert chosen is not None
         assert record.node_id == chosen.node_id
-        assert record.ran_on == cluster.node_map[chosen.node_id]
+        assert record.ran_on == ray_cluster.node_map[chosen.node_id]
     assert {r.node_id for r in records} == set(topology.nodes)
 
 
-def test_the_node_map_comes_from_the_ray_nodes_resources(cluster: LocalRayCluster):
+def test_the_node_map_comes_from_the_ray_nodes_resources(ray_cluster: LocalRayCluster):
     with RayEngine() as engine:
-        assert engine.node_map == cluster.node_map
-        assert sorted(engine.inventory()) == sorted(cluster.node_map)
-    assert len(set(cluster.node_map.values())) == 4
+        assert engine.node_map == ray_cluster.node_map
+        assert sorted(engine.inventory()) == sorted(ray_cluster.node_map)
+    assert len(set(ray_cluster.node_map.values())) == 4
     assert node_resource("e1") == "suanwang-node:e1"
 
 
-def test_a_node_map_given_by_hand_is_followed(cluster: LocalRayCluster):
+def test_a_node_map_given_by_hand_is_followed(ray_cluster: LocalRayCluster):
     reports = Reports()
-    target = cluster.node_map["c2"]
+    target = ray_cluster.node_map["c2"]
     with RayEngine(node_map={"x": target}) as engine:
         engine.attach(reports)
         assert engine.inventory() == ("x",)
@@ -140,7 +124,7 @@ def test_a_node_map_given_by_hand_is_followed(cluster: LocalRayCluster):
         assert {r.ran_on for r in engine.records()} == {target}
 
 
-def test_remote_errors_and_unmapped_nodes_fail_with_reasons(cluster: LocalRayCluster):
+def test_remote_errors_and_unmapped_nodes_fail_with_reasons(ray_cluster: LocalRayCluster):
     reports = Reports()
     with RayEngine(allow_user_functions=True) as engine:
         engine.attach(reports)
@@ -153,7 +137,7 @@ def test_remote_errors_and_unmapped_nodes_fail_with_reasons(cluster: LocalRayClu
     assert reports.finished["nowhere"] == (False, "node z has no Ray node")
 
 
-def test_no_mapped_node_is_an_error(cluster: LocalRayCluster):
+def test_no_mapped_node_is_an_error(ray_cluster: LocalRayCluster):
     with pytest.raises(ValueError, match="suanwang-node:<node id>"):
         RayEngine(node_map={})
 

@@ -235,38 +235,36 @@ class ControlPlane:
 
     def set_node(self, who: Principal, node_id: str, up: bool, reason: str) -> Future[int]:
         """Mark a node up or down; the future holds how many tasks were re-placed."""
-
-        def run(batch: Batch) -> int:
-            live = self.live
-            if node_id not in live.scenario.topology.nodes:
-                raise NotFoundError(f"node {node_id!r} does not exist")
-            moved = 0
-            if up:
-                live.controller.node_up(node_id)
-                live.down_nodes = live.down_nodes - {node_id}
-            else:
-                moved = live.controller.node_down(node_id, reason)
-                live.down_nodes = live.down_nodes | {node_id}
-            self._audit(batch, who.id, "node.up" if up else "node.down", f"node:{node_id}", reason)
-            return moved
-
-        return self._worker.call(run)
+        return self._set_element(who, "node", node_id, up, reason)
 
     def set_link(self, who: Principal, link_id: str, up: bool, reason: str) -> Future[int]:
         """Mark a link up or down; the future holds how many tasks were re-placed."""
+        return self._set_element(who, "link", link_id, up, reason)
 
+    def _set_element(
+        self, who: Principal, kind: str, element_id: str, up: bool, reason: str
+    ) -> Future[int]:
         def run(batch: Batch) -> int:
-            live = self.live
-            if link_id not in live.scenario.topology.links:
-                raise NotFoundError(f"link {link_id!r} does not exist")
+            live, controller = self.live, self.live.controller
+            topology = live.scenario.topology
+            known = topology.nodes if kind == "node" else topology.links
+            if element_id not in known:
+                raise NotFoundError(f"{kind} {element_id!r} does not exist")
             moved = 0
-            if up:
-                live.controller.link_up(link_id)
-                live.down_links = live.down_links - {link_id}
+            if kind == "node":
+                if up:
+                    controller.node_up(element_id)
+                else:
+                    moved = controller.node_down(element_id, reason)
+                live.down_nodes = _marked(live.down_nodes, element_id, down_now=not up)
             else:
-                moved = live.controller.link_down(link_id, reason)
-                live.down_links = live.down_links | {link_id}
-            self._audit(batch, who.id, "link.up" if up else "link.down", f"link:{link_id}", reason)
+                if up:
+                    controller.link_up(element_id)
+                else:
+                    moved = controller.link_down(element_id, reason)
+                live.down_links = _marked(live.down_links, element_id, down_now=not up)
+            action = f"{kind}.{'up' if up else 'down'}"
+            self._audit(batch, who.id, action, f"{kind}:{element_id}", reason)
             return moved
 
         return self._worker.call(run)
@@ -372,3 +370,8 @@ class ControlPlane:
     def record(self, who: Principal, action: str, target: str, detail: str = "") -> Future[None]:
         """Write an audit entry with the next group commit."""
         return self._worker.call(lambda batch: self._audit(batch, who.id, action, target, detail))
+
+
+def _marked(down: frozenset[str], element_id: str, *, down_now: bool) -> frozenset[str]:
+    """``down`` with ``element_id`` added (down) or removed (up); a new set, never mutated."""
+    return down | {element_id} if down_now else down - {element_id}
