@@ -20,7 +20,7 @@ from suanwang.bootstrap.health import HealthConfig, HealthMonitor
 from suanwang.bootstrap.live import Explanation, LiveNetwork
 from suanwang.bootstrap.metrics import PlaneMetrics
 from suanwang.bootstrap.worker import Batch, Recorder, Worker
-from suanwang.control.controller import ControllerConfig
+from suanwang.control.controller import ControllerConfig, nodes_by_state
 from suanwang.control.ports import Clock, SystemClock
 from suanwang.control.stores import (
     AuditEvent,
@@ -133,9 +133,8 @@ class ControlPlane:
         controller.expire()
         self.metrics.queue_depth.set(controller.queued)
         self.metrics.active_tasks.set(controller.active)
-        down = len(self.live.down_nodes)
-        self.metrics.nodes.labels("down").set(down)
-        self.metrics.nodes.labels("up").set(len(self.live.scenario.topology.nodes) - down)
+        for state, count in nodes_by_state(controller.state).items():
+            self.metrics.nodes.labels(state).set(count)
 
     def _latest(self, task_id: str) -> Task | None:
         """The newest record of a task the worker knows of (None: ask the store)."""

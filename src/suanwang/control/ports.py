@@ -10,7 +10,6 @@ import threading
 import time
 from typing import Protocol, runtime_checkable
 
-from suanwang.measure import Snapshot
 from suanwang.model import Task
 
 
@@ -119,25 +118,3 @@ class ExecutionEngine(Protocol):
     def inventory(self) -> tuple[str, ...]:
         """Ids of the nodes work can run on."""
         ...
-
-
-@runtime_checkable
-class TelemetrySource(Protocol):
-    """Where the controller reads measured state for a scheduling cycle.
-
-    Contract: ``snapshot()`` returns the latest awareness ``Snapshot`` over exactly the
-    topology's nodes, or None where nothing is measured (the twin and plans, where load comes
-    from the reservation ledger alone). It is cheap enough to call once per cycle.
-    """
-
-    def snapshot(self) -> Snapshot | None:
-        """The measured state now, or None."""
-        ...
-
-
-class NoTelemetry:
-    """A telemetry source for runs without agents: load comes from reservations alone."""
-
-    def snapshot(self) -> Snapshot | None:
-        """Always None."""
-        return None
