@@ -39,6 +39,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", f"/v1/nodes/{N}/levels", {ADMIN, OPS, PROVIDER}),
     ("POST", f"/v1/nodes/{N}/down", {ADMIN, OPS, PROVIDER}),
     ("POST", f"/v1/nodes/{N}/up", {ADMIN, OPS, PROVIDER}),
+    ("POST", f"/v1/nodes/{N}/drain", {ADMIN, OPS, PROVIDER}),
     ("GET", "/v1/links", PEOPLE),
     ("GET", "/v1/links/x", PEOPLE),
     ("GET", "/v1/load", PEOPLE),

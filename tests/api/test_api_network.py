@@ -44,6 +44,27 @@ def test_a_node_down_moves_its_tasks(api: Api) -> None:
     assert api.call("ops", "POST", "/v1/nodes/x/down", json={}).status_code == 404
 
 
+def test_a_drain_moves_services_and_takes_no_new_work(api: Api) -> None:
+    service = api.submit("alice", {**CPU_TASK, "long_running": True})
+    assert service["spec"]["long_running"] is True
+    node = service["placement"]["node_id"]
+    drained = api.call("ops", "POST", f"/v1/nodes/{node}/drain", json={"reason": "patching"})
+    assert drained.json() == {"id": node, "state": "draining", "replaced_tasks": 1}
+    moved = api.call("alice", "GET", f"/v1/tasks/{service['id']}").json()
+    assert moved["placement"]["node_id"] != node
+    assert "draining: patching" in moved["history"][-2]["reason"]
+    listed = api.call("ops", "GET", "/v1/nodes", params={"state": "draining"}).json()
+    assert [n["id"] for n in listed] == [node]
+    assert api.submit("alice")["placement"]["node_id"] != node
+    assert api.call("ops", "POST", f"/v1/nodes/{node}/up").json()["state"] == "up"
+    assert api.call("ops", "GET", f"/v1/nodes/{node}").json()["state"] == "up"
+    api.call("ops", "POST", f"/v1/nodes/{node}/down", json={"reason": "power cut"})
+    refused = api.call("ops", "POST", f"/v1/nodes/{node}/drain", json={})
+    assert refused.status_code == 409
+    assert "is down" in refused.json()["detail"]
+    assert api.call("ops", "POST", "/v1/nodes/x/drain", json={}).status_code == 404
+
+
 def test_a_link_down_and_up(api: Api) -> None:
     task = api.submit("alice")
     link = task["placement"]["segments"][0]

@@ -5,6 +5,7 @@ The monitor's checks are driven by hand on a manual clock; the writer and the st
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from suanwang.bootstrap import ControlPlane, journal_for
 from suanwang.bootstrap.health import HealthConfig, HealthMonitor, NodeHealth
 from suanwang.cli.localnet import USERS_SITE, write_three_sites
 from suanwang.control.ports import ManualClock
-from suanwang.control.stores import Principal, Role
+from suanwang.control.stores import NotFoundError, Principal, Role
 from suanwang.model import TaskSpec, TaskState
 from suanwang.scenario import load_scenario
 from suanwang.scheduling import resolve_profile
@@ -92,7 +93,8 @@ def test_a_silent_node_is_suspected_then_down_and_its_tasks_move(plane: ControlP
     _advance(plane, 1.5, other)
     [suspected] = monitor.check()
     assert (suspected.node_id, suspected.state) == (victim, NodeHealth.SUSPECTED)
-    assert victim not in plane.live.down_nodes  # suspicion alone keeps it in the pool
+    assert victim not in plane.live.down_nodes  # suspicion alone drains it: no new work
+    assert plane.live.node_state(victim) == "draining"
     _advance(plane, 2.0, other)
     [down] = monitor.check()
     assert (down.node_id, down.state) == (victim, NodeHealth.DOWN)
@@ -116,7 +118,7 @@ def test_a_silent_node_is_suspected_then_down_and_its_tasks_move(plane: ControlP
     assert "cloud-1" not in plane.live.down_nodes
     assert monitor.check() == []
     actions = [e.action for e in plane.stores.audit.list(1000) if e.target == f"node:{victim}"]
-    assert actions == ["agent.key", "node.suspected", "node.down", "node.healed"]
+    assert actions == ["agent.key", "node.suspected", "node.drain", "node.down", "node.healed"]
 
 
 def test_a_heartbeat_brings_a_down_node_back_and_clears_a_suspicion(plane: ControlPlane) -> None:
@@ -134,6 +136,55 @@ def test_a_heartbeat_brings_a_down_node_back_and_clears_a_suspicion(plane: Contr
     _advance(plane, 0.1, [north, south])
     assert [(e.node_id, e.state) for e in monitor.check()] == [(south.node, NodeHealth.UP)]
     assert south.node not in plane.live.down_nodes
+    assert plane.live.node_state(south.node) == "up"  # trusted again: the drain is over
+
+
+def test_a_suspected_node_moves_its_service_before_releasing_it(plane: ControlPlane) -> None:
+    sites = {node: Site(plane, node) for node in AGENT_NODES}
+    for site in sites.values():
+        site.beat()
+    admin = Principal("root", "ops", frozenset({Role.ADMIN}))
+    plane.drain_node(admin, "cloud-1", "no agent here").result(10)  # services go to agents
+    service = dataclasses.replace(SPEC, long_running=True)
+    task = plane.submit(ALICE, service).result(10).task
+    assert task.placement is not None
+    victim = sites[task.placement.node_id]
+    [other] = [site for site in sites.values() if site is not victim]
+    [pulled] = plane.pull(victim.node, 10)
+    plane.report(victim.who, victim.node, pulled.id, finished=False, ok=True, reason="").result(10)
+
+    monitor = _monitor(plane)
+    _advance(plane, 3.5, [other])
+    [suspected] = monitor.check()
+    assert (suspected.state, suspected.moved) == (NodeHealth.SUSPECTED, 1)
+    moving = plane.tasks.get(task.id, None)
+    assert moving is not None
+    assert moving.state is TaskState.RUNNING
+    assert moving.placement is not None
+    assert moving.placement.node_id == victim.node
+    [replacement] = plane.pull(other.node, 10)
+    assert replacement.id == f"{task.id}~1"
+    started = plane.report(
+        other.who, other.node, replacement.id, finished=False, ok=True, reason=""
+    ).result(10)
+    assert started.id == task.id
+    assert started.placement is not None
+    assert started.placement.node_id == other.node
+    assert "without a break" in started.history[-1].reason
+    # The old run is released: its late report is refused, and the node going down moves nothing.
+    with pytest.raises(NotFoundError):
+        plane.report(victim.who, victim.node, task.id, finished=True, ok=True, reason="").result(10)
+    _advance(plane, 2.0, [other])
+    [down] = monitor.check()
+    assert (down.state, down.moved) == (NodeHealth.DOWN, 0)
+    plane.report(
+        other.who, other.node, replacement.id, finished=True, ok=True, reason="served"
+    ).result(10)
+    done = plane.tasks.get(task.id, None)
+    assert done is not None
+    assert done.state is TaskState.COMPLETED
+    causes = [step.reason for step in done.history]
+    assert any("replacement is placed on" in reason for reason in causes)
 
 
 def test_thresholds_must_be_ordered() -> None:

@@ -99,6 +99,9 @@ def test_submit_list_get_explain_cancel(server: tuple[str, Path]) -> None:
     assert task["state"] == "scheduled"
     code, out, _ = cli("task", "submit", *TASK, "--key", "k1", "--json", **env)
     assert json.loads(out)["id"] == task["id"]
+    assert task["spec"]["long_running"] is False
+    code, out, _ = cli("task", "submit", *TASK, "--long-running", "--json", **env)
+    assert json.loads(out)["spec"]["long_running"] is True
     code, out, _ = cli(
         "task", "submit", "--type", "video-analytics-frame", "--ingress", "term-futian", **env
     )
@@ -135,6 +138,18 @@ def test_nodes(server: tuple[str, Path]) -> None:
     assert "edge-futian-mec-1" in out
     code, out, _ = cli("node", "list", "--json", **env)
     assert len(json.loads(out)) > 100
+    code, out, _ = cli("node", "drain", "edge-futian-mec-1", "--reason", "patching", **env)
+    assert code == 0
+    assert "draining" in out
+    code, out, _ = cli("node", "list", "--state", "draining", "--json", **env)
+    assert [n["id"] for n in json.loads(out)] == ["edge-futian-mec-1"]
+    code, out, _ = cli("node", "down", "edge-futian-mec-1", "--json", **env)
+    assert json.loads(out)["state"] == "down"
+    code, out, _ = cli("node", "up", "edge-futian-mec-1", "--json", **env)
+    assert json.loads(out) == {"id": "edge-futian-mec-1", "state": "up", "replaced_tasks": 0}
+    code, _, err = cli("node", "drain", "no-such-node", **env)
+    assert code == 2
+    assert "404" in err
 
 
 @pytest.mark.parametrize(

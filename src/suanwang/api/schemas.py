@@ -70,6 +70,10 @@ class TaskSpecIn(_In):
     affinity_key: Name | None = None
     task_type: Name | None = None
     service_id: Name | None = None
+    long_running: bool = Field(
+        default=False,
+        description="A long-running service: moved make-before-break when its node drains.",
+    )
 
     def to_spec(self, workload: Workload) -> TaskSpec:
         """The domain spec: the catalogue type's spec with the fields given here on top.
@@ -132,6 +136,7 @@ class TaskSpecOut(BaseModel):
     affinity_key: str | None
     task_type: str | None
     service_id: str | None
+    long_running: bool
 
 
 class EstimateOut(BaseModel):

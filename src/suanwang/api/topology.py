@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from suanwang.model import AcceleratorKind, Link, Node, Service, Site, Tier, TrustLevel
 
 State = Literal["up", "down"]
+NodeState = Literal["up", "draining", "down"]
 
 
 class SiteOut(BaseModel):
@@ -50,11 +51,11 @@ class AcceleratorGroupOut(BaseModel):
 
 
 class NodeOut(BaseModel):
-    """A compute node and whether it is up."""
+    """A compute node and whether it is up, draining (takes nothing new) or down."""
 
     id: str
     site_id: str
-    state: State
+    state: NodeState
     arch: str
     cpu_cores: int
     mem_gib: float
@@ -64,12 +65,12 @@ class NodeOut(BaseModel):
     price_per_hour: float
 
     @classmethod
-    def of(cls, node: Node, down: bool) -> NodeOut:
+    def of(cls, node: Node, state: NodeState) -> NodeOut:
         """From the domain record."""
         return cls(
             id=node.id,
             site_id=node.site_id,
-            state="down" if down else "up",
+            state=state,
             arch=node.arch.value,
             cpu_cores=node.cpu_cores,
             mem_gib=node.mem_gib,
@@ -143,10 +144,13 @@ class StateChangeIn(BaseModel):
 
 
 class StateChangeOut(BaseModel):
-    """The outcome of a state change: tasks moved elsewhere."""
+    """The outcome of a state change: tasks moved elsewhere.
+
+    For a drain, the long-running services that began to move make-before-break.
+    """
 
     id: str
-    state: State
+    state: NodeState
     replaced_tasks: int
 
 

@@ -3,12 +3,14 @@
 A ``HealthMonitor`` thread looks at the heartbeat age of every node that has had an agent (a key
 bound through the API) once per ``tick_s``:
 
-- age > ``suspect_after_s``: the node is *suspected* (logged and audited; still in the pool,
-  since one late heartbeat is not a failure);
+- age > ``suspect_after_s``: the node is *suspected* (logged and audited) and *drained*:
+  nothing new is placed there, and its long-running services start moving make-before-break
+  (a replacement is started elsewhere; the run here is released only once it has started).
+  Batch tasks stay, since one late heartbeat is not a failure;
 - age > ``down_after_s``: the node is taken *down* through the single writer, so the controller
   re-places its tasks and every move is committed before anyone hears of it;
-- a fresh heartbeat from a suspected node clears the suspicion; from a down node it brings the
-  node back *up* (returned to the pool, the queue tried on it).
+- a fresh heartbeat from a suspected node clears the suspicion and ends the drain; from a down
+  node it brings the node back *up* (returned to the pool, the queue tried on it).
 
 Nodes that never had an agent are left alone: they are the scenario's simulated capacity.
 
@@ -83,7 +85,7 @@ class HealthEvent:
         reason: Why, in words.
         detection_s: Last heartbeat -> down (down events only).
         replacement_s: Down decided -> its tasks moved and committed (down events only).
-        moved: Tasks re-placed (down events only).
+        moved: Tasks re-placed (down events), or services that began to move (suspected).
     """
 
     node_id: str
@@ -194,20 +196,25 @@ class HealthMonitor:
             elif age_s > config.down_after_s:
                 changes.append(self._down(node, age_s))
             elif state is NodeHealth.UP and age_s > config.suspect_after_s:
-                reason = (
-                    f"no heartbeat for {age_s:.2f} s (suspect after {config.suspect_after_s} s)"
-                )
-                changes.append(self._note(node, NodeHealth.SUSPECTED, "node.suspected", reason))
+                changes.append(self._suspect(node, age_s))
             elif state is NodeHealth.SUSPECTED and age_s < config.suspect_after_s:
-                reason = f"heartbeat again after {age_s:.2f} s"
-                changes.append(self._note(node, NodeHealth.UP, "node.trusted", reason))
+                changes.append(self._trust(node, age_s))
         return changes
 
-    def _note(self, node: str, state: NodeHealth, action: str, reason: str) -> HealthEvent:
-        self.plane.record(MONITOR, action, f"node:{node}", reason).result(
-            self.config.command_timeout_s
-        )
-        return self._set(HealthEvent(node, state, self.plane.clock.now_s(), reason))
+    def _suspect(self, node: str, age_s: float) -> HealthEvent:
+        timeout_s = self.config.command_timeout_s
+        reason = f"no heartbeat for {age_s:.2f} s (suspect after {self.config.suspect_after_s} s)"
+        self.plane.record(MONITOR, "node.suspected", f"node:{node}", reason).result(timeout_s)
+        moving = self.plane.drain_node(MONITOR, node, f"suspected: {reason}").result(timeout_s)
+        now_s = self.plane.clock.now_s()
+        return self._set(HealthEvent(node, NodeHealth.SUSPECTED, now_s, reason, moved=moving))
+
+    def _trust(self, node: str, age_s: float) -> HealthEvent:
+        timeout_s = self.config.command_timeout_s
+        reason = f"heartbeat again after {age_s:.2f} s"
+        self.plane.record(MONITOR, "node.trusted", f"node:{node}", reason).result(timeout_s)
+        self.plane.set_node(MONITOR, node, True, f"trusted again: {reason}").result(timeout_s)
+        return self._set(HealthEvent(node, NodeHealth.UP, self.plane.clock.now_s(), reason))
 
     def _set(self, event: HealthEvent) -> HealthEvent:
         with self._lock:

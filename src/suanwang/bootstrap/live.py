@@ -11,6 +11,7 @@ import dataclasses
 import threading
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
 
 from suanwang.control.awareness import Aggregator
 from suanwang.control.controller import Controller, ControllerConfig, ControllerListener
@@ -59,6 +60,9 @@ class Explanation:
     why_not: NodeVerdict | None = None
 
 
+NodeState = Literal["up", "draining", "down"]
+
+
 @dataclass(slots=True)
 class LiveNetwork:
     """One live topology and the objects that serve it.
@@ -71,6 +75,7 @@ class LiveNetwork:
         aggregator_lock: Serialises the aggregator between request threads.
         down_nodes: Nodes now marked down (replaced, never mutated, so readers need no lock).
         down_links: Links now marked down (likewise).
+        draining_nodes: Nodes being drained: up, but taking nothing new (likewise).
         feedback: Measured against estimated compute times, per device and workload class.
     """
 
@@ -81,6 +86,7 @@ class LiveNetwork:
     aggregator_lock: threading.Lock = field(default_factory=threading.Lock)
     down_nodes: frozenset[str] = frozenset()
     down_links: frozenset[str] = frozenset()
+    draining_nodes: frozenset[str] = frozenset()
     feedback: EfficiencyFeedback = field(default_factory=EfficiencyFeedback)
     _explainer: Scheduler | None = None
 
@@ -100,6 +106,12 @@ class LiveNetwork:
         controller = Controller(scheduler, dispatch, clock, listener=listener, config=config)
         aggregator = Aggregator.from_topology(topology, Verifier(KeyRing()), clock)
         return cls(scenario, controller, dispatch, aggregator)
+
+    def node_state(self, node_id: str) -> NodeState:
+        """Whether a node is up, draining (up, taking nothing new) or down."""
+        if node_id in self.down_nodes:
+            return "down"
+        return "draining" if node_id in self.draining_nodes else "up"
 
     def learn(self, task: Task, measured_compute_ms: float) -> bool:
         """Take a finished task's measured compute time into the live efficiency table.

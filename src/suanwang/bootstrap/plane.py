@@ -240,6 +240,26 @@ class ControlPlane:
         """Mark a link up or down; the future holds how many tasks were re-placed."""
         return self._set_element(who, "link", link_id, up, reason)
 
+    def drain_node(self, who: Principal, node_id: str, reason: str) -> Future[int]:
+        """Drain a node: nothing new lands there; its long-running services move off.
+
+        They move make-before-break; the future holds how many began to move. ``set_node``
+        up ends the drain.
+        """
+
+        def run(batch: Batch) -> int:
+            live = self.live
+            if node_id not in live.scenario.topology.nodes:
+                raise NotFoundError(f"node {node_id!r} does not exist")
+            if node_id in live.down_nodes:
+                raise ConflictError(f"node {node_id} is down: bring it up before draining it")
+            moved = live.controller.drain(node_id, reason)
+            live.draining_nodes = _marked(live.draining_nodes, node_id, down_now=True)
+            self._audit(batch, who.id, "node.drain", f"node:{node_id}", reason)
+            return moved
+
+        return self._worker.call(run)
+
     def _set_element(
         self, who: Principal, kind: str, element_id: str, up: bool, reason: str
     ) -> Future[int]:
@@ -256,6 +276,7 @@ class ControlPlane:
                 else:
                     moved = controller.node_down(element_id, reason)
                 live.down_nodes = _marked(live.down_nodes, element_id, down_now=not up)
+                live.draining_nodes = _marked(live.draining_nodes, element_id, down_now=False)
             else:
                 if up:
                     controller.link_up(element_id)
@@ -321,7 +342,9 @@ class ControlPlane:
             dispatch = self.live.dispatch
             if dispatch.node_of(task_id) != node_id:
                 raise NotFoundError(f"task {task_id!r} is not dispatched to node {node_id}")
-            placed = self.live.controller.task(task_id)
+            # The agent knows the task by its run id: the task id, or a replacement's id.
+            placed = self.live.controller.task_of_run(task_id)
+            owner = task_id if placed is None else placed.id
             if finished and ok and measured_compute_ms is not None and placed is not None:
                 self.live.learn(placed, measured_compute_ms)
             if finished:
@@ -331,8 +354,9 @@ class ControlPlane:
             if not accepted:
                 raise ConflictError(f"task {task_id} was already reported started")
             event = "finished" if finished else "started"
-            self._audit(batch, who.id, f"task.{event}", f"task:{task_id}", reason)
-            task = self._latest(task_id)
+            detail = reason if owner == task_id else f"run {task_id}: {reason}"
+            self._audit(batch, who.id, f"task.{event}", f"task:{owner}", detail)
+            task = self._latest(owner)
             assert task is not None  # the report just moved it, so it is dirty
             return task
 

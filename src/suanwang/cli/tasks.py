@@ -106,6 +106,12 @@ def submit(
     latency_budget_ms: Annotated[float | None, typer.Option(min=0)] = None,
     spec: Annotated[str | None, typer.Option(help="Whole spec as JSON (options override).")] = None,
     key: Annotated[str | None, typer.Option(help="Idempotency key: resubmits return it.")] = None,
+    long_running: Annotated[
+        bool,
+        typer.Option(
+            "--long-running", help="A service: moved make-before-break when its node drains."
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Submit a task; prints it as stored (state, node, reason)."""
@@ -124,6 +130,8 @@ def submit(
         "latency_budget_ms": latency_budget_ms,
     }
     body.update({name: value for name, value in options.items() if value is not None})
+    if long_running:
+        body["long_running"] = True
     headers = {} if key is None else {"Idempotency-Key": key}
     task = _call(url, token, "POST", "/v1/tasks", json=body, headers=headers)
     _emit(task, as_json, lambda t: _task_table([t]))
@@ -211,7 +219,7 @@ def list_nodes(
     url: Url = DEFAULT_URL,
     token: Token = "",
     site: Annotated[str | None, typer.Option(help="Only nodes of this site.")] = None,
-    state: Annotated[str | None, typer.Option(help="up or down.")] = None,
+    state: Annotated[str | None, typer.Option(help="up, draining or down.")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Nodes of the live topology with their state."""
@@ -228,6 +236,52 @@ def list_nodes(
         return out
 
     _emit(nodes, as_json, table)
+
+
+Reason = Annotated[str, typer.Option(help="Why, for the audit log and the tasks' history.")]
+
+
+def _change_node(url: str, token: str, path: str, body: dict[str, Any], as_json: bool) -> None:
+    change = _call(url, token, "POST", path, json=body)
+
+    def table(c: dict[str, Any]) -> Table:
+        out = Table("node", "state", "tasks moved", box=box.SIMPLE_HEAD)
+        out.add_row(c["id"], c["state"], str(c["replaced_tasks"]))
+        return out
+
+    _emit(change, as_json, table)
+
+
+@node_app.command("drain")
+def drain_node(
+    node_id: str,
+    url: Url = DEFAULT_URL,
+    token: Token = "",
+    reason: Reason = "drained by an operator",
+    as_json: AsJson = False,
+) -> None:
+    """Place nothing new on a node; move its long-running services off without a break."""
+    _change_node(url, token, f"/v1/nodes/{node_id}/drain", {"reason": reason}, as_json)
+
+
+@node_app.command("down")
+def node_down(
+    node_id: str,
+    url: Url = DEFAULT_URL,
+    token: Token = "",
+    reason: Reason = "taken down by an operator",
+    as_json: AsJson = False,
+) -> None:
+    """Take a node out of the pool; its tasks are placed again elsewhere."""
+    _change_node(url, token, f"/v1/nodes/{node_id}/down", {"reason": reason}, as_json)
+
+
+@node_app.command("up")
+def node_up(
+    node_id: str, url: Url = DEFAULT_URL, token: Token = "", as_json: AsJson = False
+) -> None:
+    """Return a node to the pool (this also ends a drain)."""
+    _change_node(url, token, f"/v1/nodes/{node_id}/up", {}, as_json)
 
 
 Database = Annotated[

@@ -18,6 +18,18 @@ The life of a task here:
   task that holds the node or link back to PENDING and place it again (a re-placement); a task
   re-placed more than ``max_replacements`` times FAILS. ``node_up`` / ``link_up`` return them
   to the pool.
+* ``drain`` (an operator's drain, or a node suspected by failure detection) places nothing new
+  on a node and moves its long-running services (``TaskSpec.long_running``) off it
+  make-before-break: a replacement run is placed and started elsewhere while the task keeps
+  RUNNING where it is, and only when the replacement has started is the old run cancelled and
+  released (RUNNING -> RUNNING with the new placement, cause ``moved``). Should the old run be
+  lost first (its node goes down, its run fails), the replacement takes over at once; should
+  the replacement fail, the task keeps running where it was. Batch tasks finish where they
+  are. ``node_up`` ends a drain.
+
+Engine runs: the engine sees a task under its *run id*. That is the task id, except after a
+move, when it is ``<task id>~<n>`` (two runs of one task exist while it moves); reservations
+are held under run ids too, and reports are mapped back to the task.
 
 Nothing accepted is dropped: every task ends COMPLETED, FAILED, CANCELLED or REJECTED with a
 reason, and the listener hears every transition.
@@ -25,6 +37,7 @@ reason, and the listener hears every transition.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -32,7 +45,7 @@ from typing import Protocol
 import numpy as np
 
 from suanwang.control.ports import Clock, ExecutionEngine
-from suanwang.model import ACCELERATOR_KINDS, Task, TaskSpec, TaskState
+from suanwang.model import ACCELERATOR_KINDS, Placement, Task, TaskSpec, TaskState
 from suanwang.scheduling import ClusterState, Request, Scheduler
 from suanwang.scheduling.framework import Code, Status
 
@@ -41,9 +54,10 @@ class ControllerListener(Protocol):
     """Hears every transition the controller makes (a store, metrics, a log).
 
     Contract: called synchronously after each transition with the new task record and a short
-    stable ``cause`` key for counting (``placed``, ``started``, ``completed``, ``failed``,
-    ``queued``, ``cancelled``, ``replaced``, ``expired``, or ``rejected:<plugin>``). It must not
-    call back into the controller.
+    stable ``cause`` key for counting (``submitted``, ``resumed``, ``placed``, ``started``,
+    ``completed``, ``failed``, ``queued``, ``cancelled``, ``replaced``, ``moving``, ``moved``,
+    ``move-failed``, ``expired:<plugin>`` or ``rejected:<plugin>``). It must not call back into
+    the controller.
     """
 
     def task_changed(self, task: Task, cause: str) -> None:
@@ -73,6 +87,14 @@ class ControllerConfig:
 
 
 _QueueKey = tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """A long-running task's replacement run, started while its current run still serves."""
+
+    run_id: str
+    placement: Placement
 
 
 def _queue_key(spec: TaskSpec) -> _QueueKey:
@@ -119,8 +141,14 @@ class Controller:
         self._queues: dict[_QueueKey, dict[str, None]] = {}
         self._queued_key: dict[str, _QueueKey] = {}
         self._refusal: dict[str, tuple[str, str]] = {}
+        # Run ids (see the module docstring) holding each node and link.
         self._on_node: dict[int, set[str]] = {}
         self._on_link: dict[int, set[str]] = {}
+        self._run_of: dict[str, str] = {}  # task id -> run id, where it is not the task id
+        self._task_of: dict[str, str] = {}  # run id -> task id, where it is not the task id
+        self._moves: dict[str, _Move] = {}  # task id -> its replacement being started
+        self._runs_made: dict[str, int] = {}  # task id -> replacement runs made (numbers them)
+        self._draining: set[int] = set()
         self._node_index = {node: i for i, node in enumerate(self.state.arrays.node_ids)}
         self._link_index = {link: i for i, link in enumerate(self.state.arrays.link_ids)}
         self._empty = ClusterState(
@@ -153,6 +181,18 @@ class Controller:
     def queued(self) -> int:
         """Tasks waiting in the queue for capacity."""
         return len(self._queued_key)
+
+    def task_of_run(self, run_id: str) -> Task | None:
+        """The active task engine run ``run_id`` belongs to.
+
+        A run id is the task id, or the id of a replacement run made while the task moves.
+        """
+        return self._tasks.get(self._task_of.get(run_id, run_id))
+
+    def draining(self) -> tuple[str, ...]:
+        """Nodes being drained (nothing new is placed there)."""
+        ids = self.state.arrays.node_ids
+        return tuple(ids[node] for node in sorted(self._draining))
 
     # ----------------------------------------------------------------- requests
 
@@ -196,8 +236,9 @@ class Controller:
         if task_id in self._queued_key:
             self._dequeue(task_id)
         elif task.state in (TaskState.SCHEDULED, TaskState.RUNNING):
-            self._engine.cancel(task_id)
-            self._release(task_id)
+            run_id = self._run(task_id)
+            self._engine.cancel(run_id)
+            self._release(run_id)
         return self._final(task, TaskState.CANCELLED, reason, "cancelled")
 
     def expire(self) -> int:
@@ -217,45 +258,104 @@ class Controller:
     # ----------------------------------------------------------------- engine reports
 
     def task_started(self, task_id: str) -> None:
-        """The engine began the task: SCHEDULED -> RUNNING."""
-        task = self._tasks.get(task_id)
-        if task is None or task.state is not TaskState.SCHEDULED:
+        """The engine began run ``task_id``: SCHEDULED -> RUNNING, or a move completes."""
+        owner = self._task_of.get(task_id, task_id)
+        task = self._tasks.get(owner)
+        if task is None:
+            return
+        move = self._moves.get(owner)
+        if move is not None and move.run_id == task_id:
+            self._complete_move(task, move)
+            return
+        if task.state is not TaskState.SCHEDULED or task_id != self._run(owner):
             return
         node = task.placement.node_id if task.placement else "?"
         self._set(task.transition(TaskState.RUNNING, self._now(task), f"running on {node}"))
-        self._listener.task_changed(self._tasks[task_id], "started")
+        self._listener.task_changed(self._tasks[owner], "started")
 
     def task_finished(self, task_id: str, ok: bool, reason: str) -> None:
-        """The engine ended the task: release what it held, finish it, retry the queue."""
-        task = self._tasks.get(task_id)
+        """The engine ended run ``task_id``: release what it held, finish it, retry the queue.
+
+        A task that is moving is handled as the module docstring says.
+        """
+        owner = self._task_of.get(task_id, task_id)
+        task = self._tasks.get(owner)
         if task is None or task.state not in (TaskState.SCHEDULED, TaskState.RUNNING):
             return
+        move = self._moves.get(owner) if self._moves else None
+        if move is not None:
+            if task_id == move.run_id:
+                if not ok:
+                    self._abort_move(owner)
+                    where = task.placement.node_id if task.placement else "?"
+                    why = f"its replacement on {move.placement.node_id} failed: {reason}"
+                    self._note(task, f"{why}; it keeps running on {where}", "move-failed")
+                    return
+                task = self._complete_move(task, move)  # it did the work: it ends below
+            elif task_id == self._run(owner) and not ok:
+                self._take_over(task, move, f"its run failed: {reason or 'no reason given'}")
+                return
+        if task_id != self._run(owner):
+            return  # a run released earlier
         held = self.state.reservations.held(task_id)
         self._release(task_id)
         if ok:
+            if task.state is TaskState.SCHEDULED:  # done without a reported start
+                self.task_started(task_id)
+                task = self._tasks[owner]
             self._final(task, TaskState.COMPLETED, reason or "completed", "completed")
         else:
             self._final(task, TaskState.FAILED, reason or "failed on its node", "failed")
         if self._queues:
-            self._drain(None if held is None else held.node)
+            self._retry_queue(None if held is None else held.node)
 
     # ----------------------------------------------------------------- failures
 
     def node_down(self, node_id: str, reason: str) -> int:
         """Take a node out of the pool and re-place its tasks; returns how many were moved."""
         node = self._node_index[node_id]
+        self._draining.discard(node)
         self.state.mark_node(node, down=True)
         self._empty.mark_node(node, down=True)
         self._feasible.clear()
         return self._replace_all(self._on_node.pop(node, set()), f"node {node_id} down: {reason}")
 
-    def node_up(self, node_id: str) -> None:
-        """Return a node to the pool and try the queue on it."""
+    def drain(self, node_id: str, reason: str) -> int:
+        """Place nothing new on a node; move its long-running services off make-before-break.
+
+        Returns how many began to move (see the module docstring).
+
+        A long-running task placed there but not yet started is simply placed again (nothing
+        serves yet); batch tasks finish where they are. ``node_up`` ends the drain.
+        """
         node = self._node_index[node_id]
+        self.state.mark_node(node, down=True)
+        self._empty.mark_node(node, down=True)
+        self._feasible.clear()
+        self._draining.add(node)
+        why = f"node {node_id} draining: {reason}"
+        moved = 0
+        for run_id in sorted(self._on_node.get(node, ())):
+            owner = self._task_of.get(run_id, run_id)
+            task = self._tasks.get(owner)
+            if task is None or not task.spec.long_running or owner in self._moves:
+                continue
+            if run_id != self._run(owner):
+                continue
+            if task.state is TaskState.RUNNING:
+                moved += self._start_move(task, why)
+            elif task.state is TaskState.SCHEDULED:
+                moved += self._replace_all({run_id}, why)
+        return moved
+
+    def node_up(self, node_id: str) -> None:
+        """Return a node to the pool (ending a drain) and try the queue on it."""
+        node = self._node_index[node_id]
+        self._draining.discard(node)
         self.state.mark_node(node, down=False)
         self._empty.mark_node(node, down=False)
         self._feasible.clear()
-        self._drain(node)
+        self._retry_queue(node)
 
     def link_down(self, link_id: str, reason: str) -> int:
         """Take a link out of routing and re-place the tasks whose path uses it."""
@@ -271,7 +371,7 @@ class Controller:
         self.state.mark_link(link, down=False)
         self._empty.mark_link(link, down=False)
         self._feasible.clear()
-        self._drain(None)
+        self._retry_queue(None)
 
     # ----------------------------------------------------------------- internals
 
@@ -282,6 +382,91 @@ class Controller:
     def _set(self, task: Task) -> None:
         self._tasks[task.id] = task
 
+    def _run(self, task_id: str) -> str:
+        """The id the engine and the ledger know the task's current run by."""
+        return self._run_of.get(task_id, task_id)
+
+    def _note(self, task: Task, reason: str, cause: str) -> Task:
+        """Record a step of a RUNNING task's move (RUNNING -> RUNNING, same placement)."""
+        task = task.transition(TaskState.RUNNING, self._now(task), reason)
+        self._set(task)
+        self._listener.task_changed(task, cause)
+        return task
+
+    def _start_move(self, task: Task, reason: str) -> int:
+        """Place and start a replacement run of RUNNING ``task``; 1 if it began, else 0."""
+        count = self._runs_made.get(task.id, 0) + 1
+        run_id = f"{task.id}~{count}"
+        decision = self.scheduler.schedule(Request(run_id, task.spec, task.tenant))
+        placement = decision.placement
+        where = task.placement.node_id if task.placement else "?"
+        if placement is None:
+            why = f"{reason}; no other node can take it now ({decision.status.reason})"
+            self._note(task, f"{why}: it keeps running on {where}", "move-failed")
+            return 0
+        self._runs_made[task.id] = count
+        self._task_of[run_id] = task.id
+        self._moves[task.id] = _Move(run_id, placement)
+        self._hold(run_id)
+        self._note(
+            task,
+            f"{reason}; its replacement is placed on {placement.node_id} and starts before the "
+            f"run on {where} is released",
+            "moving",
+        )
+        self._engine.start(dataclasses.replace(task, id=run_id, placement=placement))
+        return 1
+
+    def _complete_move(self, task: Task, move: _Move) -> Task:
+        """The replacement started: release the old run; the task now runs where it went."""
+        old_run = self._run(task.id)
+        self._engine.cancel(old_run)
+        self._release(old_run)
+        self._task_of.pop(old_run, None)
+        del self._moves[task.id]
+        self._run_of[task.id] = move.run_id
+        where = task.placement.node_id if task.placement else "?"
+        task = task.transition(
+            TaskState.RUNNING,
+            self._now(task),
+            f"moved to {move.placement.node_id} without a break: its replacement started "
+            f"before the run on {where} was released",
+            move.placement,
+        )
+        self._set(task)
+        self._listener.task_changed(task, "moved")
+        return task
+
+    def _take_over(self, task: Task, move: _Move, reason: str) -> None:
+        """The old run was lost mid-move: the replacement, already starting, becomes the run."""
+        old_run = self._run(task.id)
+        self._engine.cancel(old_run)
+        self._release(old_run)
+        self._task_of.pop(old_run, None)
+        del self._moves[task.id]
+        self._run_of[task.id] = move.run_id
+        node = move.placement.node_id
+        task = task.transition(
+            TaskState.PENDING, self._now(task), f"{reason}; its replacement on {node} takes over"
+        )
+        self._set(task)
+        self._listener.task_changed(task, "replaced")
+        task = task.transition(
+            TaskState.SCHEDULED,
+            self._now(task),
+            f"placed on {node} (its replacement, started before the loss)",
+            move.placement,
+        )
+        self._set(task)
+        self._listener.task_changed(task, "placed")
+
+    def _abort_move(self, task_id: str) -> None:
+        """Stop and release a move's replacement run; the task stays where it runs."""
+        move = self._moves.pop(task_id)
+        self._engine.cancel(move.run_id)
+        self._release(move.run_id)
+        self._task_of.pop(move.run_id, None)
+
     def _patience_s(self, spec: TaskSpec) -> float:
         if spec.latency_budget_ms is not None:
             return spec.latency_budget_ms / 1000.0
@@ -291,7 +476,8 @@ class Controller:
 
     def _place(self, task: Task, *, queued: bool) -> Task:
         """Try to place ``task`` now; queue or reject it when that fails. Returns it as it is."""
-        decision = self.scheduler.schedule(Request(task.id, task.spec, task.tenant))
+        run_id = self._run(task.id)
+        decision = self.scheduler.schedule(Request(run_id, task.spec, task.tenant))
         placement = decision.placement
         if placement is not None:
             if queued:
@@ -300,9 +486,9 @@ class Controller:
                 TaskState.SCHEDULED, self._now(task), f"placed on {placement.node_id}", placement
             )
             self._set(task)
-            self._hold(task.id)
+            self._hold(run_id)
             self._listener.task_changed(task, "placed")
-            self._engine.start(task)
+            self._engine.start(task if run_id == task.id else dataclasses.replace(task, id=run_id))
             return task
         status = decision.status
         self._refusal[task.id] = (status.plugin or "unschedulable", status.reason)
@@ -358,36 +544,56 @@ class Controller:
         )
 
     def _final(self, task: Task, state: TaskState, reason: str, cause: str) -> Task:
+        if task.id in self._moves:
+            self._abort_move(task.id)
         task = task.transition(state, self._now(task), reason)
         del self._tasks[task.id]
         self._replacements.pop(task.id, None)
+        if self._runs_made:  # only a task that has moved has a run id of its own
+            self._runs_made.pop(task.id, None)
+            self._task_of.pop(self._run_of.pop(task.id, task.id), None)
         self._listener.task_changed(task, cause)
         return task
 
-    def _hold(self, task_id: str) -> None:
-        held = self.state.reservations.held(task_id)
+    def _hold(self, run_id: str) -> None:
+        held = self.state.reservations.held(run_id)
         if held is None:
             return
-        self._on_node.setdefault(held.node, set()).add(task_id)
+        self._on_node.setdefault(held.node, set()).add(run_id)
         for link in held.links:
-            self._on_link.setdefault(link, set()).add(task_id)
+            self._on_link.setdefault(link, set()).add(run_id)
 
-    def _release(self, task_id: str) -> None:
-        held = self.state.reservations.held(task_id)
+    def _release(self, run_id: str) -> None:
+        held = self.state.reservations.held(run_id)
         if held is not None:
-            self._on_node.get(held.node, set()).discard(task_id)
+            self._on_node.get(held.node, set()).discard(run_id)
             for link in held.links:
-                self._on_link.get(link, set()).discard(task_id)
-        self.scheduler.release(task_id)
+                self._on_link.get(link, set()).discard(run_id)
+        self.scheduler.release(run_id)
 
-    def _replace_all(self, task_ids: set[str], reason: str) -> int:
+    def _replace_all(self, run_ids: set[str], reason: str) -> int:
+        """Re-place the tasks of runs that lost their node or path; returns how many."""
         moved = 0
-        for task_id in sorted(task_ids):
+        for run_id in sorted(run_ids):
+            task_id = self._task_of.get(run_id, run_id)
             task = self._tasks.get(task_id)
             if task is None or task.state not in (TaskState.SCHEDULED, TaskState.RUNNING):
                 continue
-            self._engine.cancel(task_id)
-            self._release(task_id)
+            move = self._moves.get(task_id)
+            if move is not None and move.run_id == run_id:
+                self._abort_move(task_id)
+                where = task.placement.node_id if task.placement else "?"
+                why = f"{reason}: its replacement there was lost; it keeps running on {where}"
+                self._note(task, why, "move-failed")
+                continue
+            if run_id != self._run(task_id):
+                continue
+            if move is not None:
+                self._take_over(task, move, reason)
+                moved += 1
+                continue
+            self._engine.cancel(run_id)
+            self._release(run_id)
             count = self._replacements.get(task_id, 0) + 1
             if count > self.config.max_replacements:
                 why = f"{reason}; re-placed {count - 1} times already"
@@ -417,7 +623,7 @@ class Controller:
         free = arrays.node_accel_count[node, kind] - ledger.accelerators[node, kind]
         return bool(free >= need.count)
 
-    def _drain(self, node: int | None) -> None:
+    def _retry_queue(self, node: int | None) -> None:
         """Try queue heads after capacity came back (on ``node``, or anywhere when None)."""
         self.expire()
         failures = 0

@@ -52,6 +52,9 @@ class TaskSpec:
         affinity_key: Session key; requests with one key stay on one instance while it serves.
         task_type: Catalogue task type this spec was drawn from, if any.
         service_id: CS-ID the request addresses, if any.
+        long_running: A long-running service (an endpoint that serves until its work is done or
+            it is cancelled) rather than a batch job: when its node is drained or suspected,
+            its replacement starts elsewhere before this run is released (make-before-break).
     """
 
     work_gflop: float
@@ -72,6 +75,7 @@ class TaskSpec:
     affinity_key: str | None = None
     task_type: str | None = None
     service_id: str | None = None
+    long_running: bool = False
 
     def __post_init__(self) -> None:
         for name in ("work_gflop", "cpu_cores", "mem_gib", "data_in_mb", "data_out_mb"):
@@ -110,9 +114,17 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     TaskState.SCHEDULED: frozenset(
         {TaskState.RUNNING, TaskState.PENDING, TaskState.CANCELLED, TaskState.FAILED}
     ),
-    # Back to PENDING: the node failed mid-run and the task is to be re-placed.
+    # Back to PENDING: the node failed mid-run and the task is to be re-placed. RUNNING to
+    # RUNNING: a long-running service moves without a break (its replacement is started, then
+    # it moves to the replacement's placement), or a step of such a move is recorded.
     TaskState.RUNNING: frozenset(
-        {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED, TaskState.PENDING}
+        {
+            TaskState.COMPLETED,
+            TaskState.FAILED,
+            TaskState.CANCELLED,
+            TaskState.PENDING,
+            TaskState.RUNNING,
+        }
     ),
     TaskState.COMPLETED: frozenset(),
     TaskState.FAILED: frozenset(),
@@ -190,7 +202,8 @@ class Task:
             to_state: State to enter.
             at_s: Time of the step; never earlier than the last step.
             reason: Why the task moves.
-            placement: Required when entering SCHEDULED; ignored otherwise.
+            placement: Required when entering SCHEDULED; on RUNNING -> RUNNING, when given, the
+                placement the task moved to; ignored otherwise.
 
         Raises:
             IllegalTransitionError: the table has no such edge, time runs backwards, the reason is
@@ -214,6 +227,8 @@ class Task:
             new_placement: Placement | None = placement
         elif to_state is TaskState.PENDING:
             new_placement = None
+        elif to_state is current is TaskState.RUNNING and placement is not None:
+            new_placement = placement
         else:
             new_placement = self.placement
         step = Transition(current, to_state, at_s, reason)

@@ -16,6 +16,7 @@ from suanwang.api.topology import (
     LinkOut,
     NodeMetricsOut,
     NodeOut,
+    NodeState,
     ServiceOut,
     SiteOut,
     State,
@@ -63,18 +64,17 @@ async def list_nodes(
     plane: PlaneDep,
     _: People,
     site_id: Annotated[str | None, Query(max_length=255)] = None,
-    state: State | None = None,
+    state: NodeState | None = None,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> list[NodeOut]:
     """Nodes of the live topology with their state, in scenario order."""
     live = plane.live
-    down = live.down_nodes
     nodes = [
-        NodeOut.of(n, n.id in down)
+        NodeOut.of(n, live.node_state(n.id))
         for n in live.scenario.topology.nodes.values()
         if (site_id is None or n.site_id == site_id)
-        and (state is None or (n.id in down) == (state == "down"))
+        and (state is None or live.node_state(n.id) == state)
     ]
     return nodes[offset : offset + limit]
 
@@ -86,7 +86,7 @@ async def get_node(node_id: IdPath, plane: PlaneDep, _: People) -> NodeOut:
     node = live.scenario.topology.nodes.get(node_id)
     if node is None:
         raise ApiError(404, f"node {node_id!r} does not exist")
-    return NodeOut.of(node, node_id in live.down_nodes)
+    return NodeOut.of(node, live.node_state(node_id))
 
 
 @router.get("/v1/nodes/{node_id}/metrics", operation_id="getNodeMetrics")
@@ -166,8 +166,24 @@ async def mark_node_down(
 
 @router.post("/v1/nodes/{node_id}/up", operation_id="markNodeUp")
 async def mark_node_up(node_id: IdPath, plane: PlaneDep, who: NodeKeeper) -> StateChangeOut:
-    """Return a node to the pool."""
+    """Return a node to the pool (this also ends a drain)."""
     return await _set_node(plane, who, node_id, True, "back up")
+
+
+@router.post("/v1/nodes/{node_id}/drain", operation_id="drainNode")
+async def drain_node(
+    node_id: IdPath, body: StateChangeIn, plane: PlaneDep, who: NodeKeeper
+) -> StateChangeOut:
+    """Place nothing new on a node and move its long-running services off it without a break.
+
+    Each long-running service gets a replacement elsewhere and is released here only once the
+    replacement has started; batch tasks finish where they are. ``replaced_tasks`` counts the
+    services that began to move. ``/up`` ends the drain.
+    """
+    if node_id in plane.live.scenario.topology.nodes and not speaks_for(who, node_id):
+        raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
+    moved = await answer(plane.drain_node(who, node_id, body.reason))
+    return StateChangeOut(id=node_id, state="draining", replaced_tasks=moved)
 
 
 @router.get("/v1/links", operation_id="listLinks")
