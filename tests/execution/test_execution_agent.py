@@ -117,6 +117,34 @@ def test_work_an_agent_cannot_run_is_reported_failed_with_the_reason(net: LocalN
     assert "user functions are disabled" in doc["reason"]
 
 
+def test_a_drained_node_hands_its_service_over_without_a_break(net: LocalNet) -> None:
+    body = _body(2, 60.0) | {"task_type": "inference", "long_running": True}
+    with net.client() as client:
+        response = client.post("/v1/tasks", json=body)
+        assert response.status_code == 201, response.text
+        task_id = response.json()["id"]
+        deadline = time.monotonic() + 20.0
+        while (doc := client.get(f"/v1/tasks/{task_id}").json())["state"] != "running":
+            assert time.monotonic() < deadline, doc["reason"]
+            time.sleep(0.05)
+        first = doc["placement"]["node_id"]
+        drained = client.post(f"/v1/nodes/{first}/drain", json={"reason": "kernel update"})
+        assert drained.json() == {"id": first, "state": "draining", "replaced_tasks": 1}
+        [doc] = _wait_final(client, [task_id], timeout_s=90.0)
+        client.post(f"/v1/nodes/{first}/up").raise_for_status()
+    assert doc["state"] == "completed", doc["reason"]
+    second = doc["placement"]["node_id"]
+    assert second != first
+    assert _ran_on(doc) == second
+    reasons = [step["reason"] for step in doc["history"]]
+    states = [step["to_state"] for step in doc["history"]]
+    # Serving all along: RUNNING on the first node until the replacement started on the second.
+    assert states == ["pending", "scheduled", "running", "running", "running", "completed"]
+    assert f"node {first} draining: kernel update" in reasons[3]
+    assert f"placed on {second}" in reasons[3]
+    assert f"moved to {second} without a break" in reasons[4]
+
+
 def test_a_killed_agents_tasks_complete_elsewhere_and_it_returns(net: LocalNet) -> None:
     with net.client() as client:
         ids = _submit(client, 9, 6.0)
@@ -151,9 +179,9 @@ def test_a_killed_agents_tasks_complete_elsewhere_and_it_returns(net: LocalNet) 
             if e["target"] == f"node:{VICTIM}" and e["action"].startswith("node.")
         ]
         actions = [action for action, _ in steps]
-        assert actions[:3] == ["node.suspected", "node.down", "node.healed"], steps
-        detection_s = float(re.findall(r"detection ([\d.]+) s", steps[2][1])[0])
-        replacement_s = float(re.findall(r"re-placement ([\d.]+) s", steps[2][1])[0])
+        assert actions[:4] == ["node.suspected", "node.drain", "node.down", "node.healed"], steps
+        detection_s = float(re.findall(r"detection ([\d.]+) s", steps[3][1])[0])
+        replacement_s = float(re.findall(r"re-placement ([\d.]+) s", steps[3][1])[0])
         assert DOWN_S <= detection_s < DOWN_S + 2 * TICK_S + 0.5
         assert replacement_s < 1.0
         assert DOWN_S - HEARTBEAT_S <= kill_to_down_s < DOWN_S + 2 * TICK_S + 1.0

@@ -232,4 +232,5 @@ class Task:
         else:
             new_placement = self.placement
         step = Transition(current, to_state, at_s, reason)
-        return dataclasses.replace(self, history=(*self.history, step), placement=new_placement)
+        # Built directly: dataclasses.replace costs ~10 µs, and every task makes several steps.
+        return Task(self.id, self.spec, self.tenant, (*self.history, step), new_placement)
