@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 
+import local_engine_kinds  # the test directory is on sys.path (and on the workers')
 import pytest
 
 from suanwang.control.controller import Controller
 from suanwang.control.ports import SystemClock
-from suanwang.execution import EfficiencyFeedback, LocalEngine, RunRecord
+from suanwang.execution import EfficiencyFeedback, LocalEngine, RunRecord, local
 from suanwang.measure.compute import DEFAULT_EFFICIENCY, EfficiencyTable, WorkloadClass
 from suanwang.model import Estimate, Placement, Task, TaskSpec, TaskState
 from suanwang.scenario import loads_scenario
@@ -32,6 +36,10 @@ links:
 
 WAIT_S = 60.0
 LONG_GFLOP = 25.0  # about a second of matmul on one core here
+DIE = "local_engine_kinds:die"  # user functions of the helper module next to this one
+DIE_LATER = "local_engine_kinds:die_later"
+NAP = "local_engine_kinds:nap"
+DIED = "worker process died (pid "
 
 
 class Recorder:
@@ -217,6 +225,139 @@ def test_user_functions_run_when_allowed_and_their_errors_are_reported():
 def test_a_closed_engine_refuses_work():
     engine = LocalEngine(["a", "b", "a"], max_workers=1)
     assert engine.inventory() == ("a", "b")
+    engine.close()
+    engine.close()
+    with pytest.raises(ValueError, match="closed"):
+        engine.start(scheduled("late", job(0.01)))
+
+
+# ----------------------------------------------------------------------------- dying workers
+
+
+def wait_until(done: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def two_user_workers() -> Iterator[tuple[LocalEngine, Recorder]]:
+    recorder = Recorder()
+    engine = LocalEngine(["a"], max_workers=2, allow_user_functions=True)
+    engine.attach(recorder)
+    yield engine, recorder
+    engine.close()
+
+
+def test_a_dying_worker_fails_what_its_pool_held_and_a_fresh_pool_takes_over(
+    two_user_workers, caplog
+):
+    engine, recorder = two_user_workers
+    caplog.set_level(logging.WARNING, logger=local.__name__)
+    engine.start(scheduled("sleeper", job(WAIT_S, task_type=NAP)))
+    assert recorder.wait(lambda: recorder.of("sleeper") == [("started", "sleeper")])
+    engine.start(scheduled("killer", job(0.01, task_type=DIE)))
+    engine.start(scheduled("queued", job(0.05)))  # both workers are taken: it waits
+    for task_id in ("killer", "sleeper", "queued"):
+        assert recorder.finished(task_id)
+    code = f"exit code {local_engine_kinds.EXIT_CODE}"
+    for task_id in ("killer", "sleeper"):  # in the pool when it broke, each failed once
+        started, (what, _, ok, reason) = recorder.of(task_id)
+        assert started == ("started", task_id)
+        assert (what, ok) == ("finished", "False")
+        assert reason.startswith(DIED)
+        assert code in reason
+        assert "the task may have killed it" in reason
+    assert [e[:3] for e in recorder.of("queued")] == [
+        ("started", "queued"),
+        ("finished", "queued", "True"),
+    ]
+    engine.start(scheduled("after", job(0.05)))
+    assert recorder.finished("after")
+    assert recorder.of("after")[-1][2] == "True"
+    assert engine.pools_replaced == 1
+    assert engine.running == 0
+    records = {r.task_id: r for r in engine.records()}
+    assert not records["killer"].ok
+    assert records["killer"].measured_compute_ms is None
+    assert records["after"].ok
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "replaced it with a fresh pool" in warnings[0].getMessage()
+    assert code in warnings[0].getMessage()
+
+
+def test_a_cancelled_task_whose_worker_dies_reports_nothing(two_user_workers):
+    engine, recorder = two_user_workers
+    engine.start(scheduled("doomed", job(1.0, task_type=DIE_LATER)))
+    assert recorder.wait(lambda: recorder.of("doomed") == [("started", "doomed")])
+    time.sleep(0.3)  # the pool has handed it to a worker: the cancel cannot stop it
+    engine.cancel("doomed")
+    assert wait_until(lambda: engine.pools_replaced == 1)
+    engine.start(scheduled("next", job(0.05)))
+    assert recorder.finished("next")
+    assert recorder.of("doomed") == [("started", "doomed")]
+    assert [r.task_id for r in engine.records()] == ["next"]
+    assert engine.running == 0
+
+
+def test_a_worker_killed_while_idle_is_replaced_at_the_next_start(one_worker):
+    engine, recorder = one_worker
+    engine.start(scheduled("first", job(0.05)))
+    assert recorder.finished("first")
+    (record,) = engine.records()
+    pid = int(record.ran_on.removeprefix("pid "))
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: not process_exists(pid))  # reaped: the pool knows it broke
+    engine.start(scheduled("second", job(0.05)))
+    assert recorder.finished("second")
+    assert [e[:3] for e in recorder.of("second")] == [
+        ("started", "second"),
+        ("finished", "second", "True"),
+    ]
+    assert engine.pools_replaced == 1
+
+
+def test_pools_that_keep_breaking_are_replaced_after_a_wait(monkeypatch, caplog):
+    monkeypatch.setattr(local, "FREE_REPLACEMENTS", 1)
+    monkeypatch.setattr(local, "BACKOFF_FIRST_S", 1.0)
+    caplog.set_level(logging.WARNING, logger=local.__name__)
+    recorder = Recorder()
+    with LocalEngine(["a"], max_workers=1, allow_user_functions=True) as engine:
+        engine.attach(recorder)
+        for task_id in ("k1", "k2"):
+            engine.start(scheduled(task_id, job(0.01, task_type=DIE)))
+        engine.start(scheduled("after", job(0.05)))
+        assert recorder.finished("k2")
+        broke = time.monotonic()
+        assert engine.pools_replaced == 1  # the second pool completed nothing: wait
+        assert recorder.finished("after")
+        assert time.monotonic() - broke >= 0.9
+        assert engine.pools_replaced == 2
+    for task_id in ("k1", "k2"):
+        assert recorder.of(task_id)[-1][2] == "False"
+        assert recorder.of(task_id)[-1][3].startswith(DIED)
+    assert recorder.of("after")[-1][2] == "True"
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "starts in 1.0 s" in errors[0]
+
+
+def test_close_works_with_a_broken_pool(two_user_workers):
+    engine, recorder = two_user_workers
+    engine.start(scheduled("killer", job(0.01, task_type=DIE)))
+    assert recorder.finished("killer")
     engine.close()
     engine.close()
     with pytest.raises(ValueError, match="closed"):

@@ -3,13 +3,26 @@
 ``LocalEngine`` implements the ``ExecutionEngine`` port for the embedded default, where one
 machine stands for every node it is given: a task placed on any of them runs its kind
 (``suanwang.execution.kinds``) in a process of a ``ProcessPoolExecutor`` (spawned, never
-forked: the engine has threads, and a forked child would inherit their locks mid-flight).
+forked: the engine has threads, and a forked child would inherit their locks mid-flight). A
+pool starts all its ``max_workers`` processes with its first task.
 
 The engine keeps its own FIFO of tasks waiting for a worker and hands the pool one task per
 free worker, so ``task_started`` means a worker took the task and a cancelled waiting task
 never reaches a process. A task already in a worker cannot be stopped safely (killing a pool
 process breaks the whole pool), so cancelling it only drops it: the worker finishes, its slot
 frees, and nothing is reported. Every report comes from the engine's reporter thread.
+
+A worker process that dies (killed by the OS or the OOM killer, a crash in native code, a user
+function calling ``os._exit``) breaks the whole pool: every task in it at that moment is
+reported finished, not ok, once — "worker process died (pid, exit code or signal); the task
+may have killed it" — and a cancelled one reports nothing. The engine then puts a fresh pool
+in its place and goes on with the tasks waiting in its FIFO (which never reached the broken
+pool and so lose nothing); ``pools_replaced`` counts the replacements, each logged as a
+warning. A worker that dies while idle is noticed at the next start, which goes to the fresh
+pool. Against a crash loop (workers that die at once, every time): after
+``FREE_REPLACEMENTS`` pools in a row broke before completing any task, each further
+replacement waits, ``BACKOFF_FIRST_S`` doubling up to ``BACKOFF_MAX_S`` (logged as an error),
+while new tasks queue in the FIFO; a pool that completes a task ends the streak.
 
 Each finished run leaves a ``RunRecord`` — the estimate next to the measured compute time —
 in a bounded history, and is handed to ``on_record`` (for example
@@ -21,13 +34,18 @@ numpy's BLAS may use every core in each worker; where several workers compute at
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
+import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from types import TracebackType
 
@@ -36,8 +54,18 @@ from suanwang.execution.kinds import KindError, Work, WorkOutcome, run_work, sel
 from suanwang.execution.runbook import RecordHook, ReentrantLock, Run, RunBook, RunRecord
 from suanwang.model import Task
 
+_log = logging.getLogger(__name__)
+
+FREE_REPLACEMENTS = 3
+"""Pools in a row that may break before completing a task and still be replaced at once."""
+BACKOFF_FIRST_S = 1.0
+"""Wait before the first replacement past ``FREE_REPLACEMENTS``; doubles with each next one."""
+BACKOFF_MAX_S = 60.0
+"""Longest wait before a replacement."""
+
 _Event = tuple[str, str, int, object]
-"""(what, task id, run token, detail): ``started``, ``failed`` (detail: reason), ``done``."""
+"""(what, task id, token, detail): ``started``, ``failed`` (detail: reason), ``done`` (detail:
+the future), ``broken`` and ``replace`` (token: the pool's generation)."""
 
 
 class LocalEngine:
@@ -70,11 +98,16 @@ class LocalEngine:
             raise ValueError(f"max_workers must be at least 1, got {self.max_workers}")
         self._allow = allow_user_functions
         self._book = RunBook(on_record, history, lock)
-        self._pool = ProcessPoolExecutor(
-            self.max_workers, mp_context=multiprocessing.get_context("spawn")
-        )
+        # The pool and what is in it; all below is guarded by the book's lock.
+        self._pool: ProcessPoolExecutor | None = self._new_pool()  # None: awaiting a new one
+        self._generation = 0  # of the pool slot: events of a replaced pool are told apart
+        self._in_pool: dict[Future[WorkOutcome], Run] = {}  # submitted, done not yet handled
+        self._launched = False  # whether the current pool's workers were started
+        self._pool_completed = False  # whether the current pool completed any task
+        self._strikes = 0  # pools in a row that broke before completing a task
+        self._replaced = 0
+        self._timer: threading.Timer | None = None  # a delayed replacement
         self._waiting: deque[Run] = deque()
-        self._in_pool = 0
         self._events: queue.SimpleQueue[_Event | None] = queue.SimpleQueue()
         self._reports: EngineReports | None = None
         self._closed = False
@@ -138,18 +171,30 @@ class LocalEngine:
         """Tasks started or waiting for a worker, not yet reported finished."""
         return self._book.active
 
+    @property
+    def pools_replaced(self) -> int:
+        """Worker pools replaced after one of their processes died."""
+        with self._book.lock:
+            return self._replaced
+
     def close(self, timeout_s: float = 30.0) -> None:
         """Stop taking work and drop what waits; let running work end; stop the reporter.
 
         Tasks still waiting for a worker are dropped unreported, as if cancelled. Waits for
         the workers' current tasks, then up to ``timeout_s`` for the reporter to finish.
+        Idempotent; works with a broken pool or while a replacement is pending.
         """
-        if self._closed:
-            return
-        self._closed = True
         with self._book.lock:
+            if self._closed:
+                return
+            self._closed = True
             self._waiting.clear()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            pool, timer = self._pool, self._timer
+            self._timer = None
+        if timer is not None:
+            timer.cancel()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         self._events.put(None)
         self._thread.join(timeout_s)
 
@@ -166,17 +211,42 @@ class LocalEngine:
 
     # ------------------------------------------------------------------ internals
 
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.max_workers, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    @staticmethod
+    def _launch(pool: ProcessPoolExecutor) -> None:
+        """Start all of a fresh pool's workers before its first task (lock held).
+
+        A spawning pool otherwise starts workers one by one as tasks come, and registers a new
+        one only after waking its manager thread for the task; a worker that dies before the
+        manager looks again goes unnoticed, and its task never ends. Started together before
+        the manager, every worker is watched. (A private method: skipped where it is missing.)
+        """
+        launch = getattr(pool, "_launch_processes", None)
+        if callable(launch):
+            launch()
+
     def _dispatch(self) -> None:
         """Hand waiting tasks to free workers (caller holds the book's lock)."""
-        while self._waiting and self._in_pool < self.max_workers:
+        while self._pool is not None and self._waiting and len(self._in_pool) < self.max_workers:
             run = self._waiting.popleft()
             work = Work.of(run.task.id, run.task.spec)
             try:
+                if not self._launched:
+                    self._launched = True
+                    self._launch(self._pool)
                 future = self._pool.submit(run_work, run.kind, work, self._allow)
-            except RuntimeError as error:  # shut down or broken: the task cannot run here
+            except BrokenProcessPool:  # a worker died while idle: the task waits for a new pool
+                self._waiting.appendleft(run)
+                self._events.put(("broken", "", self._generation, None))
+                return
+            except (RuntimeError, OSError) as error:  # shut down, or no worker can start
                 self._events.put(("failed", run.task.id, run.token, f"worker pool: {error}"))
                 continue
-            self._in_pool += 1
+            self._in_pool[future] = run
             run.handle = future
             self._events.put(("started", run.task.id, run.token, None))
             # The callback may run at once in this thread; it only queues an event.
@@ -192,13 +262,98 @@ class LocalEngine:
                 self._book.deliver_started(self._reports, task_id, token)
             elif what == "failed":
                 self._book.deliver_finished(self._reports, task_id, token, None, str(detail))
+            elif what == "broken":
+                with self._book.lock:
+                    if token == self._generation and self._pool is not None:
+                        self._pool_broke()
+            elif what == "replace":
+                with self._book.lock:
+                    if token == self._generation and self._pool is None and not self._closed:
+                        self._timer = None
+                        self._replace_pool()
             else:
                 assert isinstance(detail, Future)
-                with self._book.lock:
-                    self._in_pool -= 1  # the worker is free again, cancelled run or not
-                    if not self._closed:
-                        self._dispatch()
-                self._finish(task_id, token, detail)
+                self._handle_done(task_id, token, detail)
+
+    def _handle_done(self, task_id: str, token: int, future: Future[WorkOutcome]) -> None:
+        with self._book.lock:
+            if future not in self._in_pool:
+                return  # its pool was replaced, and its run settled then
+            if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
+                self._pool_broke()  # settles this run and every other one in the pool
+                return
+            del self._in_pool[future]
+            if not future.cancelled():
+                self._pool_completed = True
+            if not self._closed:
+                self._dispatch()  # the worker is free again, cancelled run or not
+        self._finish(task_id, token, future)
+
+    def _pool_broke(self) -> None:
+        """Fail what the broken pool held and put a new pool in its place (lock held)."""
+        pool = self._pool
+        assert pool is not None
+        cause = _death_cause(pool)
+        lost = list(self._in_pool.values())
+        self._in_pool.clear()
+        self._generation += 1
+        self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)  # broken: its workers are gone already
+        reason = f"worker process died ({cause}); the task may have killed it"
+        for run in lost:  # a cancelled one is no longer current: the book drops it
+            self._book.deliver_finished(self._reports, run.task.id, run.token, None, reason)
+        if self._closed:
+            return
+        if self._pool_completed:
+            self._strikes = 0
+        self._strikes += 1
+        excess = self._strikes - FREE_REPLACEMENTS
+        if excess <= 0:
+            self._replace_pool(cause, len(lost))
+            return
+        delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2.0 ** (excess - 1))
+        _log.error(
+            "local engine: worker pool broke (%s) with %d task(s) in it; %d pools in a row "
+            "broke before completing a task, so the next one starts in %.1f s",
+            cause,
+            len(lost),
+            self._strikes,
+            delay,
+        )
+        self._replace_later(delay)
+
+    def _replace_later(self, delay_s: float) -> None:
+        """Have the reporter start the next pool after ``delay_s`` (lock held)."""
+        event: _Event = ("replace", "", self._generation, None)
+        self._timer = threading.Timer(delay_s, self._events.put, (event,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _replace_pool(self, cause: str = "", lost: int = 0) -> None:
+        """Start a fresh pool and hand it the waiting tasks (lock held)."""
+        try:
+            self._pool = self._new_pool()
+        except OSError:  # out of descriptors or processes, say: try again later
+            _log.exception("local engine: cannot start a worker pool; retrying in %.1f s", 5.0)
+            self._replace_later(5.0)
+            return
+        self._launched = False
+        self._pool_completed = False
+        self._replaced += 1
+        if cause:
+            _log.warning(
+                "local engine: worker pool broke (%s) with %d task(s) in it, failed them; "
+                "replaced it with a fresh pool (%d replaced so far)",
+                cause,
+                lost,
+                self._replaced,
+            )
+        else:
+            _log.warning(
+                "local engine: started a fresh worker pool after a delay (%d replaced so far)",
+                self._replaced,
+            )
+        self._dispatch()
 
     def _finish(self, task_id: str, token: int, future: Future[WorkOutcome]) -> None:
         if future.cancelled():
@@ -209,3 +364,32 @@ class LocalEngine:
             self._book.deliver_finished(self._reports, task_id, token, None, reason)
             return
         self._book.deliver_finished(self._reports, task_id, token, future.result(), "")
+
+
+def _death_cause(pool: ProcessPoolExecutor) -> str:
+    """Which worker of a broken pool died and how, as far as can be told (best effort)."""
+    try:
+        processes = list((pool._processes or {}).values())  # private: there is no public view
+        ready = multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0)
+        exited = [p for p in processes if p.sentinel in ready]
+        deadline = time.monotonic() + 0.5
+        # Reaping it can take a moment, and the pool's thread may be reaping it too.
+        while any(p.exitcode is None for p in exited) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        dead = [(p.pid, p.exitcode) for p in exited if p.exitcode is not None]
+    except Exception:  # a pool's internals are not an API: never fail on them
+        return "cause unknown"
+    # The pool terminates (SIGTERM) the other workers once one died: leave those out.
+    first = [d for d in dead if d[1] != -signal.SIGTERM] or dead
+    if not first:
+        return "cause unknown"
+    return ", ".join(f"pid {pid}, {_exit_text(code)}" for pid, code in first)
+
+
+def _exit_text(code: int) -> str:
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
