@@ -9,7 +9,10 @@
 * ``agents`` (not in ``--quick``): the real thing: ``suanwang serve`` and three
   ``suanwang agent`` processes (heartbeat 0.5 s; suspect 1 s, down 2 s, tick 0.2 s), a
   workload of real tasks, one agent SIGKILLed by PID mid-run; *kill -> down* measured from
-  outside, detection and re-placement read from the audit log.
+  outside, detection and re-placement read from the audit log. Before that, a long-running
+  inference service is drained off its node: *hand-over* is the time the service ran twice,
+  from its replacement placed to the replacement started and the old run released (the two
+  steps of the task's history), *drain -> moved* the same seen through the API.
 
 Medians of ``--runs``. Run: ``.venv/bin/python -m benchmarks.bench_healing [--runs N] [--quick]``.
 """
@@ -25,6 +28,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import httpx
 
 from suanwang.bootstrap import ControlPlane, journal_for
 from suanwang.bootstrap.health import HealthConfig, NodeHealth
@@ -128,6 +133,7 @@ def _agents_run(folder: Path) -> dict[str, float]:
         body = {"work_gflop": 0.5, "task_type": "inference", "ingress_site": USERS_SITE}
         body |= {"task_class": "hot", "cpu_cores": 0.5}
         with net.client() as client:
+            handover = _handover(client)
             for _ in range(12):
                 client.post("/v1/tasks", json=body).raise_for_status()
             killed_s, killed_at = time.monotonic(), time.time()
@@ -145,12 +151,40 @@ def _agents_run(folder: Path) -> dict[str, float]:
                     detail = healed[0]["detail"]
                     break
                 time.sleep(0.05)
-    return {
+    return handover | {
         "kill_to_down_s": kill_to_down_s,
         "detection_s": float(re.findall(r"detection ([\d.]+) s", detail)[0]),
         "replacement_s": float(re.findall(r"re-placement ([\d.]+) s", detail)[0]),
         "moved": float(re.findall(r"for (\d+) tasks", detail)[0]),
     }
+
+
+def _handover(client: httpx.Client) -> dict[str, float]:
+    """Drain the node of a running long-running service; how long until it moved."""
+    body = {"work_gflop": 40.0, "task_type": "inference", "ingress_site": USERS_SITE}
+    body |= {"cpu_cores": 0.5, "long_running": True}
+    task_id = client.post("/v1/tasks", json=body).raise_for_status().json()["id"]
+    for _ in range(1000):
+        doc = client.get(f"/v1/tasks/{task_id}").json()
+        if doc["state"] == "running":
+            break
+        time.sleep(0.01)
+    node = doc["placement"]["node_id"]
+    drained_s = time.monotonic()
+    client.post(f"/v1/nodes/{node}/drain", json={"reason": "bench"}).raise_for_status()
+    for _ in range(2000):
+        doc = client.get(f"/v1/tasks/{task_id}").json()
+        if doc["placement"]["node_id"] != node:
+            break
+        time.sleep(0.01)
+    drain_to_moved_s = time.monotonic() - drained_s
+    placed, moved = doc["history"][-2:]  # the two steps of the hand-over
+    handed_over = moved["reason"].startswith("moved to")
+    if not handed_over or "replacement is placed" not in placed["reason"]:
+        raise RuntimeError(f"the service did not hand over: {doc['history']}")
+    client.post(f"/v1/nodes/{node}/up").raise_for_status()
+    client.post(f"/v1/tasks/{task_id}/cancel").raise_for_status()
+    return {"handover_s": moved["at_s"] - placed["at_s"], "drain_to_moved_s": drain_to_moved_s}
 
 
 def _print(name: str, runs: list[dict[str, float]]) -> None:
