@@ -38,6 +38,11 @@ def test_demo_runs_the_workload_heals_and_writes_its_report(tmp_path: Path) -> N
     healing = summary["healing"]
     assert 2.0 <= healing["detection_s"] < 3.0
     assert healing["back_up"] is True
+    handover = healing["handover"]
+    assert handover["from"] != handover["to"]
+    assert handover["state"] == "completed"
+    assert 0.0 < handover["overlap_s"] < 10.0
+    assert "make-before-break: the long-running service on" in done.stdout
     # Every process it started is gone: the server's and agents' logs end with their stop.
     logs = tmp_path / "data" / "logs"
     assert "Finished server process" in (logs / "server.log").read_text()

@@ -3,10 +3,13 @@
 It starts the control plane (``suanwang serve`` on SQLite, in a fresh folder) with a small
 built-in network of three sites, starts one agent process per site, and sends a mixed hot /
 warm / cold workload of real work (matrix products, frame transcoding, inference) through the
-HTTP API. Half-way, one site's agent is killed without warning: the control plane notices the
-silence, takes the node down, re-places its tasks, and lets the node back when its agent
-returns. Then it prints what happened per class, writes a report folder with plots, and keeps
-serving (the API URL and an admin token are printed) until Ctrl-C, or stops with ``--exit``.
+HTTP API. First a long-running inference service is started and the site it runs on is
+drained for maintenance: the service moves to another site without a break (its replacement
+starts before the old run is released). Half-way through the workload, one site's agent is
+killed without warning: the control plane notices the silence, takes the node down, re-places
+its tasks, and lets the node back when its agent returns. Then it prints what happened per
+class, writes a report folder with plots, and keeps serving (the API URL and an admin token are
+printed) until Ctrl-C, or stops with ``--exit``.
 """
 
 from __future__ import annotations
@@ -65,8 +68,9 @@ def demo(
         Panel.fit(
             f"suanwang {__version__} — computing force network (算力网络)\n"
             "A control plane (HTTP API, SQLite) and three sites, each a real agent process on\n"
-            f"this machine, run {tasks} real tasks sent through the API; half-way the agent of\n"
-            f"{VICTIM} is killed (SIGKILL) and the network heals around it.",
+            "this machine. A long-running service moves off a drained site without a break; then\n"
+            f"{tasks} real tasks are sent through the API, and half-way the agent of {VICTIM}\n"
+            "is killed (SIGKILL) and the network heals around it.",
             title="make demo",
         )
     )
@@ -81,7 +85,16 @@ def demo(
             f"control plane at [bold]{net.url}[/] and {len(THREE_SITES_NODES)} agents "
             f"({', '.join(THREE_SITES_NODES)}) up in {time.perf_counter() - started:.1f} s"
         )
+        with net.client() as client, console.status("moving a service off a drained site"):
+            handover = _handover(client)
+        console.print(
+            f"make-before-break: the long-running service on {handover['from']} moved to "
+            f"{handover['to']} while serving; both ran for {1e3 * handover['overlap_s']:.0f} ms, "
+            f"then the run on {handover['from']} was released ({handover['from']} drained for "
+            "maintenance, then back in the pool)"
+        )
         docs, healing = _workload(net, tasks, kill)
+        healing["handover"] = handover
         outcomes = [outcome_of(doc) for doc in docs]
         rows = class_rows(outcomes)
         console.print(summary_table(rows))
@@ -134,6 +147,41 @@ def _workload(net: Any, count: int, kill: bool) -> tuple[list[dict[str, Any]], d
         if killed_at_s is not None:
             healing = _healing(net, client, killed_at_s)
     return docs, healing
+
+
+SERVICE = {"work_gflop": 25.0, "task_type": "inference", "ingress_site": "users",
+           "cpu_cores": 1.0, "mem_gib": 0.5, "task_class": "hot", "long_running": True}  # fmt: skip
+"""An inference endpoint standing for a service: ~1.5 s of work on one core here."""
+
+
+def _handover(client: Any) -> dict[str, Any]:
+    """Start the service, drain its node, wait for the move; the node comes back after.
+
+    Raises:
+        RuntimeError: the service did not move (its history is in the message).
+    """
+    task_id = client.post("/v1/tasks", json=SERVICE).raise_for_status().json()["id"]
+    deadline = time.monotonic() + 30.0
+    while (doc := client.get(f"/v1/tasks/{task_id}").json())["state"] != "running":
+        if doc["state"] in FINAL or time.monotonic() > deadline:
+            raise RuntimeError(f"the service did not start: {doc['reason']}")
+        time.sleep(0.05)
+    node = doc["placement"]["node_id"]
+    client.post(f"/v1/nodes/{node}/drain", json={"reason": "maintenance"}).raise_for_status()
+    while (doc := client.get(f"/v1/tasks/{task_id}").json())["placement"]["node_id"] == node:
+        if doc["state"] in FINAL or time.monotonic() > deadline:
+            raise RuntimeError(f"the service did not move: {doc['history']}")
+        time.sleep(0.02)
+    client.post(f"/v1/nodes/{node}/up").raise_for_status()
+    placed, moved = doc["history"][-2:]
+    [done] = _wait_final(client, [task_id], timeout_s=60.0)
+    return {
+        "task_id": task_id,
+        "from": node,
+        "to": moved["reason"].split()[2],
+        "overlap_s": moved["at_s"] - placed["at_s"],
+        "state": done["state"],
+    }
 
 
 def _wait_final(client: Any, ids: list[str], timeout_s: float) -> list[dict[str, Any]]:
