@@ -19,8 +19,9 @@ elsewhere); ``alive`` only ever narrows, so a cached estimate stays valid for th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +36,11 @@ from suanwang.scheduling.framework import (
     RouteResult,
 )
 from suanwang.scheduling.state import ClusterState, StaticDemand
+
+_Index: TypeAlias = npt.NDArray[np.intp] | slice | int
+"""Where an estimate is built: every node (``_EVERY``), the alive ones, or one node."""
+_Build: TypeAlias = Callable[[_Index], Any]
+_EVERY = slice(None)
 
 MB_BITS = 8.0e6
 """Bits in one megabyte (MB = 10^6 bytes, as in data_in_mb)."""
@@ -94,6 +100,7 @@ class Cycle:
         scratch: Room for plugins to share per-cycle values (keyed by plugin name).
         chosen_node: Node index selected after scoring (set before Reserve).
         chosen_path: Its materialised path (set before Reserve).
+        spec: The request's demand (``request.spec``; an attribute, as plugins read it often).
     """
 
     request: Request
@@ -107,16 +114,31 @@ class Cycle:
     _memo: dict[str, FloatArray] = field(default_factory=dict)
     _static_demand: StaticDemand | None = None
     _alive_index: npt.NDArray[np.intp] | None = None
+    _alive_at: npt.NDArray[np.intp] | slice | None = None
+    spec: TaskSpec = field(init=False)
 
-    @property
-    def spec(self) -> TaskSpec:
-        """The request's demand."""
-        return self.request.spec
+    def __post_init__(self) -> None:
+        self.spec = self.request.spec
 
-    def _cached(self, key: str, build: Any) -> FloatArray:
+    def _cached(self, key: str, build: _Build, over_alive: bool = False) -> FloatArray:
+        """The memoised estimate ``key``: ``build`` over every node, or over the alive ones.
+
+        ``build(at)`` gives the estimate at ``at`` (a whole slice, an index array, or one node:
+        ``estimate`` asks for the chosen node alone, in scalars, where nothing has asked for
+        the whole array). With ``over_alive`` it is built for the alive nodes, ``inf`` elsewhere.
+        """
         value = self._memo.get(key)
         if value is None:
-            value = self._memo[key] = build()
+            if not over_alive:
+                value = build(_EVERY)
+            else:
+                at = self._at()
+                value = build(at)
+                if not isinstance(at, slice):  # some nodes turned away: inf there
+                    alive_value = value
+                    value = np.full(len(self.alive), np.inf)
+                    value[at] = alive_value
+            self._memo[key] = value
         return value
 
     def static_demand(self) -> StaticDemand:
@@ -144,15 +166,18 @@ class Cycle:
         """Estimated compute time per node (``inf`` where the device or precision is missing)."""
         return self._cached("compute_ms", self._compute_ms)
 
-    def _compute_ms(self) -> FloatArray:
-        per_gflop = self._static().ms_per_gflop
+    def _compute_ms(self, at: _Index) -> Any:
+        per_gflop = self._static().ms_per_gflop[at]
         if self.spec.work_gflop == 0:  # no work: zero where the device exists (inf x 0 is NaN)
             return np.where(np.isfinite(per_gflop), 0.0, np.inf)
         return per_gflop * self.spec.work_gflop
 
     def utilisation(self) -> FloatArray:
         """Utilisation of the task's device on each node, 0..1."""
-        return self._cached("utilisation", self._utilisation)
+        value = self._memo.get("utilisation")
+        if value is None:
+            value = self._memo["utilisation"] = self._utilisation()
+        return value
 
     def _utilisation(self) -> FloatArray:
         state, task = self.state, self.spec
@@ -166,86 +191,102 @@ class Cycle:
 
     def queueing_ms(self) -> FloatArray:
         """Estimated waiting from contention (M/M/1 factor on the device's utilisation)."""
-        return self._cached("queueing_ms", self._queueing_ms)
+        return self._cached("queueing_ms", self._queueing_ms, over_alive=True)
 
-    def _queueing_ms(self) -> FloatArray:
-        at = self.alive_index()
+    def _queueing_ms(self, at: _Index) -> Any:
         rho = np.minimum(self.utilisation()[at], MAX_UTILISATION)
-        waiting = np.full(len(self.alive), np.inf)
-        waiting[at] = self.compute_ms()[at] * rho / (1.0 - rho)
-        return waiting
+        return self.compute_ms()[at] * rho / (1.0 - rho)
 
     def network_ms(self) -> FloatArray:
         """Round trip plus transfer time per node; needs the Route point to have run."""
-        return self._cached("network_ms", self._network_ms)
+        return self._cached("network_ms", self._network_ms, over_alive=True)
 
-    def _network_ms(self) -> FloatArray:
+    def _network_ms(self, at: _Index) -> Any:
         route = self._route()
-        at = self.alive_index()
-        network = np.full(len(self.alive), np.inf)
-        network[at] = 2.0 * route.latency_ms[at]
+        network = 2.0 * route.latency_ms[at]
         data_mbit = (self.spec.data_in_mb + self.spec.data_out_mb) * MB_BITS / 1e6
         if data_mbit > 0:
-            network[at] += data_mbit / route.bottleneck_mbps[at] * 1000.0
+            network = network + data_mbit / route.bottleneck_mbps[at] * 1000.0
         return network
 
     def total_ms(self) -> FloatArray:
         """End-to-end estimate: network + queueing + compute."""
-        return self._cached("total_ms", self._total_ms)
+        return self._cached("total_ms", self._total_ms, over_alive=True)
 
-    def _total_ms(self) -> FloatArray:
-        at = self.alive_index()
-        total = np.full(len(self.alive), np.inf)
-        total[at] = self.network_ms()[at] + self.queueing_ms()[at] + self.compute_ms()[at]
-        return total
+    def _total_ms(self, at: _Index) -> Any:
+        return self.network_ms()[at] + self.queueing_ms()[at] + self.compute_ms()[at]
 
     def cost(self) -> FloatArray:
         """Estimated price of running the task on each node, transfer included."""
         return self._cached("cost", self._cost)
 
-    def _cost(self) -> FloatArray:
-        static = self._static()
+    def _cost(self, at: _Index) -> Any:
+        per_gflop = self._static().cost_per_gflop[at]
         if self.spec.work_gflop == 0:
-            compute = np.where(np.isfinite(static.cost_per_gflop), 0.0, np.inf)
+            compute = np.where(np.isfinite(per_gflop), 0.0, np.inf)
         else:
-            compute = static.cost_per_gflop * self.spec.work_gflop
+            compute = per_gflop * self.spec.work_gflop
         data_gb = (self.spec.data_in_mb + self.spec.data_out_mb) / 1000.0
         if data_gb == 0:
             return compute
-        return compute + self._route().cost_per_gb * data_gb
+        return compute + self._route().cost_per_gb[at] * data_gb
 
     def energy_kwh(self) -> FloatArray:
         """Facility energy of the task on each node (its share of peak power, times PUE)."""
         return self._cached("energy_kwh", self._energy_kwh)
 
-    def _energy_kwh(self) -> FloatArray:
-        per_gflop = self._static().kwh_per_gflop
+    def _energy_kwh(self, at: _Index) -> Any:
+        per_gflop = self._static().kwh_per_gflop[at]
         if self.spec.work_gflop == 0:
             return np.where(np.isfinite(per_gflop), 0.0, np.inf)
         return per_gflop * self.spec.work_gflop
 
     def carbon_g(self) -> FloatArray:
         """Grams CO2e of that energy at each site's intensity at the state's hour."""
+        return self._cached("carbon_g", self._carbon_g)
+
+    def _carbon_g(self, at: _Index) -> Any:
         intensity = self.state.sites.carbon_g_per_kwh_by_hour[self.state.hour_of_day]
-        return self._cached("carbon_g", lambda: self.energy_kwh() * intensity)
+        return self._value_at("energy_kwh", self._energy_kwh, at) * intensity[at]
+
+    def _value_at(self, key: str, build: _Build, at: _Index) -> Any:
+        """Estimate ``key`` at ``at``: from the memoised array if built, else from ``build``."""
+        value = self._memo.get(key)
+        return build(at) if value is None else value[at]
 
     def estimate(self, node: int) -> Estimate:
-        """The estimate of placing the task on ``node`` (the route must have run)."""
+        """The estimate of placing the task on ``node`` (the route must have run).
+
+        Figures no plugin asked for are worked out for ``node`` alone (the same arithmetic
+        in scalars): a cycle whose scores read one estimate does not build the others.
+        """
         return Estimate(
-            network_ms=float(self.network_ms()[node]),
-            queueing_ms=float(self.queueing_ms()[node]),
-            compute_ms=float(self.compute_ms()[node]),
-            cost=float(self.cost()[node]),
-            energy_kwh=float(self.energy_kwh()[node]),
-            carbon_g=float(self.carbon_g()[node]),
+            network_ms=float(self._value_at("network_ms", self._network_ms, node)),
+            queueing_ms=float(self._value_at("queueing_ms", self._queueing_ms, node)),
+            compute_ms=float(self._value_at("compute_ms", self._compute_ms, node)),
+            cost=float(self._value_at("cost", self._cost, node)),
+            energy_kwh=float(self._value_at("energy_kwh", self._energy_kwh, node)),
+            carbon_g=float(self._value_at("carbon_g", self._carbon_g, node)),
         )
 
     def alive_index(self) -> npt.NDArray[np.intp]:
         """Indexes of the surviving nodes, computed once per narrowing of ``alive``."""
         index = self._alive_index
         if index is None:
-            index = self._alive_index = np.flatnonzero(self.alive)
+            index = self._alive_index = self.alive.nonzero()[0]
         return index
+
+    def _at(self) -> npt.NDArray[np.intp] | slice:
+        """The surviving nodes as an index: a whole-array slice while every node survives.
+
+        Estimates index with it: a slice takes views, not copies, and leaves no ``inf`` to fill
+        in, which is most of the cost of a cycle on a small topology.
+        """
+        at = self._alive_at
+        if at is None:
+            index = self.alive_index()
+            at = self._alive_at = slice(None) if index.size == len(self.alive) else index
+        return at
 
     def _route(self) -> RouteResult:
         if self.route is None:
@@ -254,8 +295,10 @@ class Cycle:
 
     def reject(self, plugin: str, passes: BoolArray) -> None:
         """Narrow ``alive`` to ``passes``, recording whom ``plugin`` turned away."""
+        if passes is self.state.everyone():  # what filters return when they turn none away
+            return
         turned_away = self.alive & ~passes
-        if turned_away.any():
+        if np.count_nonzero(turned_away):  # np.any costs three times as much on small masks
             self.rejections.append((plugin, turned_away))
             self.alive = self.alive & passes
-            self._alive_index = None
+            self._alive_index = self._alive_at = None

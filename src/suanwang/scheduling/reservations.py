@@ -55,6 +55,13 @@ class Reservation:
 class Reservations:
     """Reserved compute per node and bandwidth per link, for one topology's arrays.
 
+    The sums are public arrays for reading; only ``reserve`` and ``release`` change them.
+    ``link_version`` names the current ``link_mbps``: equal versions mean equal fills. It is 0
+    while the ledger has held nothing since it was made or last emptied (every fill zero), and
+    takes a new number at every other change of ``link_mbps``. Figures derived from the residual
+    bandwidth (path bottlenecks) can so be kept while it stays the same: most tasks move no
+    data, and a ledger that empties returns to version 0.
+
     Args:
         arrays: Capacities come from here (cores, memory, devices per kind, link bandwidth).
     """
@@ -66,6 +73,8 @@ class Reservations:
         self.mem_gib: FloatArray = np.zeros(n_nodes)
         self.accelerators: FloatArray = np.zeros((n_nodes, len(ACCELERATOR_KINDS)))
         self.link_mbps: FloatArray = np.zeros(n_links)
+        self.link_version = 0
+        self._link_fills = 0
         self._held: dict[str, Reservation] = {}
 
     def __contains__(self, task_id: object) -> bool:
@@ -90,6 +99,10 @@ class Reservations:
         """Devices not reserved, per node and kind (shape ``(nodes, kinds)``)."""
         return self._arrays.node_accel_count - self.accelerators
 
+    def free_accelerators_of(self, kind: int) -> FloatArray:
+        """Devices of kind index ``kind`` not reserved, per node (one column of the above)."""
+        return self._arrays.node_accel_count[:, kind] - self.accelerators[:, kind]
+
     def residual_mbps(self) -> FloatArray:
         """Bandwidth not reserved, per link."""
         return self._arrays.link_bandwidth_mbps - self.link_mbps
@@ -101,6 +114,7 @@ class Reservations:
             array = getattr(self, name).copy()
             array.flags.writeable = False
             setattr(copy, name, array)
+        copy.link_version, copy._link_fills = self.link_version, self._link_fills
         return copy
 
     def reserve(self, reservation: Reservation) -> bool:
@@ -143,14 +157,14 @@ class Reservations:
                     f"node {node_id!r} lacks {r.accelerator_count} free {r.accelerator_kind}"
                 )
         if r.bandwidth_mbps > 0 and r.links:
-            links = np.asarray(r.links)
             if len(set(r.links)) != len(r.links):
                 raise OverCommitError("a path may not use one link twice")
-            residual = arrays.link_bandwidth_mbps[links] - self.link_mbps[links]
-            short = residual + _SLACK < r.bandwidth_mbps
-            if short.any():
-                link_id = arrays.link_ids[int(links[short.argmax()])]
-                raise OverCommitError(f"link {link_id!r} lacks {r.bandwidth_mbps} Mbps")
+            # A path has a few links: a Python loop costs less than numpy calls on them.
+            capacity, held = arrays.link_bandwidth_mbps, self.link_mbps
+            for link in r.links:
+                if capacity[link] - held[link] + _SLACK < r.bandwidth_mbps:
+                    link_id = arrays.link_ids[int(link)]
+                    raise OverCommitError(f"link {link_id!r} lacks {r.bandwidth_mbps} Mbps")
 
     def _apply(self, r: Reservation, sign: float) -> None:
         self.cpu_cores[r.node] += sign * r.cpu_cores
@@ -160,8 +174,13 @@ class Reservations:
                 sign * r.accelerator_count
             )
         if r.bandwidth_mbps > 0 and r.links:
-            self.link_mbps[np.asarray(r.links)] += sign * r.bandwidth_mbps
+            change = sign * r.bandwidth_mbps
+            for link in r.links:  # distinct links (``_check``); few, so no numpy call
+                self.link_mbps[link] += change
+            self._link_fills += 1
+            self.link_version = self._link_fills
         if sign < 0 and not self._held:
             # With nothing held, the sums are exactly zero; clear float residue from +/-.
             for array in (self.cpu_cores, self.mem_gib, self.accelerators, self.link_mbps):
                 array.fill(0.0)
+            self.link_version = 0

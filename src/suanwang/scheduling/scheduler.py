@@ -24,6 +24,7 @@ from suanwang.model import Placement
 from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
 from suanwang.scheduling.diagnosis import Diagnosis
 from suanwang.scheduling.framework import (
+    SUCCESS,
     BindPlugin,
     Code,
     FilterPlugin,
@@ -77,14 +78,20 @@ def scale_scores(raw: FloatArray, higher_is_better: bool) -> FloatArray:
     never hold). Non-finite values score 0.
     """
     finite = np.isfinite(raw)
-    if not finite.any():
+    n_finite = np.count_nonzero(finite)
+    if n_finite == 0:
         return np.zeros_like(raw)
-    low, high = float(raw[finite].min()), float(raw[finite].max())
+    # Candidates' values are mostly all finite: then no masking is needed (the same values).
+    every = n_finite == raw.size
+    values = raw if every else raw[finite]
+    # The ufuncs' reduce directly: ndarray.min and max add a Python layer around it.
+    low, high = float(np.minimum.reduce(values)), float(np.maximum.reduce(values))
     scale = max(abs(high), abs(low), high - low)
     if scale == 0.0:
-        return np.where(finite, SCORE_MAX, 0.0)
+        return np.full(raw.shape, SCORE_MAX) if every else np.where(finite, SCORE_MAX, 0.0)
     gap = (high - raw) if higher_is_better else (raw - low)
-    return np.where(finite, (1.0 - gap / scale) * SCORE_MAX, 0.0)
+    scaled = (1.0 - gap / scale) * SCORE_MAX
+    return scaled if every else np.where(finite, scaled, 0.0)
 
 
 class ProfilePlugins:
@@ -165,17 +172,20 @@ class Scheduler:
         self._bind: BindPlugin = bind or RecordBind()
         self._affinity: dict[str, int] = {}
         self._last_choice: dict[tuple[str | None, str | None], int] = {}
+        self._hysteresis_margin = (
+            self.profile.hysteresis * SCORE_MAX * sum(weight for _, weight in self._scores)
+        )
 
     def schedule(self, request: Request) -> Decision:
         """Place ``request``; reserve and bind on success (see the module docstring)."""
-        n_nodes = len(self.state.arrays.node_ids)
-        cycle = Cycle(request, self.state, alive=np.ones(n_nodes, dtype=bool))
+        # Read-only and shared: Cycle.reject replaces ``alive`` rather than writing to it.
+        cycle = Cycle(request, self.state, alive=self.state.everyone())
         for pre_filter in self._pre_filters:
             status = pre_filter.pre_filter(cycle)
             if not status.ok:
                 return self._refuse(cycle, status)
         self._run_filters(cycle, Stage.PRE_ROUTE)
-        if cycle.alive.any():
+        if np.count_nonzero(cycle.alive):
             cycle.route = self._route.route(cycle)
             cycle.reject(self._route.name, np.isfinite(cycle.route.latency_ms))
             self._run_filters(cycle, Stage.POST_ROUTE)
@@ -194,9 +204,12 @@ class Scheduler:
         self._reserve.unreserve(task_id)
 
     def _run_filters(self, cycle: Cycle, stage: Stage) -> None:
+        alive = None
         for plugin in self._filters[stage]:
-            if not cycle.alive.any():
-                return
+            if cycle.alive is not alive:  # recount only after a narrowing (Cycle.reject)
+                alive = cycle.alive
+                if not np.count_nonzero(alive):  # cheaper than np.any on small masks
+                    return
             cycle.reject(plugin.name, np.asarray(plugin.filter(cycle), dtype=bool))
 
     def _select(self, cycle: Cycle, candidates: np.ndarray, totals: FloatArray) -> int:
@@ -209,7 +222,7 @@ class Scheduler:
         flow = (spec.ingress_site, spec.task_type)
         previous = self._last_choice.get(flow)
         if previous is not None and previous != best and cycle.alive[previous]:
-            margin = self.profile.hysteresis * SCORE_MAX * sum(w for _, w in self._scores)
+            margin = self._hysteresis_margin
             if totals[candidates.searchsorted(previous)] >= totals.max() - margin:
                 return previous
         return best
@@ -237,7 +250,7 @@ class Scheduler:
         if cycle.spec.affinity_key is not None:
             self._affinity[cycle.spec.affinity_key] = node
         self._last_choice[(cycle.spec.ingress_site, cycle.spec.task_type)] = node
-        return Decision(Status(), placement, Diagnosis(cycle, Status(), self._explainers), score)
+        return Decision(SUCCESS, placement, Diagnosis(cycle, SUCCESS, self._explainers), score)
 
     def _refuse(self, cycle: Cycle, status: Status) -> Decision:
         # Reasons are built on demand, after later decisions have changed the ledger: keep a

@@ -145,6 +145,8 @@ class ClusterState:
         default_factory=dict
     )
     _links_down: int = 0
+    _link_marks: int = 0
+    _everyone: npt.NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         if self.reservations is None:
@@ -242,17 +244,36 @@ class ClusterState:
         if changed:
             self.link_down[link] = down
             self._links_down += 1 if down else -1
+            self._link_marks += 1
         return changed
+
+    @property
+    def link_marks(self) -> int:
+        """How many times ``mark_link`` changed ``link_down``: a version for route caches."""
+        return self._link_marks
 
     def down_links(self) -> npt.NDArray[np.bool_] | None:
         """The ``link_down`` mask, or None while every link is up (the common, cheap case)."""
         return self.link_down if self._links_down else None
 
+    def everyone(self) -> npt.NDArray[np.bool_]:
+        """A read-only mask with every node True, made once.
+
+        Filters that turn no node away return it, and cycles start from it.
+        """
+        everyone = self._everyone
+        if everyone is None:
+            everyone = self._everyone = np.ones(len(self.arrays.node_ids), dtype=bool)
+            everyone.flags.writeable = False
+        return everyone
+
     def cpu_utilisation(self) -> FloatArray:
         """Share of each node's cores in use: reserved, or measured load where higher."""
         capacity = self.arrays.node_cpu_cores
-        with np.errstate(divide="ignore", invalid="ignore"):
-            reserved = np.where(capacity > 0, self.reservations.cpu_cores / capacity, 1.0)
+        # Divide only where there are cores (1 elsewhere): no warnings to silence, which costs
+        # more than the division on a small topology.
+        reserved = np.ones(len(capacity))
+        np.divide(self.reservations.cpu_cores, capacity, out=reserved, where=capacity > 0)
         if self.snapshot is None:
             return reserved
         return np.maximum(reserved, self.snapshot.load_ratio)

@@ -105,7 +105,7 @@ def compute_slots(state: ClusterState, spec: TaskSpec, cap: int) -> IntArray:
     need = spec.accelerator
     if need is not None:
         k = ACCELERATOR_KINDS.index(need.kind)
-        free = ledger.free_accelerators()[:, k]
+        free = ledger.free_accelerators_of(k)
         slots = np.minimum(slots, np.floor((free + _SLACK) / need.count))
     counted: IntArray = np.maximum(slots, 0.0).astype(np.int64)
     return counted

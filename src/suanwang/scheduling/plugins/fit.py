@@ -44,7 +44,7 @@ class ResourceFit:
         need = spec.accelerator
         if need is not None:
             k = ACCELERATOR_KINDS.index(need.kind)
-            fits &= ledger.free_accelerators()[:, k] >= need.count
+            fits &= ledger.free_accelerators_of(k) >= need.count
             fits &= cycle.state.sites.accel_mem_gib[:, k] >= need.min_mem_gib
         fits &= np.isfinite(cycle.compute_ms())
         return fits

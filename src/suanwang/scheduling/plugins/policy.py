@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
 from suanwang.model import TaskClass, Tier
 from suanwang.scheduling.cycle import Cycle
 from suanwang.scheduling.framework import BoolArray, Stage
@@ -23,7 +21,7 @@ class Residency:
         """Nodes in an allowed region (all nodes when the task names none)."""
         prefixes = cycle.spec.residency
         if not prefixes:
-            return np.ones(len(cycle.state.arrays.node_ids), dtype=bool)
+            return cycle.state.everyone()
         return cycle.state.region_mask(prefixes)
 
     def explain(self, cycle: Cycle, node: int) -> str:
@@ -64,7 +62,7 @@ class TierClass:
         ranks = cycle.state.sites.tier_rank
         if cycle.spec.task_class is TaskClass.HOT:
             return ranks < Tier.HUB.rank
-        return np.ones(len(ranks), dtype=bool)
+        return cycle.state.everyone()
 
     def explain(self, cycle: Cycle, node: int) -> str:
         """The node's tier against the class."""

@@ -12,6 +12,8 @@ from suanwang.scheduling.framework import ChosenPath, FloatArray, RouteResult
 
 _COST_CELLS = 4_000_000
 """Path-cost arrays kept, in vertices (32 MB of float64): one array per ingress tree."""
+_QUERIES_KEPT = 256
+"""Shortest-path answers kept per link state: one per (ingress, bandwidth needed)."""
 
 
 class LatencyShortest:
@@ -33,6 +35,16 @@ class LatencyShortest:
         self._link_cost = topology.arrays.link_cost_per_gb
         self._costs: dict[int, tuple[object, FloatArray]] = {}
         self._trees_kept = max(64, _COST_CELLS // max(1, self._graph.n_vertices))
+        # Answers of distances_from by (ingress, bandwidth needed), and what is derived from
+        # one answer (materialised paths by vertex, route figures when every node survives),
+        # kept while ``_link_state`` holds: they depend on the residual bandwidth and the down
+        # links only, which most decisions leave unchanged. Derived entries are keyed by the
+        # answer's id and hold the answer, checked by identity: a cycle's scratch may hold an
+        # answer no longer kept, whose id could be reused.
+        self._link_state: tuple[object, ...] = ()
+        self._queries: dict[tuple[str, float], ShortestPaths] = {}
+        self._chosen: dict[tuple[int, int], tuple[ShortestPaths, ChosenPath]] = {}
+        self._routes: dict[tuple[int, bool], tuple[ShortestPaths, RouteResult]] = {}
 
     def _paths(self, cycle: Cycle) -> ShortestPaths:
         paths = cycle.scratch.get(self.name)
@@ -40,35 +52,60 @@ class LatencyShortest:
             return paths
         spec = cycle.spec
         ingress, need = spec.ingress_site or "", required_bandwidth_mbps(spec)
-        residual = cycle.state.reservations.residual_mbps()
         # The unpruned tree is cached per ingress. When its paths to every surviving node
         # already carry the bandwidth, they are also the shortest among the links that would
         # survive pruning, so the pruned search (a fresh Dijkstra whenever link fill changes)
         # is needed only when some surviving node's path falls short.
-        down = cycle.state.down_links()
-        paths = distances_from(
-            self._graph, ingress, residual_bandwidth_mbps=residual, excluded_links=down
-        )
+        paths = self._query(cycle, ingress, 0.0)
         if need > 0:
             bottleneck = paths.bottleneck_mbps[0, self._graph.node_vertex[cycle.alive_index()]]
             if (bottleneck < need).any():
-                paths = distances_from(
-                    self._graph,
-                    ingress,
-                    residual_bandwidth_mbps=residual,
-                    min_bandwidth_mbps=need,
-                    excluded_links=down,
-                )
+                paths = self._query(cycle, ingress, need)
         cycle.scratch[self.name] = paths
         return paths
+
+    def _query(self, cycle: Cycle, ingress: str, need: float) -> ShortestPaths:
+        """``distances_from`` the ingress over the residual bandwidth, kept per link state."""
+        state = cycle.state
+        ledger = state.reservations
+        # The state and ledger are told apart by identity (a cycle may read another state, e.g.
+        # one with a frozen copy of the ledger), then by the versions that change with link
+        # fill and link marks.
+        kept = self._link_state
+        versions = (ledger.link_version, state.link_marks)
+        if not kept or kept[0] is not state or kept[1] is not ledger or kept[2] != versions:
+            self._link_state = (state, ledger, versions)
+            self._forget()
+        elif max(len(self._queries), len(self._chosen), len(self._routes)) >= _QUERIES_KEPT:
+            self._forget()
+        key = (ingress, need)
+        paths = self._queries.get(key)
+        if paths is None:
+            paths = self._queries[key] = distances_from(
+                self._graph,
+                ingress,
+                residual_bandwidth_mbps=ledger.residual_mbps(),
+                min_bandwidth_mbps=need,
+                excluded_links=state.down_links(),
+            )
+        return paths
+
+    def _forget(self) -> None:
+        self._queries.clear()
+        self._chosen.clear()
+        self._routes.clear()
 
     def route(self, cycle: Cycle) -> RouteResult:
         """Latency, bottleneck, hops and path transfer price of the surviving nodes.
 
-        Nodes already turned away get latency ``inf`` (they are not looked at again).
+        Nodes already turned away get latency ``inf`` (they are not looked at again). The
+        arrays are read-only (they may be shared with other cycles).
         """
         paths = self._paths(cycle)
+        with_data = cycle.spec.data_in_mb + cycle.spec.data_out_mb > 0
         at = cycle.alive_index()
+        if at.size == len(cycle.alive):
+            return self._route_everyone(paths, with_data)
         vertex = self._graph.node_vertex[at]
         n = len(cycle.alive)
         latency, bottleneck = np.full(n, np.inf), np.zeros(n)
@@ -76,11 +113,29 @@ class LatencyShortest:
         latency[at] = paths.latency_ms[0, vertex]
         bottleneck[at] = paths.bottleneck_mbps[0, vertex]
         hops[at] = paths.hops[0, vertex]
-        if cycle.spec.data_in_mb + cycle.spec.data_out_mb > 0:
+        if with_data:
             cost[at] = self._path_cost(paths)[vertex]
         else:
             cost[at] = 0.0  # nothing to transfer: the path's price does not matter
-        return RouteResult(latency, bottleneck, hops, cost)
+        return _readonly_route(latency, bottleneck, hops, cost)
+
+    def _route_everyone(self, paths: ShortestPaths, with_data: bool) -> RouteResult:
+        """``route`` when every node survives: the same figures for every such cycle."""
+        key = (id(paths), with_data)
+        kept = self._routes.get(key)
+        if kept is not None and kept[0] is paths:
+            return kept[1]
+        vertex = self._graph.node_vertex
+        # With nothing to transfer, the path's price does not matter.
+        cost = self._path_cost(paths)[vertex] if with_data else np.zeros(len(vertex))
+        result = _readonly_route(
+            paths.latency_ms[0, vertex],
+            paths.bottleneck_mbps[0, vertex],
+            paths.hops[0, vertex].astype(np.float64),
+            cost,
+        )
+        self._routes[key] = (paths, result)
+        return result
 
     def _path_cost(self, paths: ShortestPaths) -> FloatArray:
         """Sum of cost_per_gb along each vertex's path, once per shortest-path tree.
@@ -106,12 +161,20 @@ class LatencyShortest:
 
     def path(self, cycle: Cycle, node: int) -> ChosenPath:
         """The materialised path to ``node``'s site."""
-        path = self._paths(cycle).path(int(self._graph.node_vertex[node]))
-        return ChosenPath(
+        paths = self._paths(cycle)
+        vertex = int(self._graph.node_vertex[node])
+        key = (id(paths), vertex)
+        kept = self._chosen.get(key)
+        if kept is not None and kept[0] is paths:
+            return kept[1]
+        path = paths.path(vertex)
+        chosen = ChosenPath(
             vertices=path.vertices,
             segments=path.segments,
             link_indexes=tuple(self._link_index[link] for link in path.segments),
         )
+        self._chosen[key] = (paths, chosen)
+        return chosen
 
     def explain(self, cycle: Cycle, node: int) -> str:
         """Why the node's site cannot be reached."""
@@ -124,3 +187,11 @@ class LatencyShortest:
                 f"{need:.1f} Mbps free{down}"
             )
         return f"no path from {cycle.spec.ingress_site} to {site}{down}"
+
+
+def _readonly_route(
+    latency: FloatArray, bottleneck: FloatArray, hops: FloatArray, cost: FloatArray
+) -> RouteResult:
+    for array in (latency, bottleneck, hops, cost):
+        array.flags.writeable = False
+    return RouteResult(latency, bottleneck, hops, cost)

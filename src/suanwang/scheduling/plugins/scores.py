@@ -157,9 +157,12 @@ class RoundRobin:
 
     def __init__(self) -> None:
         self._turn = itertools.count()
+        self._order = np.arange(0)
 
     def score(self, cycle: Cycle) -> FloatArray:
         """Distance of each node index after the current turn's position."""
         n = len(cycle.state.arrays.node_ids)
+        if self._order.size != n:
+            self._order = np.arange(n)
         start = next(self._turn) % max(n, 1)
-        return np.asarray((np.arange(n) - start) % max(n, 1), dtype=np.float64)
+        return np.asarray((self._order - start) % max(n, 1), dtype=np.float64)

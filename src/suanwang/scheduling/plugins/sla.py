@@ -74,8 +74,7 @@ class PriceBudget:
     def filter(self, cycle: Cycle) -> BoolArray:
         """Nodes within budget (all, when the task states none)."""
         budget = cycle.spec.budget
-        cost = cycle.cost()
-        return np.ones(len(cost), dtype=bool) if budget is None else cost <= budget
+        return cycle.state.everyone() if budget is None else cycle.cost() <= budget
 
     def explain(self, cycle: Cycle, node: int) -> str:
         """The price against the budget."""
@@ -121,7 +120,7 @@ class LatencyBound:
         limit = self._limit_ms(cycle)
         spec = cycle.spec
         if not np.isfinite(limit):
-            return np.ones(len(cycle.alive), dtype=bool)
+            return cycle.state.everyone()
         key = (spec.ingress_site, id(cycle.static_demand()), spec.work_gflop, limit)
         mask = self._masks.get(key)
         if mask is None:
