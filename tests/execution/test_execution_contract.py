@@ -19,33 +19,17 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from four_sites import four_sites
 
 from suanwang.control.ports import ExecutionEngine
 from suanwang.execution import LocalEngine, RayEngine
 from suanwang.model import Task, TaskSpec, TaskState
-from suanwang.scenario import loads_scenario
 from suanwang.scheduling import ClusterState, Request, Scheduler, builtin_profiles
 from suanwang.twin.accounting import Accounting
 from suanwang.twin.engine import SimEngine
 from suanwang.twin.loop import EventLoop
 from suanwang.twin.metrics import RunMetrics, TimeSeries
 
-FOUR = """
-version: 1
-name: four
-sites:
-  - {id: users, tier: terminal, geo: {lat_deg: 31.2, lon_deg: 121.5}}
-  - {id: edge, tier: edge, region: CN-SH, geo: {lat_deg: 31.3, lon_deg: 121.4}}
-  - {id: cloud, tier: region, region: CN-SH, geo: {lat_deg: 31.1, lon_deg: 121.6}}
-nodes:
-  - {id: e1, site: edge, cpu_cores: 8, mem_gib: 16, cpu_peak_gflops: {fp32: 400, fp64: 200}}
-  - {id: e2, site: edge, cpu_cores: 8, mem_gib: 16, cpu_peak_gflops: {fp32: 300, fp64: 150}}
-  - {id: c1, site: cloud, cpu_cores: 8, mem_gib: 16, cpu_peak_gflops: {fp32: 800, fp64: 400}}
-  - {id: c2, site: cloud, cpu_cores: 8, mem_gib: 16, cpu_peak_gflops: {fp32: 600, fp64: 300}}
-links:
-  - {id: u-e, a: users, b: edge, bandwidth_mbps: 1000, latency_ms: 1}
-  - {id: e-c, a: edge, b: cloud, bandwidth_mbps: 10000, latency_ms: 4}
-"""
 NODES = ("e1", "e2", "c1", "c2")
 WAIT_S = 60.0
 LONG_GFLOP = 25.0  # about a second of matmul on one core here
@@ -152,7 +136,7 @@ class Harness:
 
 @pytest.fixture(params=["local", "ray", "sim"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    state = ClusterState(loads_scenario(FOUR, "yaml").topology)
+    state = ClusterState(four_sites(8))
     if request.param == "local":
         engine: LocalEngine | RayEngine | SimEngine = LocalEngine(NODES, max_workers=2)
         yield Harness(engine, state, None)

@@ -6,31 +6,15 @@ import sys
 import threading
 
 import pytest
+from four_sites import four_sites
 
 from suanwang.control.controller import Controller
 from suanwang.control.ports import SystemClock
 from suanwang.execution import LocalRayCluster, RayEngine, RayUnavailableError, node_resource
 from suanwang.execution.ray_engine import is_loopback
 from suanwang.model import Estimate, Placement, Task, TaskSpec, TaskState
-from suanwang.scenario import loads_scenario
 from suanwang.scheduling import ClusterState, Scheduler, builtin_profiles
 
-FOUR = """
-version: 1
-name: four
-sites:
-  - {id: users, tier: terminal, geo: {lat_deg: 31.2, lon_deg: 121.5}}
-  - {id: edge, tier: edge, region: CN-SH, geo: {lat_deg: 31.3, lon_deg: 121.4}}
-  - {id: cloud, tier: region, region: CN-SH, geo: {lat_deg: 31.1, lon_deg: 121.6}}
-nodes:
-  - {id: e1, site: edge, cpu_cores: 4, mem_gib: 16, cpu_peak_gflops: {fp32: 400, fp64: 200}}
-  - {id: e2, site: edge, cpu_cores: 4, mem_gib: 16, cpu_peak_gflops: {fp32: 300, fp64: 150}}
-  - {id: c1, site: cloud, cpu_cores: 4, mem_gib: 16, cpu_peak_gflops: {fp32: 800, fp64: 400}}
-  - {id: c2, site: cloud, cpu_cores: 4, mem_gib: 16, cpu_peak_gflops: {fp32: 600, fp64: 300}}
-links:
-  - {id: u-e, a: users, b: edge, bandwidth_mbps: 1000, latency_ms: 1}
-  - {id: e-c, a: edge, b: cloud, bandwidth_mbps: 10000, latency_ms: 4}
-"""
 WAIT_S = 60.0
 
 pytestmark = pytest.mark.timeout(180)
@@ -81,7 +65,7 @@ def scheduled(task_id: str, node: str, task_type: str = "matmul") -> Task:
 
 
 def test_every_task_runs_on_the_node_the_scheduler_chose(ray_cluster: LocalRayCluster):
-    topology = loads_scenario(FOUR, "yaml").topology
+    topology = four_sites(4)
     lock = threading.RLock()  # reports and controller calls take turns
     finals = Finals()
     with RayEngine(lock=lock) as engine:
