@@ -141,7 +141,7 @@ def test_the_instance_is_what_the_docstring_says() -> None:
 def test_optimum_is_optimal_held_and_never_beaten(seed: int) -> None:
     topology, requests = metro(), draw_batch(metro_workload(), 120, seed=seed)
     state = ClusterState(topology)
-    optimum = solve_optimum(state, requests, k_paths=4)
+    optimum = solve_optimum(state, requests)
     assert optimum.optimal
     assert optimum.upper_bound == optimum.sla_met
     assert optimum.bind_conflicts == 0
@@ -166,7 +166,7 @@ def test_cats_joint_is_within_five_points_of_the_optimum(seed: int, tasks: int) 
     taking tasks in arrival order, cannot do; the batch flow can (see the next test).
     """
     topology, requests = metro(), draw_batch(metro_workload(), tasks, seed=seed)
-    optimum = solve_optimum(ClusterState(topology), requests, k_paths=4)
+    optimum = solve_optimum(ClusterState(topology), requests)
     assert optimum.optimal
     best = evaluate(topology, requests, optimum.placements).sla_satisfaction
     online = place_online(builtin_profiles()["cats-joint"], ClusterState(topology), requests)
@@ -178,7 +178,7 @@ def test_cats_joint_is_within_five_points_of_the_optimum(seed: int, tasks: int) 
 @pytest.mark.parametrize("tasks", [40, 120])
 def test_batch_flow_is_within_five_points_of_the_optimum(seed: int, tasks: int) -> None:
     topology, requests = metro(), draw_batch(metro_workload(), tasks, seed=seed)
-    optimum = solve_optimum(ClusterState(topology), requests, k_paths=4)
+    optimum = solve_optimum(ClusterState(topology), requests)
     best = evaluate(topology, requests, optimum.placements).sla_satisfaction
     plan = place_batch(builtin_profiles()["cats-joint"], ClusterState(topology), requests)
     flow = evaluate(topology, requests, plan.placements).sla_satisfaction

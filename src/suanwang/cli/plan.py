@@ -47,7 +47,8 @@ def plan(
         typer.Option(
             "--milp-limit",
             min=0,
-            help="Solve the MILP only up to this many (class, node, path) variables; 0: never.",
+            help="Solve the optimum only while its integer programs stay within this many "
+            "(class, node, path) columns; 0: never.",
         ),
     ] = 20_000,
     time_limit: Annotated[
@@ -112,6 +113,7 @@ def comparison_table(title: str, result: PlanComparison) -> Table:
     table.add_column("objective", min_width=14)
     for column in ("placed", "SLA %", "mean ms", "cost", "carbon g", "gap pp", "s"):
         table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("nodes" if _one_request(result) else "nodes used", no_wrap=True)
     for row in result.rows:
         m = row.metrics
         table.add_row(
@@ -122,10 +124,15 @@ def comparison_table(title: str, result: PlanComparison) -> Table:
             _number(m.mean_ms),
             f"{m.total_cost:.3g}",
             f"{m.total_carbon_g:.3g}",
-            "-" if row.gap_pp is None else f"{row.gap_pp:+.1f}",
+            row.gap_text(),
             f"{row.seconds:.2f}",
+            row.nodes_text(),
         )
     return table
+
+
+def _one_request(result: PlanComparison) -> bool:
+    return bool(result.rows) and result.rows[0].metrics.tasks == 1
 
 
 def _notes(result: PlanComparison, flow_profile: str) -> list[str]:
@@ -133,6 +140,9 @@ def _notes(result: PlanComparison, flow_profile: str) -> list[str]:
     for row in result.rows:
         if row.note:
             lines.append(f"{row.name}: {row.note}")
+    summary = result.gap_summary()
+    if summary:
+        lines.append(summary)
     optimum = result.optimum
     if optimum is not None and not optimum.solved:
         lines.append(
@@ -167,6 +177,8 @@ def _row_json(row: PlanRow) -> dict[str, Any]:
         "total_carbon_g": m.total_carbon_g,
         "seconds": row.seconds,
         "gap_pp": _finite(row.gap_pp),
+        "gap_kind": row.gap_kind,
+        "nodes": [{"node": node, "tasks": count} for node, count in row.nodes],
         "note": row.note,
     }
 
@@ -179,12 +191,17 @@ def _as_json(name: str, tasks: int, seed: int, hour: int, result: PlanComparison
         "seed": seed,
         "hour_of_day": hour,
         "rows": [_row_json(row) for row in result.rows],
+        "gap_reference_sla": result.reference_sla,
+        "gap_kind": result.gap_kind,
         "optimum": None
         if optimum is None
         else {
             "status": optimum.status,
             "sla_met": optimum.sla_met,
             "upper_bound": optimum.upper_bound,
+            "price": optimum.price,
+            "price_optimal": optimum.price_optimal,
+            "columns": optimum.columns,
             "variables": optimum.variables,
             "constraints": optimum.constraints,
             "seconds": optimum.seconds,

@@ -2,7 +2,11 @@
 
 Each row places the same requests on a fresh ``ClusterState`` of one topology and is scored
 by ``evaluate``; the gap of a row is the optimum's SLA satisfaction minus the row's, in
-percentage points (None where the optimum was not computed).
+percentage points (None where the optimum was not computed). When optimality is proven the
+gap is exact (``=``); when a time limit stopped the solver it is measured against the proven
+upper bound and is an upper bound itself (``<=``), never negative, since no placement meets
+more SLAs than the bound; when a path listing was capped (no bound) it is measured against the
+best row and is a lower bound (``>=``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class PlanRow:
         gap_pp: Optimum's SLA satisfaction minus this row's, in percentage points.
         note: Status or counts worth knowing (solver status, repairs).
         detail: The objective in full (a profile's scores with their weights).
+        gap_kind: ``=`` (exact), ``<=`` (against a proven bound) or ``>=`` (against the best
+            known); empty without a gap.
+        nodes: Placed tasks per node id, most first.
     """
 
     name: str
@@ -51,6 +58,25 @@ class PlanRow:
     gap_pp: float | None = None
     note: str = ""
     detail: str = ""
+    gap_kind: str = ""
+    nodes: tuple[tuple[str, int], ...] = ()
+
+    def gap_text(self) -> str:
+        """The gap as printed: ``+1.5`` when exact, ``<=1.5`` or ``>=1.5`` otherwise."""
+        if self.gap_pp is None:
+            return "-"
+        return (
+            f"{self.gap_pp:+.1f}" if self.gap_kind == "=" else f"{self.gap_kind}{self.gap_pp:.1f}"
+        )
+
+    def nodes_text(self) -> str:
+        """Where placements went: the node, or how many nodes and the busiest."""
+        if not self.nodes:
+            return "-"
+        if len(self.nodes) == 1 and self.metrics.placed == 1:
+            return self.nodes[0][0]
+        top, count = self.nodes[0]
+        return f"{len(self.nodes)} ({top} x{count})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +88,33 @@ class PlanComparison:
         optimum: The MILP's result, or None when it was not attempted.
         flow: The batch flow's statistics, or None when it was not run.
         unplaced_reasons: Why the batch flow left tasks unplaced: (reason, tasks), most first.
+        reference_sla: Tasks within SLA the gaps are measured against (the optimum, its
+            bound, or the best row), or None without gaps.
+        gap_kind: ``=``, ``<=`` or ``>=`` (see the module docstring); empty without gaps.
     """
 
     rows: tuple[PlanRow, ...]
     optimum: OptimumResult | None = None
     flow: FlowStats | None = None
     unplaced_reasons: tuple[tuple[str, int], ...] = ()
+    reference_sla: int | None = None
+    gap_kind: str = ""
+
+    def gap_summary(self) -> str:
+        """One line on what the gaps mean, when they are not exact; empty otherwise."""
+        optimum = self.optimum
+        if optimum is None or self.gap_kind in {"", "="}:
+            return ""
+        if self.gap_kind == "<=":
+            worst = max(row.gap_pp or 0.0 for row in self.rows)
+            return (
+                f"milp-optimum: {optimum.status}, not proven optimal: gap <= {worst:.1f} pp "
+                f"(bound {self.reference_sla} tasks within SLA, best found {optimum.sla_met})"
+            )
+        return (
+            f"milp-optimum: {optimum.status} (path listing capped, no bound): gaps are to the "
+            f"best row ({self.reference_sla} tasks within SLA), the true gaps may be larger"
+        )
 
 
 def describe(profile: Profile) -> str:
@@ -151,7 +198,15 @@ def compare_profiles(
         seconds = time.perf_counter() - started
         metrics = evaluate(topology, requests, placements)
         rows.append(
-            PlanRow(name, ONLINE, headline(profile), metrics, seconds, detail=describe(profile))
+            PlanRow(
+                name,
+                ONLINE,
+                headline(profile),
+                metrics,
+                seconds,
+                detail=describe(profile),
+                nodes=_nodes(placements),
+            )
         )
     tell(FLOW, 0, 1)
     started = time.perf_counter()
@@ -170,6 +225,7 @@ def compare_profiles(
             seconds,
             note=note,
             detail=f"most tasks placed, then {describe(flow_profile)}",
+            nodes=_nodes(plan.placements),
         )
     )
     tell(FLOW, 1, 1)
@@ -181,9 +237,11 @@ def compare_profiles(
         )
         tell(MILP, 1, 1)
         if result.solved:
-            note = f"{result.status}; {result.variables:,} variables"
-            if result.upper_bound is not None and not result.optimal:
+            note = f"{result.status}; {result.columns:,} columns, {result.variables:,} in HiGHS"
+            if not result.optimal and result.upper_bound is not None:
                 note += f", bound {result.upper_bound}"
+            if result.sla_met and not result.price_optimal:
+                note += "; least price not proven"
             rows.append(
                 PlanRow(
                     MILP,
@@ -193,13 +251,38 @@ def compare_profiles(
                     result.seconds,
                     note=note,
                     detail="most tasks within their SLA, then the least total price",
+                    nodes=_nodes(result.placements),
                 )
             )
-            best = rows[-1].metrics.sla_satisfaction
-            rows = [_with_gap(row, best) for row in rows]
+    reference, kind = _reference(result, rows)
+    if reference is not None:
+        rows = [_with_gap(row, reference, kind) for row in rows]
     reasons = tuple(Counter(plan.reasons.values()).most_common())
-    return PlanComparison(tuple(rows), result, plan.stats, reasons)
+    return PlanComparison(tuple(rows), result, plan.stats, reasons, reference, kind)
 
 
-def _with_gap(row: PlanRow, best: float) -> PlanRow:
-    return dataclasses.replace(row, gap_pp=100.0 * (best - row.metrics.sla_satisfaction))
+def _reference(result: OptimumResult | None, rows: Sequence[PlanRow]) -> tuple[int | None, str]:
+    """Tasks within SLA the gaps are measured against, and the kind of gap that gives."""
+    if result is None or not result.solved:
+        return None, ""
+    best_row = max(row.metrics.sla_met for row in rows)
+    reference, kind = result.sla_met, "="
+    if not result.optimal:  # a bound holds for every row: gaps against it are upper bounds
+        reference, kind = (
+            (result.upper_bound, "<=") if result.upper_bound is not None else (best_row, ">=")
+        )
+    if best_row > reference:  # cannot happen with a sound bound; never print a negative gap
+        return best_row, ">="
+    return reference, kind
+
+
+def _with_gap(row: PlanRow, reference: int, kind: str) -> PlanRow:
+    tasks = row.metrics.tasks
+    gap = 100.0 * (reference - row.metrics.sla_met) / tasks if tasks else 0.0
+    return dataclasses.replace(row, gap_pp=gap, gap_kind=kind)
+
+
+def _nodes(placements: Sequence[Placement | None]) -> tuple[tuple[str, int], ...]:
+    """Placed tasks per node, most first (ties by node id)."""
+    counts = Counter(p.node_id for p in placements if p is not None)
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from suanwang.model import Placement, TaskSpec, Topology
-from suanwang.scheduling.framework import Request
+from suanwang.scheduling.framework import BoolArray, FloatArray, Request
 
 _EPSILON = 1e-9
 
@@ -75,16 +75,28 @@ class SlaCheck:
         if placement is None:
             return False
         estimate = placement.estimate
-        total = estimate.total_ms
-        region = self._region.get(placement.node_id, "")
-        return bool(
-            np.isfinite(total)
-            and (spec.latency_budget_ms is None or total <= spec.latency_budget_ms + _EPSILON)
-            and (spec.deadline_s is None or total <= spec.deadline_s * 1000.0 + _EPSILON)
-            and (spec.budget is None or estimate.cost <= spec.budget + _EPSILON)
-            and (not spec.residency or region.startswith(spec.residency))
-            and self._trust.get(placement.node_id, -1) >= int(spec.min_trust_level)
+        return self.node_allows(spec, placement.node_id) and bool(
+            self.within(spec, np.array([estimate.total_ms]), np.array([estimate.cost]))[0]
         )
+
+    def node_allows(self, spec: TaskSpec, node_id: str) -> bool:
+        """Whether the node honours the task's data residency and trust level."""
+        region = self._region.get(node_id, "")
+        return (not spec.residency or region.startswith(spec.residency)) and self._trust.get(
+            node_id, -1
+        ) >= int(spec.min_trust_level)
+
+    @staticmethod
+    def within(spec: TaskSpec, total_ms: FloatArray, cost: FloatArray) -> BoolArray:
+        """Where an estimate (end-to-end ms, price) keeps the budget, deadline and price."""
+        ok = np.isfinite(total_ms)
+        if spec.latency_budget_ms is not None:
+            ok &= total_ms <= spec.latency_budget_ms + _EPSILON
+        if spec.deadline_s is not None:
+            ok &= total_ms <= spec.deadline_s * 1000.0 + _EPSILON
+        if spec.budget is not None:
+            ok &= cost <= spec.budget + _EPSILON
+        return ok
 
 
 def evaluate(
