@@ -113,6 +113,32 @@ def test_explain_says_where_and_why_not(api: Api) -> None:
     assert [t["id"] for t in held] == [task["id"]]
 
 
+def test_explain_a_placed_task_says_why_here(api: Api) -> None:
+    task = api.submit("alice", {"task_type": "video-analytics-frame", "ingress_site": INGRESS})
+    own = task["placement"]["node_id"]
+    found = api.call(
+        "alice", "GET", f"/v1/tasks/{task['id']}/explain", params={"node_id": own}
+    ).json()
+    # Its own hold is left out: its node is no fuller than before it came.
+    assert found["placed_on"] == own
+    assert found["why_not"] == {"node_id": own, "plugin": "", "reason": "passed every filter"}
+    here = found["why_here"]
+    assert here["chosen"]["node_id"] == found["node_id"]
+    parts = here["chosen"]["scores"]
+    assert parts
+    assert sum(p["weighted"] for p in parts) == pytest.approx(here["chosen"]["score"])
+    assert {"network_ms", "queueing_ms", "compute_ms", "cost"} <= set(here["chosen"]["estimate"])
+    scores = [here["chosen"]["score"]] + [a["score"] for a in here["alternatives"]]
+    assert len(here["alternatives"]) <= 3
+    if not here["kept"]:
+        assert scores == sorted(scores, reverse=True)
+    groups = found["refusals"]
+    assert sum(g["count"] for g in groups) == sum(found["rejected_by"].values())
+    fit = [g for g in groups if g["plugin"] == "resource-fit"]
+    assert fit
+    assert all(len(g["closest"]) <= 3 for g in groups)
+
+
 def test_explain_a_refused_task(api: Api) -> None:
     task = api.submit("alice", {**CPU_TASK, "ingress_site": "nowhere"})
     assert task["state"] == "rejected"

@@ -119,6 +119,9 @@ def test_submit_list_get_explain_cancel(server: tuple[str, Path]) -> None:
     code, out, _ = cli("task", "explain", task["id"], **env)
     assert code == 0
     assert "would go to" in out
+    assert "its own hold left out" in out
+    assert "why here:" in out
+    assert "chosen and runners-up" in out
     code, out, _ = cli("task", "cancel", task["id"], "--json", **env)
     assert json.loads(out)["state"] == "cancelled"
     code, _, err = cli("task", "cancel", task["id"], **env)

@@ -145,12 +145,50 @@ def test_a_refused_task_shows_why(page: Page, portal: Portal, artifacts: Path) -
     assert not why["placeable"]
     expect(explanation).to_contain_text(why["summary"])
     assert explanation.locator("li").count() == len(why["verdicts"]) > 0
+    # Grouped by plugin and shortfall, each group's closest nodes first.
+    group = why["refusals"][0]
+    rows = explanation.locator("#refusals tbody tr")
+    expect(rows.first).to_contain_text(f"{group['plugin']} — {group['kind']}: {group['count']}")
+    expect(rows.nth(1)).to_contain_text(group["closest"][0]["node_id"])
+    expect(rows.nth(1)).to_contain_text(group["closest"][0]["reason"])
+    expect(rows).to_have_count(sum(1 + len(g["closest"]) for g in why["refusals"]))
     # "Why not node X?" for one node named by the user.
     node = why["verdicts"][0]["node_id"]
     page.fill("#why-not [name=node]", node)
     page.click("#why-not button")
     expect(page.locator("#why-not .verdict")).to_contain_text(why["verdicts"][0]["reason"])
     page.screenshot(path=str(artifacts / "refused-task.png"), full_page=True)
+
+
+def test_a_placed_task_shows_why_here(page: Page, portal: Portal, artifacts: Path) -> None:
+    log_in(page, portal, "alice")
+    task_id = submit_through_form(page, {"ingress_site": INGRESS, "work_gflop": "5"})
+    explanation = page.locator("#explanation")
+    expect(explanation).to_contain_text("Why here:")
+    with api(portal, "alice") as client:
+        task = client.get(f"/v1/tasks/{task_id}").json()
+        why = client.get(f"/v1/tasks/{task_id}/explain").json()
+    assert task["state"] == "scheduled"  # no agent runs it here
+    here = why["why_here"]
+    chosen = here["chosen"]
+    expect(explanation.locator(".why-here .headline")).to_contain_text(
+        f"{chosen['node_id']} scores {chosen['score']:.1f} of {here['score_max']:g} points"
+    )
+    # One row per score plugin and the total, which is the sum of the weighted points.
+    rows = explanation.locator("#why-here tbody tr")
+    expect(rows).to_have_count(len(chosen["scores"]) + 1)
+    plugins = rows.locator("td:first-child").all_inner_texts()
+    assert plugins == [p["plugin"] for p in chosen["scores"]] + ["total"]
+    expect(rows.last).to_contain_text(f"{chosen['score']:.1f}")
+    # The chosen node and the runners-up, best first, with their estimates.
+    ranked = explanation.locator("#alternatives tbody tr td:first-child").all_inner_texts()
+    assert ranked == [f"{chosen['node_id']} (chosen)"] + [
+        a["node_id"] for a in here["alternatives"]
+    ]
+    network = f"{here['alternatives'][0]['estimate']['network_ms']:.2f}"
+    expect(explanation.locator("#alternatives tbody tr").nth(1)).to_contain_text(network)
+    expect(explanation).to_contain_text(f"Placed on {task['placement']['node_id']}")
+    page.screenshot(path=str(artifacts / "placed-task-why-here.png"), full_page=True)
 
 
 def test_a_wrong_token_is_refused(page: Page, portal: Portal, artifacts: Path) -> None:

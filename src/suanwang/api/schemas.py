@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from suanwang.bootstrap import Explanation
 from suanwang.control.stores import MAX_KEY_CHARS, AuditEntry, Principal, Role
 from suanwang.model import (
     AcceleratorKind,
@@ -203,50 +202,6 @@ class TaskPageOut(BaseModel):
 
     items: list[TaskOut]
     next_cursor: str | None
-
-
-class VerdictOut(BaseModel):
-    """One node's fate in a cycle (``plugin`` empty when it passed every filter)."""
-
-    node_id: str
-    plugin: str
-    reason: str
-
-
-class ExplanationOut(BaseModel):
-    """Where the task's spec would be placed now, or why nowhere (nothing is reserved)."""
-
-    task: TaskOut
-    placeable: bool
-    node_id: str | None
-    placement: PlacementOut | None
-    code: str
-    plugin: str
-    refusal: str = Field(description="Why no node can take it now (empty when placeable).")
-    summary: str
-    survivors: int
-    rejected_by: dict[str, int]
-    verdicts: list[VerdictOut]
-    why_not: VerdictOut | None
-
-    @classmethod
-    def of(cls, task: Task, e: Explanation) -> ExplanationOut:
-        """From the task and the explanation."""
-        data = {
-            "task": TaskOut.of(task),
-            "placeable": e.placeable,
-            "node_id": e.node_id,
-            "placement": e.placement,
-            "code": e.code,
-            "plugin": e.plugin,
-            "refusal": e.reason,
-            "summary": e.summary,
-            "survivors": e.survivors,
-            "rejected_by": e.rejected_by,
-            "verdicts": e.verdicts,
-            "why_not": e.why_not,
-        }
-        return cls.model_validate(data, from_attributes=True)
 
 
 class AgentReportIn(_In):

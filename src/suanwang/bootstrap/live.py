@@ -21,12 +21,17 @@ from suanwang.execution.feedback import EfficiencyFeedback
 from suanwang.model import Placement, Scenario, Task
 from suanwang.scheduling import Profile, Request, Scheduler
 from suanwang.scheduling.cycle import device_of, workload_class_of
-from suanwang.scheduling.diagnosis import NodeVerdict
+from suanwang.scheduling.diagnosis import NodeVerdict, RefusalGroup
 from suanwang.scheduling.state import ClusterState
+from suanwang.scheduling.whyhere import WhyHere
 from suanwang.security import KeyRing, Verifier
 
 EXPLAIN_VERDICTS = 20
-"""Rejected nodes an explanation lists (the per-plugin counts cover the rest)."""
+"""Rejected nodes an explanation lists, closest first (the per-plugin counts cover the rest)."""
+EXPLAIN_ALTERNATIVES = 3
+"""Runners-up a "why here" lists."""
+EXPLAIN_CLOSEST = 3
+"""Closest misses listed per group of refusals."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +48,12 @@ class Explanation:
         summary: One line with the count each plugin rejected.
         survivors: Nodes that passed every filter.
         rejected_by: Nodes rejected per plugin, in pipeline order.
-        verdicts: The first rejected nodes with the plugin and reason.
+        verdicts: The closest rejected nodes with the plugin and reason, closest first.
         why_not: The verdict on the node asked about, if one was.
+        why_here: When placeable: the node's points per Score plugin and the runners-up.
+        refusals: Rejections grouped by plugin and kind of shortfall, each with its count and
+            closest misses (``Diagnosis.refusals``).
+        placed_on: The node the task holds now, if any; its own hold was left out of the cycle.
     """
 
     placeable: bool
@@ -58,6 +67,9 @@ class Explanation:
     rejected_by: dict[str, int]
     verdicts: list[NodeVerdict]
     why_not: NodeVerdict | None = None
+    why_here: WhyHere | None = None
+    refusals: list[RefusalGroup] = field(default_factory=list)
+    placed_on: str | None = None
 
 
 NodeState = Literal["up", "draining", "down"]
@@ -88,7 +100,6 @@ class LiveNetwork:
     down_links: frozenset[str] = frozenset()
     draining_nodes: frozenset[str] = frozenset()
     feedback: EfficiencyFeedback = field(default_factory=EfficiencyFeedback)
-    _explainer: Scheduler | None = None
 
     @classmethod
     def build(
@@ -141,20 +152,26 @@ class LiveNetwork:
         return taken
 
     def explain(self, task: Task, node_id: str | None = None) -> Explanation:
-        """Run a scheduling cycle for ``task``'s spec on the live state and undo it at once.
+        """Run a scheduling cycle for ``task``'s spec on the live state, changing nothing.
 
-        A scheduler of its own (sharing the live state) keeps the live one's session affinity
-        and hysteresis untouched; a placement it makes is released before anyone else can run,
-        since only the worker thread calls this.
+        The cycle reads a copy of the live ledger from which the task's own holds (its run's,
+        the one its placement names) are given back: a placed task is explained as if it were
+        placed anew, so its own node is not "full" of the task itself. A scheduler of its own,
+        made for that copy, leaves the live one's session affinity and hysteresis untouched,
+        and its probe's hold goes into the copy only. Call from the worker thread only.
 
         Raises:
             KeyError: ``node_id`` names no node.
         """
-        if self._explainer is None:
-            self._explainer = Scheduler(self.controller.scheduler.profile, self.controller.state)
+        live = self.controller.state
+        own = {task.id} if task.placement is None else {task.id, task.placement.task_id}
+        # The frozen copy carries every field of the live state (marks, hours, caches); only
+        # its ledger is swapped for a writable one, without the task's holds.
+        state = live.with_frozen_ledger()
+        state.reservations = live.reservations.copy_without(own)
+        scheduler = Scheduler(self.controller.scheduler.profile, state)
         probe = f"explain-{uuid.uuid4().hex}"
-        decision = self._explainer.schedule(Request(probe, task.spec, task.tenant))
-        self._explainer.release(probe)
+        decision = scheduler.schedule(Request(probe, task.spec, task.tenant))
         diagnosis, status, placement = decision.diagnosis, decision.status, decision.placement
         if placement is not None:
             placement = dataclasses.replace(placement, task_id=task.id)
@@ -170,4 +187,7 @@ class LiveNetwork:
             rejected_by=diagnosis.rejected_by,
             verdicts=diagnosis.verdicts(EXPLAIN_VERDICTS),
             why_not=None if node_id is None else diagnosis.why_not(node_id),
+            why_here=diagnosis.why_here(EXPLAIN_ALTERNATIVES),
+            refusals=diagnosis.refusals(EXPLAIN_CLOSEST),
+            placed_on=None if task.placement is None else task.placement.node_id,
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
+from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
 
@@ -74,7 +75,7 @@ def _problem(response: httpx.Response) -> typer.Exit:
     return fail(message) if response.status_code < 500 else _server_error(message)
 
 
-def _emit(data: Any, as_json: bool, table: Callable[[Any], Table]) -> None:
+def _emit(data: Any, as_json: bool, table: Callable[[Any], RenderableType]) -> None:
     if as_json:
         console.print_json(json.dumps(data))
     else:
@@ -198,20 +199,17 @@ def explain_task(
     node: Annotated[str | None, typer.Option(help="Also say why not this node.")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Where the task would be placed now, or why nowhere: per plugin, per node."""
+    """Where the task would go now and why there, or why nowhere.
+
+    Why here: the node's points per score plugin and the runners-up with their estimates. Why
+    nowhere: rejections by plugin and shortfall, the closest nodes first. A placed task is
+    explained as if placed anew: its own hold is left out.
+    """
+    from suanwang.cli.explain_tables import explanation_view  # noqa: PLC0415 (fast --help)
+
     params = {} if node is None else {"node_id": node}
     found = _call(url, token, "GET", f"/v1/tasks/{task_id}/explain", params=params)
-
-    def table(e: dict[str, Any]) -> Table:
-        head = f"would go to {e['node_id']}" if e["placeable"] else f"refused: {e['refusal']}"
-        out = Table(
-            "node", "plugin", "reason", box=box.SIMPLE_HEAD, title=f"{head}\n{e['summary']}"
-        )
-        for v in ([e["why_not"]] if e["why_not"] else []) + e["verdicts"]:
-            out.add_row(v["node_id"], v["plugin"] or "passed", v["reason"])
-        return out
-
-    _emit(found, as_json, table)
+    _emit(found, as_json, explanation_view)
 
 
 @node_app.command("list")

@@ -6,12 +6,14 @@ Protocol in ``suanwang.scheduling.framework``.
 """
 
 from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
-from suanwang.scheduling.diagnosis import Diagnosis, NodeVerdict
+from suanwang.scheduling.diagnosis import Diagnosis, NearMiss, NodeVerdict, RefusalGroup
 from suanwang.scheduling.framework import (
     BindPlugin,
     ChosenPath,
     Code,
     FilterPlugin,
+    Miss,
+    MissMeasure,
     PreFilterPlugin,
     Request,
     ReservePlugin,
@@ -30,12 +32,15 @@ from suanwang.scheduling.profile import (
 )
 from suanwang.scheduling.registry import ENTRY_POINT_GROUP, UnknownPluginError, plugin_factories
 from suanwang.scheduling.reservations import OverCommitError, Reservation, Reservations
-from suanwang.scheduling.scheduler import Decision, Scheduler, scale_scores
+from suanwang.scheduling.scaling import scale_scores
+from suanwang.scheduling.scheduler import Decision, Scheduler
 from suanwang.scheduling.state import ClusterState
+from suanwang.scheduling.whyhere import Candidate, PluginScore, WhyHere
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "BindPlugin",
+    "Candidate",
     "ChosenPath",
     "ClusterState",
     "Code",
@@ -43,11 +48,16 @@ __all__ = [
     "Decision",
     "Diagnosis",
     "FilterPlugin",
+    "Miss",
+    "MissMeasure",
+    "NearMiss",
     "NodeVerdict",
     "OverCommitError",
+    "PluginScore",
     "PreFilterPlugin",
     "Profile",
     "ProfileError",
+    "RefusalGroup",
     "Request",
     "Reservation",
     "Reservations",
@@ -59,6 +69,7 @@ __all__ = [
     "Stage",
     "Status",
     "UnknownPluginError",
+    "WhyHere",
     "builtin_profiles",
     "load_profiles",
     "plugin_factories",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 
 class Code(StrEnum):
@@ -102,6 +103,43 @@ class FilterPlugin(Protocol):
 
     def explain(self, cycle: Cycle, node: int) -> str:
         """Why ``node`` does not pass."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """How far some rejected nodes are from passing one filter (what ``MissMeasure`` answers).
+
+    Attributes:
+        kinds: What can fall short, as short labels ("free CPU cores", "best case over the
+            limit"), listed from the kind a node is likeliest to overcome to the least likely.
+        units: The unit of ``short_by`` for each of ``kinds`` ("cores", "ms").
+        kind: Per node asked about, the index into ``kinds`` of what fell short.
+        short_by: Per node, how much was missing in that kind's unit (> 0; ``inf`` when no load
+            change would make the node pass, e.g. it has fewer cores in all than the task holds).
+    """
+
+    kinds: tuple[str, ...]
+    units: tuple[str, ...]
+    kind: IntArray
+    short_by: FloatArray
+
+
+@runtime_checkable
+class MissMeasure(Protocol):
+    """Optional for a Filter or Route plugin: how far the nodes it rejected are from passing.
+
+    Contract: ``miss(cycle, nodes)`` is called only by a diagnosis, with the indexes of nodes this
+    plugin rejected in ``cycle``, after the cycle; it reads the cycle and changes nothing, and
+    its arrays are parallel to ``nodes``, the kind agreeing with ``explain``'s reason. A
+    diagnosis groups the plugin's rejections by kind and lists the closest (smallest
+    ``short_by``) first; a plugin without ``miss`` has its rejections in one group, in node order.
+    """
+
+    name: str
+
+    def miss(self, cycle: Cycle, nodes: IntArray) -> Miss:
+        """What each of ``nodes`` fell short of, and by how much."""
         ...
 
 

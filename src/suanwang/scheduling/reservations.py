@@ -12,6 +12,7 @@ completion event cannot count twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,6 +116,21 @@ class Reservations:
             array.flags.writeable = False
             setattr(copy, name, array)
         copy.link_version, copy._link_fills = self.link_version, self._link_fills
+        return copy
+
+    def copy_without(self, task_ids: Iterable[str]) -> Reservations:
+        """A writable copy, per-task records included, with ``task_ids``' holds given back.
+
+        For asking where a task would go were its own hold not there (an explanation of a
+        placed task) without touching this ledger. Ids that hold nothing are skipped.
+        """
+        copy = Reservations(self._arrays)
+        for name in ("cpu_cores", "mem_gib", "accelerators", "link_mbps"):
+            setattr(copy, name, getattr(self, name).copy())
+        copy.link_version, copy._link_fills = self.link_version, self._link_fills
+        copy._held = dict(self._held)
+        for task_id in task_ids:
+            copy.release(task_id)
         return copy
 
     def reserve(self, reservation: Reservation) -> bool:

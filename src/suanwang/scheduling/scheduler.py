@@ -22,7 +22,7 @@ import numpy as np
 
 from suanwang.model import Placement
 from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
-from suanwang.scheduling.diagnosis import Diagnosis
+from suanwang.scheduling.diagnosis import Diagnosis, ScoreRecord
 from suanwang.scheduling.framework import (
     SUCCESS,
     BindPlugin,
@@ -40,9 +40,11 @@ from suanwang.scheduling.framework import (
 from suanwang.scheduling.plugins.points import LedgerReserve, RecordBind, RequestCheck
 from suanwang.scheduling.profile import Profile
 from suanwang.scheduling.registry import PluginFactory, build_plugin, plugin_factories
+from suanwang.scheduling.scaling import SCORE_MAX, scale_scores
 from suanwang.scheduling.state import ClusterState
 
-SCORE_MAX = 100.0
+# The scaling is re-exported: the batch planners and older callers import it from here.
+__all__ = ["SCORE_MAX", "Decision", "ProfilePlugins", "Scheduler", "scale_scores"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,31 +69,6 @@ def _typed(plugin: object, protocol: Any, name: str, point: str) -> Any:
     if not isinstance(plugin, protocol):
         raise TypeError(f"plugin {name!r} cannot serve as a {point} plugin")
     return plugin
-
-
-def scale_scores(raw: FloatArray, higher_is_better: bool) -> FloatArray:
-    """Raw values to 0..100: the best gets 100, the others less by their relative gap.
-
-    The gap to the best is divided by ``max(|high|, |low|, high - low)`` rather than by the
-    range alone, so values 1 % apart score 1 point apart however few candidates there are (a
-    plain min-max would put two near-equal candidates at 100 and 0, and hysteresis could then
-    never hold). Non-finite values score 0.
-    """
-    finite = np.isfinite(raw)
-    n_finite = np.count_nonzero(finite)
-    if n_finite == 0:
-        return np.zeros_like(raw)
-    # Candidates' values are mostly all finite: then no masking is needed (the same values).
-    every = n_finite == raw.size
-    values = raw if every else raw[finite]
-    # The ufuncs' reduce directly: ndarray.min and max add a Python layer around it.
-    low, high = float(np.minimum.reduce(values)), float(np.maximum.reduce(values))
-    scale = max(abs(high), abs(low), high - low)
-    if scale == 0.0:
-        return np.full(raw.shape, SCORE_MAX) if every else np.where(finite, SCORE_MAX, 0.0)
-    gap = (high - raw) if higher_is_better else (raw - low)
-    scaled = (1.0 - gap / scale) * SCORE_MAX
-    return scaled if every else np.where(finite, scaled, 0.0)
 
 
 class ProfilePlugins:
@@ -193,11 +170,14 @@ class Scheduler:
         if candidates.size == 0:
             return self._refuse(cycle, Status(Code.UNSCHEDULABLE, "no node can take the task"))
         totals = np.zeros(candidates.size)
+        raws = []  # kept (references only) for the diagnosis's "why here", built when asked
         for plugin, weight in self._scores:
             raw = np.asarray(plugin.score(cycle), dtype=np.float64)[candidates]
+            raws.append(raw)
             totals += weight * scale_scores(raw, plugin.higher_is_better)
         chosen = self._select(cycle, candidates, totals)
-        return self._bind_to(cycle, chosen, float(totals[candidates.searchsorted(chosen)]))
+        score = float(totals[candidates.searchsorted(chosen)])
+        return self._bind_to(cycle, chosen, score, ScoreRecord(self._scores, candidates, raws))
 
     def release(self, task_id: str) -> None:
         """Give back what ``task_id`` holds (completion, cancellation, failure); idempotent."""
@@ -227,7 +207,7 @@ class Scheduler:
                 return previous
         return best
 
-    def _bind_to(self, cycle: Cycle, node: int, score: float) -> Decision:
+    def _bind_to(self, cycle: Cycle, node: int, score: float, scores: ScoreRecord) -> Decision:
         request, arrays = cycle.request, self.state.arrays
         path = self._route.path(cycle, node)
         cycle.chosen_node, cycle.chosen_path = node, path
@@ -250,7 +230,8 @@ class Scheduler:
         if cycle.spec.affinity_key is not None:
             self._affinity[cycle.spec.affinity_key] = node
         self._last_choice[(cycle.spec.ingress_site, cycle.spec.task_type)] = node
-        return Decision(SUCCESS, placement, Diagnosis(cycle, SUCCESS, self._explainers), score)
+        diagnosis = Diagnosis(cycle, SUCCESS, self._explainers, scores)
+        return Decision(SUCCESS, placement, diagnosis, score)
 
     def _refuse(self, cycle: Cycle, status: Status) -> Decision:
         # Reasons are built on demand, after later decisions have changed the ledger: keep a

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from suanwang.api.auth import PEOPLE, SUBMITTERS, allow, tenant_scope
 from suanwang.api.deps import IdPath, PlaneDep, answer, plane_of
+from suanwang.api.explanations import ExplanationOut
 from suanwang.api.problems import ApiError
 from suanwang.api.schemas import (
     AgentReportIn,
-    ExplanationOut,
     Name,
     TaskOut,
     TaskPageOut,

@@ -8,7 +8,7 @@ import numpy as np
 
 from suanwang.model import ACCELERATOR_KINDS
 from suanwang.scheduling.cycle import Cycle
-from suanwang.scheduling.framework import BoolArray, Stage
+from suanwang.scheduling.framework import BoolArray, FloatArray, IntArray, Miss, Stage
 
 
 class NodeHealth:
@@ -69,3 +69,37 @@ class ResourceFit:
                 return f"needs {need.min_mem_gib:g} GiB per {need.kind}, devices have {mem:g}"
         device = "CPU" if need is None else str(need.kind)
         return f"its {device} has no rate at {spec.precision}"
+
+    def miss(self, cycle: Cycle, nodes: IntArray) -> Miss:
+        """The first resource that falls short (as in ``explain``) and the amount missing.
+
+        ``inf`` where the node has less in all than the task holds (no release of other tasks
+        would make room), for device memory (it never frees up) and for a missing rate.
+        """
+        spec, ledger, arrays = cycle.spec, cycle.state.reservations, cycle.state.arrays
+        need = spec.accelerator
+        device = "CPU" if need is None else str(need.kind)
+        kinds = ("free CPU cores", "free memory", f"free {device}", f"{device} memory")
+        kind = np.full(len(nodes), len(kinds), dtype=np.intp)  # unless found below: no rate
+        short_by = np.full(len(nodes), np.inf)
+        open_ = np.ones(len(nodes), dtype=bool)
+
+        def check(k: int, wanted: float, free: FloatArray, total: FloatArray, slack: float) -> None:
+            lacking = open_ & (free < wanted - slack)
+            kind[lacking] = k
+            short_by[lacking] = np.where(
+                total[lacking] < wanted - slack, np.inf, wanted - free[lacking]
+            )
+            open_[lacking] = False
+
+        free_cpu = ledger.free_cpu_cores()[nodes]
+        check(0, spec.cpu_cores, free_cpu, arrays.node_cpu_cores[nodes], 1e-9)
+        check(1, spec.mem_gib, ledger.free_mem_gib()[nodes], arrays.node_mem_gib[nodes], 1e-9)
+        if need is not None:
+            k = ACCELERATOR_KINDS.index(need.kind)
+            have = arrays.node_accel_count[nodes, k].astype(np.float64)
+            check(2, need.count, ledger.free_accelerators_of(k)[nodes], have, 0.0)
+            memory = cycle.state.sites.accel_mem_gib[nodes, k]
+            check(3, need.min_mem_gib, memory, memory, 0.0)
+        units = ("cores", "GiB", "devices", "GiB", "")
+        return Miss((*kinds, f"a rate at {spec.precision}"), units, kind, short_by)

@@ -10,7 +10,12 @@ from suanwang.model import Topology
 from suanwang.routing.graph import routing_graph
 from suanwang.routing.shortest import distances_from
 from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
-from suanwang.scheduling.framework import BoolArray, FloatArray, Stage
+from suanwang.scheduling.framework import BoolArray, FloatArray, IntArray, Miss, Stage
+
+
+def _one_kind(label: str, unit: str, short_by: FloatArray) -> Miss:
+    """The ``Miss`` of a filter with one way to fall short."""
+    return Miss((label,), (unit,), np.zeros(len(short_by), dtype=np.intp), short_by)
 
 
 class LatencyBudget:
@@ -43,6 +48,11 @@ class LatencyBudget:
             f"{cycle.compute_ms()[node]:.1f}) exceeds {limit:g} ms"
         )
 
+    def miss(self, cycle: Cycle, nodes: IntArray) -> Miss:
+        """Milliseconds of the estimate over the limit."""
+        over = cycle.total_ms()[nodes] - LatencyBound._limit_ms(cycle)
+        return _one_kind("estimate over the limit", "ms", over)
+
 
 class PathBandwidth:
     """Every link of the path must have the residual bandwidth the task reserves."""
@@ -64,6 +74,12 @@ class PathBandwidth:
             f"{required_bandwidth_mbps(cycle.spec):.1f} Mbps the task needs"
         )
 
+    def miss(self, cycle: Cycle, nodes: IntArray) -> Miss:
+        """Bandwidth the path's bottleneck lacks."""
+        assert cycle.route is not None
+        lacking = required_bandwidth_mbps(cycle.spec) - cycle.route.bottleneck_mbps[nodes]
+        return _one_kind("bandwidth on the path", "Mbps", lacking)
+
 
 class PriceBudget:
     """The estimated price must not exceed the task's budget."""
@@ -79,6 +95,11 @@ class PriceBudget:
     def explain(self, cycle: Cycle, node: int) -> str:
         """The price against the budget."""
         return f"estimated price {cycle.cost()[node]:.4g} exceeds the budget {cycle.spec.budget:g}"
+
+    def miss(self, cycle: Cycle, nodes: IntArray) -> Miss:
+        """Price over the budget."""
+        over = cycle.cost()[nodes] - (cycle.spec.budget or 0.0)
+        return _one_kind("price over the budget", "", over)
 
 
 class LatencyBound:
@@ -139,3 +160,8 @@ class LatencyBound:
             f"{best - compute:.1f} + compute {compute:.1f}), "
             f"over the {self._limit_ms(cycle):g} ms limit"
         )
+
+    def miss(self, cycle: Cycle, nodes: IntArray) -> Miss:
+        """Milliseconds of the best case over the limit."""
+        over = self._best_case_ms(cycle)[nodes] - self._limit_ms(cycle)
+        return _one_kind("best case over the limit", "ms", over)

@@ -2,10 +2,13 @@
 // refreshed by polling (every POLL_MS) without reloading the page.
 
 import { ApiError, get, post, saveToken, savedToken, call } from "./api.js";
+import { explanationPanel } from "./explain.js";
 import { NetworkMap } from "./map.js";
 import { showNodes, showTwin, startTwin, twinSetup } from "./views.js";
 
 const POLL_MS = 2000;
+// States whose detail shows an explanation: a final task other than a refusal has none.
+const EXPLAINED = ["pending", "rejected", "scheduled", "running"];
 const $ = (selector) => document.querySelector(selector);
 
 const state = {
@@ -243,58 +246,13 @@ async function selectTask(id) {
     );
   }
   map.highlight(placement, task.spec.ingress_site, placement && state.siteOfNode.get(placement.node_id));
-  if (task.state === "rejected" || task.state === "pending") {
-    // "Why not": the scheduler's diagnosis on the live state now.
+  if (EXPLAINED.includes(task.state)) {
+    // Why here, or why not: the scheduler's diagnosis on the live state now (a placed task's
+    // own hold left out).
     const why = await get(`/v1/tasks/${id}/explain`);
     if (ticket !== state.ticket) return;
-    const box = add("div", "", "explanation");
-    box.id = "explanation";
-    const head = document.createElement("p");
-    head.textContent = why.placeable
-      ? `Placeable now on ${why.node_id}.`
-      : `Why not: ${why.refusal || why.summary}`;
-    box.append(head);
-    if (why.summary && !head.textContent.includes(why.summary)) {
-      const summary = document.createElement("p");
-      summary.textContent = why.summary;
-      box.append(summary);
-    }
-    const list = document.createElement("ul");
-    for (const v of why.verdicts) {
-      const li = document.createElement("li");
-      li.textContent = `${v.node_id}: ${v.plugin} — ${v.reason}`;
-      list.append(li);
-    }
-    box.append(list, whyNotForm(id));
+    detail.append(explanationPanel(why, id));
   }
-}
-
-/** "Why not node X?": the verdict of one node the user names. */
-function whyNotForm(taskId) {
-  const form = document.createElement("form");
-  form.id = "why-not";
-  form.className = "row";
-  const input = document.createElement("input");
-  Object.assign(input, { name: "node", placeholder: "node id", required: true });
-  input.setAttribute("list", "node-ids");
-  const button = document.createElement("button");
-  button.type = "submit";
-  button.textContent = "Why not this node?";
-  const answer = document.createElement("span");
-  answer.className = "verdict";
-  form.append(input, button, answer);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      const node = encodeURIComponent(input.value.trim());
-      const why = await get(`/v1/tasks/${taskId}/explain?node_id=${node}`);
-      const v = why.why_not;
-      answer.textContent = !v ? "no verdict" : v.plugin ? `${v.plugin}: ${v.reason}` : "it passed every filter";
-    } catch (error) {
-      answer.textContent = error.message;
-    }
-  });
-  return form;
 }
 
 // ---- submit ------------------------------------------------------------------------------
