@@ -3,9 +3,11 @@
 * ``draw_batch(workload, tasks, seed)`` - a seeded batch of requests from a scenario's workload;
 * ``place_batch(profile, state, requests)`` - min-cost flow over task classes (OR-Tools),
   bound through the reservation ledger, leftovers repaired by the online scheduler;
-* ``solve_optimum(state, requests)`` - the exact MILP (scipy/HiGHS) for small batches;
+* ``solve_optimum(state, requests)`` - the true optimum over every simple path (column
+  generation on HiGHS): most tasks within SLA, then least price, proven or with a bound;
 * ``evaluate(topology, requests, placements)`` - SLA satisfaction, latency, cost, carbon;
-* ``compare_profiles(topology, requests)`` - every profile online, the flow and the optimum.
+* ``compare_profiles(topology, requests)`` - every profile online, the flow and the optimum;
+* ``instances.generate_instance(seed)`` - seeded instances for quality benchmarks.
 """
 
 from suanwang.scheduling.batch.compare import (

@@ -108,8 +108,9 @@ class PlanComparison:
         if self.gap_kind == "<=":
             worst = max(row.gap_pp or 0.0 for row in self.rows)
             return (
-                f"milp-optimum: {optimum.status}, not proven optimal: gap <= {worst:.1f} pp "
-                f"(bound {self.reference_sla} tasks within SLA, best found {optimum.sla_met})"
+                f"milp-optimum: {optimum.status}, not proven optimal; gaps are to its proven "
+                f"bound: gap <= {worst:.1f} pp at worst (bound {self.reference_sla} tasks within "
+                f"SLA, best found {optimum.sla_met})"
             )
         return (
             f"milp-optimum: {optimum.status} (path listing capped, no bound): gaps are to the "
