@@ -131,10 +131,13 @@ ROWS = [
     Row("latency-budget", "edge-cpu", {"data_in_mb": 1.0, "latency_budget_ms": 59.0}, False,
         ("estimated 60.0 ms (network 10.0 + queueing 0.0 + compute 50.0) exceeds 59 ms",)),
     Row("latency-budget", "edge-cpu", {"data_in_mb": 1.0, "latency_budget_ms": 61.0}, True),
-    # 4 of 8 cores already held: rho 0.5, queueing = 50 x 0.5 / 0.5 = 50 ms
-    Row("latency-budget", "edge-cpu", {"data_in_mb": 1.0, "latency_budget_ms": 100.0}, False,
-        ("estimated 110.0 ms (network 10.0 + queueing 50.0 + compute 50.0) exceeds 100 ms",),
+    # 4 of 8 cores already held: the task still gets its own core at once, so no waiting
+    Row("latency-budget", "edge-cpu", {"data_in_mb": 1.0, "latency_budget_ms": 61.0}, True,
         holds=(("edge-cpu", 4.0, {}),)),
+    # all 8 held: it cannot start now, whatever the budget
+    Row("latency-budget", "edge-cpu", {"data_in_mb": 1.0, "latency_budget_ms": 1000.0}, False,
+        ("estimated inf ms (network 10.0 + queueing inf + compute 50.0) exceeds 1000 ms",),
+        holds=(("edge-cpu", 8.0, {}),)),
     # deadline: no data, so network is the 2 ms round trip
     Row("latency-budget", "edge-cpu", {"deadline_s": 0.05}, False,
         ("estimated 52.0 ms (network 2.0 + queueing 0.0 + compute 50.0) exceeds 50 ms",)),

@@ -112,20 +112,24 @@ def test_cats_joint_says_why_not_the_near_and_the_fast_node() -> None:
     assert diagnosis.why_not("C").passed
 
 
-def test_joint_choice_follows_load() -> None:
-    # with C busy, its queueing breaks the budget and nothing is left: refused, not misplaced
+def test_joint_choice_uses_every_core_of_the_node_that_meets_the_budget() -> None:
+    # a frame holds 4 of C's 8 cores and gets them at once: two frames meet the budget on C,
+    # with no predicted waiting; a third finds C full and is refused (it would have to wait)
     scheduler = Scheduler(builtin_profiles()["cats-joint"], ClusterState(_topology()))
-    first = scheduler.schedule(Request("frame-1", SPEC))
-    assert first.placement is not None
-    assert first.placement.node_id == "C"
-    second = scheduler.schedule(Request("frame-2", SPEC))  # rho 0.5: 25 ms of queueing, 72 ms
-    assert second.placement is None
-    assert "latency-bound: 2, latency-budget: 1" in second.status.reason
-    assert "queueing 25.0" in second.diagnosis.why_not("C").reason
-    scheduler.release("frame-1")
+    for k in (1, 2):
+        placed = scheduler.schedule(Request(f"frame-{k}", SPEC)).placement
+        assert placed is not None
+        assert placed.node_id == "C"
+        assert placed.estimate.queueing_ms == 0.0
+        assert placed.estimate.total_ms <= BUDGET_MS  # the second's input shares the link
     third = scheduler.schedule(Request("frame-3", SPEC))
-    assert third.placement is not None
-    assert third.placement.node_id == "C"
+    assert third.placement is None
+    assert "latency-bound: 2" in third.status.reason
+    assert "needs 4 free CPU cores, has 0" in third.diagnosis.why_not("C").reason
+    scheduler.release("frame-1")
+    fourth = scheduler.schedule(Request("frame-4", SPEC))
+    assert fourth.placement is not None
+    assert fourth.placement.node_id == "C"
 
 
 def test_latency_bound_never_turns_away_a_node_latency_budget_would_keep() -> None:

@@ -149,29 +149,6 @@ def test_ledger_reserve_point_is_idempotent_and_atomic(sw: Any) -> None:
         assert not array.any()
 
 
-class RefusingBind:
-    """A runner that accepts nothing."""
-
-    name = "refusing-bind"
-
-    def bind(self, cycle: Any, placement: Placement) -> Status:
-        return Status(Code.UNSCHEDULABLE, "the engine is full", self.name)
-
-
-def test_failed_bind_gives_the_reservation_back(sw: Any) -> None:
-    state = ClusterState(sw.hand_topology())
-    sw.hold(state, "background", "hub-big", 4.0)
-    before = _sums(state.reservations)
-    scheduler = Scheduler(sw.profile(filters=("resource-fit",)), state, bind=RefusingBind())
-    spec = TaskSpec(1.0, ingress_site="U", data_in_mb=1.0, latency_budget_ms=100.0)
-    decision = scheduler.schedule(Request("t1", spec))
-    assert decision.placement is None
-    assert decision.status == Status(Code.UNSCHEDULABLE, "the engine is full", "refusing-bind")
-    _assert_same(before, state.reservations)
-    assert "t1" not in state.reservations
-    assert len(state.reservations) == 1
-
-
 def test_scheduler_release_is_idempotent(sw: Any) -> None:
     scheduler = sw.scheduler(sw.hand_topology(), filters=("resource-fit",))
     spec = TaskSpec(1.0, cpu_cores=2.0, ingress_site="U", data_in_mb=1.0, latency_budget_ms=100.0)

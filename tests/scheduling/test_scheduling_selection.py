@@ -2,16 +2,41 @@
 
 Two identical 100-core nodes x and y share edge site S (2 ms from U); z stands at a region
 20 ms away and is ten times slower. A 1-core, 1 GFLOP warm task (share 1/100, 0.4 efficiency)
-takes 4 + 25 = 29 ms on x or y, 40 + 250 = 290 ms on z; with k cores already held on a node its
-queueing adds 25 x rho / (1 - rho), rho = k/100.
+takes 4 + 25 = 29 ms on x or y, 40 + 250 = 290 ms on z. Selection is what is tested, not the
+estimates, so the profile scores with ``loaded-time``, a score of this module that grows smoothly
+with the load of a node: the end-to-end time plus 25 x rho / (1 - rho), rho = k/100 with k cores
+already held there.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
 
 from suanwang.model import Link, Node, Precision, Site, TaskSpec, Tier, Topology
-from suanwang.scheduling import ClusterState, Request, Scheduler
+from suanwang.scheduling import ClusterState, Cycle, Request, Scheduler
+from suanwang.scheduling.framework import FloatArray
+from suanwang.scheduling.registry import plugin_factories
+
+
+class LoadedTime:
+    """End-to-end time plus an M/M/1-like term in the node's load (lower is better)."""
+
+    name = "loaded-time"
+    higher_is_better: ClassVar[bool] = False
+
+    def score(self, cycle: Cycle) -> FloatArray:
+        rho = np.minimum(cycle.utilisation(), 0.95)
+        return np.asarray(cycle.total_ms() + cycle.compute_ms() * rho / (1.0 - rho))
+
+
+def _factories() -> dict[str, Any]:
+    def make(args: Mapping[str, Any], state: ClusterState) -> LoadedTime:
+        return LoadedTime()
+
+    return {**plugin_factories(), "loaded-time": make}
 
 
 def _topology(with_z: bool = True) -> Topology:
@@ -37,7 +62,8 @@ def _spec(key: str | None = None, task_type: str = "tt") -> TaskSpec:
 
 def _scheduler(sw: Any, state: ClusterState, **kw: Any) -> Scheduler:
     kw.setdefault("hysteresis", 0.0)
-    return Scheduler(sw.profile(filters=("resource-fit",), scores={"end-to-end": 1.0}, **kw), state)
+    profile = sw.profile(filters=("resource-fit",), scores={"loaded-time": 1.0}, **kw)
+    return Scheduler(profile, state, factories=_factories())
 
 
 def _node(scheduler: Scheduler, task_id: str, spec: TaskSpec, release: bool = False) -> str:

@@ -7,13 +7,15 @@ measures), and decides with the real ``Scheduler``.
 The life of a task here:
 
 * ``submit`` -> the scheduler places it (SCHEDULED, reservations held) and the engine starts it;
-  or it is REJECTED at once when no node could take it even on an empty network (the reason is
-  that empty-network diagnosis); otherwise it waits in the queue (PENDING) for capacity.
+  or it is REJECTED at once when the scheduler says UNRESOLVABLE (no node could take it even on
+  an idle network: the reason is the scheduler's); otherwise it waits in the queue (PENDING,
+  ``control.waiting``) for capacity, with a wait predicted from the runs the controller holds.
 * The queue is FIFO per kind of demand. Whenever capacity comes back (a task ends, a node
-  returns) the heads of the queues are tried again, most promising first. A task waits at most
-  its patience: its latency budget, else its deadline, else ``max_wait_s``; past it the task
-  is REJECTED with the reason it kept being refused. For a single node with ``c`` cores and
-  1-core tasks this is exactly an M/M/c queue.
+  returns) the heads of the queues are tried again. A task waits at most its patience: its
+  latency budget, else its deadline, else ``max_wait_s``; past it the task is REJECTED with the
+  reason it kept being refused. A task tried from the queue is scheduled with the time it has
+  waited (``Request.waited_ms``), so its budget is judged end to end. For a single node with
+  ``c`` cores and 1-core tasks this is exactly an M/M/c queue.
 * ``node_down`` / ``link_down`` (failure detection, or the twin's failure models) take every
   task that holds the node or link back to PENDING and place it again (a re-placement); a task
   re-placed more than ``max_replacements`` times FAILS. ``node_up`` / ``link_up`` return them
@@ -27,9 +29,9 @@ The life of a task here:
   the replacement fail, the task keeps running where it was. Batch tasks finish where they
   are. ``node_up`` ends a drain.
 
-Engine runs: the engine sees a task under its *run id*. That is the task id, except after a
-move, when it is ``<task id>~<n>`` (two runs of one task exist while it moves); reservations
-are held under run ids too, and reports are mapped back to the task.
+Engine runs: the engine sees a task under its *run id* (``control.runs``). That is the task id,
+except after a move, when it is ``<task id>~<n>`` (two runs of one task exist while it moves);
+reservations are held under run ids too, and reports are mapped back to the task.
 
 Nothing accepted is dropped: every task ends COMPLETED, FAILED, CANCELLED or REJECTED with a
 reason, and the listener hears every transition.
@@ -40,29 +42,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
-from suanwang.control.ports import Clock, ExecutionEngine
+from suanwang.control.moves import MovesMixin
+from suanwang.control.ports import Clock, ControllerListener, ExecutionEngine
+from suanwang.control.runs import RunBook
+from suanwang.control.waiting import ReleaseBook, WaitQueue
 from suanwang.model import ACCELERATOR_KINDS, Placement, Task, TaskSpec, TaskState
 from suanwang.scheduling import ClusterState, Request, Scheduler
+from suanwang.scheduling.batch.flow import FlowOptions, place_batch
 from suanwang.scheduling.framework import Code, Status
-
-
-class ControllerListener(Protocol):
-    """Hears every transition the controller makes (a store, metrics, a log).
-
-    Contract: called synchronously after each transition with the new task record and a short
-    stable ``cause`` key for counting (``submitted``, ``resumed``, ``placed``, ``started``,
-    ``completed``, ``failed``, ``queued``, ``cancelled``, ``replaced``, ``moving``, ``moved``,
-    ``move-failed``, ``expired:<plugin>`` or ``rejected:<plugin>``). It must not call back into
-    the controller.
-    """
-
-    def task_changed(self, task: Task, cause: str) -> None:
-        """Record ``task`` as it now is."""
-        ...
 
 
 class _Silent:
@@ -79,38 +69,29 @@ class ControllerConfig:
         max_replacements: Re-placements a task may have before it fails.
         retries_per_release: Failed placement attempts allowed per returned capacity (bounds
             the work a completion costs while the network is overloaded).
+        window_s: 0 places each arrival at once (online). Above 0, arrivals without a session
+            key are held for up to this long and placed together by the min-cost-flow planner
+            (``place_window``; the driver calls it once ``window_due_s`` has come): a decision
+            that sees its neighbours in time uses capacity better, at the price of the window
+            in every such task's latency (counted against its budget, as waiting). Tasks with
+            a session key, or whose patience is under ``WINDOW_SHARE`` windows, skip it.
     """
 
     max_wait_s: float = 3600.0
     max_replacements: int = 3
     retries_per_release: int = 4
+    window_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.window_s >= 0 or self.window_s == float("inf"):
+            raise ValueError(f"window_s must be finite and not negative, got {self.window_s}")
 
 
-_QueueKey = tuple[object, ...]
+WINDOW_SHARE = 10.0
+"""A task waits for the window only if its patience is at least this many windows."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Move:
-    """A long-running task's replacement run, started while its current run still serves."""
-
-    run_id: str
-    placement: Placement
-
-
-def _queue_key(spec: TaskSpec) -> _QueueKey:
-    """Tasks with one key need the same resources and have the same patience."""
-    accelerator = spec.accelerator
-    return (
-        spec.task_type,
-        spec.cpu_cores,
-        spec.mem_gib,
-        None if accelerator is None else (accelerator.kind, accelerator.count),
-        spec.latency_budget_ms,
-        spec.deadline_s,
-    )
-
-
-class Controller:
+class Controller(MovesMixin):
     """Places, runs, queues and re-places tasks (see the module docstring).
 
     Args:
@@ -138,28 +119,16 @@ class Controller:
         self.config = config or ControllerConfig()
         self._tasks: dict[str, Task] = {}
         self._replacements: dict[str, int] = {}
-        self._queues: dict[_QueueKey, dict[str, None]] = {}
-        self._queued_key: dict[str, _QueueKey] = {}
-        self._refusal: dict[str, tuple[str, str]] = {}
-        # Run ids (see the module docstring) holding each node and link.
-        self._on_node: dict[int, set[str]] = {}
-        self._on_link: dict[int, set[str]] = {}
-        self._run_of: dict[str, str] = {}  # task id -> run id, where it is not the task id
-        self._task_of: dict[str, str] = {}  # run id -> task id, where it is not the task id
-        self._moves: dict[str, _Move] = {}  # task id -> its replacement being started
-        self._runs_made: dict[str, int] = {}  # task id -> replacement runs made (numbers them)
+        self._queue = WaitQueue()
+        self._releases = ReleaseBook()
+        self._predicted: dict[str, float | None] = {}  # queued task -> wait predicted, s
+        self._runs = RunBook()
         self._draining: set[int] = set()
+        self._window: dict[str, None] = {}  # tasks held for the open window, in arrival order
+        self._window_due_s: float | None = None
+        self._window_options = FlowOptions(repair=False)
         self._node_index = {node: i for i, node in enumerate(self.state.arrays.node_ids)}
         self._link_index = {link: i for i, link in enumerate(self.state.arrays.link_ids)}
-        self._empty = ClusterState(
-            self.state.topology,
-            hour_of_day=self.state.hour_of_day,
-            efficiency=self.state.efficiency,
-            node_down=self.state.node_down.copy(),
-            link_down=self.state.link_down.copy(),
-        )
-        self._empty_scheduler = Scheduler(scheduler.profile, self._empty)
-        self._feasible: dict[TaskSpec, Status] = {}
         engine.attach(self)
 
     # ----------------------------------------------------------------- queries
@@ -180,14 +149,22 @@ class Controller:
     @property
     def queued(self) -> int:
         """Tasks waiting in the queue for capacity."""
-        return len(self._queued_key)
+        return len(self._queue)
+
+    def predicted_wait_s(self, task_id: str) -> float | None:
+        """The wait predicted when ``task_id`` joined the queue (None: nothing to go by).
+
+        Kept while the task is active, so a listener can compare it with the wait that
+        happened when the task is placed (see ``control.waiting``).
+        """
+        return self._predicted.get(task_id)
 
     def task_of_run(self, run_id: str) -> Task | None:
         """The active task engine run ``run_id`` belongs to.
 
         A run id is the task id, or the id of a replacement run made while the task moves.
         """
-        return self._tasks.get(self._task_of.get(run_id, run_id))
+        return self._tasks.get(self._runs.owner(run_id))
 
     def draining(self) -> tuple[str, ...]:
         """Nodes being drained (nothing new is placed there)."""
@@ -207,7 +184,60 @@ class Controller:
         task = Task.submit(task_id, spec, tenant, self._clock.now_s())
         self._tasks[task_id] = task
         self._listener.task_changed(task, "submitted")
+        if self._windowed(spec):
+            if not self._window:
+                self._window_due_s = task.submitted_at_s + self.config.window_s
+            self._window[task_id] = None
+            return task
         return self._place(task, queued=False)
+
+    def _windowed(self, spec: TaskSpec) -> bool:
+        """Whether ``spec`` waits for the window: it is on, and the task can afford it.
+
+        Sessions keep their instance (the online scheduler's affinity), and a task whose
+        patience (latency budget, else deadline) is under ``WINDOW_SHARE`` of the window
+        would spend too much of it waiting: both are placed at once.
+        """
+        window_s = self.config.window_s
+        if window_s <= 0 or spec.affinity_key is not None:
+            return False
+        return self._patience_s(spec) >= window_s * WINDOW_SHARE
+
+    @property
+    def window_due_s(self) -> float | None:
+        """When the open window of arrivals is due to be placed (None: no window is open)."""
+        return self._window_due_s if self._window else None
+
+    def place_window(self) -> int:
+        """Place the arrivals held in the window together; returns how many were placed.
+
+        The min-cost-flow planner (``scheduling.batch.place_batch``, with this controller's
+        profile and state) places what it can, each task scheduled with the time it waited
+        in the window; what it leaves goes through the online path one by one (placed,
+        queued or refused as any arrival).
+        """
+        ids = [task_id for task_id in self._window if task_id in self._tasks]
+        self._window.clear()
+        self._window_due_s = None
+        if not ids:
+            return 0
+        now_s = self._clock.now_s()
+        tasks = [self._tasks[task_id] for task_id in ids]
+        requests = [
+            Request(t.id, t.spec, t.tenant, waited_ms=max(now_s - t.submitted_at_s, 0.0) * 1e3)
+            for t in tasks
+        ]
+        plan = place_batch(
+            self.scheduler.profile, self.state, requests, options=self._window_options
+        )
+        placed = 0
+        for task, request, placement in zip(tasks, requests, plan.placements, strict=True):
+            if placement is None:
+                self._place(task, queued=False)
+                continue
+            self._start(task, placement, request.waited_ms)
+            placed += 1
+        return placed
 
     def resume(self, tasks: Iterable[Task]) -> int:
         """Take over non-terminal tasks after a restart and place each again; returns the count.
@@ -233,41 +263,37 @@ class Controller:
         task = self._tasks.get(task_id)
         if task is None:
             return None
-        if task_id in self._queued_key:
-            self._dequeue(task_id)
+        if task_id in self._queue:
+            self._queue.remove(task_id)
+        elif task_id in self._window:
+            del self._window[task_id]
         elif task.state in (TaskState.SCHEDULED, TaskState.RUNNING):
-            run_id = self._run(task_id)
+            run_id = self._runs.run(task_id)
             self._engine.cancel(run_id)
             self._release(run_id)
         return self._final(task, TaskState.CANCELLED, reason, "cancelled")
 
     def expire(self) -> int:
         """Reject queued tasks whose patience has run out; returns how many."""
-        now = self._clock.now_s()
         expired = 0
-        for key in list(self._queues):
-            group = self._queues[key]
-            while group:
-                task = self._tasks[next(iter(group))]
-                if now - task.submitted_at_s <= self._patience_s(task.spec):
-                    break
-                self._give_up(task)  # drops the group from _queues when it empties
-                expired += 1
+        for task_id in self._queue.expired(self._clock.now_s()):
+            self._give_up(self._tasks[task_id])
+            expired += 1
         return expired
 
     # ----------------------------------------------------------------- engine reports
 
     def task_started(self, task_id: str) -> None:
         """The engine began run ``task_id``: SCHEDULED -> RUNNING, or a move completes."""
-        owner = self._task_of.get(task_id, task_id)
+        owner = self._runs.owner(task_id)
         task = self._tasks.get(owner)
         if task is None:
             return
-        move = self._moves.get(owner)
+        move = self._runs.move(owner)
         if move is not None and move.run_id == task_id:
-            self._complete_move(task, move)
+            self._complete_move(task)
             return
-        if task.state is not TaskState.SCHEDULED or task_id != self._run(owner):
+        if task.state is not TaskState.SCHEDULED or task_id != self._runs.run(owner):
             return
         node = task.placement.node_id if task.placement else "?"
         self._set(task.transition(TaskState.RUNNING, self._now(task), f"running on {node}"))
@@ -278,11 +304,11 @@ class Controller:
 
         A task that is moving is handled as the module docstring says.
         """
-        owner = self._task_of.get(task_id, task_id)
+        owner = self._runs.owner(task_id)
         task = self._tasks.get(owner)
         if task is None or task.state not in (TaskState.SCHEDULED, TaskState.RUNNING):
             return
-        move = self._moves.get(owner) if self._moves else None
+        move = self._runs.move(owner)
         if move is not None:
             if task_id == move.run_id:
                 if not ok:
@@ -291,11 +317,11 @@ class Controller:
                     why = f"its replacement on {move.placement.node_id} failed: {reason}"
                     self._note(task, f"{why}; it keeps running on {where}", "move-failed")
                     return
-                task = self._complete_move(task, move)  # it did the work: it ends below
-            elif task_id == self._run(owner) and not ok:
-                self._take_over(task, move, f"its run failed: {reason or 'no reason given'}")
+                task = self._complete_move(task)  # it did the work: it ends below
+            elif task_id == self._runs.run(owner) and not ok:
+                self._take_over(task, f"its run failed: {reason or 'no reason given'}")
                 return
-        if task_id != self._run(owner):
+        if task_id != self._runs.run(owner):
             return  # a run released earlier
         held = self.state.reservations.held(task_id)
         self._release(task_id)
@@ -306,7 +332,7 @@ class Controller:
             self._final(task, TaskState.COMPLETED, reason or "completed", "completed")
         else:
             self._final(task, TaskState.FAILED, reason or "failed on its node", "failed")
-        if self._queues:
+        if self._queue:
             self._retry_queue(None if held is None else held.node)
 
     # ----------------------------------------------------------------- failures
@@ -316,9 +342,7 @@ class Controller:
         node = self._node_index[node_id]
         self._draining.discard(node)
         self.state.mark_node(node, down=True)
-        self._empty.mark_node(node, down=True)
-        self._feasible.clear()
-        return self._replace_all(self._on_node.pop(node, set()), f"node {node_id} down: {reason}")
+        return self._replace_all(self._runs.take_node(node), f"node {node_id} down: {reason}")
 
     def drain(self, node_id: str, reason: str) -> int:
         """Place nothing new on a node; move its long-running services off make-before-break.
@@ -330,17 +354,15 @@ class Controller:
         """
         node = self._node_index[node_id]
         self.state.mark_node(node, down=True)
-        self._empty.mark_node(node, down=True)
-        self._feasible.clear()
         self._draining.add(node)
         why = f"node {node_id} draining: {reason}"
         moved = 0
-        for run_id in sorted(self._on_node.get(node, ())):
-            owner = self._task_of.get(run_id, run_id)
+        for run_id in sorted(self._runs.on_node(node)):
+            owner = self._runs.owner(run_id)
             task = self._tasks.get(owner)
-            if task is None or not task.spec.long_running or owner in self._moves:
+            if task is None or not task.spec.long_running or self._runs.move(owner):
                 continue
-            if run_id != self._run(owner):
+            if run_id != self._runs.run(owner):
                 continue
             if task.state is TaskState.RUNNING:
                 moved += self._start_move(task, why)
@@ -353,24 +375,17 @@ class Controller:
         node = self._node_index[node_id]
         self._draining.discard(node)
         self.state.mark_node(node, down=False)
-        self._empty.mark_node(node, down=False)
-        self._feasible.clear()
         self._retry_queue(node)
 
     def link_down(self, link_id: str, reason: str) -> int:
         """Take a link out of routing and re-place the tasks whose path uses it."""
         link = self._link_index[link_id]
         self.state.mark_link(link, down=True)
-        self._empty.mark_link(link, down=True)
-        self._feasible.clear()
-        return self._replace_all(self._on_link.pop(link, set()), f"link {link_id} down: {reason}")
+        return self._replace_all(self._runs.take_link(link), f"link {link_id} down: {reason}")
 
     def link_up(self, link_id: str) -> None:
         """Return a link to routing and try the queue."""
-        link = self._link_index[link_id]
-        self.state.mark_link(link, down=False)
-        self._empty.mark_link(link, down=False)
-        self._feasible.clear()
+        self.state.mark_link(self._link_index[link_id], down=False)
         self._retry_queue(None)
 
     # ----------------------------------------------------------------- internals
@@ -382,91 +397,6 @@ class Controller:
     def _set(self, task: Task) -> None:
         self._tasks[task.id] = task
 
-    def _run(self, task_id: str) -> str:
-        """The id the engine and the ledger know the task's current run by."""
-        return self._run_of.get(task_id, task_id)
-
-    def _note(self, task: Task, reason: str, cause: str) -> Task:
-        """Record a step of a RUNNING task's move (RUNNING -> RUNNING, same placement)."""
-        task = task.transition(TaskState.RUNNING, self._now(task), reason)
-        self._set(task)
-        self._listener.task_changed(task, cause)
-        return task
-
-    def _start_move(self, task: Task, reason: str) -> int:
-        """Place and start a replacement run of RUNNING ``task``; 1 if it began, else 0."""
-        count = self._runs_made.get(task.id, 0) + 1
-        run_id = f"{task.id}~{count}"
-        decision = self.scheduler.schedule(Request(run_id, task.spec, task.tenant))
-        placement = decision.placement
-        where = task.placement.node_id if task.placement else "?"
-        if placement is None:
-            why = f"{reason}; no other node can take it now ({decision.status.reason})"
-            self._note(task, f"{why}: it keeps running on {where}", "move-failed")
-            return 0
-        self._runs_made[task.id] = count
-        self._task_of[run_id] = task.id
-        self._moves[task.id] = _Move(run_id, placement)
-        self._hold(run_id)
-        self._note(
-            task,
-            f"{reason}; its replacement is placed on {placement.node_id} and starts before the "
-            f"run on {where} is released",
-            "moving",
-        )
-        self._engine.start(dataclasses.replace(task, id=run_id, placement=placement))
-        return 1
-
-    def _complete_move(self, task: Task, move: _Move) -> Task:
-        """The replacement started: release the old run; the task now runs where it went."""
-        old_run = self._run(task.id)
-        self._engine.cancel(old_run)
-        self._release(old_run)
-        self._task_of.pop(old_run, None)
-        del self._moves[task.id]
-        self._run_of[task.id] = move.run_id
-        where = task.placement.node_id if task.placement else "?"
-        task = task.transition(
-            TaskState.RUNNING,
-            self._now(task),
-            f"moved to {move.placement.node_id} without a break: its replacement started "
-            f"before the run on {where} was released",
-            move.placement,
-        )
-        self._set(task)
-        self._listener.task_changed(task, "moved")
-        return task
-
-    def _take_over(self, task: Task, move: _Move, reason: str) -> None:
-        """The old run was lost mid-move: the replacement, already starting, becomes the run."""
-        old_run = self._run(task.id)
-        self._engine.cancel(old_run)
-        self._release(old_run)
-        self._task_of.pop(old_run, None)
-        del self._moves[task.id]
-        self._run_of[task.id] = move.run_id
-        node = move.placement.node_id
-        task = task.transition(
-            TaskState.PENDING, self._now(task), f"{reason}; its replacement on {node} takes over"
-        )
-        self._set(task)
-        self._listener.task_changed(task, "replaced")
-        task = task.transition(
-            TaskState.SCHEDULED,
-            self._now(task),
-            f"placed on {node} (its replacement, started before the loss)",
-            move.placement,
-        )
-        self._set(task)
-        self._listener.task_changed(task, "placed")
-
-    def _abort_move(self, task_id: str) -> None:
-        """Stop and release a move's replacement run; the task stays where it runs."""
-        move = self._moves.pop(task_id)
-        self._engine.cancel(move.run_id)
-        self._release(move.run_id)
-        self._task_of.pop(move.run_id, None)
-
     def _patience_s(self, spec: TaskSpec) -> float:
         if spec.latency_budget_ms is not None:
             return spec.latency_budget_ms / 1000.0
@@ -476,120 +406,111 @@ class Controller:
 
     def _place(self, task: Task, *, queued: bool) -> Task:
         """Try to place ``task`` now; queue or reject it when that fails. Returns it as it is."""
-        run_id = self._run(task.id)
-        decision = self.scheduler.schedule(Request(run_id, task.spec, task.tenant))
+        run_id = self._runs.run(task.id)
+        # From the queue, the time waited since the task became PENDING counts against its
+        # budget (the queue adds no transition, so that is the time of the last one).
+        waited_ms = (self._clock.now_s() - task.history[-1].at_s) * 1000.0 if queued else 0.0
+        request = Request(run_id, task.spec, task.tenant, waited_ms=max(waited_ms, 0.0))
+        decision = self.scheduler.schedule(request)
         placement = decision.placement
         if placement is not None:
             if queued:
-                self._dequeue(task.id)
-            task = task.transition(
-                TaskState.SCHEDULED, self._now(task), f"placed on {placement.node_id}", placement
-            )
-            self._set(task)
-            self._hold(run_id)
-            self._listener.task_changed(task, "placed")
-            self._engine.start(task if run_id == task.id else dataclasses.replace(task, id=run_id))
-            return task
+                self._queue.remove(task.id)
+            return self._start(task, placement, waited_ms)
         status = decision.status
-        self._refusal[task.id] = (status.plugin or "unschedulable", status.reason)
         if queued:
+            self._queue.refused(task.id, status.plugin or "unschedulable", status.reason)
             return task
-        if status.code is Code.ERROR:
+        if status.code in (Code.ERROR, Code.UNRESOLVABLE):
             return self._reject(task, status)
-        impossible = self._impossible(task.spec, task.tenant)
-        if impossible is not None:
-            return self._reject(task, impossible)
-        self._enqueue(task)
+        self._enqueue(task, status)
         return task
 
-    def _impossible(self, spec: TaskSpec, tenant: str) -> Status | None:
-        """Why no node could take ``spec`` even on an empty network; None if one could."""
-        status = self._feasible.get(spec)
-        if status is None:
-            probe = f"feasibility-{len(self._feasible)}"
-            decision = self._empty_scheduler.schedule(Request(probe, spec, tenant))
-            self._empty_scheduler.release(probe)
-            status = self._feasible[spec] = decision.status
-        return None if status.ok else status
+    def _start(self, task: Task, placement: Placement, waited_ms: float) -> Task:
+        """The scheduler placed ``task``'s run (it holds the reservation): start it."""
+        run_id = self._runs.run(task.id)
+        task = task.transition(
+            TaskState.SCHEDULED, self._now(task), f"placed on {placement.node_id}", placement
+        )
+        self._set(task)
+        self._hold(run_id, task.spec, placement, waited_ms)
+        self._listener.task_changed(task, "placed")
+        self._engine.start(task if run_id == task.id else dataclasses.replace(task, id=run_id))
+        return task
 
     def _reject(self, task: Task, status: Status) -> Task:
-        self._refusal.pop(task.id, None)
         cause = f"rejected:{status.plugin or 'none'}"
         return self._final(task, TaskState.REJECTED, status.reason, cause)
 
-    def _enqueue(self, task: Task) -> None:
-        key = _queue_key(task.spec)
-        self._queues.setdefault(key, {})[task.id] = None
-        self._queued_key[task.id] = key
+    def _enqueue(self, task: Task, status: Status) -> None:
+        ahead = self._queue.add(task, self._patience_s(task.spec))
+        self._queue.refused(task.id, status.plugin or "unschedulable", status.reason)
+        now_s = self._clock.now_s()
+        self._predicted[task.id] = self._releases.predict_wait_s(task.spec, ahead, now_s)
         self._listener.task_changed(task, "queued")
 
-    def _dequeue(self, task_id: str) -> None:
-        key = self._queued_key.pop(task_id)
-        group = self._queues[key]
-        del group[task_id]
-        if not group:
-            del self._queues[key]
-        self._refusal.pop(task_id, None)
-
     def _give_up(self, task: Task) -> None:
-        plugin, reason = self._refusal.get(task.id, ("", "no capacity"))
+        refusal = self._queue.refusal(task.id)
         waited_s = self._clock.now_s() - task.submitted_at_s
-        self._dequeue(task.id)
+        self._queue.remove(task.id)
         self._final(
             task,
             TaskState.REJECTED,
             f"waited {waited_s:.3f} s, past its patience of {self._patience_s(task.spec):g} s; "
-            f"last refusal: {reason}",
-            f"expired:{plugin}",
+            f"last refusal: {refusal.reason}",
+            f"expired:{refusal.plugin}",
         )
 
     def _final(self, task: Task, state: TaskState, reason: str, cause: str) -> Task:
-        if task.id in self._moves:
+        if self._runs.move(task.id) is not None:
             self._abort_move(task.id)
         task = task.transition(state, self._now(task), reason)
         del self._tasks[task.id]
         self._replacements.pop(task.id, None)
-        if self._runs_made:  # only a task that has moved has a run id of its own
-            self._runs_made.pop(task.id, None)
-            self._task_of.pop(self._run_of.pop(task.id, task.id), None)
+        self._runs.forget(task.id)
         self._listener.task_changed(task, cause)
+        self._predicted.pop(task.id, None)
         return task
 
-    def _hold(self, run_id: str) -> None:
+    def _hold(
+        self, run_id: str, spec: TaskSpec, placement: Placement, waited_ms: float = 0.0
+    ) -> None:
         held = self.state.reservations.held(run_id)
         if held is None:
             return
-        self._on_node.setdefault(held.node, set()).add(run_id)
-        for link in held.links:
-            self._on_link.setdefault(link, set()).add(run_id)
+        self._runs.hold(run_id, held)
+        # It holds its resources from now until its input is in, computed and sent back.
+        estimate = placement.estimate
+        holding_ms = estimate.network_ms + estimate.compute_ms
+        holding_ms += max(estimate.queueing_ms - waited_ms, 0.0)  # contention stretches it
+        self._releases.hold(run_id, spec, self._clock.now_s() + holding_ms / 1000.0)
 
     def _release(self, run_id: str) -> None:
         held = self.state.reservations.held(run_id)
         if held is not None:
-            self._on_node.get(held.node, set()).discard(run_id)
-            for link in held.links:
-                self._on_link.get(link, set()).discard(run_id)
+            self._runs.release(run_id, held)
+        self._releases.release(run_id)
         self.scheduler.release(run_id)
 
     def _replace_all(self, run_ids: set[str], reason: str) -> int:
         """Re-place the tasks of runs that lost their node or path; returns how many."""
         moved = 0
         for run_id in sorted(run_ids):
-            task_id = self._task_of.get(run_id, run_id)
+            task_id = self._runs.owner(run_id)
             task = self._tasks.get(task_id)
             if task is None or task.state not in (TaskState.SCHEDULED, TaskState.RUNNING):
                 continue
-            move = self._moves.get(task_id)
+            move = self._runs.move(task_id)
             if move is not None and move.run_id == run_id:
                 self._abort_move(task_id)
                 where = task.placement.node_id if task.placement else "?"
                 why = f"{reason}: its replacement there was lost; it keeps running on {where}"
                 self._note(task, why, "move-failed")
                 continue
-            if run_id != self._run(task_id):
+            if run_id != self._runs.run(task_id):
                 continue
             if move is not None:
-                self._take_over(task, move, reason)
+                self._take_over(task, reason)
                 moved += 1
                 continue
             self._engine.cancel(run_id)
@@ -627,22 +548,19 @@ class Controller:
         """Try queue heads after capacity came back (on ``node``, or anywhere when None)."""
         self.expire()
         failures = 0
-        for key in list(self._queues):
-            group = self._queues.get(key)
-            while group:
-                task = self._tasks[next(iter(group))]
+        queue = self._queue
+        for key in queue.kinds():
+            while (task_id := queue.head(key)) is not None:
+                task = self._tasks[task_id]
                 if node is not None and not self._fits(task.spec, node):
                     break
                 if self._place(task, queued=True).state is not TaskState.SCHEDULED:
                     failures += 1
                     break
-                group = self._queues.get(key)
             if failures >= self.config.retries_per_release:
                 break
-        if failures and len(self._queues) > 1:
-            # Start the next round with another group, so that no kind of demand starves.
-            first = next(iter(self._queues))
-            self._queues[first] = self._queues.pop(first)
+        if failures:
+            queue.rotate()  # start the next round with another kind, so that none starves
 
 
 def nodes_by_state(state: ClusterState) -> dict[str, int]:

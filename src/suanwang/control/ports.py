@@ -118,3 +118,18 @@ class ExecutionEngine(Protocol):
     def inventory(self) -> tuple[str, ...]:
         """Ids of the nodes work can run on."""
         ...
+
+
+class ControllerListener(Protocol):
+    """Hears every transition the controller makes (a store, metrics, a log).
+
+    Contract: called synchronously after each transition with the new task record and a short
+    stable ``cause`` key for counting (``submitted``, ``resumed``, ``placed``, ``started``,
+    ``completed``, ``failed``, ``queued``, ``cancelled``, ``replaced``, ``moving``, ``moved``,
+    ``move-failed``, ``expired:<plugin>`` or ``rejected:<plugin>``). It must not call back into
+    the controller, except to read (``predicted_wait_s``, ``task``).
+    """
+
+    def task_changed(self, task: Task, cause: str) -> None:
+        """Record ``task`` as it now is."""
+        ...

@@ -9,9 +9,15 @@ elsewhere); ``alive`` only ever narrows, so a cached estimate stays valid for th
 * compute_ms = work_gflop / (peak rate of the task's device at its precision x efficiency x
   share) x 1000, where share is the task's cores over the node's cores (CPU work) or its devices
   over the node's devices of that kind (accelerated work): a task gets the part it reserves.
-* queueing_ms = compute_ms x rho / (1 - rho), rho the device's utilisation capped at 0.95 — the
-  M/M/1 waiting factor, a cheap stand-in for contention on a shared node.
+* queueing_ms: a task holds its own cores (or devices) for its whole run, so it waits only where
+  they are not free now. Where there is room for it (free by the ledger, and measured idle
+  where agents report: ``ClusterState.free_cpu_cores``), it waits no more than it already has
+  (``Request.waited_ms``, its time in the controller's queue); where there is none it cannot
+  start now: ``inf`` (the controller queues the task and predicts its wait from the runs it
+  holds, see ``control.waiting``).
 * network_ms = 2 x one-way path latency + (data_in_mb + data_out_mb) x 8 / bottleneck_mbps x 1000.
+* total_ms = network_ms + queueing_ms + compute_ms + the task's fixed_latency_ms (sensor,
+  display, terminal time outside the network and the node, which the budget covers too).
 * cost = node price_per_hour x share x compute hours + path cost_per_gb x data GB.
 * energy_kwh = node peak power x share x compute time x site PUE; carbon_g = energy_kwh x the
   site's grid intensity at the state's hour.
@@ -44,7 +50,6 @@ _EVERY = slice(None)
 
 MB_BITS = 8.0e6
 """Bits in one megabyte (MB = 10^6 bytes, as in data_in_mb)."""
-MAX_UTILISATION = 0.95
 TRANSFER_SHARE_OF_BUDGET = 0.5
 """A task with a latency budget needs the bandwidth that moves its data in half the budget."""
 TRANSFER_SHARE_OF_DEADLINE = 0.1
@@ -190,12 +195,20 @@ class Cycle:
         return used
 
     def queueing_ms(self) -> FloatArray:
-        """Estimated waiting from contention (M/M/1 factor on the device's utilisation)."""
+        """Estimated waiting and contention before and while the task runs (module docstring)."""
         return self._cached("queueing_ms", self._queueing_ms, over_alive=True)
 
     def _queueing_ms(self, at: _Index) -> Any:
-        rho = np.minimum(self.utilisation()[at], MAX_UTILISATION)
-        return self.compute_ms()[at] * rho / (1.0 - rho)
+        state, spec = self.state, self.spec
+        need = spec.accelerator
+        if need is None:
+            # Free by the ledger, and no more than the agents measured idle where they report.
+            room = state.free_cpu_cores()[at] >= spec.cpu_cores - 1e-9
+        else:
+            k = ACCELERATOR_KINDS.index(need.kind)
+            room = state.reservations.free_accelerators_of(k)[at] >= need.count
+        room = room & (state.reservations.free_mem_gib()[at] >= spec.mem_gib - 1e-9)
+        return np.where(room, self.request.waited_ms, np.inf)
 
     def network_ms(self) -> FloatArray:
         """Round trip plus transfer time per node; needs the Route point to have run."""
@@ -210,11 +223,12 @@ class Cycle:
         return network
 
     def total_ms(self) -> FloatArray:
-        """End-to-end estimate: network + queueing + compute."""
+        """End-to-end estimate: network + queueing + compute + the task's fixed latency."""
         return self._cached("total_ms", self._total_ms, over_alive=True)
 
     def _total_ms(self, at: _Index) -> Any:
-        return self.network_ms()[at] + self.queueing_ms()[at] + self.compute_ms()[at]
+        inside = self.network_ms()[at] + self.queueing_ms()[at] + self.compute_ms()[at]
+        return inside + self.spec.fixed_latency_ms
 
     def cost(self) -> FloatArray:
         """Estimated price of running the task on each node, transfer included."""
@@ -246,7 +260,7 @@ class Cycle:
         return self._cached("carbon_g", self._carbon_g)
 
     def _carbon_g(self, at: _Index) -> Any:
-        intensity = self.state.sites.carbon_g_per_kwh_by_hour[self.state.hour_of_day]
+        intensity = self.state.carbon_g_per_kwh()
         return self._value_at("energy_kwh", self._energy_kwh, at) * intensity[at]
 
     def _value_at(self, key: str, build: _Build, at: _Index) -> Any:
@@ -264,6 +278,7 @@ class Cycle:
             network_ms=float(self._value_at("network_ms", self._network_ms, node)),
             queueing_ms=float(self._value_at("queueing_ms", self._queueing_ms, node)),
             compute_ms=float(self._value_at("compute_ms", self._compute_ms, node)),
+            fixed_ms=self.spec.fixed_latency_ms,
             cost=float(self._value_at("cost", self._cost, node)),
             energy_kwh=float(self._value_at("energy_kwh", self._energy_kwh, node)),
             carbon_g=float(self._value_at("carbon_g", self._carbon_g, node)),

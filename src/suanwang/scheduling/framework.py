@@ -4,7 +4,9 @@ Shaped after the Kubernetes scheduler framework, but vectorised (DESIGN.md §5):
 a boolean mask over ALL nodes, a Score returns an array over all nodes, and the framework combines
 them with numpy; no plugin loops over nodes in Python. One cycle places one task:
 
-    PreFilter -> Filter (pre-route) -> Route -> Filter (post-route) -> Score -> Reserve -> Bind
+    PreFilter -> Filter (pre-route) -> Route -> Filter (post-route) -> Score -> Reserve
+
+The caller (the controller, a batch planner) hands a placement to whatever runs it.
 
 Filters that need the network path (latency budget, bandwidth on path) declare
 ``stage = Stage.POST_ROUTE`` and run after the Route plugin; all others run before it, so the
@@ -41,6 +43,9 @@ class Code(StrEnum):
     SUCCESS = "success"
     UNSCHEDULABLE = "unschedulable"
     """No node can take the task now; the reason says why. Retrying later may succeed."""
+    UNRESOLVABLE = "unresolvable"
+    """No node could take the task even on an idle network with every node and link up (each
+    was turned away by a filter's ``never`` mask): waiting cannot help, so it is refused."""
     ERROR = "error"
     """The request itself is wrong (unknown ingress, impossible demand); retrying will not help."""
 
@@ -106,6 +111,26 @@ class FilterPlugin(Protocol):
         ...
 
 
+@runtime_checkable
+class NeverMask(Protocol):
+    """Optional for a Filter plugin: the nodes it would turn away whatever the load.
+
+    Contract: ``never(cycle)`` returns a boolean array over all nodes, True where the filter
+    would reject the node even on an idle network with every node and link up (its policy,
+    its capacity in all, its best case over the budget); it must be a subset of what
+    ``filter`` rejects on any state and must not depend on the ledger or on down marks. It is
+    read only when a cycle finds no node: if every node is ``never`` for some filter, the
+    cycle ends UNRESOLVABLE and the controller refuses the task instead of queueing it. A
+    filter without ``never`` is taken to reject only for now.
+    """
+
+    name: str
+
+    def never(self, cycle: Cycle) -> BoolArray:
+        """Mask of the nodes this filter can never let through for the cycle's task."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Miss:
     """How far some rejected nodes are from passing one filter (what ``MissMeasure`` answers).
@@ -147,9 +172,10 @@ class MissMeasure(Protocol):
 class RoutePlugin(Protocol):
     """Chooses the network path from the task's ingress to each surviving node.
 
-    Contract: ``route`` fills ``cycle.route`` (a ``RouteResult`` with one-way latency,
-    bottleneck bandwidth and hop count per node; ``inf`` latency for unreachable nodes, which
-    the framework then rejects with ``explain``'s reason). ``path`` materialises the chosen
+    Contract: ``route`` returns a ``RouteResult`` (one-way latency, bottleneck bandwidth, hop
+    count and transfer price per node; ``inf`` latency for unreachable nodes) and changes
+    nothing; the framework stores it in ``cycle.route`` and rejects the unreachable nodes with
+    ``explain``'s reason. ``path`` materialises the chosen
     node's path (vertex ids, link ids, link indexes) for binding; it is called once per cycle.
     """
 
@@ -174,8 +200,9 @@ class ScorePlugin(Protocol):
 
     Contract: ``score`` returns a float array over all nodes; only entries of surviving nodes are
     read. ``higher_is_better`` says the direction. The framework scales each plugin's values over
-    the surviving nodes to 0-100 (min-max; all equal -> 100) and adds them with the profile's
-    weights.
+    the surviving nodes to 0-100 with ``scaling.scale_scores`` (the best 100, the others less by
+    their gap to the best relative to the largest magnitude; all equal -> 100; non-finite -> 0)
+    and adds them with the profile's weights.
     """
 
     name: str
@@ -203,21 +230,6 @@ class ReservePlugin(Protocol):
 
     def unreserve(self, task_id: str) -> None:
         """Give back what the task holds."""
-        ...
-
-
-@runtime_checkable
-class BindPlugin(Protocol):
-    """Hands the placement to whatever runs it (an engine, the twin, an agent queue).
-
-    Contract: return SUCCESS once the runner has accepted the placement; on a failure the
-    framework unreserves and the task stays unplaced.
-    """
-
-    name: str
-
-    def bind(self, cycle: Cycle, placement: Placement) -> Status:
-        """Hand over ``placement``."""
         ...
 
 
@@ -249,9 +261,17 @@ class ChosenPath:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """A task to place: its id, demand and tenant."""
+    """A task to place: its id, demand and tenant.
+
+    Attributes:
+        task_id: Id of the run to place (the ledger holds it under this id).
+        spec: The demand.
+        tenant: Tenant of the task.
+        waited_ms: Time the task has already waited since it became PENDING (in the
+            controller's queue): it counts against the latency budget like any other waiting.
+    """
 
     task_id: str
     spec: TaskSpec
     tenant: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    waited_ms: float = 0.0

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from suanwang.scheduling.plugins import fit, policy, route, scores, sla
+from suanwang.scheduling.plugins import fit, fitness, policy, route, scores, sla
 from suanwang.scheduling.state import ClusterState
 
 ENTRY_POINT_GROUP = "suanwang.scheduling.plugins"
@@ -33,6 +33,7 @@ IN_TREE: dict[str, PluginFactory] = {
     "resource-fit": _plain(fit.ResourceFit),
     "residency": _plain(policy.Residency),
     "trust": _plain(policy.Trust),
+    "data-tags": _plain(policy.DataTags),
     "tier-class": _plain(policy.TierClass),
     "latency-budget": _plain(sla.LatencyBudget),
     "latency-bound": lambda args, state: sla.LatencyBound(state.topology),
@@ -40,6 +41,7 @@ IN_TREE: dict[str, PluginFactory] = {
     "price-budget": _plain(sla.PriceBudget),
     "latency-shortest": lambda args, state: route.LatencyShortest(state.topology),
     "least-loaded": _plain(scores.LeastLoaded),
+    "cats-metric": _plain(scores.CatsMetric),
     "balanced-allocation": _plain(scores.BalancedAllocation),
     "nearest": _plain(scores.Nearest),
     "compute-only": _plain(scores.ComputeOnly),
@@ -49,6 +51,8 @@ IN_TREE: dict[str, PluginFactory] = {
     "east-west": _plain(scores.EastWest),
     "random": lambda args, state: scores.Random(args),
     "round-robin": _plain(scores.RoundRobin),
+    "best-fit": _plain(fitness.BestFit),
+    "scarcity": lambda args, state: fitness.Scarcity(args),
 }
 
 

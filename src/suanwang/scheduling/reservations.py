@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suanwang.model import ACCELERATOR_KINDS, AcceleratorKind, TopologyArrays
+from suanwang.model import ACCELERATOR_KINDS, AcceleratorKind, TaskSpec, TopologyArrays
 from suanwang.model.topology import FloatArray
 
 # Reserving exactly the free capacity must succeed despite float rounding in the sums.
@@ -51,6 +51,32 @@ class Reservation:
     accelerator_count: int = 0
     links: tuple[int, ...] = ()
     bandwidth_mbps: float = 0.0
+
+    @classmethod
+    def of(
+        cls,
+        task_id: str,
+        node: int,
+        spec: TaskSpec,
+        links: tuple[int, ...] = (),
+        bandwidth_mbps: float = 0.0,
+    ) -> Reservation:
+        """What ``spec`` holds on node index ``node`` and, at ``bandwidth_mbps``, on ``links``.
+
+        The one constructor the online Reserve point and the batch planners share, so that a
+        task holds the same whichever way it was placed.
+        """
+        need = spec.accelerator
+        return cls(
+            task_id,
+            node,
+            spec.cpu_cores,
+            spec.mem_gib,
+            None if need is None else need.kind,
+            0 if need is None else need.count,
+            links,
+            bandwidth_mbps,
+        )
 
 
 class Reservations:

@@ -6,13 +6,16 @@ its path, computes, then returns its output:
 * propagation: the one-way latency of the path each way;
 * transfer: ``(data_in + data_out)`` at the task's rate on its path, where on each link the task
   gets its reserved bandwidth plus an equal share of the link's unreserved bandwidth among the
-  flows crossing it when it starts (work-conserving; the share is fixed at start — flows that
-  come or go later do not change it, a documented simplification);
+  flows moving input over it when it starts (work-conserving; a run counts as a flow on its
+  links until its input has arrived — while it computes it moves nothing; the share is fixed
+  at start — flows that come or go later do not change it, a documented simplification);
 * compute: the measurement model's time for the node (``Estimate.compute_ms``), or an
   exponential draw with that mean (``service_time="exponential"``, for queueing studies).
 
 The task holds its reservation for the whole run. Its start is reported when its input has
-arrived, its end when its output has.
+arrived, its end when its output has. A task's ``fixed_latency_ms`` (sensor, display, terminal)
+holds neither the node nor a link, so it is not simulated here: ``Accounting`` adds it to the
+measured end-to-end time, as the scheduler adds it to its estimate.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class _Run:
     started_s: float
     network_ms: float
     compute_ms: float
+    flowing: bool = True
 
 
 class SimEngine:
@@ -134,7 +138,10 @@ class SimEngine:
 
     def _started(self, key: tuple[str, int]) -> None:
         run = self._runs.get(key[0])
-        if run is not None and run.token == key[1] and self._reports is not None:
+        if run is None or run.token != key[1]:
+            return
+        self._end_flows(run)  # its input is in: it no longer shares its links
+        if self._reports is not None:
             self._reports.task_started(key[0])
 
     def _finished(self, key: tuple[str, int]) -> None:
@@ -159,5 +166,7 @@ class SimEngine:
             )
 
     def _end_flows(self, run: _Run) -> None:
-        for link in run.links:
-            self._flows[link] -= 1
+        if run.flowing:
+            run.flowing = False
+            for link in run.links:
+                self._flows[link] -= 1

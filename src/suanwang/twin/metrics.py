@@ -98,6 +98,21 @@ class ClassStats:
     network: Histogram = field(default_factory=Histogram)
     queueing: Histogram = field(default_factory=Histogram)
     compute: Histogram = field(default_factory=Histogram)
+    estimate_error_pct: Histogram = field(default_factory=Histogram)
+    underestimated: int = 0
+    queued: int = 0
+    wait_error_ms: Histogram = field(default_factory=Histogram)
+
+    def add_fidelity(self, estimated_ms: float, measured_ms: float) -> None:
+        """Compare the scheduler's end-to-end estimate of a completed run with what happened.
+
+        Counted as |estimated - measured| / measured in percent (``estimate_error_pct``), and
+        as an under-estimate when the run took longer than estimated.
+        """
+        if measured_ms <= 0:
+            return
+        self.estimate_error_pct.add(abs(estimated_ms - measured_ms) / measured_ms * 100.0)
+        self.underestimated += measured_ms > estimated_ms * (1 + 1e-9)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready figures: counts, SLA ratio over generated tasks, latency splits."""
@@ -113,6 +128,10 @@ class ClassStats:
             "network_ms": self.network.summary(),
             "queueing_ms": self.queueing.summary(),
             "compute_ms": self.compute.summary(),
+            "estimate_error_pct": self.estimate_error_pct.summary(),
+            "underestimated": self.underestimated,
+            "queued": self.queued,
+            "wait_error_ms": self.wait_error_ms.summary(),
         }
 
 

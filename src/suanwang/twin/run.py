@@ -152,13 +152,15 @@ class Twin:
             service_time=config.service_time,
             rng=np.random.default_rng(seeds[0]),
         )
+        collector = Collector(self.metrics, self.series)
         self.controller = Controller(
             self.scheduler,
             self.engine,
             self.loop,
-            listener=Collector(self.metrics, self.series),
+            listener=collector,
             config=config.controller,
         )
+        collector.predictions = self.controller.predicted_wait_s
         failures = (*(scenario.failures if config.scenario_failures else ()), *config.failures)
         self.failures = FailureDriver(
             self.loop,
@@ -188,6 +190,7 @@ class Twin:
         )
         self._specs: dict[tuple[str, str], TaskSpec] = {}
         self._next_id = 0
+        self._window_armed = False
         self._tier_of_node = _tier_index(scenario, tiers)
         self._tiers = tiers
         self._cores_by_tier = np.bincount(
@@ -203,9 +206,18 @@ class Twin:
         if self.config.max_tasks is not None and self._next_id >= self.config.max_tasks:
             return
         self._next_id += 1
-        self.controller.submit(f"t{self._next_id}", spec)
+        controller = self.controller
+        controller.submit(f"t{self._next_id}", spec)
+        due_s = controller.window_due_s
+        if due_s is not None and not self._window_armed:
+            self._window_armed = True
+            self.loop.at(due_s, self._place_window)
         if self._next_id == self.config.max_tasks:
             self.loop.stop()  # the arrivals end here: on to the drain
+
+    def _place_window(self, _: object) -> None:
+        self._window_armed = False
+        self.controller.place_window()
 
     def _spec(self, task_type: str, ingress: str) -> TaskSpec:
         spec = self._specs.get((task_type, ingress))

@@ -3,6 +3,8 @@
 * ``draw_batch(workload, tasks, seed)`` - a seeded batch of requests from a scenario's workload;
 * ``place_batch(profile, state, requests)`` - min-cost flow over task classes (OR-Tools),
   bound through the reservation ledger, leftovers repaired by the online scheduler;
+* ``place_windowed(profile, state, requests)`` - consecutive windows of arrivals, each placed
+  by ``place_batch`` on what the earlier ones left;
 * ``solve_optimum(state, requests)`` - the true optimum over every simple path (column
   generation on HiGHS): most tasks within SLA, then least price, proven or with a bound;
 * ``evaluate(topology, requests, placements)`` - SLA satisfaction, latency, cost, carbon;
@@ -28,6 +30,7 @@ from suanwang.scheduling.batch.requests import (
     group_classes,
     mean_rate_per_s,
 )
+from suanwang.scheduling.batch.windowed import place_windowed
 
 __all__ = [
     "SLA_FILTERS",
@@ -50,5 +53,6 @@ __all__ = [
     "mean_rate_per_s",
     "place_batch",
     "place_online",
+    "place_windowed",
     "solve_optimum",
 ]

@@ -4,9 +4,9 @@
 (the registry's ``build_plugin``, as the ``Scheduler`` does) and ``ClassEvaluator`` runs them on
 ONE cycle per task class: PreFilter -> Filter (pre-route) -> Route -> Filter (post-route) ->
 Score, exactly the online cycle up to the choice of a node. One shortcut, exact: the in-tree
-node-side filters (node health, resource fit, residency, trust, tier-class) read the node and
-the demand only (the spec without its ingress), so their masks are computed once per demand and
-shared by its classes; any other pre-route filter runs once per class.
+node-side filters (node health, resource fit, residency, trust, data tags, tier-class) read the
+node and the demand only (the spec without its ingress), so their masks are computed once per
+demand and shared by its classes; any other pre-route filter runs once per class.
 
 An evaluator belongs to one state of the ledger: build a new one after reservations change.
 """
@@ -40,7 +40,9 @@ from suanwang.scheduling.state import ClusterState
 
 IntArray = npt.NDArray[np.int64]
 
-NODE_SIDE_FILTERS = frozenset({"node-health", "resource-fit", "residency", "trust", "tier-class"})
+NODE_SIDE_FILTERS = frozenset(
+    {"node-health", "resource-fit", "residency", "trust", "data-tags", "tier-class"}
+)
 """In-tree pre-route filters whose mask depends on the node and the demand, not the ingress."""
 
 _IN_TREE_MODULE = "suanwang.scheduling.plugins."
@@ -172,7 +174,7 @@ class ClassEvaluator:
             min_candidates: See ``coverage``.
         """
         plugins, spec = self.plugins, group.spec
-        request = Request(f"class:{group.members[0]}", spec)
+        request = Request(f"class:{group.members[0]}", spec, waited_ms=group.waited_ms)
         cycle = Cycle(request, self.state, alive=self._alive)
         for pre_filter in plugins.pre_filters:
             status = pre_filter.pre_filter(cycle)

@@ -46,7 +46,7 @@ import numpy as np
 from suanwang.model import Estimate, Placement, TaskSpec
 from suanwang.scheduling.batch.classes import ClassEvaluator, ClassView, IntArray
 from suanwang.scheduling.batch.network import FlowNetwork
-from suanwang.scheduling.batch.requests import BatchError, TaskClassGroup, group_classes
+from suanwang.scheduling.batch.requests import BatchError, group_classes
 from suanwang.scheduling.framework import Request
 from suanwang.scheduling.profile import Profile
 from suanwang.scheduling.registry import PluginFactory
@@ -117,11 +117,6 @@ class FlowStats:
     solve_s: float = 0.0
     bind_s: float = 0.0
     repair_s: float = 0.0
-
-    @property
-    def total_s(self) -> float:
-        """All of it."""
-        return self.build_s + self.solve_s + self.bind_s + self.repair_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +258,9 @@ def _left(
     slots = np.minimum(evaluator.slots_for(view.group.spec)[view.nodes], len(members))
     if view.tree is None:  # no tree: keep the path bound computed at evaluation
         slots = np.minimum(slots, view.slots)
-    return dataclasses.replace(view, group=TaskClassGroup(view.group.spec, members), slots=slots)
+    return dataclasses.replace(
+        view, group=dataclasses.replace(view.group, members=members), slots=slots
+    )
 
 
 def _solve_and_bind(
@@ -313,12 +310,12 @@ def _bind(
         node = int(view.nodes[at])
         path = evaluator.path(view, node)
         spec = view.group.spec
-        need = spec.accelerator
         reserved_mbps = view.bandwidth_mbps if path.segments else 0.0
         estimate = Estimate(
             network_ms=float(view.network_ms[at]),
             queueing_ms=float(view.queueing_ms[at]),
             compute_ms=float(view.compute_ms[at]),
+            fixed_ms=spec.fixed_latency_ms,
             cost=float(view.cost[at]),
             energy_kwh=float(view.energy_kwh[at]),
             carbon_g=float(view.carbon_g[at]),
@@ -329,16 +326,7 @@ def _bind(
             task_id = requests[member].task_id
             try:
                 ledger.reserve(
-                    Reservation(
-                        task_id=task_id,
-                        node=node,
-                        cpu_cores=spec.cpu_cores,
-                        mem_gib=spec.mem_gib,
-                        accelerator_kind=None if need is None else need.kind,
-                        accelerator_count=0 if need is None else need.count,
-                        links=path.link_indexes,
-                        bandwidth_mbps=reserved_mbps,
-                    )
+                    Reservation.of(task_id, node, spec, path.link_indexes, reserved_mbps)
                 )
             except OverCommitError:
                 stats.bind_conflicts += 1

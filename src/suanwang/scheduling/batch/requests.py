@@ -95,10 +95,13 @@ class TaskClassGroup:
     Attributes:
         spec: The demand every member shares (ingress included).
         members: Indexes of the members in the batch, in batch order.
+        waited_ms: The longest any member has waited already (``Request.waited_ms``): the
+            class's cycle judges budgets with it, so no member is placed past its budget.
     """
 
     spec: TaskSpec
     members: tuple[int, ...]
+    waited_ms: float = 0.0
 
     @property
     def count(self) -> int:
@@ -134,4 +137,9 @@ def group_classes(
     groups: dict[TaskSpec, list[int]] = {}
     for k in np.argsort(first, kind="stable").tolist():  # in order of first appearance
         groups.setdefault(requests[int(index[first[k]])].spec, []).extend(by_object[k].tolist())
-    return [TaskClassGroup(spec, tuple(sorted(members))) for spec, members in groups.items()]
+    out = []
+    for spec, members in groups.items():
+        ordered = tuple(sorted(members))
+        waited_ms = max(requests[m].waited_ms for m in ordered)
+        out.append(TaskClassGroup(spec, ordered, waited_ms))
+    return out

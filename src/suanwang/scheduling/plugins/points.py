@@ -1,4 +1,4 @@
-"""The default PreFilter, Reserve and Bind plugins."""
+"""The default PreFilter and Reserve plugins."""
 
 from __future__ import annotations
 
@@ -89,18 +89,14 @@ class LedgerReserve:
 
     def reserve(self, cycle: Cycle, placement: Placement) -> Status:
         """Hold the placement's resources; UNSCHEDULABLE (nothing held) if they are gone."""
-        spec, need = cycle.spec, cycle.spec.accelerator
         if cycle.chosen_node is None or cycle.chosen_path is None:
             return Status(Code.ERROR, "reserve called before a node was chosen", self.name)
-        reservation = Reservation(
-            task_id=placement.task_id,
-            node=cycle.chosen_node,
-            cpu_cores=spec.cpu_cores,
-            mem_gib=spec.mem_gib,
-            accelerator_kind=None if need is None else need.kind,
-            accelerator_count=0 if need is None else need.count,
-            links=cycle.chosen_path.link_indexes,
-            bandwidth_mbps=placement.reserved_bandwidth_mbps,
+        reservation = Reservation.of(
+            placement.task_id,
+            cycle.chosen_node,
+            cycle.spec,
+            cycle.chosen_path.link_indexes,
+            placement.reserved_bandwidth_mbps,
         )
         try:
             self._ledger.reserve(reservation)
@@ -111,13 +107,3 @@ class LedgerReserve:
     def unreserve(self, task_id: str) -> None:
         """Give back what the task holds."""
         self._ledger.release(task_id)
-
-
-class RecordBind:
-    """Accepts every placement; the caller hands it to an engine (the default in plans)."""
-
-    name = "record"
-
-    def bind(self, cycle: Cycle, placement: Placement) -> Status:
-        """SUCCESS."""
-        return SUCCESS

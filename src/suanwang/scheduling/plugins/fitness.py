@@ -1,0 +1,91 @@
+"""Scores aware of what a placement uses up: best fit on the resource it holds, and scarcity.
+
+A greedy decision that takes the fastest node for a task with slack spends capacity a later,
+tighter task needed. These scores make an online decision weigh that:
+
+* ``best-fit`` prefers the node the task fills best on the resource it is bound by (its
+  devices for accelerated work, else its cores): whole nodes stay free for big tasks, instead
+  of every node being left a little used.
+* ``scarcity`` prefers nodes few other requests could use. It keeps, per node, a moving
+  average of the demand that recent requests could have placed there (each request spreads its
+  share of a node over every node that passed its filters, so a request with few choices
+  weighs on them heavily); a request with many choices then avoids the nodes others depend
+  on. It learns from the requests it scores: its state is that average and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from suanwang.model import ACCELERATOR_KINDS
+from suanwang.scheduling.cycle import Cycle
+from suanwang.scheduling.framework import FloatArray
+
+
+def _held_share(cycle: Cycle) -> tuple[FloatArray, FloatArray]:
+    """(free share of the binding resource before placing, share the task holds) per node."""
+    state, spec = cycle.state, cycle.spec
+    need = spec.accelerator
+    if need is None:
+        capacity = state.arrays.node_cpu_cores
+        free = state.reservations.free_cpu_cores()
+        held = spec.cpu_cores
+    else:
+        k = ACCELERATOR_KINDS.index(need.kind)
+        capacity = state.arrays.node_accel_count[:, k].astype(np.float64)
+        free = state.reservations.free_accelerators_of(k)
+        held = float(need.count)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        free_share = np.where(capacity > 0, free / capacity, 0.0)
+        held_share = np.where(capacity > 0, held / capacity, np.inf)
+    return free_share, held_share
+
+
+class BestFit:
+    """Prefer the node left with the least free share of the task's binding resource."""
+
+    name = "best-fit"
+    higher_is_better: ClassVar[bool] = False
+
+    def score(self, cycle: Cycle) -> FloatArray:
+        """Free share left after placing (0: the task fills the node)."""
+        free_share, held_share = _held_share(cycle)
+        return np.maximum(free_share - held_share, 0.0)
+
+
+class Scarcity:
+    """Prefer nodes that recent requests could rarely use elsewhere (see the module docstring).
+
+    Args:
+        args: ``memory`` (default 64): requests the moving average remembers, about.
+    """
+
+    name = "scarcity"
+    higher_is_better: ClassVar[bool] = False
+
+    def __init__(self, args: Mapping[str, Any] | None = None) -> None:
+        memory = float((args or {}).get("memory", 64))
+        if not memory >= 1:
+            raise ValueError(f"scarcity memory must be at least 1 request, got {memory}")
+        self._alpha = 1.0 / memory
+        self._pressure: FloatArray | None = None
+
+    def score(self, cycle: Cycle) -> FloatArray:
+        """The demand others put on each node, over what is free there (lower is better)."""
+        free_share, held_share = _held_share(cycle)
+        alive = cycle.alive
+        n = len(alive)
+        pressure = self._pressure
+        if pressure is None or pressure.size != n:
+            pressure = self._pressure = np.zeros(n)
+        # What the others need, before this request adds its own spread.
+        value = pressure / np.maximum(free_share, 1e-9)
+        choices = int(np.count_nonzero(alive))
+        if choices:
+            spread = np.where(alive, np.minimum(held_share, 1.0), 0.0) / choices
+            pressure *= 1.0 - self._alpha
+            pressure += self._alpha * spread
+        return value
