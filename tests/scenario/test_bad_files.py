@@ -161,6 +161,48 @@ CASES: list[tuple[str, Callable[[Data], None], str, str]] = [
     ("latency-underivable", _delete("sites", 0, "geo"), "links[1].latency_ms", "no geo position"),
     ("self-link", _set("links", 0, "b", value="user-a"), "links[0].b", "itself"),
     ("bad-id-characters", _set("sites", 0, "id", value="user a"), "sites[0].id", "pattern"),
+    (
+        "empty-residency-pattern",
+        _set("workload", "task_types", 0, "residency", value=[""]),
+        "workload.task_types[0].residency[0]",
+        "must not be empty or blank (got '')",
+    ),
+    (
+        "blank-residency-pattern",
+        _set("workload", "task_types", 0, "residency", value=["CN", "  "]),
+        "workload.task_types[0].residency[1]",
+        "must not be empty or blank (got '  ')",
+    ),
+    (
+        "residency-pattern-with-empty-segment",
+        _set("workload", "task_types", 0, "residency", value=["CN--GD"]),
+        "workload.task_types[0].residency[0]",
+        "non-empty segments joined by '-' (got 'CN--GD')",
+    ),
+    (
+        "data-tag-without-policy",
+        _set("workload", "task_types", 0, "data_tags", value=["medical"]),
+        "workload.task_types[0].data_tags[0]",
+        "data tag without a data policy; declared: none (got 'medical')",
+    ),
+    (
+        "empty-policy-region",
+        _set("data_policies", value={"medical": {"regions": [" "]}}),
+        "data_policies.medical.regions[0]",
+        "must not be empty or blank (got ' ')",
+    ),
+    (
+        "unknown-policy-tier",
+        _set("data_policies", value={"medical": {"tiers": ["orbit"]}}),
+        "data_policies.medical.tiers[0]",
+        "'hub'",
+    ),
+    (
+        "negative-fixed-latency",
+        _set("workload", "task_types", 0, "fixed_latency_ms", value=-1),
+        "workload.task_types[0].fixed_latency_ms",
+        "greater than or equal to 0",
+    ),
 ]
 
 

@@ -23,7 +23,9 @@ from suanwang.model import (
     Site,
     TaskSpec,
     Tier,
+    Topology,
     fibre_latency_ms,
+    region_within,
 )
 from suanwang.scenario import (
     builtin_info,
@@ -44,6 +46,7 @@ TIERS: dict[str, set[Tier]] = {
     "metro-edge": {Tier.TERMINAL, Tier.ONSITE, Tier.EDGE, Tier.REGION},
     "supercomputing-internet": {Tier.TERMINAL, Tier.REGION, Tier.HUB},
     "campus": {Tier.TERMINAL, Tier.ONSITE, Tier.EDGE, Tier.REGION},
+    "cats-arvr": {Tier.TERMINAL, Tier.EDGE},
 }
 
 WEST_HUBS = {"inner-mongolia", "guizhou", "gansu", "ningxia"}
@@ -76,9 +79,14 @@ def _mean_carbon(energy: EnergyProfile) -> float:
     return statistics.fmean(profile) if profile is not None else energy.carbon_g_per_kwh
 
 
-def _can_run(node: Node, site: Site, spec: TaskSpec) -> bool:
+def _can_run(node: Node, site: Site, spec: TaskSpec, topology: Topology) -> bool:
     """Whether ``node`` satisfies every static demand of ``spec`` (not its load or latency)."""
-    if spec.residency and not any(site.region.startswith(p) for p in spec.residency):
+    if spec.residency and not any(region_within(site.region, p) for p in spec.residency):
+        return False
+    if not all(
+        topology.data_policies[tag].allows(site.region, site.tier, node.owner)
+        for tag in spec.data_tags
+    ):
         return False
     if node.trust_level < spec.min_trust_level:
         return False
@@ -100,7 +108,7 @@ def _can_run(node: Node, site: Site, spec: TaskSpec) -> bool:
 # ---------------------------------------------------------------- every built-in
 
 
-def test_the_four_builtins_are_shipped() -> None:
+def test_the_builtins_are_shipped() -> None:
     assert set(TIERS) <= set(NAMES)
 
 
@@ -189,7 +197,9 @@ def test_every_task_type_has_a_node_that_can_run_it(name: str) -> None:
     sites = scenario.topology.sites
     nodes = list(scenario.topology.nodes.values())
     for task_type in scenario.workload.task_types:
-        assert any(_can_run(n, sites[n.site_id], task_type.spec) for n in nodes), task_type.name
+        assert any(
+            _can_run(n, sites[n.site_id], task_type.spec, scenario.topology) for n in nodes
+        ), task_type.name
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -203,7 +213,7 @@ def test_service_instances_run_on_nodes_that_can_serve_them(name: str) -> None:
         assert spec.service_id == service.id
         for instance in service.instances:
             node = topology.nodes[instance.node_id]
-            assert _can_run(node, topology.sites[node.site_id], spec), instance.id
+            assert _can_run(node, topology.sites[node.site_id], spec, topology), instance.id
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -211,6 +221,19 @@ def test_residency_and_trust_are_exercised(name: str) -> None:
     specs = [task_type.spec for task_type in _load(name).workload.task_types]
     assert any(spec.residency for spec in specs)
     assert any(spec.min_trust_level > 0 for spec in specs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_data_tag_has_a_policy_that_some_node_meets(name: str) -> None:
+    topology = _load(name).topology
+    tags = {tag for t in _load(name).workload.task_types for tag in t.spec.data_tags}
+    assert tags <= set(topology.data_policies)
+    for tag in tags:
+        policy = topology.data_policies[tag]
+        assert any(
+            policy.allows(topology.sites[n.site_id].region, topology.sites[n.site_id].tier, n.owner)
+            for n in topology.nodes.values()
+        ), tag
 
 
 # ---------------------------------------------------------------- east-west

@@ -11,6 +11,7 @@ from suanwang.model import (
     AcceleratorNeed,
     Architecture,
     Arrivals,
+    DataPolicy,
     ElementKind,
     EnergyProfile,
     FailureScope,
@@ -147,7 +148,19 @@ def scenarios(draw: Any) -> Scenario:
         data_tags=frozenset(draw(st.lists(st.sampled_from(["personal", "medical"])))),
         min_trust_level=draw(st.sampled_from(list(TrustLevel))),
         task_type="t0",
+        fixed_latency_ms=draw(st.sampled_from([0.0, 9.4]) | finite),
     )
+    # Every tag a task may carry has a policy (convert refuses the others); some policies
+    # restrict nothing, some everything they can.
+    policies = [
+        DataPolicy(
+            tag,
+            regions=tuple(draw(st.lists(st.sampled_from(["CN", "CN-BJ", "DE-BE-1"]), max_size=2))),
+            tiers=frozenset(draw(st.lists(st.sampled_from(list(Tier)), max_size=3))),
+            owners=frozenset(draw(st.lists(st.sampled_from(["operator", "clinic"]), max_size=2))),
+        )
+        for tag in ("personal", "medical", *draw(st.lists(st.sampled_from(["open"]), max_size=1)))
+    ]
     workload = Workload(
         task_types=(TaskType("t0", spec, draw(st.text(max_size=10))),),
         arrivals=(Arrivals("t0", rate_per_s=draw(finite), ingress=((site_ids[0], 1.0),)),),
@@ -163,7 +176,7 @@ def scenarios(draw: Any) -> Scenario:
     )
     return Scenario(
         name="prop",
-        topology=Topology(sites, nodes, elements, links),
+        topology=Topology(sites, nodes, elements, links, policies),
         description=draw(st.text(max_size=20)),
         workload=workload,
         failures=tuple(failures),

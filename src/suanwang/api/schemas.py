@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from suanwang.control.stores import MAX_KEY_CHARS, AuditEntry, Principal, Role
 from suanwang.model import (
@@ -23,11 +23,25 @@ from suanwang.model import (
     TaskState,
     TrustLevel,
     Workload,
+    region_pattern_problem,
 )
+from suanwang.model.policy import check_data_tag
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS)]
 Amount = Annotated[float, Field(ge=0, le=1e15)]
 Positive = Annotated[float, Field(gt=0, le=1e15)]
+
+
+def _region_pattern(pattern: str) -> str:
+    problem = region_pattern_problem(pattern)
+    if problem is not None:
+        raise ValueError(problem)
+    return pattern
+
+
+RegionPattern = Annotated[Name, AfterValidator(_region_pattern)]
+"""A residency pattern: region segments split on '-' (``CN``, ``CN-GD``), matched by hierarchy."""
+DataTag = Annotated[Name, AfterValidator(check_data_tag)]
 
 
 class _In(BaseModel):
@@ -63,8 +77,12 @@ class TaskSpecIn(_In):
     deadline_s: Positive | None = None
     task_class: TaskClass = TaskClass.WARM
     budget: Positive | None = None
-    residency: list[Name] = Field(default_factory=list, max_length=64)
-    data_tags: list[Name] = Field(default_factory=list, max_length=64)
+    residency: list[RegionPattern] = Field(default_factory=list, max_length=64)
+    data_tags: list[DataTag] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Tags on the data; a tag the network has no data policy for is rejected.",
+    )
     min_trust_level: TrustLevel = TrustLevel.UNTRUSTED
     affinity_key: Name | None = None
     task_type: Name | None = None
@@ -72,6 +90,11 @@ class TaskSpecIn(_In):
     long_running: bool = Field(
         default=False,
         description="A long-running service: moved make-before-break when its node drains.",
+    )
+    fixed_latency_ms: Amount = Field(
+        default=0.0,
+        description="Time outside the network and the node (sensor, display, terminal) that "
+        "counts against the latency budget.",
     )
 
     def to_spec(self, workload: Workload) -> TaskSpec:
@@ -136,14 +159,16 @@ class TaskSpecOut(BaseModel):
     task_type: str | None
     service_id: str | None
     long_running: bool
+    fixed_latency_ms: float
 
 
 class EstimateOut(BaseModel):
-    """Expected network, queueing and compute time, cost, energy and carbon."""
+    """Expected network, queueing, compute and fixed time, cost, energy and carbon."""
 
     network_ms: float
     queueing_ms: float
     compute_ms: float
+    fixed_ms: float
     cost: float
     energy_kwh: float
     carbon_g: float

@@ -24,6 +24,12 @@ from suanwang.model.link import (
 )
 from suanwang.model.node import Accelerator, Node
 from suanwang.model.placement import Estimate, Placement
+from suanwang.model.policy import (
+    DataPolicy,
+    check_region_pattern,
+    region_pattern_problem,
+    region_within,
+)
 from suanwang.model.scenario import Scenario
 from suanwang.model.service import InstanceId, Service, ServiceId, ServiceInstance
 from suanwang.model.site import EnergyProfile, GeoPosition, Site
@@ -57,6 +63,7 @@ __all__ = [
     "Architecture",
     "ArrivalKind",
     "Arrivals",
+    "DataPolicy",
     "ElementKind",
     "EnergyProfile",
     "Estimate",
@@ -90,5 +97,8 @@ __all__ = [
     "Transition",
     "TrustLevel",
     "Workload",
+    "check_region_pattern",
     "fibre_latency_ms",
+    "region_pattern_problem",
+    "region_within",
 ]

@@ -16,6 +16,8 @@ class Estimate:
         cost: Price in currency units (compute time plus transfer).
         energy_kwh: Facility energy (IT energy x PUE).
         carbon_g: Grams CO2e of that energy at the site's carbon intensity.
+        fixed_ms: Time outside the network and the node (the task's ``fixed_latency_ms``:
+            sensor, display, processing at the terminal), part of the end-to-end time.
     """
 
     network_ms: float = 0.0
@@ -24,11 +26,13 @@ class Estimate:
     cost: float = 0.0
     energy_kwh: float = 0.0
     carbon_g: float = 0.0
+    # Last, so that positional construction of the older fields keeps its meaning.
+    fixed_ms: float = 0.0
 
     @property
     def total_ms(self) -> float:
-        """End-to-end time: network + queueing + compute."""
-        return self.network_ms + self.queueing_ms + self.compute_ms
+        """End-to-end time: network + queueing + compute + fixed."""
+        return self.network_ms + self.queueing_ms + self.compute_ms + self.fixed_ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
 from suanwang.model.enums import AcceleratorKind, Precision, TaskClass, TrustLevel
 from suanwang.model.placement import Placement
+from suanwang.model.policy import check_data_tag, check_region_pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +44,15 @@ class TaskSpec:
         data_in_mb: Data sent from the ingress to the node, in megabytes.
         data_out_mb: Data sent back, in megabytes.
         ingress_site: Site where the request enters the network (None in catalogue templates).
-        latency_budget_ms: End-to-end budget (network + queueing + compute), or None.
+        latency_budget_ms: End-to-end budget (network + queueing + compute + fixed), or None.
         deadline_s: Completion deadline after submission in seconds, or None.
         task_class: Hot, warm or cold.
         budget: Most the user will pay, in currency units, or None for no limit.
-        residency: Region-code prefixes where the data may be processed; empty for anywhere.
-        data_tags: Free tags on the data (``personal``, ``medical``...), matched by policies.
+        residency: Region patterns where the data may be processed, matched by the region
+            hierarchy (``CN`` holds ``CN-GD-SZ``; see ``suanwang.model.policy``); empty for
+            anywhere.
+        data_tags: Tags on the data (``personal``, ``medical``...); each must have a data
+            policy in the topology, and the task may run only where all of them allow.
         min_trust_level: Least trust level a node must have.
         affinity_key: Session key; requests with one key stay on one instance while it serves.
         task_type: Catalogue task type this spec was drawn from, if any.
@@ -55,6 +60,8 @@ class TaskSpec:
         long_running: A long-running service (an endpoint that serves until its work is done or
             it is cancelled) rather than a batch job: when its node is drained or suspected,
             its replacement starts elsewhere before this run is released (make-before-break).
+        fixed_latency_ms: Time spent outside the network and the compute node (sensor,
+            display, processing at the terminal) that counts against the latency budget.
     """
 
     work_gflop: float
@@ -76,15 +83,29 @@ class TaskSpec:
     task_type: str | None = None
     service_id: str | None = None
     long_running: bool = False
+    fixed_latency_ms: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("work_gflop", "cpu_cores", "mem_gib", "data_in_mb", "data_out_mb"):
+        for name in (
+            "work_gflop",
+            "cpu_cores",
+            "mem_gib",
+            "data_in_mb",
+            "data_out_mb",
+            "fixed_latency_ms",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         for name in ("latency_budget_ms", "deadline_s", "budget"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive when given, got {value}")
+        if not math.isfinite(self.fixed_latency_ms):
+            raise ValueError(f"fixed_latency_ms must be finite, got {self.fixed_latency_ms}")
+        for pattern in self.residency:
+            check_region_pattern(pattern)
+        for tag in self.data_tags:
+            check_data_tag(tag)
 
     def at(self, ingress_site: str) -> TaskSpec:
         """This spec entering the network at ``ingress_site``."""

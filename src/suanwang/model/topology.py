@@ -13,6 +13,7 @@ import numpy.typing as npt
 from suanwang.model.enums import AcceleratorKind, Precision
 from suanwang.model.link import Link, NetworkElement
 from suanwang.model.node import Node
+from suanwang.model.policy import DataPolicy
 from suanwang.model.site import Site
 
 Record: TypeAlias = Site | Node | NetworkElement | Link
@@ -90,13 +91,17 @@ class Topology:
     new ``version``, so a cache keyed on ``version`` (shortest paths, arrays) stays valid for as
     long as its topology lives. Records keep their insertion order, which fixes the array order.
 
+    ``data_policies`` (tag -> ``DataPolicy``) are the operator's rules on where tagged data may
+    be processed. They travel with the topology, which they constrain, so that every cycle built
+    on it (online, batch, explain, the twin) enforces them without being told separately.
+
     Raises:
         TopologyError: on construction when ids repeat (sites and network elements share one
-            namespace, being vertices of one graph), when a node names an unknown site, or a link
-            or element an unknown vertex.
+            namespace, being vertices of one graph; or two data policies share a tag), when a
+            node names an unknown site, or a link or element an unknown vertex.
     """
 
-    __slots__ = ("_arrays", "elements", "links", "nodes", "sites", "version")
+    __slots__ = ("_arrays", "data_policies", "elements", "links", "nodes", "sites", "version")
 
     def __init__(
         self,
@@ -104,11 +109,20 @@ class Topology:
         nodes: Iterable[Node] = (),
         elements: Iterable[NetworkElement] = (),
         links: Iterable[Link] = (),
+        data_policies: Iterable[DataPolicy] = (),
     ) -> None:
         self.sites: Mapping[str, Site] = _index("site", sites)
         self.elements: Mapping[str, NetworkElement] = _index("network element", elements)
         self.nodes: Mapping[str, Node] = _index("node", nodes)
         self.links: Mapping[str, Link] = _index("link", links)
+        policies: dict[str, DataPolicy] = {}
+        for policy in data_policies:
+            if policy.tag in policies:
+                raise TopologyError(
+                    "duplicate", policy.tag, f"duplicate data policy for tag {policy.tag!r}"
+                )
+            policies[policy.tag] = policy
+        self.data_policies: Mapping[str, DataPolicy] = policies
         self.version: int = next(_versions)
         self._arrays: TopologyArrays | None = None
         self._check_references()
@@ -150,7 +164,7 @@ class Topology:
         """Equal when the records are equal and in the same order; the version is ignored."""
         if not isinstance(other, Topology):
             return NotImplemented
-        return all(
+        return self.data_policies == other.data_policies and all(
             list(mine.items()) == list(theirs.items())
             for mine, theirs in (
                 (self.sites, other.sites),
@@ -201,13 +215,13 @@ class Topology:
                 "in-use", error.record_id, f"cannot remove {error.record_id!r}: {error}"
             ) from error
 
-    @staticmethod
-    def _from_buckets(buckets: Mapping[type, Mapping[str, Record]]) -> Topology:
+    def _from_buckets(self, buckets: Mapping[type, Mapping[str, Record]]) -> Topology:
         return Topology(
             sites=buckets[Site].values(),  # type: ignore[arg-type]
             nodes=buckets[Node].values(),  # type: ignore[arg-type]
             elements=buckets[NetworkElement].values(),  # type: ignore[arg-type]
             links=buckets[Link].values(),  # type: ignore[arg-type]
+            data_policies=self.data_policies.values(),
         )
 
     def nodes_at(self, site_id: str) -> list[Node]:

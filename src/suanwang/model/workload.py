@@ -15,7 +15,9 @@ class TaskType:
 
     Attributes:
         name: Unique name within the catalogue.
-        spec: Template of every request of this type (its ``ingress_site`` is left None).
+        spec: Template of every request of this type (its ``ingress_site`` is left None); its
+            ``fixed_latency_ms`` is the type's time outside the network and the node (an AR/VR
+            frame's sensor and display), which every request of the type carries.
         description: What the type stands for, with the figures it was drawn from.
     """
 

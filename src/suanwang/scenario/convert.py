@@ -20,6 +20,7 @@ from suanwang.model import (
     Accelerator,
     AcceleratorNeed,
     Arrivals,
+    DataPolicy,
     EnergyProfile,
     Failure,
     GeoPosition,
@@ -287,6 +288,7 @@ def _task_spec(entry: TaskTypeDoc) -> TaskSpec:
         min_trust_level=entry.min_trust_level,
         task_type=entry.name,
         service_id=entry.service,
+        fixed_latency_ms=entry.fixed_latency_ms,
     )
 
 
@@ -330,6 +332,15 @@ def _workload(doc: ScenarioDoc, sites: Mapping[str, Site]) -> Workload:
         _unique("task type", (*path, "name"), seen, entry.name)
         if entry.service is not None and entry.service not in service_ids:
             raise ScenarioError("unknown service", path=(*path, "service"), value=entry.service)
+        for j, tag in enumerate(entry.data_tags):
+            # Refused, not ignored: a tag nobody governs would let its data go anywhere.
+            if tag not in doc.data_policies:
+                raise ScenarioError(
+                    "data tag without a data policy; declared: "
+                    + (", ".join(sorted(doc.data_policies)) or "none"),
+                    path=(*path, "data_tags", j),
+                    value=tag,
+                )
         with _at(*path):
             types.append(TaskType(entry.name, _task_spec(entry), entry.description))
     arrivals: list[Arrivals] = []
@@ -383,6 +394,18 @@ def _failures(doc: ScenarioDoc, topology: Topology) -> list[Failure]:
     return failures
 
 
+def _data_policies(doc: ScenarioDoc) -> list[DataPolicy]:
+    policies = []
+    for tag, entry in doc.data_policies.items():
+        with _at("data_policies", tag):
+            policies.append(
+                DataPolicy(
+                    tag, tuple(entry.regions), frozenset(entry.tiers), frozenset(entry.owners)
+                )
+            )
+    return policies
+
+
 def doc_to_scenario(doc: ScenarioDoc) -> Scenario:
     """The domain scenario a validated document describes.
 
@@ -395,7 +418,7 @@ def doc_to_scenario(doc: ScenarioDoc) -> Scenario:
     nodes = _nodes(doc, sites)
     elements = {element.id: element for element in _elements(doc, sites)}
     links = _links(doc, sites, elements)
-    topology = Topology(sites.values(), nodes, elements.values(), links)
+    topology = Topology(sites.values(), nodes, elements.values(), links, _data_policies(doc))
     services = _services(doc, topology.nodes)
     workload = _workload(doc, sites)
     return Scenario(

@@ -165,6 +165,9 @@ def scenario_to_data(scenario: Scenario) -> dict[str, Any]:
     data["elements"] = _each(topology.elements, _element)
     data["links"] = _each(topology.links, _non_default)
     data["services"] = _each(scenario.services, _service)
+    data["data_policies"] = {
+        tag: _non_default(policy, skip=("tag",)) for tag, policy in topology.data_policies.items()
+    }
     data["workload"] = workload_data
     data["failures"] = [_non_default(failure) for failure in scenario.failures]
     return {key: value for key, value in data.items() if value not in ({}, [])}

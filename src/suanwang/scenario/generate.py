@@ -32,6 +32,7 @@ from suanwang.model import (
     AcceleratorNeed,
     Architecture,
     Arrivals,
+    DataPolicy,
     ElementKind,
     EnergyProfile,
     FailureScope,
@@ -593,6 +594,18 @@ def _task_types() -> tuple[TaskType, ...]:
     return tuple(replace(t, spec=replace(t.spec, task_type=t.name)) for t in types)
 
 
+# Where the catalogue's tagged data may go: vehicle data stays off the national hubs (road-side
+# work is near the road), personal data on the operator's and its audited partners' nodes.
+_DATA_POLICIES = (
+    DataPolicy("vehicle", regions=("CN",), tiers=frozenset({Tier.ONSITE, Tier.EDGE, Tier.REGION})),
+    DataPolicy(
+        "personal",
+        regions=("CN",),
+        owners=frozenset(owner for owner, trust in _OWNERS if trust >= TrustLevel.VERIFIED),
+    ),
+)
+
+
 def _workload(b: _Builder, terminals: _Layer, hubs: int, seed: int) -> Workload:
     """Poisson streams entering at the terminal sites, weighted by a lognormal population."""
     weights = np.maximum(np.round(b.rng.lognormal(0.0, 0.6, len(terminals)), 3), 0.001)
@@ -684,7 +697,7 @@ def generate_scenario(nodes: int, seed: int = 0, name: str | None = None) -> Sce
     compute_sites = sum(len(layer) for layer, _, _ in b.compute)
     return Scenario(
         name=name,
-        topology=Topology(b.sites, node_list, b.elements, b.build_links()),
+        topology=Topology(b.sites, node_list, b.elements, b.build_links(), _DATA_POLICIES),
         description=(
             f"Generated tiered computing force network: {nodes:,} nodes at {compute_sites:,} "
             f"compute sites and {len(terminals):,} terminal ingress site"

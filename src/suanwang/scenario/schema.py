@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from suanwang.model import (
     AcceleratorKind,
@@ -32,7 +32,9 @@ from suanwang.model import (
     TaskClass,
     Tier,
     TrustLevel,
+    region_pattern_problem,
 )
+from suanwang.model.policy import check_data_tag
 
 FORMAT_VERSION = 1
 
@@ -41,6 +43,18 @@ NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 Rates = dict[Precision, NonNegative]
 HourlyValues = Annotated[list[NonNegative], Field(min_length=24, max_length=24)]
+
+
+def _region_pattern(pattern: str) -> str:
+    problem = region_pattern_problem(pattern)
+    if problem is not None:
+        raise ValueError(problem)
+    return pattern
+
+
+RegionPattern = Annotated[str, AfterValidator(_region_pattern)]
+"""Region codes' segments split on '-' (``CN``, ``CN-GD``); matched by hierarchy."""
+DataTag = Annotated[str, AfterValidator(check_data_tag)]
 
 
 class _Doc(BaseModel):
@@ -189,10 +203,29 @@ class TaskTypeDoc(_Doc):
     latency_budget_ms: Positive | None = None
     deadline_s: Positive | None = None
     budget: Positive | None = None
-    residency: list[str] = Field(default_factory=list)
-    data_tags: list[str] = Field(default_factory=list)
+    residency: list[RegionPattern] = Field(default_factory=list)
+    data_tags: list[DataTag] = Field(
+        default_factory=list, description="Tags on the data; each needs an entry of data_policies"
+    )
     min_trust_level: TrustLevel = TrustLevel.UNTRUSTED
     service: Id | None = None
+    fixed_latency_ms: NonNegative = Field(
+        default=0.0,
+        description="Time outside the network and the node (sensor, display, terminal) that "
+        "counts against the latency budget",
+    )
+
+
+class DataPolicyDoc(_Doc):
+    """Where data carrying one tag may be processed; a field left out leaves that aspect free."""
+
+    regions: list[RegionPattern] = Field(
+        default_factory=list, description="Region patterns (hierarchical) of allowed sites"
+    )
+    tiers: list[Tier] = Field(default_factory=list, description="Allowed site tiers")
+    owners: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Allowed node owners"
+    )
 
 
 class ArrivalsDoc(_Doc):
@@ -263,5 +296,8 @@ class ScenarioDoc(_Doc):
     elements: list[ElementDoc] = Field(default_factory=list)
     links: list[LinkDoc] = Field(default_factory=list)
     services: list[ServiceDoc] = Field(default_factory=list)
+    data_policies: dict[DataTag, DataPolicyDoc] = Field(
+        default_factory=dict, description="Data tag -> where data carrying it may be processed"
+    )
     workload: WorkloadDoc = Field(default_factory=WorkloadDoc)
     failures: list[FailureDoc] = Field(default_factory=list)

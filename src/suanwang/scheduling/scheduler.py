@@ -3,7 +3,8 @@
 ``Scheduler.schedule`` runs PreFilter -> Filter (pre-route) -> Route -> Filter (post-route) ->
 Score -> Reserve -> Bind and returns a ``Decision`` with the placement, or with the status and
 a ``Diagnosis`` when no node can take the task. ``release`` gives a task's reservation back on
-completion, cancellation or failure.
+completion, cancellation or failure. The pre-route filters start with the policy stage
+(residency, trust, data tags), which no profile can leave out.
 
 Selection follows CATS: the instance and the path are chosen together (the route figures feed
 the estimates every filter and score reads); a request with an affinity key keeps its node while
@@ -37,6 +38,7 @@ from suanwang.scheduling.framework import (
     Stage,
     Status,
 )
+from suanwang.scheduling.plugins import policy
 from suanwang.scheduling.plugins.points import LedgerReserve, RecordBind, RequestCheck
 from suanwang.scheduling.profile import Profile
 from suanwang.scheduling.registry import PluginFactory, build_plugin, plugin_factories
@@ -64,6 +66,16 @@ class Decision:
     score: float = 0.0
 
 
+MANDATORY_FILTERS = ("residency", "trust", "data-tags")
+"""The policy stage: hard constraints every profile runs first, pre-route (baselines included)."""
+
+
+def _mandatory() -> list[Any]:
+    # Built here, not through the factories: no profile or plugin package can drop or replace
+    # the policy stage.
+    return [policy.Residency(), policy.Trust(), policy.DataTags()]
+
+
 def _typed(plugin: object, protocol: Any, name: str, point: str) -> Any:
     """``plugin`` if it has the methods of ``protocol`` (a runtime-checkable Protocol)."""
     if not isinstance(plugin, protocol):
@@ -75,7 +87,10 @@ class ProfilePlugins:
     """A profile's PreFilter, Filter, Route and Score plugins, built for ``state``.
 
     Shared by the online ``Scheduler`` and the batch planners, so that both run exactly the
-    plugins the profile names.
+    plugins the profile names, after the policy stage (``MANDATORY_FILTERS``: residency, trust,
+    data tags), which runs first under every profile whatever it lists; a profile that names one
+    of those filters gets it once, in the policy stage. The data-tags plugin is a PreFilter too:
+    a tag without a data policy is an ERROR.
 
     Args:
         profile: Plugins and weights.
@@ -100,9 +115,15 @@ class ProfilePlugins:
         def make(name: str) -> Any:
             return build_plugin(name, profile.args.get(name, {}), state, known)
 
-        self.pre_filters: list[PreFilterPlugin] = [RequestCheck()]
-        filters: list[FilterPlugin] = [
-            _typed(make(n), FilterPlugin, n, "Filter") for n in profile.filters
+        mandatory = _mandatory()
+        self.pre_filters: list[PreFilterPlugin] = [
+            RequestCheck(),
+            *(p for p in mandatory if isinstance(p, PreFilterPlugin)),
+        ]
+        filters: list[FilterPlugin] = mandatory + [
+            _typed(make(n), FilterPlugin, n, "Filter")
+            for n in profile.filters
+            if n not in MANDATORY_FILTERS
         ]
         self.filters = {stage: [f for f in filters if f.stage is stage] for stage in Stage}
         self.route: RoutePlugin = _typed(make(profile.route), RoutePlugin, profile.route, "Route")

@@ -16,7 +16,14 @@ import numpy.typing as npt
 
 from suanwang.measure import DEFAULT_EFFICIENCY, EfficiencyTable, Snapshot
 from suanwang.measure.compute import DEVICES, WorkloadClass, effective_rate_gflops
-from suanwang.model import ACCELERATOR_KINDS, AcceleratorKind, Precision, Topology, TopologyArrays
+from suanwang.model import (
+    ACCELERATOR_KINDS,
+    AcceleratorKind,
+    Precision,
+    Topology,
+    TopologyArrays,
+    region_within,
+)
 from suanwang.model.topology import FloatArray, IntArray
 from suanwang.scheduling.reservations import Reservations
 
@@ -284,10 +291,18 @@ class ClusterState:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(capacity > 0, self.reservations.mem_gib / capacity, 1.0)
 
-    def region_mask(self, prefixes: tuple[str, ...]) -> npt.NDArray[np.bool_]:
-        """Nodes whose site region starts with one of ``prefixes``."""
+    def region_mask(self, patterns: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+        """Nodes whose site region lies inside one of ``patterns`` by the region hierarchy.
+
+        ``CN`` holds ``CN`` and ``CN-GD-SZ`` but ``CN-G`` does not hold ``CN-GD``: segments
+        split on ``-`` (``suanwang.model.region_within``), never a bare string prefix.
+        """
         sites = self.sites
-        allowed = [i for i, code in enumerate(sites.region_codes) if code.startswith(prefixes)]
+        allowed = [
+            i
+            for i, code in enumerate(sites.region_codes)
+            if any(region_within(code, pattern) for pattern in patterns)
+        ]
         return np.isin(sites.region_id, allowed)
 
     def usable(self) -> npt.NDArray[np.bool_]:

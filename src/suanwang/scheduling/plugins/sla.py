@@ -19,7 +19,7 @@ def _one_kind(label: str, unit: str, short_by: FloatArray) -> Miss:
 
 
 class LatencyBudget:
-    """Estimated end-to-end time (network + queueing + compute) must fit the budget/deadline."""
+    """Estimated end-to-end time (network + queueing + compute + fixed) must fit the limits."""
 
     name = "latency-budget"
     stage: ClassVar[Stage] = Stage.POST_ROUTE
@@ -42,10 +42,11 @@ class LatencyBudget:
             spec.latency_budget_ms if spec.latency_budget_ms is not None else np.inf,
             spec.deadline_s * 1000.0 if spec.deadline_s is not None else np.inf,
         )
+        fixed = f" + fixed {spec.fixed_latency_ms:.1f}" if spec.fixed_latency_ms else ""
         return (
             f"estimated {cycle.total_ms()[node]:.1f} ms (network {cycle.network_ms()[node]:.1f}"
             f" + queueing {cycle.queueing_ms()[node]:.1f} + compute "
-            f"{cycle.compute_ms()[node]:.1f}) exceeds {limit:g} ms"
+            f"{cycle.compute_ms()[node]:.1f}{fixed}) exceeds {limit:g} ms"
         )
 
     def miss(self, cycle: Cycle, nodes: IntArray) -> Miss:
@@ -106,11 +107,12 @@ class LatencyBound:
     """Turns away, before any routing, nodes that cannot meet the limit even on an idle network.
 
     The best case of a node is twice the unpruned one-way latency from the ingress plus the
-    compute time. Queueing and transfer are never negative and pruning only lengthens paths, so
+    compute time plus the task's fixed latency (spent outside the network and the node whatever
+    the node). Queueing and transfer are never negative and pruning only lengthens paths, so
     a node whose best case exceeds the latency budget (or deadline) would fail ``latency-budget``
     anyway: this filter never turns away a node that could have passed, it only does so early and
     cheaply. Its masks depend on the topology alone, so they are kept per (ingress, demand
-    shape, work, limit).
+    shape, work, fixed latency, limit).
 
     Args:
         topology: The topology whose routing graph gives the unpruned latencies.
@@ -133,7 +135,8 @@ class LatencyBound:
 
     def _best_case_ms(self, cycle: Cycle) -> FloatArray:
         paths = distances_from(self._graph, cycle.spec.ingress_site or "")
-        best: FloatArray = 2.0 * paths.latency_ms[0, self._graph.node_vertex] + cycle.compute_ms()
+        round_trip = 2.0 * paths.latency_ms[0, self._graph.node_vertex]
+        best: FloatArray = round_trip + cycle.compute_ms() + cycle.spec.fixed_latency_ms
         return best
 
     def filter(self, cycle: Cycle) -> BoolArray:
@@ -142,7 +145,13 @@ class LatencyBound:
         spec = cycle.spec
         if not np.isfinite(limit):
             return cycle.state.everyone()
-        key = (spec.ingress_site, id(cycle.static_demand()), spec.work_gflop, limit)
+        key = (
+            spec.ingress_site,
+            id(cycle.static_demand()),
+            spec.work_gflop,
+            spec.fixed_latency_ms,
+            limit,
+        )
         mask = self._masks.get(key)
         if mask is None:
             if len(self._masks) >= self._MASKS_KEPT:
@@ -155,9 +164,11 @@ class LatencyBound:
         """The node's best case against the limit."""
         best = float(self._best_case_ms(cycle)[node])
         compute = float(cycle.compute_ms()[node])
+        fixed_ms = cycle.spec.fixed_latency_ms
+        fixed = f" + fixed {fixed_ms:.1f}" if fixed_ms else ""
         return (
             f"even on an idle network the best case is {best:.1f} ms (round trip "
-            f"{best - compute:.1f} + compute {compute:.1f}), "
+            f"{best - compute - fixed_ms:.1f} + compute {compute:.1f}{fixed}), "
             f"over the {self._limit_ms(cycle):g} ms limit"
         )
 

@@ -241,7 +241,9 @@ async function selectTask(id) {
     add(
       "p",
       `network ${e.network_ms.toFixed(2)} ms · queueing ${e.queueing_ms.toFixed(2)} ms · ` +
-        `compute ${e.compute_ms.toFixed(2)} ms · cost ${e.cost.toFixed(4)} · ` +
+        `compute ${e.compute_ms.toFixed(2)} ms · ` +
+        (e.fixed_ms ? `fixed ${e.fixed_ms.toFixed(2)} ms · ` : "") +
+        `cost ${e.cost.toFixed(4)} · ` +
         `carbon ${e.carbon_g.toFixed(2)} g`,
     );
   }
