@@ -27,8 +27,8 @@ from suanwang.scheduling.framework import FloatArray
 from suanwang.scheduling.reservations import Reservations
 from suanwang.scheduling.state import ClusterState
 
-IntArray = np.ndarray
 _TOLERANCE = 1e-7
+"""Relative slack under which an incumbent counts as proven (HiGHS works to about 1e-9)."""
 _MAX_ITERATIONS = 500
 _INCUMBENT_SHARE = 0.1
 """Share of the time left given to finding an incumbent on the working set."""
@@ -247,7 +247,7 @@ class Master:
             negative = np.flatnonzero(reduced < -1e-9)
             negative = negative[~np.isin(negative, subset)]
             if negative.size == 0:
-                return subset, lp_counts, duals, max(bound, value), True
+                return subset, lp_counts, duals, bound, True  # with the tiny negatives
             if negative.size > 2 * n_pairs:  # the most negative: one round, not all at once
                 negative = negative[np.argpartition(reduced[negative], 2 * n_pairs)[: 2 * n_pairs]]
             subset = np.union1d(subset, negative)

@@ -187,8 +187,9 @@ def solve_optimum(
     except RuntimeError as error:
         return result(f"failed: {error}")
     placements, conflicts = _bind(state, requests, groups, columns, price.counts)
-    met = sum(p is not None for p in placements)
+    # Proven: the optimum's count bounds every placement (bind refusals only lower ``met``).
     bound: int | None = met if count.proven else math.floor(-count.bound + 1e-6)
+    met = sum(p is not None for p in placements)
     status = "optimal" if count.proven and not conflicts else "time limit"
     if not columns.complete:
         status, bound = "restricted", None
