@@ -16,7 +16,13 @@ import numpy as np
 import pytest
 
 from suanwang.model import Site, TaskClass, TaskSpec, Tier, Topology
-from suanwang.scheduling import ClusterState, Request, Scheduler, ScorePlugin, scale_scores
+from suanwang.scheduling import (
+    ClusterState,
+    Request,
+    Scheduler,
+    ScorePlugin,
+    scale_scores,
+)
 from suanwang.scheduling.registry import IN_TREE, build_plugin
 
 NODES = ("near", "mid", "far")
@@ -95,7 +101,57 @@ def test_score_direction_through_the_scheduler(sw: Any, row: Row) -> None:
 def test_every_in_tree_score_is_in_the_table() -> None:
     state = ClusterState(Topology([Site("U", Tier.TERMINAL)]))
     scores = {name for name, make in IN_TREE.items() if isinstance(make({}, state), ScorePlugin)}
-    assert scores <= {row.plugin for row in ROWS} | {"random", "round-robin"}
+    assert scores <= {row.plugin for row in ROWS} | {"random", "round-robin", "cats-metric"}
+
+
+def test_cats_metric_reads_l2_then_l1_compute_then_the_ledger(sw: Any) -> None:
+    topology = sw.score_topology()
+    reported = sw.snapshot_excluding(topology, {})
+    l1 = np.full((3, len(reported.l1[0])), np.nan)
+    l1[0, :] = 4.0  # near: every category -> its L2 counts
+    snapshot = dataclasses.replace(
+        reported,
+        l1=l1,
+        l2=np.array([3.0, 9.0, 9.0]),  # mid's and far's L2 carry no L1 data: not used
+        age_s=np.array([1.0, 1.0, np.inf]),  # far never reported
+    )
+    state = ClusterState(topology, snapshot=snapshot)
+    sw.hold(state, "background-far", "far", 2.0)
+    plugin = build_plugin("cats-metric", {}, state)
+    assert isinstance(plugin, ScorePlugin)
+    raw = plugin.score(sw.cycle_for(state, TaskSpec(**BASE)))
+    # near: L2 3; mid: reported, no L1 at all -> ledger 10 x (1 - 0/8); far: ledger 10 x 6/8
+    np.testing.assert_allclose(raw, [3.0, 10.0, 7.5])
+    l1 = l1.copy()
+    l1[1, 0] = 6.0  # mid now has an L1 compute score but no other category
+    state.set_snapshot(dataclasses.replace(snapshot, l1=l1, l2=np.array([3.0, 5.0, 9.0])))
+    raw = plugin.score(sw.cycle_for(state, TaskSpec(**BASE)))
+    assert raw[1] == pytest.approx(5.0)  # some L1 data: the L2 score
+
+
+def test_cats_metric_is_neutral_without_measured_state(sw: Any) -> None:
+    state = ClusterState(sw.score_topology())
+    sw.hold(state, "background-near", "near", 6.0)
+    plugin = build_plugin("cats-metric", {}, state)
+    assert isinstance(plugin, ScorePlugin)
+    raw = plugin.score(sw.cycle_for(state, TaskSpec(**BASE)))
+    assert np.ptp(raw) == 0.0
+
+
+def test_cats_metric_steers_a_profile_away_from_a_poorly_measured_node(sw: Any) -> None:
+    topology = sw.score_topology()
+    base = sw.snapshot_excluding(topology, {})
+    l1 = np.full((3, len(base.l1[0])), 5.0)
+    chosen = {}
+    for name, l2 in (("equal", [5.0, 5.0, 5.0]), ("mid-poor", [5.0, 0.0, 5.0])):
+        snapshot = dataclasses.replace(base, l1=l1, l2=np.array(l2))
+        profile = sw.profile(scores={"end-to-end": 1.0, "cats-metric": 1.0})
+        scheduler = Scheduler(profile, ClusterState(topology, snapshot=snapshot))
+        decision = scheduler.schedule(Request("t1", TaskSpec(**BASE)))
+        assert decision.placement is not None
+        chosen[name] = decision.placement.node_id
+    # end-to-end: mid 70 ms beats far 72.5 ms, until mid's measured score is poor
+    assert chosen == {"equal": "mid", "mid-poor": "far"}
 
 
 def test_measured_load_counts_for_least_loaded(sw: Any) -> None:

@@ -13,11 +13,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
+from suanwang.bootstrap.probes import LinkProbes
 from suanwang.control.awareness import Aggregator
-from suanwang.control.controller import Controller, ControllerConfig, ControllerListener
+from suanwang.control.controller import Controller, ControllerConfig
 from suanwang.control.dispatch import AgentDispatch
-from suanwang.control.ports import Clock
+from suanwang.control.feed import StateFeed
+from suanwang.control.netmetrics import NetworkMetricAgent
+from suanwang.control.ports import Clock, ControllerListener
 from suanwang.execution.feedback import EfficiencyFeedback
+from suanwang.measure import UpdateMode, UpdatePolicy
 from suanwang.model import Placement, Scenario, Task
 from suanwang.scheduling import Profile, Request, Scheduler
 from suanwang.scheduling.cycle import device_of, workload_class_of
@@ -32,6 +36,12 @@ EXPLAIN_ALTERNATIVES = 3
 """Runners-up a "why here" lists."""
 EXPLAIN_CLOSEST = 3
 """Closest misses listed per group of refusals."""
+
+LIVE_UPDATES = UpdatePolicy(
+    UpdateMode.DAMPENED, interval_s=10.0, threshold_ratio=0.1, hold_down_s=1.0
+)
+"""How agents' reports become the live values: a change of more than 10 % at once (at most one
+a second per node, the newest held back otherwise), else a refresh every 10 s."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,9 @@ class LiveNetwork:
         down_links: Links now marked down (likewise).
         draining_nodes: Nodes being drained: up, but taking nothing new (likewise).
         feedback: Measured against estimated compute times, per device and workload class.
+        network: Measured link figures (use under ``aggregator_lock``).
+        probes: Agents' echo endpoints and RTT reports.
+        feed: Gives the controller's state the measured state at each writer tick.
     """
 
     scenario: Scenario
@@ -100,6 +113,20 @@ class LiveNetwork:
     down_links: frozenset[str] = frozenset()
     draining_nodes: frozenset[str] = frozenset()
     feedback: EfficiencyFeedback = field(default_factory=EfficiencyFeedback)
+    network: NetworkMetricAgent = field(default=None)  # type: ignore[assignment]
+    probes: LinkProbes = field(default=None)  # type: ignore[assignment]
+    feed: StateFeed = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        topology, clock = self.scenario.topology, self.aggregator.clock
+        if self.network is None:
+            self.network = NetworkMetricAgent(topology.arrays, clock)
+        if self.probes is None:
+            self.probes = LinkProbes(topology, self.aggregator, self.network, self.aggregator_lock)
+        if self.feed is None:
+            self.feed = StateFeed(
+                self.aggregator, clock, network=self.network, lock=self.aggregator_lock
+            )
 
     @classmethod
     def build(
@@ -115,7 +142,9 @@ class LiveNetwork:
         scheduler = Scheduler(profile, ClusterState(topology))
         dispatch = AgentDispatch(topology.arrays.node_ids)
         controller = Controller(scheduler, dispatch, clock, listener=listener, config=config)
-        aggregator = Aggregator.from_topology(topology, Verifier(KeyRing()), clock)
+        aggregator = Aggregator.from_topology(
+            topology, Verifier(KeyRing()), clock, policy=LIVE_UPDATES
+        )
         return cls(scenario, controller, dispatch, aggregator)
 
     def node_state(self, node_id: str) -> NodeState:

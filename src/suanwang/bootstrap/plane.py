@@ -130,6 +130,9 @@ class ControlPlane:
 
     def _tick(self, _: Batch) -> None:
         controller = self.live.controller
+        # Measured state first: the queue expiry below and every cycle until the next tick
+        # decide on it (snapshot, hour, dampened link latency).
+        self.live.feed.tick(controller.state)
         controller.expire()
         self.metrics.queue_depth.set(controller.queued)
         self.metrics.active_tasks.set(controller.active)

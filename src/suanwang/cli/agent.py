@@ -41,12 +41,29 @@ def agent(
     print_key_id: Annotated[
         bool, typer.Option(help="Create or load the key, print its id and exit.")
     ] = False,
+    cpu_cores: Annotated[
+        float | None,
+        typer.Option(
+            "--cpu-cores", min=0.01, help="Cores the node offers (default: the machine's)."
+        ),
+    ] = None,
+    load_source: Annotated[
+        str, typer.Option(help="Measured load: 'host' (the machine) or 'workers' (this agent's).")
+    ] = "host",
+    probe_interval_s: Annotated[
+        float,
+        typer.Option("--probe-interval-s", min=0.0, help="Seconds between link probes (0: none)."),
+    ] = 0.0,
+    echo_host: Annotated[
+        str, typer.Option(help="Address of this agent's echo endpoint for link probes.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run a node agent: measure, bind the key, heartbeat, pull tasks, run them, report.
 
     Stops cleanly on SIGTERM or Ctrl-C after reporting the tasks it is running.
     """
     from suanwang.execution.agent import AgentConfig, NodeAgent, load_or_create_key  # noqa: PLC0415
+    from suanwang.execution.load import LOAD_SOURCES  # noqa: PLC0415
 
     keys = load_or_create_key(key_file)
     if print_key_id:
@@ -56,7 +73,21 @@ def agent(
         raise fail("--token (or SUANWANG_TOKEN) is required")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    config = AgentConfig(controller, token, node, interval_s, workers, key_file)
+    source = next((s for s in LOAD_SOURCES if s == load_source), None)
+    if source is None:
+        raise fail(f"--load-source must be one of {', '.join(LOAD_SOURCES)}, got {load_source!r}")
+    config = AgentConfig(
+        controller,
+        token,
+        node,
+        interval_s,
+        workers,
+        key_file,
+        cpu_cores=cpu_cores,
+        load_source=source,
+        probe_interval_s=probe_interval_s,
+        echo_host=echo_host,
+    )
     running = NodeAgent(config, keys)
 
     def stop(_signal: int, _frame: FrameType | None) -> None:

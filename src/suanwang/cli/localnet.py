@@ -160,12 +160,27 @@ class LocalNet:
             token = client.post(f"/v1/principals/{principal}/tokens").raise_for_status()
             return str(token.json()["token"]), key_path
 
-    def start_agent(self, node_id: str, interval_s: float = 1.0, workers: int = 1) -> int:
-        """Enrol and start the agent of ``node_id``; returns its PID."""
+    def start_agent(
+        self,
+        node_id: str,
+        interval_s: float = 1.0,
+        workers: int = 1,
+        *,
+        cpu_cores: float | None = None,
+        probe_interval_s: float = 0.0,
+    ) -> int:
+        """Enrol and start the agent of ``node_id``; returns its PID.
+
+        Agents here share one machine, so each measures its own workers' load (against
+        ``cpu_cores``, else the machine's cores); ``probe_interval_s`` > 0 makes it probe links.
+        """
         token, key_path = self.enrol(node_id)
         command = [sys.executable, "-m", "suanwang", "agent", "--controller", self.url]
         command += ["--token", token, "--node", node_id, "--key-file", str(key_path)]
         command += ["--interval-s", str(interval_s), "--workers", str(workers)]
+        command += ["--load-source", "workers", "--probe-interval-s", str(probe_interval_s)]
+        if cpu_cores is not None:
+            command += ["--cpu-cores", str(cpu_cores)]
         # One BLAS thread per worker: the node's cores are its workers, not threads on top.
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
         env["MKL_NUM_THREADS"] = "1"

@@ -13,7 +13,9 @@ class NetworkMetricAgent:
     """Latency, bandwidth and loss of every link (the CATS network metric agent, C-NMA).
 
     Starts from the figures configured in the topology; measurements (e.g. RTTs timed by
-    ``suanwang.execution.netprobe``) replace them link by link.
+    ``suanwang.execution.netprobe`` and posted by node agents) replace them link by link. Not
+    thread-safe: the live plane uses it under the aggregator's lock; the state feed reads it
+    (``metrics``) once per tick and dampens what it routes on.
     """
 
     def __init__(self, arrays: TopologyArrays, clock: Clock) -> None:
@@ -54,9 +56,20 @@ class NetworkMetricAgent:
                 array[i] = value
         self._measured_at_s[i] = self.clock.now_s()
 
-    def observe_rtt(self, link_id: str, rtt_ms: float) -> None:
-        """Record a measured round-trip time: one-way latency is taken as half of it."""
-        self.observe(link_id, latency_ms=rtt_ms / 2.0)
+    def observe_rtt(self, link_id: str, rtt_ms: float, loss_ratio: float | None = None) -> None:
+        """Record a measured round-trip time: one-way latency is taken as half of it.
+
+        Raises:
+            KeyError: unknown link.
+            ValueError: a negative or non-finite RTT, or a loss outside [0, 1].
+        """
+        if not np.isfinite(rtt_ms):
+            raise ValueError(f"rtt_ms must be finite, got {rtt_ms}")
+        self.observe(link_id, latency_ms=rtt_ms / 2.0, loss_ratio=loss_ratio)
+
+    def has_link(self, link_id: str) -> bool:
+        """Whether ``link_id`` is one of this agent's links."""
+        return link_id in self._index
 
     def metrics(self) -> LinkMetrics:
         """An immutable copy of the current figures."""

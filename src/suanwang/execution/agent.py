@@ -4,7 +4,13 @@ An agent measures its machine once, binds its Ed25519 key to its node
 (``PUT /v1/agents/{node}/key``), then, until stopped:
 
 - a heartbeat thread sends a signed metric report every ``interval_s`` (the probes' figures
-  plus the live load), which is what the control plane's health monitor watches;
+  plus the load measured over the interval, ``execution.load``: busy cores against the node's
+  cores, as ``load_ratio`` and ``cpu_free_cores``), which is what the control plane's health
+  monitor watches and the state feed gives every scheduling cycle;
+- with ``probe_interval_s`` set, it serves an echo endpoint (announced with
+  ``PUT /v1/agents/{node}/echo``), and a probe thread times the round trip across each link
+  the control plane assigns it (``GET /v1/agents/{node}/peers``) and posts the figures signed
+  (``POST /v1/agents/{node}/rtt``);
 - the main loop pulls the tasks placed on its node (``POST /v1/agents/{node}/pull``) while it
   has free workers, reports each one started, runs its real work kind in a process pool
   (``run_work``) and reports it finished, ok or failed with the reason and measured time.
@@ -32,6 +38,8 @@ from typing import Any
 import httpx
 
 from suanwang.execution.kinds import KindError, Work, WorkOutcome, run_work, select_kind
+from suanwang.execution.load import CpuMeter, LoadSource
+from suanwang.execution.netprobe import LOOPBACK, EchoServer, probe_peers, rtt_report
 from suanwang.measure.probes import ProbeSettings, probe_once
 from suanwang.model import AcceleratorKind, Precision, TaskClass, TaskSpec
 from suanwang.model.task import AcceleratorNeed
@@ -58,6 +66,11 @@ class AgentConfig:
             a fresh key in memory only.
         poll_s: Pause between pulls when there is nothing to do.
         timeout_s: Timeout of one HTTP request.
+        cpu_cores: Cores the node offers, which measured load is a share of; None takes the
+            machine's (probed) cores.
+        load_source: What load is measured: the agent's ``workers`` or the whole ``host``.
+        probe_interval_s: Seconds between link probes; 0 serves no echo endpoint, probes nothing.
+        echo_host: Address the echo endpoint binds and is announced at.
     """
 
     controller_url: str
@@ -68,6 +81,10 @@ class AgentConfig:
     key_path: Path | None = None
     poll_s: float = 0.1
     timeout_s: float = 10.0
+    cpu_cores: float | None = None
+    load_source: LoadSource = "host"
+    probe_interval_s: float = 0.0
+    echo_host: str = LOOPBACK
 
 
 def _worker_init() -> None:
@@ -145,6 +162,8 @@ class NodeAgent:
         self._done: queue.Queue[tuple[str, Future[WorkOutcome]]] = queue.Queue()
         self._facts: dict[str, float] = {}
         self._transport = transport
+        self._meter: CpuMeter | None = None
+        self.echo: EchoServer | None = None
 
     def _client(self) -> httpx.Client:
         return httpx.Client(
@@ -179,11 +198,17 @@ class NodeAgent:
             self._facts = probe_once(QUICK_PROBES)
             for future in warming:
                 future.result(120.0)
+            self._meter = CpuMeter(self.config.load_source)  # the workers exist by now
             public = base64.b64encode(self.keys.public_bytes).decode()
             client.put(f"/v1/agents/{node}/key", json={"public_key": public}).raise_for_status()
             log.info("agent for %s bound key %s", node, self.key_id)
             beat = threading.Thread(target=self._heartbeats, name=f"heartbeat-{node}", daemon=True)
             beat.start()
+            if self.config.probe_interval_s > 0:
+                self.echo = EchoServer(self.config.echo_host).start()
+                where = {"host": self.echo.host, "port": self.echo.port}
+                client.put(f"/v1/agents/{node}/echo", json=where).raise_for_status()
+                threading.Thread(target=self._probes, name=f"probes-{node}", daemon=True).start()
             while not self.stopping.is_set():
                 try:
                     busy = self._step(client, pool)
@@ -198,6 +223,8 @@ class NodeAgent:
                 if not self._report_done(client):
                     time.sleep(0.05)
             beat.join(self.config.timeout_s)
+            if self.echo is not None:
+                self.echo.stop()
 
     def _step(self, client: httpx.Client, pool: ProcessPoolExecutor) -> bool:
         busy = self._report_done(client)
@@ -278,15 +305,42 @@ class NodeAgent:
         response.raise_for_status()
         return True
 
+    @property
+    def cpu_cores(self) -> float:
+        """Cores the node offers: configured, else the machine's."""
+        configured = self.config.cpu_cores
+        return configured if configured is not None else self._facts.get("cpu_cores", 1.0)
+
     def heartbeat_values(self) -> dict[str, float]:
-        """The figures of one heartbeat: the probes' facts and the load now."""
-        workers = self.config.workers
+        """The figures of one heartbeat: the probes' facts and the load measured since the last.
+
+        Load is the busy cores the meter measured (``execution.load``) against ``cpu_cores``.
+        """
+        cores = self.cpu_cores
+        busy = 0.0 if self._meter is None else self._meter.busy_cores()
         return {
-            "cpu_free_cores": max(0.0, self._facts.get("cpu_cores", 1.0) - self._running),
-            "load_ratio": self._running / workers,
+            "cpu_free_cores": max(0.0, cores - busy),
+            "load_ratio": min(1.0, busy / cores) if cores > 0 else 1.0,
             "queue_length": float(self._running),
             **{k: v for k, v in self._facts.items() if k.endswith("gflops")},
         }
+
+    def _probes(self) -> None:
+        node = self.config.node_id
+        with self._client() as client:
+            while not self.stopping.is_set():
+                try:
+                    peers = client.get(f"/v1/agents/{node}/peers").raise_for_status().json()
+                    targets = [(p["link_id"], p["host"], int(p["port"])) for p in peers]
+                    if targets:
+                        report = rtt_report(node, probe_peers(targets), time.time())
+                        wire = sign(self.keys, report).to_wire().decode()
+                        response = client.post(f"/v1/agents/{node}/rtt", json={"envelope": wire})
+                        if response.status_code != 200:
+                            log.warning("link probes refused: %s", response.text)
+                except httpx.HTTPError as error:
+                    log.warning("link probes failed: %s", error)
+                self.stopping.wait(self.config.probe_interval_s)
 
     def _heartbeats(self) -> None:
         node = self.config.node_id

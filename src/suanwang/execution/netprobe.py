@@ -3,7 +3,12 @@
 Every agent serves ``GET /echo`` (an empty 204 reply); a peer times ``count`` requests over one
 kept-alive connection, so the figure is request/response time without the TCP handshake. Both
 sides are bounded: the client in request count and in total time, each request by a timeout. The
-median feeds the network metric agent (``NetworkMetricAgent.observe_rtt``).
+median feeds the network metric agent (``NetworkMetricAgent.observe_rtt``): in the live plane a
+node agent probes the peers the control plane assigns it (``probe_peers``) and posts the figures
+signed (``rtt_report``).
+
+An echo server can be told to answer late (``delay_s``): a real server whose every reply waits,
+which is how tests make a link's measured RTT rise where the kernel offers no delay emulation.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ import http.client
 import statistics
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
 from suanwang.control.netmetrics import NetworkMetricAgent
+from suanwang.security import MetricReport
 
 LOOPBACK = "127.0.0.1"
 ECHO_PATH = "/echo"
@@ -27,6 +34,9 @@ class _EchoHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep the connection alive between timed requests
 
     def do_GET(self) -> None:
+        delay_s = getattr(self.server, "delay_s", 0.0)
+        if delay_s > 0:
+            time.sleep(delay_s)
         self.send_response(204 if self.path == ECHO_PATH else 404)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -41,11 +51,15 @@ class EchoServer:
     Args:
         host: Address to bind; loopback by default.
         port: Port to bind; 0 picks a free one (read it from ``port`` after ``start``).
+        delay_s: Seconds every reply waits before it is sent (0: at once).
     """
 
-    def __init__(self, host: str = LOOPBACK, port: int = 0) -> None:
+    def __init__(self, host: str = LOOPBACK, port: int = 0, delay_s: float = 0.0) -> None:
+        if delay_s < 0:
+            raise ValueError(f"delay_s must not be negative, got {delay_s}")
         self._server = ThreadingHTTPServer((host, port), _EchoHandler)
         self._server.daemon_threads = True
+        self._server.delay_s = delay_s  # type: ignore[attr-defined]  # read by the handler
         self._thread: threading.Thread | None = None
 
     @property
@@ -175,3 +189,34 @@ def probe_link(
     if stats.samples_ms:
         agent.observe(link_id, latency_ms=stats.median_ms / 2.0, loss_ratio=stats.loss_ratio)
     return stats
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRtt:
+    """What one probe of a link measured."""
+
+    link_id: str
+    stats: RttStats
+
+
+def probe_peers(
+    peers: Iterable[tuple[str, str, int]], count: int = 5, timeout_s: float = 1.0
+) -> list[LinkRtt]:
+    """Time ``count`` echo requests to each ``(link id, host, port)`` (bounded per peer)."""
+    return [
+        LinkRtt(link_id, measure_rtt(host, port, count, timeout_s, budget_s=count * timeout_s))
+        for link_id, host, port in peers
+    ]
+
+
+def rtt_report(node_id: str, measured: Iterable[LinkRtt], timestamp_s: float) -> MetricReport:
+    """The metric report that carries links' RTTs (``rtt_ms:<link>``, ``loss_ratio:<link>``).
+
+    A link whose every request failed reports its loss only (no RTT to give).
+    """
+    values: dict[str, float] = {}
+    for item in measured:
+        if item.stats.samples_ms:
+            values[f"rtt_ms:{item.link_id}"] = item.stats.median_ms
+        values[f"loss_ratio:{item.link_id}"] = item.stats.loss_ratio
+    return MetricReport(node_id, values, timestamp_s)

@@ -124,23 +124,44 @@ class RoutingGraph:
     """Shortest-path trees by (source, admitted-link key); managed by ``routing.shortest``."""
 
     @classmethod
-    def from_arrays(cls, arrays: TopologyArrays, version: int) -> RoutingGraph:
+    def from_arrays(
+        cls,
+        arrays: TopologyArrays,
+        version: int,
+        link_latency_ms: npt.ArrayLike | None = None,
+    ) -> RoutingGraph:
         """Build the graph of a topology's array view.
 
         Args:
             arrays: The topology's array view.
             version: The topology's version (identifies the graph in caches).
+            link_latency_ms: One-way latency per link to route on instead of the configured
+                figures (measured latencies); None routes on the topology's.
+
+        Raises:
+            ValueError: ``link_latency_ms`` has not one finite, non-negative entry per link.
         """
         n = len(arrays.vertex_ids)
+        latency = arrays.link_latency_ms
+        if link_latency_ms is not None:
+            latency = np.array(link_latency_ms, dtype=np.float64)
+            if latency.shape != (len(arrays.link_ids),):
+                raise ValueError(
+                    f"link_latency_ms needs shape ({len(arrays.link_ids)},), got {latency.shape}"
+                )
+            if not (np.isfinite(latency).all() and (latency >= 0).all()):
+                raise ValueError("link_latency_ms must be finite and not negative")
+            _readonly(latency)
         links = np.arange(len(arrays.link_ids), dtype=np.int32)
         tails = np.concatenate([arrays.link_a, arrays.link_b]).astype(np.int64)
         heads = np.concatenate([arrays.link_b, arrays.link_a]).astype(np.int64)
         both = np.concatenate([links, links])
         keys = tails * n + heads
-        order = np.lexsort((both, arrays.link_latency_ms[both], keys))
+        order = np.lexsort((both, latency[both], keys))
         candidate_keys, candidate_links = keys[order], both[order]
         _readonly(candidate_keys, candidate_links)
-        edges = _edge_set(n, arrays, candidate_keys, candidate_links)
+        bandwidth = arrays.link_bandwidth_mbps
+        edges = _edge_set(n, latency, bandwidth, candidate_keys, candidate_links)
         cells = max(n, 1)
         return cls(
             version=version,
@@ -149,8 +170,8 @@ class RoutingGraph:
             node_vertex=arrays.node_vertex,
             link_a=arrays.link_a,
             link_b=arrays.link_b,
-            link_latency_ms=arrays.link_latency_ms,
-            link_bandwidth_mbps=arrays.link_bandwidth_mbps,
+            link_latency_ms=latency,
+            link_bandwidth_mbps=bandwidth,
             edges=edges,
             _vertex_index={vertex_id: i for i, vertex_id in enumerate(arrays.vertex_ids)},
             _candidate_keys=candidate_keys,
@@ -267,7 +288,8 @@ class RoutingGraph:
             keep = mask[self._candidate_links]
             return _edge_set(
                 self.n_vertices,
-                self,
+                self.link_latency_ms,
+                self.link_bandwidth_mbps,
                 self._candidate_keys[keep],
                 self._candidate_links[keep],
             )
@@ -277,7 +299,8 @@ class RoutingGraph:
 
 def _edge_set(
     n: int,
-    figures: TopologyArrays | RoutingGraph,
+    latency_ms: FloatArray,
+    bandwidth_mbps: FloatArray,
     keys: npt.NDArray[np.int64],
     links: IntArray,
 ) -> EdgeSet:
@@ -288,8 +311,8 @@ def _edge_set(
     indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) * n)
     tails = (keys // max(n, 1)).astype(np.int32)
     heads = (keys % max(n, 1)).astype(np.int32)
-    data = figures.link_latency_ms[links].astype(np.float64)
-    bandwidth = figures.link_bandwidth_mbps[links].astype(np.float64)
+    data = latency_ms[links].astype(np.float64)
+    bandwidth = bandwidth_mbps[links].astype(np.float64)
     matrix = csr_array((data, heads.copy(), indptr.astype(np.int32)), shape=(n, n))
     _readonly(keys, links, tails, heads, bandwidth)
     return EdgeSet(matrix, keys, links, tails, heads, bandwidth)
@@ -307,6 +330,15 @@ def routing_graph(topology: Topology) -> RoutingGraph:
     """
     version = topology.version
     return _graphs.get_or_build(version, lambda: RoutingGraph.from_arrays(topology.arrays, version))
+
+
+def reweighted_graph(topology: Topology, link_latency_ms: npt.ArrayLike) -> RoutingGraph:
+    """A routing graph of ``topology`` whose links weigh ``link_latency_ms`` (one-way, per link).
+
+    Not cached here: the caller keeps it for as long as those latencies hold (a new graph has
+    fresh path caches, so reusing it is what keeps queries cheap).
+    """
+    return RoutingGraph.from_arrays(topology.arrays, topology.version, link_latency_ms)
 
 
 def clear_graph_cache() -> None:

@@ -25,9 +25,12 @@ from suanwang.model import (
     region_within,
 )
 from suanwang.model.topology import FloatArray, IntArray
+from suanwang.routing.graph import RoutingGraph, reweighted_graph, routing_graph
 from suanwang.scheduling.reservations import Reservations
 
 HOURS_PER_DAY = 24
+MEASURED_SLACK_CORES = 0.1
+"""Measured free cores count this much more: the noise of timing CPU use over one interval."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -133,12 +136,16 @@ class ClusterState:
         reservations: What placements hold now; the Reserve point writes here.
         snapshot: Measured state from the aggregator, or None where nothing reports (the twin,
             plans): then load is taken from the reservations alone.
-        hour_of_day: Local hour for carbon intensity (0..23).
+        hour_of_day: Hour for carbon intensity (0..23) of every node without an hour of its
+            own (``node_hour``): the twin's scenario hour; the live state feed sets it to the
+            UTC hour.
         efficiency: Share of peak rate per device and workload class.
         node_down: Per node, True while the node is known to be down (failed, unreachable);
             a down node is never a candidate. Set with ``mark_node``.
         link_down: Per link, True while the link is down; no path uses it. Set with
             ``mark_link``.
+        node_hour: Per node, the local hour (0..23) its carbon intensity is read at, or None
+            (every node at ``hour_of_day``). Set with ``set_hours``.
     """
 
     topology: Topology
@@ -151,9 +158,13 @@ class ClusterState:
     _static: dict[tuple[str, float, Precision, WorkloadClass], StaticDemand] = field(
         default_factory=dict
     )
+    node_hour: IntArray | None = None
     _links_down: int = 0
     _link_marks: int = 0
     _everyone: npt.NDArray[np.bool_] | None = None
+    _latency_ms: FloatArray | None = None
+    _latency_version: int = 0
+    _graph: tuple[tuple[int, int], RoutingGraph] | None = None
 
     def __post_init__(self) -> None:
         if self.reservations is None:
@@ -167,6 +178,8 @@ class ClusterState:
             raise ValueError(f"hour_of_day must lie in 0..23, got {self.hour_of_day}")
         if self.snapshot is not None and self.snapshot.node_ids != self.arrays.node_ids:
             raise ValueError("the snapshot's nodes differ from the topology's")
+        if self.node_hour is not None:
+            self.set_hours(self.hour_of_day, self.node_hour)
 
     @property
     def arrays(self) -> TopologyArrays:
@@ -222,6 +235,7 @@ class ClusterState:
 
     def with_frozen_ledger(self) -> ClusterState:
         """This state reading a frozen copy of the ledger (for explaining a past cycle)."""
+        self.routing_graph()  # built here so that both route on the one graph and its caches
         return ClusterState(
             self.topology,
             self.reservations.frozen_copy(),
@@ -231,6 +245,10 @@ class ClusterState:
             self.node_down.copy(),
             self.link_down.copy(),
             self._static,
+            self.node_hour,
+            _latency_ms=self._latency_ms,
+            _latency_version=self._latency_version,
+            _graph=self._graph,
         )
 
     def set_efficiency(self, table: EfficiencyTable) -> None:
@@ -304,6 +322,112 @@ class ClusterState:
             if any(region_within(code, pattern) for pattern in patterns)
         ]
         return np.isin(sites.region_id, allowed)
+
+    def set_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Read measured state from ``snapshot`` from now on (None: reservations alone).
+
+        Raises:
+            ValueError: the snapshot's nodes are not the topology's, in its order.
+        """
+        if snapshot is not None and snapshot.node_ids != self.arrays.node_ids:
+            raise ValueError("the snapshot's nodes differ from the topology's")
+        self.snapshot = snapshot
+
+    def set_hours(self, hour_of_day: int, node_hour: npt.ArrayLike | None = None) -> None:
+        """Set the hour carbon is read at: one for every node, or each node's own.
+
+        Raises:
+            ValueError: an hour outside 0..23, or ``node_hour`` not one entry per node.
+        """
+        if not 0 <= hour_of_day < HOURS_PER_DAY:
+            raise ValueError(f"hour_of_day must lie in 0..23, got {hour_of_day}")
+        hours = None
+        if node_hour is not None:
+            hours = np.array(node_hour, dtype=np.int32)
+            if hours.shape != (len(self.arrays.node_ids),):
+                raise ValueError(f"node_hour needs one hour per node, got shape {hours.shape}")
+            if hours.size and (hours.min() < 0 or hours.max() >= HOURS_PER_DAY):
+                raise ValueError("node_hour entries must lie in 0..23")
+            hours.flags.writeable = False
+        self.hour_of_day, self.node_hour = hour_of_day, hours
+
+    def carbon_g_per_kwh(self) -> FloatArray:
+        """Grid carbon intensity at each node's site at its hour (``node_hour`` or the state's)."""
+        by_hour = self.sites.carbon_g_per_kwh_by_hour
+        if self.node_hour is None:
+            row: FloatArray = by_hour[self.hour_of_day]
+            return row
+        each: FloatArray = by_hour[self.node_hour, np.arange(by_hour.shape[1])]
+        return each
+
+    def set_link_latency(self, latency_ms: npt.ArrayLike | None) -> bool:
+        """Route on ``latency_ms`` (one-way, per link; measured) instead of the configured figures.
+
+        None goes back to the topology's figures. ``latency_version`` changes exactly when the
+        latencies routed on do, so route caches keyed by it stay right.
+
+        Returns:
+            Whether the latencies routed on changed.
+
+        Raises:
+            ValueError: not one finite, non-negative latency per link.
+        """
+        new = None
+        if latency_ms is not None:
+            new = np.array(latency_ms, dtype=np.float64)
+            if new.shape != (len(self.arrays.link_ids),):
+                raise ValueError(f"latency_ms needs one entry per link, got shape {new.shape}")
+            if not (np.isfinite(new).all() and (new >= 0).all()):
+                raise ValueError("latency_ms must be finite and not negative")
+            if np.array_equal(new, self.arrays.link_latency_ms):
+                new = None  # the configured figures: share the topology's cached graph
+        old = self._latency_ms
+        if (old is None and new is None) or (
+            old is not None and new is not None and np.array_equal(old, new)
+        ):
+            return False
+        if new is not None:
+            new.flags.writeable = False
+        self._latency_ms = new
+        self._latency_version += 1
+        return True
+
+    @property
+    def latency_version(self) -> int:
+        """How many times ``set_link_latency`` changed the latencies routed on."""
+        return self._latency_version
+
+    def link_latency_ms(self) -> FloatArray:
+        """One-way latency of each link routing uses: measured where set, else configured."""
+        return self.arrays.link_latency_ms if self._latency_ms is None else self._latency_ms
+
+    def routing_graph(self) -> RoutingGraph:
+        """The routing graph over ``link_latency_ms``, one object per (topology, latencies)."""
+        if self._latency_ms is None:
+            return routing_graph(self.topology)
+        key = (self.topology.version, self._latency_version)
+        kept = self._graph
+        if kept is None or kept[0] != key:
+            kept = self._graph = (key, reweighted_graph(self.topology, self._latency_ms))
+        return kept[1]
+
+    def free_cpu_cores(self) -> FloatArray:
+        """Cores free by the ledger, and no more than measured free where agents report.
+
+        A task running on a node holds cores in the ledger and keeps them busy, so the two
+        agree while only placed work runs; the smaller one wins where they differ: load the
+        ledger does not know of (other users' processes, a task over its share), or a task
+        placed and not yet measured. Measured figures get ``MEASURED_SLACK_CORES`` of slack;
+        nodes without a report (``age_s`` infinite) keep the ledger's figure.
+        """
+        free = self.reservations.free_cpu_cores()
+        snapshot = self.snapshot
+        if snapshot is None:
+            return free
+        measured = np.where(
+            np.isfinite(snapshot.age_s), snapshot.cpu_free_cores + MEASURED_SLACK_CORES, np.inf
+        )
+        return np.minimum(free, measured)
 
     def usable(self) -> npt.NDArray[np.bool_]:
         """Nodes neither marked down nor excluded by awareness (a snapshot's staleness)."""

@@ -18,7 +18,7 @@ from suanwang.api.deps import IdPath, PlaneDep
 from suanwang.api.problems import ApiError
 from suanwang.api.schemas import TaskOut
 from suanwang.control.stores import Principal, Role
-from suanwang.security import EnvelopeError, RejectReason, SignedEnvelope, parse_body
+from suanwang.security import EnvelopeError, RejectReason, SignedEnvelope, Verdict, parse_body
 
 router = APIRouter(tags=["agents"])
 
@@ -64,6 +64,36 @@ class MetricReportOut(BaseModel):
     accepted: bool
 
 
+class EchoIn(_In):
+    """Where the agent's echo endpoint answers link probes."""
+
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(ge=1, le=65535)
+
+
+class EchoOut(BaseModel):
+    """The echo endpoint now recorded for the node."""
+
+    node_id: str
+    host: str
+    port: int
+
+
+class PeerOut(BaseModel):
+    """A link the agent probes and the echo endpoint across it."""
+
+    link_id: str
+    host: str
+    port: int
+
+
+class RttReportOut(BaseModel):
+    """The RTT report was verified; ``links`` figures were recorded."""
+
+    node_id: str
+    links: int
+
+
 def _own(who: Principal, node_id: str) -> None:
     if node_id not in who.node_ids:
         raise ApiError(403, f"this agent does not speak for node {node_id}")
@@ -88,12 +118,8 @@ async def pull_tasks(node_id: IdPath, body: PullIn, plane: PlaneDep, who: Agent)
     return [TaskOut.of(task) for task in plane.pull(node_id, body.limit)]
 
 
-@router.post("/v1/agents/{node_id}/metrics", operation_id="reportMetrics")
-def report_metrics(
-    node_id: IdPath, body: MetricReportIn, plane: PlaneDep, who: Agent
-) -> MetricReportOut:
-    """A metric report signed by the agent's key for its node."""
-    _own(who, node_id)
+def _envelope(node_id: str, body: MetricReportIn, who: Principal) -> SignedEnvelope:
+    """The signed envelope of ``body``, checked to be this agent's and about its node."""
     try:
         envelope = SignedEnvelope.from_wire(body.envelope.encode("utf-8"))
         header, payload = parse_body(envelope.body)
@@ -103,8 +129,54 @@ def report_metrics(
         raise ApiError(403, "the report is not signed by this agent's key")
     if payload.get("node_id") != node_id:
         raise ApiError(422, "body.envelope: the report is for another node than the path's")
-    verdict = plane.ingest(envelope)
+    return envelope
+
+
+def _refused(verdict: Verdict) -> None:
     if verdict.reason is not None:
         status = 403 if verdict.reason in _FORBIDDEN else 422
         raise ApiError(status, f"report refused: {verdict.detail}", reason=verdict.reason.value)
+
+
+@router.post("/v1/agents/{node_id}/metrics", operation_id="reportMetrics")
+def report_metrics(
+    node_id: IdPath, body: MetricReportIn, plane: PlaneDep, who: Agent
+) -> MetricReportOut:
+    """A metric report signed by the agent's key for its node."""
+    _own(who, node_id)
+    _refused(plane.ingest(_envelope(node_id, body, who)))
     return MetricReportOut(node_id=node_id, accepted=True)
+
+
+@router.put("/v1/agents/{node_id}/echo", operation_id="announceEcho")
+def announce_echo(node_id: IdPath, body: EchoIn, plane: PlaneDep, who: Agent) -> EchoOut:
+    """Where the node's agent answers link probes (its echo endpoint)."""
+    _own(who, node_id)
+    try:
+        plane.live.probes.announce(node_id, body.host, body.port)
+    except KeyError:
+        raise ApiError(404, f"node {node_id!r} does not exist") from None
+    return EchoOut(node_id=node_id, host=body.host, port=body.port)
+
+
+@router.get("/v1/agents/{node_id}/peers", operation_id="probePeers")
+def probe_peers(node_id: IdPath, plane: PlaneDep, who: Agent) -> list[PeerOut]:
+    """The links the node's agent probes, each with the echo endpoint across it."""
+    _own(who, node_id)
+    try:
+        peers = plane.live.probes.peers(node_id)
+    except KeyError:
+        raise ApiError(404, f"node {node_id!r} does not exist") from None
+    return [PeerOut(link_id=p.link_id, host=p.host, port=p.port) for p in peers]
+
+
+@router.post("/v1/agents/{node_id}/rtt", operation_id="reportRtt")
+def report_rtt(node_id: IdPath, body: MetricReportIn, plane: PlaneDep, who: Agent) -> RttReportOut:
+    """Round-trip times across the node's probed links, signed by the agent's key.
+
+    Values are ``rtt_ms:<link id>`` and ``loss_ratio:<link id>``, for links the node probes.
+    """
+    _own(who, node_id)
+    verdict, links = plane.live.probes.ingest(_envelope(node_id, body, who))
+    _refused(verdict)
+    return RttReportOut(node_id=node_id, links=links)

@@ -31,7 +31,12 @@ class NodeHealth:
 
 
 class ResourceFit:
-    """Free CPU cores, memory and accelerators (kind, count, device memory, precision)."""
+    """Free CPU cores, memory and accelerators (kind, count, device memory, precision).
+
+    Free cores are the ledger's, capped by the cores the node's agent measured free where it
+    reports (``ClusterState.free_cpu_cores``): a node saturated by work the ledger does not
+    know of takes nothing new.
+    """
 
     name = "resource-fit"
     stage: ClassVar[Stage] = Stage.PRE_ROUTE
@@ -39,7 +44,7 @@ class ResourceFit:
     def filter(self, cycle: Cycle) -> BoolArray:
         """Nodes with room for the task and a device that runs its precision."""
         spec, ledger = cycle.spec, cycle.state.reservations
-        fits = ledger.free_cpu_cores() >= spec.cpu_cores - 1e-9
+        fits = cycle.state.free_cpu_cores() >= spec.cpu_cores - 1e-9
         fits &= ledger.free_mem_gib() >= spec.mem_gib - 1e-9
         need = spec.accelerator
         if need is not None:
@@ -52,9 +57,11 @@ class ResourceFit:
     def explain(self, cycle: Cycle, node: int) -> str:
         """The first resource that falls short, with the figures."""
         spec, ledger = cycle.spec, cycle.state.reservations
-        free_cpu = float(ledger.free_cpu_cores()[node])
+        free_cpu = float(cycle.state.free_cpu_cores()[node])
         if free_cpu < spec.cpu_cores - 1e-9:
-            return f"needs {spec.cpu_cores:g} free CPU cores, has {free_cpu:g}"
+            reserved = float(ledger.free_cpu_cores()[node])
+            source = "" if free_cpu >= reserved else " (measured by its agent)"
+            return f"needs {spec.cpu_cores:g} free CPU cores, has {free_cpu:.3g}{source}"
         free_mem = float(ledger.free_mem_gib()[node])
         if free_mem < spec.mem_gib - 1e-9:
             return f"needs {spec.mem_gib:g} GiB free memory, has {free_mem:g}"
@@ -92,7 +99,7 @@ class ResourceFit:
             )
             open_[lacking] = False
 
-        free_cpu = ledger.free_cpu_cores()[nodes]
+        free_cpu = cycle.state.free_cpu_cores()[nodes]
         check(0, spec.cpu_cores, free_cpu, arrays.node_cpu_cores[nodes], 1e-9)
         check(1, spec.mem_gib, ledger.free_mem_gib()[nodes], arrays.node_mem_gib[nodes], 1e-9)
         if need is not None:

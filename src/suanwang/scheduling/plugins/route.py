@@ -21,7 +21,10 @@ class LatencyShortest:
 
     Links whose residual bandwidth is below what the task reserves are pruned first, so a
     congested link is routed around rather than over-committed; the shortest-path trees are
-    cached per (ingress, admitted links) on the topology's routing graph.
+    cached per (ingress, admitted links) on the routing graph. That graph weighs each link by
+    the latency the state routes on (``ClusterState.routing_graph``: measured where the state
+    feed set it, else configured); when the state's ``latency_version`` moves, the plugin
+    takes the new graph and forgets every answer kept from the old one.
 
     Args:
         topology: The topology whose routing graph to use.
@@ -50,6 +53,12 @@ class LatencyShortest:
         paths = cycle.scratch.get(self.name)
         if isinstance(paths, ShortestPaths):
             return paths
+        graph = cycle.state.routing_graph()
+        if graph is not self._graph:
+            # New latencies: trees, answers and path prices of the old graph no longer hold.
+            self._graph = graph
+            self._costs.clear()
+            self._link_state = ()
         spec = cycle.spec
         ingress, need = spec.ingress_site or "", required_bandwidth_mbps(spec)
         # The unpruned tree is cached per ingress. When its paths to every surviving node

@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from suanwang.measure import MetricCategory
+from suanwang.measure.metrics import SCORE_MAX
 from suanwang.model import TaskClass
 from suanwang.scheduling.cycle import Cycle
 from suanwang.scheduling.framework import FloatArray
@@ -22,6 +24,36 @@ class LeastLoaded:
     def score(self, cycle: Cycle) -> FloatArray:
         """Utilisation, 0..1."""
         return cycle.utilisation()
+
+
+class CatsMetric:
+    """Prefer nodes whose agents' measured metrics score best (IETF CATS L2, 0-10).
+
+    Per node: the snapshot's L2 score (``measure.scoring`` under the one ``MetricConfig``, after
+    the staleness penalty) where the node's agent reported and some L1 category has data; else
+    its L1 compute score where that exists; else, for a node without a report, ``10 x (1 -
+    reserved CPU share)`` (the ledger's load on the same 0-10 scale). Without any snapshot
+    (the twin, plans) every node scores the same, so the plugin leaves the choice to the others.
+    """
+
+    name = "cats-metric"
+    higher_is_better: ClassVar[bool] = True
+
+    def score(self, cycle: Cycle) -> FloatArray:
+        """The node's 0-10 score (see the class docstring)."""
+        state = cycle.state
+        snapshot = state.snapshot
+        if snapshot is None:
+            return np.full(len(state.arrays.node_ids), SCORE_MAX)
+        capacity = state.arrays.node_cpu_cores
+        reserved = np.ones(len(capacity))
+        np.divide(state.reservations.cpu_cores, capacity, out=reserved, where=capacity > 0)
+        value = SCORE_MAX * (1.0 - np.clip(reserved, 0.0, 1.0))
+        reported = np.isfinite(snapshot.age_s)
+        compute = snapshot.l1_of(MetricCategory.COMPUTE)
+        value = np.where(reported & np.isfinite(compute), compute, value)
+        scored = reported & np.isfinite(snapshot.l1).any(axis=1)
+        return np.asarray(np.where(scored, snapshot.l2, value), dtype=np.float64)
 
 
 class BalancedAllocation:

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from suanwang.model import Topology
-from suanwang.routing.graph import routing_graph
+from suanwang.routing.graph import RoutingGraph, routing_graph
 from suanwang.routing.shortest import distances_from
 from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
 from suanwang.scheduling.framework import BoolArray, FloatArray, IntArray, Miss, Stage
@@ -111,8 +111,10 @@ class LatencyBound:
     the node). Queueing and transfer are never negative and pruning only lengthens paths, so
     a node whose best case exceeds the latency budget (or deadline) would fail ``latency-budget``
     anyway: this filter never turns away a node that could have passed, it only does so early and
-    cheaply. Its masks depend on the topology alone, so they are kept per (ingress, demand
-    shape, work, fixed latency, limit).
+    cheaply. It reads the same graph as the Route point (``ClusterState.routing_graph``:
+    measured latencies where the state feed set them), so the bound holds for the latencies
+    routed on; its masks depend on that graph alone, so they are kept per (ingress, demand
+    shape, work, fixed latency, limit) and dropped when the graph changes.
 
     Args:
         topology: The topology whose routing graph gives the unpruned latencies.
@@ -134,10 +136,17 @@ class LatencyBound:
         return float(min(budget, deadline))
 
     def _best_case_ms(self, cycle: Cycle) -> FloatArray:
-        paths = distances_from(self._graph, cycle.spec.ingress_site or "")
+        paths = distances_from(self._graph_of(cycle), cycle.spec.ingress_site or "")
         round_trip = 2.0 * paths.latency_ms[0, self._graph.node_vertex]
         best: FloatArray = round_trip + cycle.compute_ms() + cycle.spec.fixed_latency_ms
         return best
+
+    def _graph_of(self, cycle: Cycle) -> RoutingGraph:
+        graph = cycle.state.routing_graph()
+        if graph is not self._graph:
+            self._graph = graph
+            self._masks.clear()  # bounds of the old latencies
+        return graph
 
     def filter(self, cycle: Cycle) -> BoolArray:
         """Nodes whose best case fits the limit (all nodes when the task states none)."""
@@ -145,6 +154,7 @@ class LatencyBound:
         spec = cycle.spec
         if not np.isfinite(limit):
             return cycle.state.everyone()
+        self._graph_of(cycle)
         key = (
             spec.ingress_site,
             id(cycle.static_demand()),
@@ -159,6 +169,10 @@ class LatencyBound:
             mask = self._masks[key] = self._best_case_ms(cycle) <= limit
             mask.flags.writeable = False
         return mask
+
+    def never(self, cycle: Cycle) -> BoolArray:
+        """The nodes it rejects: a best case on an idle network does not change with load."""
+        return ~np.asarray(self.filter(cycle), dtype=bool)
 
     def explain(self, cycle: Cycle, node: int) -> str:
         """The node's best case against the limit."""
