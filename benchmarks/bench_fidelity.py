@@ -37,9 +37,7 @@ TARGET_MEDIAN_PCT, TARGET_P95_PCT = 10.0, 25.0
 
 def measure(name: str, scale: float, duration_s: float, seed: int) -> dict[str, Any]:
     """One twin run: error quantiles over every completed run, and per class."""
-    config = TwinConfig(
-        duration_s=duration_s, rate_scale=scale, seed=seed, scenario_failures=False
-    )
+    config = TwinConfig(duration_s=duration_s, rate_scale=scale, seed=seed, scenario_failures=False)
     started = time.perf_counter()
     result = run_twin(load_builtin(name), config)
     errors, waits = Histogram(), Histogram()

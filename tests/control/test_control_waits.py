@@ -150,7 +150,7 @@ def test_windowed_arrivals_are_placed_together_when_the_window_is_due() -> None:
 
 
 def test_a_task_that_cannot_afford_the_window_is_placed_at_once() -> None:
-    controller, engine, _ = _controller(ControllerConfig(window_s=0.02))
+    controller, _engine, _ = _controller(ControllerConfig(window_s=0.02))
     task = controller.submit("tight", FRAME)  # 100 ms budget, under ten windows of 20 ms
     assert task.state is TaskState.SCHEDULED
     assert controller.window_due_s is None

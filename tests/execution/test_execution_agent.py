@@ -160,7 +160,7 @@ def test_a_killed_agents_tasks_complete_elsewhere_and_it_returns(net: LocalNet) 
         net.kill_agent(VICTIM)
         kill_to_down_s = _wait_node(client, VICTIM, "down", timeout_s=DOWN_S + 5.0)
         docs = _wait_final(client, ids, timeout_s=60.0)
-        audit = client.get("/v1/audit", params={"since_s": killed_at_s - 1, "limit": 1000}).json()
+        audit = client.get("/v1/audit", params={"since_s": killed_at_s, "limit": 1000}).json()
         metrics = client.get("/metrics").text
 
         assert [doc["state"] for doc in docs] == ["completed"] * 9, [d["reason"] for d in docs]
@@ -191,5 +191,5 @@ def test_a_killed_agents_tasks_complete_elsewhere_and_it_returns(net: LocalNet) 
         # The site comes back: a fresh heartbeat returns the node to the pool.
         net.start_agent(VICTIM, interval_s=HEARTBEAT_S)
         _wait_node(client, VICTIM, "up", timeout_s=30.0)
-        after = client.get("/v1/audit", params={"since_s": killed_at_s - 1, "limit": 1000}).json()
+        after = client.get("/v1/audit", params={"since_s": killed_at_s, "limit": 1000}).json()
         assert "node.up" in [e["action"] for e in after if e["target"] == f"node:{VICTIM}"]

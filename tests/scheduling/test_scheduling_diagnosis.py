@@ -82,9 +82,21 @@ ORDER = {
 
 
 _JOINT = builtin_profiles()["cats-joint"]
-_JOINT_WITHOUT_BOUND = dataclasses.replace(
-    _JOINT, filters=tuple(f for f in _JOINT.filters if f != "latency-bound")
-)
+
+
+def _diagnosed_filters() -> tuple[str, ...]:
+    # cats-joint's filters without latency-bound, with tier-class after resource-fit as in
+    # east-west, so that every kind of filter gets to reject a node
+    filters: list[str] = []
+    for name in _JOINT.filters:
+        if name != "latency-bound":
+            filters.append(name)
+        if name == "resource-fit":
+            filters.append("tier-class")
+    return tuple(filters)
+
+
+_JOINT_WITHOUT_BOUND = dataclasses.replace(_JOINT, filters=_diagnosed_filters())
 
 
 def test_builtin_cats_joint_turns_hopeless_nodes_away_before_routing(sw: Any) -> None:
@@ -100,7 +112,9 @@ def test_builtin_cats_joint_turns_hopeless_nodes_away_before_routing(sw: Any) ->
     assert "best case is 122.0 ms" in why("region-gpu").reason
     # the more specific filters before it keep their reasons
     assert why("edge-tiny") == NodeVerdict("edge-tiny", *EXPECTED["edge-tiny"])
-    assert decision.diagnosis.rejected_by["latency-bound"] == 2
+    # hub-cn is no longer turned away by tier class under cats-joint: its best case is too slow
+    assert "best case is 60.0 ms" in why("hub-cn").reason
+    assert decision.diagnosis.rejected_by["latency-bound"] == 3
 
 
 def _state(sw: Any) -> ClusterState:

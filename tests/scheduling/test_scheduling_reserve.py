@@ -21,8 +21,6 @@ from suanwang.scheduling import (
     Reservation,
     Reservations,
     ReservePlugin,
-    Scheduler,
-    Status,
 )
 from suanwang.scheduling.plugins.points import LedgerReserve
 

@@ -57,6 +57,8 @@ ROWS = [
     Row("carbon", "far", "near", raw=(93.75 / 3.6e6 * 800, 9.75 / 3.6e6 * 600, 2.75 / 3.6e6 * 100)),
     # utilisation of the CPUs: near holds 4 of 8 cores, far 2 of 8
     Row("least-loaded", "mid", "near", holds={"near": 4.0, "far": 2.0}, raw=(0.5, 0.0, 0.25)),
+    # free share of the cores left after the task: near 0 of 8, mid 4 of 8, far 2 of 8
+    Row("best-fit", "near", "mid", holds={"near": 4.0, "far": 2.0}, raw=(0.0, 0.5, 0.25)),
     # |cores share - memory share| after the task: near 0.5 - 8/16, the others 0.5 - 8/64
     Row("balanced-allocation", "near", None, task={"mem_gib": 8.0}, raw=(0.0, 0.375, 0.375)),
     # east-west: hot -> end-to-end; cold -> carbon and cost; warm -> home region, then speed
@@ -101,7 +103,12 @@ def test_score_direction_through_the_scheduler(sw: Any, row: Row) -> None:
 def test_every_in_tree_score_is_in_the_table() -> None:
     state = ClusterState(Topology([Site("U", Tier.TERMINAL)]))
     scores = {name for name, make in IN_TREE.items() if isinstance(make({}, state), ScorePlugin)}
-    assert scores <= {row.plugin for row in ROWS} | {"random", "round-robin", "cats-metric"}
+    assert scores <= {row.plugin for row in ROWS} | {
+        "random",
+        "round-robin",
+        "cats-metric",
+        "scarcity",  # stateful: tests/scheduling/test_scheduling_fitness.py
+    }
 
 
 def test_cats_metric_reads_l2_then_l1_compute_then_the_ledger(sw: Any) -> None:

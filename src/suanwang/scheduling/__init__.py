@@ -8,7 +8,6 @@ Protocol in ``suanwang.scheduling.framework``.
 from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
 from suanwang.scheduling.diagnosis import Diagnosis, NearMiss, NodeVerdict, RefusalGroup
 from suanwang.scheduling.framework import (
-    BindPlugin,
     ChosenPath,
     Code,
     FilterPlugin,
@@ -39,7 +38,6 @@ from suanwang.scheduling.whyhere import Candidate, PluginScore, WhyHere
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "BindPlugin",
     "Candidate",
     "ChosenPath",
     "ClusterState",

@@ -1,7 +1,7 @@
 """The scheduler: runs a profile's plugins over one request and binds the winner.
 
 ``Scheduler.schedule`` runs PreFilter -> Filter (pre-route) -> Route -> Filter (post-route) ->
-Score -> Reserve -> Bind and returns a ``Decision`` with the placement, or with the status and
+Score -> Reserve and returns a ``Decision`` with the placement, or with the status and
 a ``Diagnosis`` when no node can take the task. ``release`` gives a task's reservation back on
 completion, cancellation or failure. The pre-route filters start with the policy stage
 (residency, trust, data tags), which no profile can leave out.
@@ -26,10 +26,10 @@ from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
 from suanwang.scheduling.diagnosis import Diagnosis, ScoreRecord
 from suanwang.scheduling.framework import (
     SUCCESS,
-    BindPlugin,
     Code,
     FilterPlugin,
     FloatArray,
+    NeverMask,
     PreFilterPlugin,
     Request,
     ReservePlugin,
@@ -39,7 +39,7 @@ from suanwang.scheduling.framework import (
     Status,
 )
 from suanwang.scheduling.plugins import policy
-from suanwang.scheduling.plugins.points import LedgerReserve, RecordBind, RequestCheck
+from suanwang.scheduling.plugins.points import LedgerReserve, RequestCheck
 from suanwang.scheduling.profile import Profile
 from suanwang.scheduling.registry import PluginFactory, build_plugin, plugin_factories
 from suanwang.scheduling.scaling import SCORE_MAX, scale_scores
@@ -146,7 +146,6 @@ class Scheduler:
     Args:
         profile: Plugins and weights.
         state: The cluster it places on (its reservation ledger is the Reserve point's).
-        bind: Bind plugin (default: accept and record).
         factories: Plugin factories (default: in-tree plus entry points).
     """
 
@@ -155,7 +154,6 @@ class Scheduler:
         profile: Profile,
         state: ClusterState,
         *,
-        bind: BindPlugin | None = None,
         factories: Mapping[str, PluginFactory] | None = None,
     ) -> None:
         self.profile = profile
@@ -167,7 +165,9 @@ class Scheduler:
         self._scores = plugins.scores
         self._explainers = plugins.explainers
         self._reserve: ReservePlugin = LedgerReserve(state.reservations)
-        self._bind: BindPlugin = bind or RecordBind()
+        self._never = [
+            f for stage in Stage for f in self._filters[stage] if isinstance(f, NeverMask)
+        ]
         self._affinity: dict[str, int] = {}
         self._last_choice: dict[tuple[str | None, str | None], int] = {}
         self._hysteresis_margin = (
@@ -175,7 +175,7 @@ class Scheduler:
         )
 
     def schedule(self, request: Request) -> Decision:
-        """Place ``request``; reserve and bind on success (see the module docstring)."""
+        """Place ``request`` and reserve what it needs (see the module docstring)."""
         # Read-only and shared: Cycle.reject replaces ``alive`` rather than writing to it.
         cycle = Cycle(request, self.state, alive=self.state.everyone())
         for pre_filter in self._pre_filters:
@@ -189,7 +189,7 @@ class Scheduler:
             self._run_filters(cycle, Stage.POST_ROUTE)
         candidates = cycle.alive.nonzero()[0]
         if candidates.size == 0:
-            return self._refuse(cycle, Status(Code.UNSCHEDULABLE, "no node can take the task"))
+            return self._refuse(cycle, self._no_node(cycle))
         totals = np.zeros(candidates.size)
         raws = []  # kept (references only) for the diagnosis's "why here", built when asked
         for plugin, weight in self._scores:
@@ -244,15 +244,25 @@ class Scheduler:
         status = self._reserve.reserve(cycle, placement)
         if not status.ok:
             return self._refuse(cycle, status)
-        status = self._bind.bind(cycle, placement)
-        if not status.ok:
-            self._reserve.unreserve(request.task_id)
-            return self._refuse(cycle, status)
         if cycle.spec.affinity_key is not None:
             self._affinity[cycle.spec.affinity_key] = node
         self._last_choice[(cycle.spec.ingress_site, cycle.spec.task_type)] = node
         diagnosis = Diagnosis(cycle, SUCCESS, self._explainers, scores)
         return Decision(SUCCESS, placement, diagnosis, score)
+
+    def _no_node(self, cycle: Cycle) -> Status:
+        """UNRESOLVABLE when the filters' ``never`` masks cover every node, else UNSCHEDULABLE."""
+        never = np.zeros(len(cycle.alive), dtype=bool)
+        counts: list[str] = []
+        for plugin in self._never:
+            mask = np.asarray(plugin.never(cycle), dtype=bool) & ~never
+            if np.count_nonzero(mask):
+                counts.append(f"{plugin.name}: {int(np.count_nonzero(mask))}")
+                never |= mask
+        if never.all():
+            reason = f"no node could take it even on an idle network ({', '.join(counts)})"
+            return Status(Code.UNRESOLVABLE, reason, counts[0].split(":")[0] if counts else "")
+        return Status(Code.UNSCHEDULABLE, "no node can take the task")
 
     def _refuse(self, cycle: Cycle, status: Status) -> Decision:
         # Reasons are built on demand, after later decisions have changed the ledger: keep a

@@ -2,8 +2,8 @@
 
 ``Accounting`` measures each run of a task on a node (latency split, SLA, energy, carbon, cost,
 traffic, busy time per tier; the end-to-end time adds the task's ``fixed_latency_ms`` to the
-simulated time from submission to result) and the idle draw of the fleet; ``Collector`` is the controller's
-listener and counts arrivals, rejections with their causes, failures, re-placements and
+simulated time from submission to result) and the idle draw of the fleet; ``Collector`` is the
+controller's listener and counts arrivals, rejections with their causes, failures, re-placements and
 session migrations. Both write into one ``RunMetrics`` and one ``TimeSeries``.
 
 Energy model: a node draws its idle power whenever it is up, plus (peak - idle) x the share of

@@ -252,7 +252,7 @@ def _bind(
     for j in np.flatnonzero(counts > 0).tolist():
         c, node, path = int(columns.cls[j]), int(columns.node[j]), int(columns.path[j])
         group, part = groups[c], columns.node_parts[c]
-        spec, need = group.spec, group.spec.accelerator
+        spec = group.spec
         links = columns.path_links[path]
         reserved = float(columns.classes.bandwidth_mbps[c]) if links else 0.0
         estimate = Estimate(
@@ -267,18 +267,7 @@ def _bind(
         for member in group.members[cursor[c] : cursor[c] + int(counts[j])]:
             task_id = requests[member].task_id
             try:
-                state.reservations.reserve(
-                    Reservation(
-                        task_id,
-                        node,
-                        spec.cpu_cores,
-                        spec.mem_gib,
-                        None if need is None else need.kind,
-                        0 if need is None else need.count,
-                        links,
-                        reserved,
-                    )
-                )
+                state.reservations.reserve(Reservation.of(task_id, node, spec, links, reserved))
             except OverCommitError:
                 conflicts += 1
                 break

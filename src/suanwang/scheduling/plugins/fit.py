@@ -54,6 +54,18 @@ class ResourceFit:
         fits &= np.isfinite(cycle.compute_ms())
         return fits
 
+    def never(self, cycle: Cycle) -> BoolArray:
+        """Nodes too small in all (cores, memory, devices) or without a rate for the task."""
+        spec, arrays = cycle.spec, cycle.state.arrays
+        small = arrays.node_cpu_cores < spec.cpu_cores - 1e-9
+        small |= arrays.node_mem_gib < spec.mem_gib - 1e-9
+        need = spec.accelerator
+        if need is not None:
+            k = ACCELERATOR_KINDS.index(need.kind)
+            small |= arrays.node_accel_count[:, k] < need.count
+            small |= cycle.state.sites.accel_mem_gib[:, k] < need.min_mem_gib
+        return small | ~np.isfinite(cycle.compute_ms())
+
     def explain(self, cycle: Cycle, node: int) -> str:
         """The first resource that falls short, with the figures."""
         spec, ledger = cycle.spec, cycle.state.reservations
