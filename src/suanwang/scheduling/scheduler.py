@@ -49,6 +49,10 @@ from suanwang.scheduling.state import ClusterState
 __all__ = ["SCORE_MAX", "Decision", "ProfilePlugins", "Scheduler", "scale_scores"]
 
 
+# Refusal answers kept (see Scheduler._no_node); cleared when full.
+_NO_NODE_KEPT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The outcome of one cycle.
@@ -168,6 +172,7 @@ class Scheduler:
         self._never = [
             f for stage in Stage for f in self._filters[stage] if isinstance(f, NeverMask)
         ]
+        self._no_node_seen: dict[tuple[object, ...], Status] = {}
         self._affinity: dict[str, int] = {}
         self._last_choice: dict[tuple[str | None, str | None], int] = {}
         self._hysteresis_margin = (
@@ -251,7 +256,22 @@ class Scheduler:
         return Decision(SUCCESS, placement, diagnosis, score)
 
     def _no_node(self, cycle: Cycle) -> Status:
-        """UNRESOLVABLE when the filters' ``never`` masks cover every node, else UNSCHEDULABLE."""
+        """UNRESOLVABLE when the filters' ``never`` masks cover every node, else UNSCHEDULABLE.
+
+        ``never`` masks read the demand, the topology and the routing graph, never the load:
+        the answer is kept per (spec, topology version, graph), as refusals repeat by the
+        thousand under load.
+        """
+        state = self.state
+        key = (cycle.spec, state.topology.version, id(state.routing_graph()))
+        status = self._no_node_seen.get(key)
+        if status is None:
+            if len(self._no_node_seen) >= _NO_NODE_KEPT:
+                self._no_node_seen.clear()
+            status = self._no_node_seen[key] = self._no_node_status(cycle)
+        return status
+
+    def _no_node_status(self, cycle: Cycle) -> Status:
         never = np.zeros(len(cycle.alive), dtype=bool)
         counts: list[str] = []
         for plugin in self._never:

@@ -22,26 +22,32 @@ import numpy as np
 
 from suanwang.model import ACCELERATOR_KINDS
 from suanwang.scheduling.cycle import Cycle
-from suanwang.scheduling.framework import FloatArray
+from suanwang.scheduling.framework import FloatArray, IntArray
 
 
-def _held_share(cycle: Cycle) -> tuple[FloatArray, FloatArray]:
-    """(free share of the binding resource before placing, share the task holds) per node."""
+def _held_share(cycle: Cycle) -> tuple[FloatArray, FloatArray, IntArray]:
+    """(free share of the binding resource before placing, share the task holds, the nodes).
+
+    Over the surviving nodes only (``cycle.alive_index()``): scores read no other entry, and
+    a decision on 10,000 nodes with a few hundred survivors should not pay for the rest.
+    """
     state, spec = cycle.state, cycle.spec
+    index = cycle.alive_index()
     need = spec.accelerator
+    ledger = state.reservations
     if need is None:
-        capacity = state.arrays.node_cpu_cores
-        free = state.reservations.free_cpu_cores()
+        capacity = state.arrays.node_cpu_cores[index]
+        free = capacity - ledger.cpu_cores[index]
         held = spec.cpu_cores
     else:
         k = ACCELERATOR_KINDS.index(need.kind)
-        capacity = state.arrays.node_accel_count[:, k].astype(np.float64)
-        free = state.reservations.free_accelerators_of(k)
+        capacity = state.arrays.node_accel_count[index, k].astype(np.float64)
+        free = capacity - ledger.accelerators[index, k]
         held = float(need.count)
     with np.errstate(divide="ignore", invalid="ignore"):
         free_share = np.where(capacity > 0, free / capacity, 0.0)
         held_share = np.where(capacity > 0, held / capacity, np.inf)
-    return free_share, held_share
+    return free_share, held_share, index
 
 
 class BestFit:
@@ -52,8 +58,10 @@ class BestFit:
 
     def score(self, cycle: Cycle) -> FloatArray:
         """Free share left after placing (0: the task fills the node)."""
-        free_share, held_share = _held_share(cycle)
-        return np.maximum(free_share - held_share, 0.0)
+        free_share, held_share, index = _held_share(cycle)
+        value = np.zeros(len(cycle.alive))
+        value[index] = np.maximum(free_share - held_share, 0.0)
+        return value
 
 
 class Scarcity:
@@ -71,21 +79,31 @@ class Scarcity:
         if not memory >= 1:
             raise ValueError(f"scarcity memory must be at least 1 request, got {memory}")
         self._alpha = 1.0 / memory
-        self._pressure: FloatArray | None = None
+        # The average is ``_stored * _scale``: decaying every node's entry by (1 - alpha) each
+        # request is one multiplication of the scale, not a pass over every node.
+        self._stored: FloatArray | None = None
+        self._scale = 1.0
 
     def score(self, cycle: Cycle) -> FloatArray:
         """The demand others put on each node, over what is free there (lower is better)."""
-        free_share, held_share = _held_share(cycle)
-        alive = cycle.alive
-        n = len(alive)
-        pressure = self._pressure
-        if pressure is None or pressure.size != n:
-            pressure = self._pressure = np.zeros(n)
+        free_share, held_share, index = _held_share(cycle)
+        n = len(cycle.alive)
+        stored = self._stored
+        if stored is None or stored.size != n:
+            stored = self._stored = np.zeros(n)
+            self._scale = 1.0
+        value = np.zeros(n)
+        if not index.size:
+            return value
         # What the others need, before this request adds its own spread.
-        value = pressure / np.maximum(free_share, 1e-9)
-        choices = int(np.count_nonzero(alive))
-        if choices:
-            spread = np.where(alive, np.minimum(held_share, 1.0), 0.0) / choices
-            pressure *= 1.0 - self._alpha
-            pressure += self._alpha * spread
+        value[index] = stored[index] * self._scale / np.maximum(free_share, 1e-9)
+        self._scale *= 1.0 - self._alpha
+        if self._scale < _RESCALE_BELOW:
+            stored *= self._scale
+            self._scale = 1.0
+        stored[index] += self._alpha * np.minimum(held_share, 1.0) / (index.size * self._scale)
         return value
+
+
+# Far above the smallest float: ``stored / scale`` stays exact to the last bits.
+_RESCALE_BELOW = 1e-150
