@@ -97,7 +97,7 @@ def test_tokens_are_stored_only_as_hashes(open_stores: Callable[[], Stores]) -> 
         with stores.engine.connect() as connection:
             rows = connection.execute(select(TokenRow.__table__)).all()
         assert [tuple(row) for row in rows] == [
-            (issued.token_id, "alice", hash_token(issued.plaintext), False)
+            (issued.token_id, "alice", hash_token(issued.plaintext), False, None)
         ]
     restarted = open_stores()
     assert restarted.principals.authenticate(issued.plaintext) == ALICE

@@ -71,7 +71,7 @@ def test_the_migrations_build_exactly_the_models(store_url: str) -> None:
         assert stores.engine is not None
         with stores.engine.connect() as connection:
             context = MigrationContext.configure(connection)
-            assert context.get_current_revision() == "0001"
+            assert context.get_current_revision() == "0002"
             assert compare_metadata(context, Base.metadata) == []
             triggers = connection.execute(
                 text("SELECT count(*) FROM information_schema.triggers")
@@ -88,3 +88,4 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert list((MIGRATIONS_DIR / "versions").glob("0001_*.py"))
+    assert list((MIGRATIONS_DIR / "versions").glob("0002_*.py"))

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -92,6 +93,30 @@ class TokenRow(Base):
     principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None: never expires.
+    expires_at_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AgentKeyRow(Base):
+    """An agent's signing key bound to its node, so that bindings survive a restart."""
+
+    __tablename__ = "agent_keys"
+
+    key_id: Mapped[str] = mapped_column(String(ID_CHARS), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(ID_CHARS), index=True)
+    principal_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    bound_at_s: Mapped[float] = mapped_column(Float)
+
+
+class ReportMarkRow(Base):
+    """The newest signed report accepted per agent key: replays stay refused after a restart."""
+
+    __tablename__ = "report_marks"
+
+    key_id: Mapped[str] = mapped_column(String(ID_CHARS), primary_key=True)
+    last_ts_s: Mapped[float] = mapped_column(Float)
+    last_nonce: Mapped[str] = mapped_column(String(ID_CHARS))
 
 
 class AuditRow(Base):
