@@ -228,7 +228,11 @@ class Controller(MovesMixin):
             for t in tasks
         ]
         plan = place_batch(
-            self.scheduler.profile, self.state, requests, options=self._window_options
+            self.scheduler.profile,
+            self.state,
+            requests,
+            options=self._window_options,
+            plugins=self.scheduler.plugins,  # what scarcity learned online carries over
         )
         placed = 0
         for task, request, placement in zip(tasks, requests, plan.placements, strict=True):

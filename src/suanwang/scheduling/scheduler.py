@@ -147,6 +147,9 @@ class ProfilePlugins:
 class Scheduler:
     """Places requests on a cluster state with one profile.
 
+    ``plugins`` are its plugin instances; a batch planner on the same state may share them
+    (``place_batch(plugins=...)``), so that stateful scores learn from both.
+
     Args:
         profile: Plugins and weights.
         state: The cluster it places on (its reservation ledger is the Reserve point's).
@@ -162,7 +165,7 @@ class Scheduler:
     ) -> None:
         self.profile = profile
         self.state = state
-        plugins = ProfilePlugins(profile, state, factories)
+        plugins = self.plugins = ProfilePlugins(profile, state, factories)
         self._pre_filters = plugins.pre_filters
         self._filters = plugins.filters
         self._route = plugins.route

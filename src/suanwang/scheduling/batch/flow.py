@@ -160,6 +160,7 @@ def place_batch(
     *,
     options: FlowOptions | None = None,
     factories: Mapping[str, PluginFactory] | None = None,
+    plugins: ProfilePlugins | None = None,
 ) -> BatchPlan:
     """Place ``requests`` together on ``state`` with ``profile``; reserve through its ledger.
 
@@ -169,13 +170,20 @@ def place_batch(
         requests: The batch (unique task ids).
         options: Pruning, rounds and repair.
         factories: Plugin factories (default: in-tree plus entry points).
+        plugins: ``profile``'s plugins, built for ``state``, to use instead of fresh ones: what
+            stateful scores (scarcity) learned in earlier windows or online decisions carries
+            over.
 
     Raises:
         BatchError: repeated or already held task ids.
+        ValueError: ``plugins`` were built for another profile or state.
     """
     options = options or FlowOptions()
     check_batch(state, requests)
-    plugins = ProfilePlugins(profile, state, factories)
+    if plugins is None:
+        plugins = ProfilePlugins(profile, state, factories)
+    elif plugins.state is not state or plugins.profile != profile:
+        raise ValueError("the plugins given were built for another profile or state")
     stats = FlowStats(tasks=len(requests))
     placements: list[Placement | None] = [None] * len(requests)
     reasons: dict[str, str] = {}

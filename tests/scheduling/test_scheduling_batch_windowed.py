@@ -1,0 +1,68 @@
+"""Windowed placement: windows of arrivals placed by the flow, each on what the earlier left."""
+
+from __future__ import annotations
+
+import pytest
+
+from suanwang.scheduling import ClusterState, builtin_profiles
+from suanwang.scheduling.batch import (
+    evaluate,
+    place_batch,
+    place_online,
+    place_windowed,
+    solve_optimum,
+)
+from suanwang.scheduling.batch.instances import generate_instance
+from suanwang.scheduling.scheduler import ProfilePlugins
+
+CATS = builtin_profiles()["cats-joint"]
+
+
+def test_one_window_of_everything_is_the_batch_flow() -> None:
+    instance = generate_instance(3, shape="mesh", load="at", tasks=120)
+    requests = list(instance.requests)
+    windowed = place_windowed(CATS, ClusterState(instance.topology), requests, window=120)
+    batch = place_batch(CATS, ClusterState(instance.topology), requests).placements
+    assert [p and p.node_id for p in windowed] == [p and p.node_id for p in batch]
+
+
+def test_windows_hold_what_they_placed_and_never_beat_the_optimum() -> None:
+    instance = generate_instance(5, shape="ring-chords", load="over", tasks=150)
+    requests = list(instance.requests)
+    state = ClusterState(instance.topology)
+    placements = place_windowed(CATS, state, requests, window=16)
+    placed = [p for p in placements if p is not None]
+    assert len(state.reservations) == len(placed) > 0  # every placement holds its reservation
+    met = evaluate(instance.topology, requests, placements).sla_met
+    optimum = solve_optimum(ClusterState(instance.topology), requests, least_price=False)
+    assert optimum.optimal
+    assert met <= optimum.sla_met
+
+
+def test_windows_come_closer_to_the_optimum_than_one_at_a_time_over_capacity() -> None:
+    # Summed over seeds and shapes, so that no single lucky instance decides it.
+    online = windowed = 0
+    for seed, shape in enumerate(("ring-chords", "tree", "mesh", "parallel")):
+        instance = generate_instance(40 + seed, shape=shape, load="over", tasks=160)
+        requests = list(instance.requests)
+        topology = instance.topology
+        online += evaluate(
+            topology, requests, place_online(CATS, ClusterState(topology), requests)
+        ).sla_met
+        windowed += evaluate(
+            topology, requests, place_windowed(CATS, ClusterState(topology), requests)
+        ).sla_met
+    assert windowed >= online
+
+
+def test_a_window_below_one_arrival_is_refused() -> None:
+    instance = generate_instance(1, tasks=100)
+    with pytest.raises(ValueError, match="at least one arrival"):
+        place_windowed(CATS, ClusterState(instance.topology), list(instance.requests), window=0)
+
+
+def test_plugins_of_another_state_are_refused() -> None:
+    instance = generate_instance(1, tasks=100)
+    other = ProfilePlugins(CATS, ClusterState(instance.topology))
+    with pytest.raises(ValueError, match="another profile or state"):
+        place_batch(CATS, ClusterState(instance.topology), list(instance.requests), plugins=other)
