@@ -90,12 +90,13 @@ class Server:
         self.data_dir, self.log = data_dir, log
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.args: list[str] = []  # further options of ``suanwang serve``
 
     def start(self, timeout_s: float = 60.0) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "suanwang", "serve", "--port", str(port)]
-        command += ["--data-dir", str(self.data_dir)]
+        command += ["--data-dir", str(self.data_dir), *self.args]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s

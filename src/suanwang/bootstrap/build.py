@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from dataclasses import dataclass
 
+from suanwang.bootstrap.agents import AgentPolicy
 from suanwang.bootstrap.health import HealthConfig
+from suanwang.bootstrap.livefile import LiveScenarioFile
 from suanwang.bootstrap.plane import ControlPlane
 from suanwang.bootstrap.settings import Settings
 from suanwang.control.ports import Clock
@@ -18,13 +22,17 @@ from suanwang.control.stores import (
     TaskJournal,
 )
 from suanwang.model import Scenario
-from suanwang.scenario import load_scenario, resolve_scenario
+from suanwang.scenario import resolve_scenario
 from suanwang.scheduling import resolve_profile
 from suanwang.storage import Stores, open_store
 from suanwang.storage.journal import MemoryTaskJournal, SqlTaskJournal
 
 LIVE_SCENARIO_FILE = "live-scenario.json"
 """File in the data folder holding the scenario last made live through the API."""
+
+RECOVERY_WHO = "control-plane"
+"""Who the audit entries of a start's scenario recovery name."""
+log = logging.getLogger(__name__)
 
 FIRST_ADMIN_ID = "admin"
 """Principal id of the admin created at the first start."""
@@ -56,15 +64,16 @@ def ensure_admin(principals: PrincipalStore, tenant: str) -> IssuedToken | None:
 
 
 def live_scenario(settings: Settings) -> Scenario:
-    """The scenario to serve: the one last made live, else the configured one.
+    """The scenario a start would serve: the one last made live, else the configured one.
+
+    Reads without the database and changes nothing (``build_plane`` settles what a crash
+    left); an unreadable live file reads as the configured scenario, as a start serves it.
 
     Raises:
-        ScenarioError: the scenario cannot be read.
+        ScenarioError: the configured scenario cannot be read.
     """
-    kept = settings.data_dir / LIVE_SCENARIO_FILE
-    if kept.exists():
-        return load_scenario(kept)
-    return resolve_scenario(settings.scenario)
+    kept = LiveScenarioFile(settings.data_dir / LIVE_SCENARIO_FILE)
+    return kept.peek(lambda: resolve_scenario(settings.scenario))
 
 
 def build_plane(settings: Settings, clock: Clock | None = None) -> Built:
@@ -75,9 +84,22 @@ def build_plane(settings: Settings, clock: Clock | None = None) -> Built:
         ProfileError: the profile is unknown or invalid.
         StoreUnavailableError: the database cannot be opened.
     """
-    scenario = live_scenario(settings)
     profile = resolve_profile(settings.profile)
     stores = open_store(settings.resolved_database_url())
+    # The database says which staged scenario load committed; a bad live file falls back.
+    kept = LiveScenarioFile(settings.data_dir / LIVE_SCENARIO_FILE)
+    try:
+        recovered = kept.recover(
+            stores.audit, lambda: resolve_scenario(settings.scenario), wall_clock=clock is None
+        )
+    except BaseException:
+        stores.close()
+        raise
+    for note in recovered.notes:
+        log.warning("live scenario: %s", note)
+        at_s = time.time() if clock is None else clock.now_s()
+        stores.audit.append(RECOVERY_WHO, "scenario.recover", "scenario:live", note, at_s)
+    scenario = recovered.scenario
     first = ensure_admin(stores.principals, settings.admin_tenant)
     health = None
     if settings.down_after_s > 0:
@@ -92,5 +114,16 @@ def build_plane(settings: Settings, clock: Clock | None = None) -> Built:
         max_batch=settings.max_batch,
         live_scenario_path=settings.data_dir / LIVE_SCENARIO_FILE,
         health=health,
+        agents=agent_policy(settings),
     )
     return Built(plane, first)
+
+
+def agent_policy(settings: Settings) -> AgentPolicy:
+    """No-agent nodes, dispatch timeout and run time limits from the settings."""
+    return AgentPolicy(
+        require_agent=settings.require_agent,
+        dispatch_timeout_s=settings.dispatch_timeout_s,
+        max_run_s=settings.max_run_s or None,
+        max_run_s_by_tenant=dict(settings.max_run_s_by_tenant),
+    )

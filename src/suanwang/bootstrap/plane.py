@@ -10,14 +10,19 @@ tenant is reported exactly as an absent one.
 
 from __future__ import annotations
 
+import logging
+import contextlib
+import logging
 import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from suanwang.bootstrap.agents import AgentPolicy, AgentRegistry
 from suanwang.bootstrap.health import HealthConfig, HealthMonitor
 from suanwang.bootstrap.live import Explanation, LiveNetwork
+from suanwang.bootstrap.livefile import LOAD_ACTION, LiveScenarioFile, Staged, committed_loads
 from suanwang.bootstrap.metrics import PlaneMetrics
 from suanwang.bootstrap.worker import Batch, Recorder, Worker
 from suanwang.control.controller import ControllerConfig, nodes_by_state
@@ -27,18 +32,30 @@ from suanwang.control.stores import (
     ConflictError,
     NotFoundError,
     Principal,
+    StoreError,
+    StoreUnavailableError,
     TaskJournal,
     TaskStore,
 )
 from suanwang.model import Scenario, Task, TaskSpec
-from suanwang.scenario import dump_scenario
+from suanwang.scenario import ScenarioError
 from suanwang.scheduling import Profile
 from suanwang.security import SignedEnvelope, Verdict, key_id_of
 from suanwang.storage import Stores
 from suanwang.storage.common import check_key
 
+log = logging.getLogger(__name__)
+
+BUILD_ERRORS = (ValueError, ArithmeticError, RecursionError, TypeError, KeyError, IndexError)
+"""What building a live network from a valid-looking scenario may raise: the scenario's fault."""
+
 RAW_KEY_BYTES = 32
 """Length of a raw Ed25519 public key."""
+
+_ADMIT_TIMEOUT_S = 30.0
+"""Longest a key binding waits for the writer to return its no-agent node to the pool."""
+
+log = logging.getLogger("suanwang.plane")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +80,7 @@ class ControlPlane:
             start serves it again; None to keep nothing.
         config: Controller tunables.
         health: Heartbeat thresholds of self-healing; None runs no health monitor.
+        agents: No-agent nodes, dispatch timeout and run time limits of agents' tasks.
     """
 
     def __init__(
@@ -77,12 +95,17 @@ class ControlPlane:
         live_scenario_path: Path | None = None,
         config: ControllerConfig | None = None,
         health: HealthConfig | None = None,
+        agents: AgentPolicy | None = None,
     ) -> None:
         self.stores = stores
         self.metrics = PlaneMetrics()
         self.clock: Clock = clock or SystemClock()
+        self.agents = AgentRegistry(stores.agents, self.clock, agents or AgentPolicy())
         self._profile, self._config = profile, config
-        self._live_path = live_scenario_path
+        self._live_file = (
+            None if live_scenario_path is None else LiveScenarioFile(live_scenario_path)
+        )
+        self._staged: tuple[Staged, float] | None = None  # a load waiting for its commit
         self._recorder = Recorder(self.metrics)
         self.live = self._build(scenario)
         self._worker = Worker(
@@ -102,7 +125,9 @@ class ControlPlane:
         return self.stores.tasks
 
     def _build(self, scenario: Scenario) -> LiveNetwork:
-        return LiveNetwork.build(scenario, self._profile, self.clock, self._recorder, self._config)
+        live = LiveNetwork.build(scenario, self._profile, self.clock, self._recorder, self._config)
+        self.agents.attach(live)  # bindings kept over restarts and scenario loads
+        return live
 
     def start(self, timeout_s: float = 120.0) -> int:
         """Start the writer and resume every stored task not yet final; returns how many."""
@@ -121,23 +146,63 @@ class ControlPlane:
         if self.health is not None:
             self.health.stop()
         self._worker.stop()
+        with contextlib.suppress(StoreError):  # best effort: the start floor covers the rest
+            self.agents.flush_marks(everything=True)
 
     def _publish(self) -> None:
-        self.live.dispatch.publish()
+        self.live.dispatch.publish(self.clock.now_s())
+        if self._staged is not None:
+            self._settle_load()
+
+    def _settle_load(self) -> None:
+        """After the first commit since a load ran: promote its staged file if it committed.
+
+        Its batch's commit succeeded (then this is that commit), or failed and the writer kept
+        its entries for this commit, or dropped them: the audit log says which.
+        """
+        assert self._staged is not None
+        assert self._live_file is not None
+        staged, at_s = self._staged
+        try:
+            committed = committed_loads(self.stores.audit, [staged.load_id], since_s=at_s - 1.0)
+        except StoreUnavailableError:
+            return  # asked again after the next commit; a restart settles it otherwise
+        self._staged = None
+        try:
+            if committed:
+                self._live_file.promote(staged)
+            else:
+                log.error("scenario load %s did not commit; its file is dropped", staged.load_id)
+                self._live_file.discard(staged)
+        except OSError as exc:
+            # The next start settles the staged file from the audit log.
+            log.error("cannot settle scenario load %s: %s", staged.load_id, exc)
 
     def _audit(self, batch: Batch, who: str, action: str, target: str, detail: str = "") -> None:
         batch.audit.append(AuditEvent(who, action, target, detail, self.clock.now_s()))
 
-    def _tick(self, _: Batch) -> None:
+    def _tick(self, batch: Batch) -> None:
         controller = self.live.controller
         # Measured state first: the queue expiry below and every cycle until the next tick
         # decide on it (snapshot, hour, dampened link latency).
         self.live.feed.tick(controller.state)
         controller.expire()
+        self._agents_tick(batch)
         self.metrics.queue_depth.set(controller.queued)
         self.metrics.active_tasks.set(controller.active)
         for state, count in nodes_by_state(controller.state).items():
             self.metrics.nodes.labels(state).set(count)
+
+    def _agents_tick(self, batch: Batch) -> None:
+        """Dispatch timeout and the write-behind of report marks (writer thread)."""
+        swept = self.agents.sweep(self.live)
+        for node_id, moved in swept.no_agent.items():
+            detail = f"no agent took its tasks; {moved} placed again"
+            self._audit(batch, "system", "node.no-agent", f"node:{node_id}", detail)
+        try:
+            self.agents.flush_marks()
+        except StoreError:
+            log.warning("report marks not stored yet; retried at the next tick", exc_info=True)
 
     def _latest(self, task_id: str) -> Task | None:
         """The newest record of a task the worker knows of (None: ask the store)."""
@@ -276,6 +341,8 @@ class ControlPlane:
             if kind == "node":
                 if up:
                     controller.node_up(element_id)
+                    # An operator's up overrides no-agent (until a dispatch timeout says again).
+                    live.no_agent_nodes = _marked(live.no_agent_nodes, element_id, down_now=False)
                 else:
                     moved = controller.node_down(element_id, reason)
                 live.down_nodes = _marked(live.down_nodes, element_id, down_now=not up)
@@ -295,25 +362,44 @@ class ControlPlane:
     def load_scenario(self, who: Principal, scenario: Scenario, cancel_active: bool) -> Future[int]:
         """Make ``scenario`` the live topology; the future holds how many tasks were cancelled.
 
-        The future raises ``ConflictError`` while tasks are active, unless ``cancel_active``.
+        The new live network is built and the scenario staged on disk here, in the caller's
+        thread, before anything live changes. The writer then cancels the active tasks and
+        records the load; both go to the database in one commit, the commit point, and only
+        after it does the staged file become the live file (``livefile``). The future raises
+        ``ConflictError`` while tasks are active, unless ``cancel_active``.
+
+        Raises:
+            ScenarioError: the scenario cannot be made live (nothing changed).
+            OSError: the scenario cannot be staged on disk (nothing changed).
         """
+        try:
+            live = self._build(scenario)
+            staged = None if self._live_file is None else self._live_file.stage(scenario)
+        except BUILD_ERRORS as exc:
+            message = " ".join(f"cannot make the scenario live: {exc}".split())[:300]
+            raise ScenarioError(message, source=scenario.name) from None
 
         def run(batch: Batch) -> int:
             controller = self.live.controller
             active = controller.active_ids()
             if active and not cancel_active:
+                if staged is not None:
+                    LiveScenarioFile.discard(staged)
                 raise ConflictError(
                     f"{len(active)} tasks are active on the current topology; "
                     "load with cancel_active to cancel them"
                 )
             for task_id in active:
                 controller.cancel(task_id, f"the live topology was replaced by {scenario.name}")
-            if self._live_path is not None:
-                self._live_path.parent.mkdir(parents=True, exist_ok=True)
-                dump_scenario(scenario, self._live_path)
-            self.live = self._build(scenario)
-            self._worker.controller = self.live.controller
-            self._audit(batch, who.id, "scenario.load", f"scenario:{scenario.name}")
+            self.live = live
+            self._worker.controller = live.controller
+            detail = "" if staged is None else staged.audit_detail(len(active))
+            event = AuditEvent(
+                who.id, LOAD_ACTION, f"scenario:{scenario.name}", detail, self.clock.now_s()
+            )
+            batch.audit.append(event)  # committed with the cancellations, in one transaction
+            if staged is not None:
+                self._staged = (staged, event.at_s)
             return len(active)
 
         return self._worker.call(run)
@@ -323,6 +409,10 @@ class ControlPlane:
     def pull(self, node_id: str, limit: int) -> list[Task]:
         """Published tasks for ``node_id``'s agent (thread-safe; no commit needed)."""
         return self.live.dispatch.pull(node_id, limit)
+
+    def max_run_s(self, tenant: str) -> float | None:
+        """Longest a task of ``tenant`` may run before its agent stops it (None: no limit)."""
+        return self.agents.policy.run_limit_s(tenant)
 
     def report(
         self,
@@ -368,6 +458,9 @@ class ControlPlane:
     def bind_agent_key(self, who: Principal, node_id: str, public_key: bytes) -> str:
         """Let ``who``'s Ed25519 key sign metric reports for ``node_id``; returns its key id.
 
+        The binding is stored before this returns (it survives a restart); a ``no-agent``
+        node is then back in the pool.
+
         Raises:
             ValueError: the key is not a raw Ed25519 public key or not the one bound to ``who``.
             NotFoundError: the node does not exist.
@@ -380,11 +473,12 @@ class ControlPlane:
         key_id = key_id_of(public_key)
         if key_id != who.agent_key_id:
             raise ValueError(f"key {key_id} is not the key bound to principal {who.id}")
-        with live.aggregator_lock:
-            live.aggregator.verifier.keyring.bind_agent(public_key, node_id)
+        self.agents.bind(live, who, node_id, public_key, key_id)
         if self.health is not None:
             self.health.watch(node_id)
-        self.stores.audit.append(who.id, "agent.key", f"node:{node_id}", key_id, self.clock.now_s())
+        if node_id in live.no_agent_nodes:
+            admitted = self._worker.call(lambda _: self.agents.admit(live, node_id))
+            admitted.result(_ADMIT_TIMEOUT_S)
         return key_id
 
     def ingest(self, envelope: SignedEnvelope) -> Verdict:

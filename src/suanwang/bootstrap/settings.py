@@ -7,9 +7,11 @@ test.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SUANWANG_"
@@ -39,6 +41,16 @@ class Settings(BaseSettings):
         health_tick_s: Interval of the health checks.
         tune_gc: Freeze the start-up heap out of the cyclic garbage collector and collect
             less often (process-wide; off where many servers share one process, as in tests).
+        access_log: Log every request.
+        docs: The API documentation (``/docs``, ``/redoc``, ``/openapi.json``): ``public``
+            (no token: the document describes an open-source API, and a browser cannot send a
+            bearer header when it opens a page), ``token`` (any valid token) or ``off``.
+        tls_cert: PEM certificate chain served over TLS; with ``tls_key``, or neither
+            (plain HTTP).
+        tls_key: PEM private key of ``tls_cert``.
+        submit_rate_per_s: Task submissions per second each tenant may sustain (a token
+            bucket per tenant; 0 turns the limit off).
+        submit_burst: Submissions a tenant may make at once before the rate applies.
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -57,9 +69,39 @@ class Settings(BaseSettings):
     down_after_s: float = Field(default=5.0, ge=0)
     health_tick_s: float = Field(default=0.25, gt=0)
     tune_gc: bool = True
+    # Serving: the command line, access, transport security and per-tenant limits.
+    access_log: bool = False
+    docs: Literal["public", "token", "off"] = "public"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    submit_rate_per_s: float = Field(default=0.0, ge=0.0)
+    submit_burst: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when TLS is configured, else ``http``."""
+        return "https" if self.tls_cert is not None else "http"
+
+    def to_environment(self) -> dict[str, str]:
+        """Every set value as ``SUANWANG_*`` variables (what a server process reads back)."""
+        values = self.model_dump(mode="json", exclude_none=True)
+        return {f"{ENV_PREFIX}{name.upper()}": _text(value) for name, value in values.items()}
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to ``data_dir/suanwang.db``."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir.resolve() / 'suanwang.db').as_posix()}"
+
+
+def _text(value: object) -> str:
+    # What pydantic-settings reads back: JSON for booleans and containers, else the plain text.
+    if isinstance(value, bool | dict | list):
+        return json.dumps(value)
+    return str(value)

@@ -243,13 +243,37 @@ class IssuedToken:
     plaintext: str
 
 
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What the store knows of a token, never its secret (``token list``, refusal reasons).
+
+    Attributes:
+        token_id: Id to revoke it by.
+        principal_id: Principal it authenticates.
+        created_at_s: When it was issued, seconds since the epoch (None: before this was kept).
+        expires_at_s: When it stops working, seconds since the epoch (None: never).
+        revoked: Whether it was revoked.
+    """
+
+    token_id: str
+    principal_id: str
+    created_at_s: float | None
+    expires_at_s: float | None
+    revoked: bool
+
+    def expired(self, now_s: float) -> bool:
+        """Whether the token is past its expiry at ``now_s``."""
+        return self.expires_at_s is not None and now_s >= self.expires_at_s
+
+
 @runtime_checkable
 class PrincipalStore(Protocol):
     """Principals and the bearer tokens that authenticate them.
 
     Contract:
         * Tokens are stored only as a hash: reading the store never yields a usable token.
-        * ``authenticate`` answers None for unknown, malformed and revoked tokens alike.
+        * ``authenticate`` answers None for unknown, malformed, revoked and expired tokens
+          alike (``token_of`` tells them apart for a caller who holds the secret).
         * Writes are durable when they return; every method is thread-safe.
     """
 
@@ -269,8 +293,8 @@ class PrincipalStore(Protocol):
         """Principals of ``tenant`` (all when None), ordered by id."""
         ...
 
-    def create_token(self, principal_id: str) -> IssuedToken:
-        """Issue a new random token for a principal.
+    def create_token(self, principal_id: str, expires_at_s: float | None = None) -> IssuedToken:
+        """Issue a new random token for a principal, valid until ``expires_at_s`` (None: ever).
 
         Raises:
             NotFoundError: no such principal.
@@ -278,7 +302,15 @@ class PrincipalStore(Protocol):
         ...
 
     def authenticate(self, plaintext: str) -> Principal | None:
-        """The principal a live token belongs to, or None."""
+        """The principal a live (not revoked, not expired) token belongs to, or None."""
+        ...
+
+    def token_of(self, plaintext: str) -> TokenInfo | None:
+        """The record of the token with this secret, live or not; None when unknown."""
+        ...
+
+    def tokens(self, principal_id: str | None = None) -> builtins.list[TokenInfo]:
+        """Tokens of ``principal_id`` (all when None), oldest first, then by id."""
         ...
 
     def revoke(self, token_id: str) -> bool:

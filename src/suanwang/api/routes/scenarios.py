@@ -12,10 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from suanwang.api.auth import PEOPLE, STAFF, SUBMITTERS, allow, tenant_scope
 from suanwang.api.deps import IdPath, PlaneDep, answer
 from suanwang.api.problems import ApiError
+from suanwang.bootstrap.plane import BUILD_ERRORS
 from suanwang.bootstrap.twinruns import RunState, TwinRun, TwinRuns
 from suanwang.control.stores import Principal
 from suanwang.model import Scenario
-from suanwang.scenario import builtin_info, load_builtin, loads_scenario
+from suanwang.scenario import ScenarioError, builtin_info, load_builtin, loads_scenario
 from suanwang.scheduling import builtin_profiles
 
 router = APIRouter(tags=["scenarios"])
@@ -62,11 +63,22 @@ class ScenarioLoadIn(_In):
         return self
 
     def load(self) -> Scenario:
-        """Read the scenario (``ScenarioError`` on a bad one)."""
-        if self.builtin is not None:
-            return load_builtin(self.builtin)
-        assert self.text is not None
-        return loads_scenario(self.text, self.format, source="<upload>")
+        """Read the scenario.
+
+        Raises:
+            ScenarioError: the scenario is bad; whatever else reading it raises (a number too
+                large to convert, nesting too deep) is reported the same way, never as a 500.
+        """
+        try:
+            if self.builtin is not None:
+                return load_builtin(self.builtin)
+            assert self.text is not None
+            return loads_scenario(self.text, self.format, source="<upload>")
+        except ScenarioError:
+            raise
+        except BUILD_ERRORS as exc:
+            message = " ".join(f"cannot read the scenario: {exc}".split())[:300]
+            raise ScenarioError(message, source="<upload>") from None
 
 
 class ScenarioLoadOut(BaseModel):
@@ -129,10 +141,16 @@ def list_scenarios(plane: PlaneDep, _: People) -> ScenariosOut:
 async def load_scenario(body: ScenarioLoadIn, plane: PlaneDep, who: Staff) -> ScenarioLoadOut:
     """Make a built-in or uploaded scenario the live topology.
 
-    Refused (409) while tasks are active, unless ``cancel_active``.
+    Refused (409) while tasks are active, unless ``cancel_active``; a scenario that cannot be
+    read or made live is refused (422) and leaves the live one and its file as they were.
     """
     scenario = await run_in_threadpool(body.load)
-    cancelled = await answer(plane.load_scenario(who, scenario, body.cancel_active))
+    # Building the live network and staging its file take a while: not on the event loop.
+    try:
+        loading = await run_in_threadpool(plane.load_scenario, who, scenario, body.cancel_active)
+    except OSError as exc:
+        raise ApiError(503, f"the scenario cannot be stored: {exc.strerror or exc}") from None
+    cancelled = await answer(loading)
     return ScenarioLoadOut(
         live=scenario.name, nodes=len(scenario.topology.nodes), cancelled_tasks=cancelled
     )
