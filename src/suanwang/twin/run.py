@@ -26,13 +26,13 @@ import numpy as np
 from suanwang.control.controller import Controller, ControllerConfig
 from suanwang.model import Scenario, TaskSpec, Tier
 from suanwang.model.failures import Failure
-from suanwang.model.site import HOURS_PER_DAY
 from suanwang.scheduling import ClusterState, Scheduler, resolve_profile
 from suanwang.twin.accounting import Accounting, Collector
 from suanwang.twin.arrivals import Arrival, workload_streams
 from suanwang.twin.engine import ServiceTime, SimEngine
 from suanwang.twin.errors import TwinError
 from suanwang.twin.failures import FailureDriver
+from suanwang.twin.feed import twin_feed
 from suanwang.twin.loop import EventLoop
 from suanwang.twin.metrics import RunMetrics, TimeSeries
 from suanwang.twin.mobility import Mobility, MobilityConfig
@@ -139,7 +139,9 @@ class Twin:
             raise TwinError(f"profile {config.profile!r}: {error}") from None
         seeds = np.random.SeedSequence(seed).spawn(4)
         self.loop = EventLoop()
-        self.state = ClusterState(scenario.topology, hour_of_day=self._hour(0.0))
+        self.state = ClusterState(scenario.topology)
+        self.feed = twin_feed(scenario.topology, self.loop, config.start_hour)
+        self.feed.tick(self.state)  # the hour at time 0
         self.scheduler = Scheduler(profile, self.state)
         self.metrics = RunMetrics()
         tiers = tuple(sorted({s.tier for s in scenario.topology.sites.values()}, key=str))
@@ -196,9 +198,6 @@ class Twin:
         self._cores_by_tier = np.bincount(
             self._tier_of_node, weights=self.state.arrays.node_cpu_cores, minlength=len(tiers)
         )
-
-    def _hour(self, at_s: float) -> int:
-        return int(self.config.start_hour + at_s / 3600.0) % HOURS_PER_DAY
 
     # ----------------------------------------------------------------- events
 
@@ -258,7 +257,7 @@ class Twin:
             self._progress(min(self.loop.now_s(), self.duration_s), self._next_id)
 
     def _new_hour(self, _: object) -> None:
-        self.state.hour_of_day = self._hour(self.loop.now_s())
+        self.feed.tick(self.state)
         next_s = (int(self.loop.now_s() / 3600.0) + 1) * 3600.0
         if next_s < self.duration_s:
             self.loop.at(next_s, self._new_hour)
