@@ -73,7 +73,9 @@ def _token(data: Path, *args: str) -> str:
 
 def test_the_first_token_comes_straight_from_the_database(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'fresh.db'}"
-    code, out, _ = cli("token", "create", "--role", "admin", "--database", database)
+    code, out, _ = cli(
+        "token", "create", "--role", "admin", "--database", database, "--create-database"
+    )
     assert code == 0
     assert "for admin" in out
     assert "swt_" in out

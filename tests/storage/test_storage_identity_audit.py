@@ -96,9 +96,15 @@ def test_tokens_are_stored_only_as_hashes(open_stores: Callable[[], Stores]) -> 
     if stores.engine is not None:
         with stores.engine.connect() as connection:
             rows = connection.execute(select(TokenRow.__table__)).all()
-        assert [tuple(row) for row in rows] == [
-            (issued.token_id, "alice", hash_token(issued.plaintext), False, None)
-        ]
+        [row] = rows
+        assert (row.id, row.principal_id, row.token_hash, row.revoked, row.expires_at_s) == (
+            issued.token_id,
+            "alice",
+            hash_token(issued.plaintext),
+            False,
+            None,
+        )
+        assert row.created_at_s > 0
     restarted = open_stores()
     assert restarted.principals.authenticate(issued.plaintext) == ALICE
 

@@ -22,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from suanwang import __version__
 from suanwang.api import problems
 from suanwang.api.auth import Authenticator
-from suanwang.api.limits import BodyLimit
+from suanwang.api.docs import install_docs
+from suanwang.api.limits import BodyLimit, SubmitLimiter
 from suanwang.api.routes import admin, agents, network, ops, scenarios, tasks
 from suanwang.bootstrap import Settings, build_plane
 from suanwang.bootstrap.twinruns import TwinRuns
@@ -34,8 +35,9 @@ TWIN_RUNS_DIR = "twin-runs"
 _DESCRIPTION = """\
 One point of access to the computing force network: the live topology, tasks with their
 placements and diagnoses, agents' pulls and signed metric reports, scenarios and digital-twin
-runs. Every route but `/health` needs a bearer token (`suanwang token create`); errors are
-problem details (RFC 9457).
+runs. Every route but `/health` (and, unless the server's `docs` setting says otherwise,
+these documentation pages) needs a bearer token (`suanwang token create`); a tenant over its
+submission rate gets 429 with `Retry-After`; errors are problem details (RFC 9457).
 """
 
 
@@ -107,11 +109,21 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=lifespan,
         # /metrics is this service's telemetry; the framework's own would be checked per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # The documentation routes are installed below, by the `docs` setting, without a CDN.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.state.submit_limiter = (
+        SubmitLimiter(settings.submit_rate_per_s, settings.submit_burst)
+        if settings.submit_rate_per_s > 0
+        else None
+    )
     for module in (ops, tasks, network, agents, scenarios, admin):
         app.include_router(module.router)
+    install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.
     app.mount("/", StaticFiles(directory=portal_dir(), html=True), name="portal")
     return app

@@ -3,20 +3,24 @@
 A token is verified against the principal store (which keeps only its hash) and the answer is
 cached for ``token_cache_s`` under the token's hash, so that a burst of requests does not turn
 into a burst of database reads; a revocation through this server clears the cache at once, one
-made elsewhere (``suanwang token revoke``) takes effect within the cache time.
+made elsewhere (``suanwang token revoke``) takes effect within the cache time. A cached answer
+never outlives the token's expiry. A refused token gets a 401 whose detail says why (unknown,
+revoked, expired at a time): the caller holds the secret, so this tells them nothing new.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 from fastapi import Request
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from suanwang.api.limits import SubmitLimiter, retry_after_header
 from suanwang.api.problems import ApiError
-from suanwang.control.stores import MAX_KEY_CHARS, Principal, PrincipalStore, Role
+from suanwang.control.stores import MAX_KEY_CHARS, Principal, PrincipalStore, Role, TokenInfo
 from suanwang.storage.common import hash_token
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -46,20 +50,46 @@ class Authenticator:
             return None
         return hit[0]
 
-    def verify(self, token: str) -> Principal | None:
-        """Ask the store (blocking) and cache a positive answer."""
-        principal = self._principals.authenticate(token)
-        if principal is not None and self._cache_s > 0:
+    def verify(self, token: str) -> Principal | str:
+        """Ask the store (blocking): the principal, cached, or why the token is refused."""
+        info = self._principals.token_of(token)
+        now_s = time.time()
+        refused = _refusal(info, now_s)
+        if info is None or refused:
+            return refused or _NOT_VALID
+        principal = self._principals.get_principal(info.principal_id)
+        if principal is None:
+            return _NOT_VALID
+        if self._cache_s > 0:
+            trusted_s = self._cache_s
+            if info.expires_at_s is not None:
+                trusted_s = min(trusted_s, info.expires_at_s - now_s)
             with self._lock:
                 if len(self._cache) >= _CACHE_ENTRIES:
                     self._cache.clear()
-                self._cache[hash_token(token)] = (principal, time.monotonic() + self._cache_s)
+                self._cache[hash_token(token)] = (principal, time.monotonic() + trusted_s)
         return principal
 
     def forget_all(self) -> None:
         """Drop every cached answer (after a revocation)."""
         with self._lock:
             self._cache.clear()
+
+
+_NOT_VALID = "the bearer token is not valid"
+
+
+def _refusal(info: TokenInfo | None, now_s: float) -> str:
+    """Why a token is refused at ``now_s``; empty when it is live."""
+    if info is None:
+        return _NOT_VALID
+    if info.revoked:
+        return f"the bearer token {info.token_id} was revoked"
+    if info.expired(now_s):
+        assert info.expires_at_s is not None
+        at = datetime.fromtimestamp(info.expires_at_s, UTC).isoformat(timespec="seconds")
+        return f"the bearer token {info.token_id} expired at {at}"
+    return ""
 
 
 class Caller(HTTPBearer):
@@ -88,16 +118,44 @@ class Caller(HTTPBearer):
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "a bearer token is required", _CHALLENGE)
         if len(token) > _MAX_TOKEN_CHARS:
-            raise ApiError(401, "the bearer token is not valid", _CHALLENGE)
+            raise ApiError(401, _NOT_VALID, _CHALLENGE)
         authenticator: Authenticator = request.app.state.authenticator
         principal = authenticator.cached(token)
         if principal is None:
-            principal = await run_in_threadpool(authenticator.verify, token)
-        if principal is None:
-            raise ApiError(401, "the bearer token is not valid", _CHALLENGE)
+            verified = await run_in_threadpool(authenticator.verify, token)
+            if isinstance(verified, str):
+                raise ApiError(401, verified, _CHALLENGE)
+            principal = verified
         if not principal.roles & self.roles:
             raise ApiError(403, f"this needs one of the roles {', '.join(sorted(self.roles))}")
+        _limit_submissions(request, principal)
         return principal
+
+
+SUBMIT_ROUTE = ("POST", "/v1/tasks")
+"""The route whose calls count against a tenant's submission rate."""
+
+
+def _limit_submissions(request: Request, principal: Principal) -> None:
+    """Answer 429 when the principal's tenant is over its submission rate.
+
+    Checked here, right after the token, because the tenant is known only then and a refused
+    submission should cost no more than its authentication.
+    """
+    limiter: SubmitLimiter | None = getattr(request.app.state, "submit_limiter", None)
+    if limiter is None or request.method != SUBMIT_ROUTE[0]:
+        return
+    route = request.scope.get("route")
+    if getattr(route, "path", None) != SUBMIT_ROUTE[1]:
+        return
+    wait_s = limiter.admit(principal.tenant)
+    if wait_s > 0:
+        raise ApiError(
+            429,
+            f"tenant {principal.tenant} is over its limit of {limiter.rate_per_s:g} submissions "
+            f"per second (burst {limiter.burst}); retry in {wait_s:.2f} s",
+            retry_after_header(wait_s),
+        )
 
 
 def allow(*roles: Role) -> Caller:

@@ -57,6 +57,13 @@ def agent(
     echo_host: Annotated[
         str, typer.Option(help="Address of this agent's echo endpoint for link probes.")
     ] = "127.0.0.1",
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="SUANWANG_CA_FILE",
+            help="PEM file to verify an https controller with: its CA or its own certificate.",
+        ),
+    ] = None,
 ) -> None:
     """Run a node agent: measure, bind the key, heartbeat, pull tasks, run them, report.
 
@@ -64,6 +71,7 @@ def agent(
     """
     from suanwang.execution.agent import AgentConfig, NodeAgent, load_or_create_key  # noqa: PLC0415
     from suanwang.execution.load import LOAD_SOURCES  # noqa: PLC0415
+    from suanwang.security.tls import TrustError, client_context  # noqa: PLC0415
 
     keys = load_or_create_key(key_file)
     if print_key_id:
@@ -73,6 +81,10 @@ def agent(
         raise fail("--token (or SUANWANG_TOKEN) is required")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    try:
+        client_context(ca_file)  # a bad file fails here with one line, not in the first request
+    except TrustError as error:
+        raise fail(f"--ca-file: {error}") from None
     source = next((s for s in LOAD_SOURCES if s == load_source), None)
     if source is None:
         raise fail(f"--load-source must be one of {', '.join(LOAD_SOURCES)}, got {load_source!r}")
@@ -87,6 +99,7 @@ def agent(
         load_source=source,
         probe_interval_s=probe_interval_s,
         echo_host=echo_host,
+        ca_file=ca_file,
     )
     running = NodeAgent(config, keys)
 

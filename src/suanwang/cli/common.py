@@ -19,13 +19,21 @@ err_console = Console(stderr=True)
 EXIT_BAD_INPUT = 2
 """Exit code for bad input (a bad file, an unknown name, an invalid option value)."""
 
+EXIT_UNAVAILABLE = 1
+"""Exit code when what a command needs is not there or not reachable (a taken port, a server)."""
 
-def fail(message: str) -> typer.Exit:
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     """Print ``error: MESSAGE`` as one line on stderr; return the Exit to raise (code 2)."""
     err_console.print(
         f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True
     )
-    return typer.Exit(EXIT_BAD_INPUT)
+    return typer.Exit(code)
+
+
+def unavailable(message: str) -> typer.Exit:
+    """``fail`` with exit code 1: the input was fine, what it needs is not there."""
+    return fail(message, EXIT_UNAVAILABLE)
 
 
 @contextmanager

@@ -12,7 +12,8 @@ from suanwang.cli.measure import measure
 from suanwang.cli.plan import plan
 from suanwang.cli.scenario import app as scenario_app
 from suanwang.cli.serve import serve
-from suanwang.cli.tasks import node_app, task_app, token_app
+from suanwang.cli.tasks import node_app, task_app
+from suanwang.cli.tokens import token_app
 from suanwang.cli.twin import app as twin_app
 
 app = typer.Typer(

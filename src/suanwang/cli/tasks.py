@@ -1,15 +1,16 @@
-"""``suanwang task | node | token``: the control plane from the command line.
+"""``suanwang task | node``: the control plane from the command line.
 
 ``task`` and ``node`` talk to a running server over HTTP (``--url``/``SUANWANG_URL``,
-``--token``/``SUANWANG_TOKEN``); ``token`` works on the database directly, so that the first
-admin token can be made before any server runs. Tables by default, ``--json`` for scripts.
-Errors are one line: exit 2 for a refused request (4xx), 1 for a server or connection error.
+``--token``/``SUANWANG_TOKEN``); an ``https://`` server is verified against the system's
+certificate authorities or ``--ca-file``/``SUANWANG_CA_FILE`` (a private CA or the server's
+pinned certificate). ``token`` is in ``suanwang.cli.tokens``. Tables by default, ``--json`` for
+scripts. Errors are one line: exit 2 for a refused request (4xx), 1 for a server or connection
+error.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,21 +25,24 @@ from suanwang.cli.common import console, err_console, fail
 if TYPE_CHECKING:
     import httpx
 
-    from suanwang.storage import Stores
-
 task_app = typer.Typer(
     help="Submit, list, inspect, cancel and explain tasks.", no_args_is_help=True
 )
 node_app = typer.Typer(help="Nodes of the live topology.", no_args_is_help=True)
-token_app = typer.Typer(
-    help="Bearer tokens (works on the database directly).", no_args_is_help=True
-)
 
 EXIT_SERVER = 1
 
 Url = Annotated[str, typer.Option("--url", envvar="SUANWANG_URL", help="Server URL.")]
 Token = Annotated[
     str, typer.Option("--token", envvar="SUANWANG_TOKEN", help="Bearer token.", show_default=False)
+]
+CaFile = Annotated[
+    str | None,
+    typer.Option(
+        "--ca-file",
+        envvar="SUANWANG_CA_FILE",
+        help="PEM file to verify an https server with: its CA or its own certificate.",
+    ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -50,14 +54,23 @@ def _server_error(message: str) -> typer.Exit:
 
 
 def _call(url: str, token: str, method: str, path: str, **kwargs: Any) -> Any:
-    """One request; the decoded JSON answer, or one error line and an exit."""
+    """One request; the decoded JSON answer, or one error line and an exit.
+
+    ``ca_file`` (a keyword) names the PEM file an https server is verified with.
+    """
     import httpx  # noqa: PLC0415 (keeps `suanwang --help` fast)
+
+    from suanwang.security.tls import TrustError, client_context  # noqa: PLC0415
 
     if not token:
         raise fail("no token: pass --token or set SUANWANG_TOKEN (see `suanwang token create`)")
     headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
     try:
-        with httpx.Client(base_url=url, timeout=30.0) as client:
+        verify = client_context(kwargs.pop("ca_file", None))
+    except TrustError as exc:
+        raise fail(f"--ca-file: {exc}") from None
+    try:
+        with httpx.Client(base_url=url, timeout=30.0, verify=verify) as client:
             response = client.request(method, path, headers=headers, **kwargs)
     except httpx.HTTPError as exc:
         raise _server_error(f"cannot reach {url}: {exc}") from None
@@ -99,6 +112,7 @@ def submit(
     *,
     url: Url = DEFAULT_URL,
     token: Token = "",
+    ca_file: CaFile = None,
     task_type: Annotated[str | None, typer.Option("--type", help="Catalogue task type.")] = None,
     ingress: Annotated[str | None, typer.Option(help="Ingress site.")] = None,
     work_gflop: Annotated[float | None, typer.Option(min=0, help="Work, GFLOP.")] = None,
@@ -134,7 +148,7 @@ def submit(
     if long_running:
         body["long_running"] = True
     headers = {} if key is None else {"Idempotency-Key": key}
-    task = _call(url, token, "POST", "/v1/tasks", json=body, headers=headers)
+    task = _call(url, token, "POST", "/v1/tasks", json=body, headers=headers, ca_file=ca_file)
     _emit(task, as_json, lambda t: _task_table([t]))
 
 
@@ -143,6 +157,7 @@ def list_tasks(
     *,
     url: Url = DEFAULT_URL,
     token: Token = "",
+    ca_file: CaFile = None,
     state: Annotated[str | None, typer.Option(help="Only tasks in this state.")] = None,
     task_type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Tasks per page.")] = 100,
@@ -161,10 +176,15 @@ def list_tasks(
 
 @task_app.command("get")
 def get_task(
-    task_id: str, url: Url = DEFAULT_URL, token: Token = "", as_json: AsJson = False
+    task_id: str,
+    *,
+    url: Url = DEFAULT_URL,
+    token: Token = "",
+    ca_file: CaFile = None,
+    as_json: AsJson = False,
 ) -> None:
     """One task with its placement and history."""
-    task = _call(url, token, "GET", f"/v1/tasks/{task_id}")
+    task = _call(url, token, "GET", f"/v1/tasks/{task_id}", ca_file=ca_file)
 
     def table(t: dict[str, Any]) -> Table:
         out = Table("at_s", "from", "to", "reason", box=box.SIMPLE_HEAD, title=_task_line(t))
@@ -184,18 +204,25 @@ def _task_line(t: dict[str, Any]) -> str:
 
 @task_app.command("cancel")
 def cancel_task(
-    task_id: str, url: Url = DEFAULT_URL, token: Token = "", as_json: AsJson = False
+    task_id: str,
+    *,
+    url: Url = DEFAULT_URL,
+    token: Token = "",
+    ca_file: CaFile = None,
+    as_json: AsJson = False,
 ) -> None:
     """Cancel a task that is not final yet."""
-    task = _call(url, token, "POST", f"/v1/tasks/{task_id}/cancel")
+    task = _call(url, token, "POST", f"/v1/tasks/{task_id}/cancel", ca_file=ca_file)
     _emit(task, as_json, lambda t: _task_table([t]))
 
 
 @task_app.command("explain")
 def explain_task(
     task_id: str,
+    *,
     url: Url = DEFAULT_URL,
     token: Token = "",
+    ca_file: CaFile = None,
     node: Annotated[str | None, typer.Option(help="Also say why not this node.")] = None,
     as_json: AsJson = False,
 ) -> None:
@@ -208,21 +235,23 @@ def explain_task(
     from suanwang.cli.explain_tables import explanation_view  # noqa: PLC0415 (fast --help)
 
     params = {} if node is None else {"node_id": node}
-    found = _call(url, token, "GET", f"/v1/tasks/{task_id}/explain", params=params)
+    found = _call(url, token, "GET", f"/v1/tasks/{task_id}/explain", params=params, ca_file=ca_file)
     _emit(found, as_json, explanation_view)
 
 
 @node_app.command("list")
 def list_nodes(
+    *,
     url: Url = DEFAULT_URL,
     token: Token = "",
+    ca_file: CaFile = None,
     site: Annotated[str | None, typer.Option(help="Only nodes of this site.")] = None,
     state: Annotated[str | None, typer.Option(help="up, draining or down.")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Nodes of the live topology with their state."""
     params = {k: v for k, v in {"site_id": site, "state": state}.items() if v is not None}
-    nodes = _call(url, token, "GET", "/v1/nodes", params=params)
+    nodes = _call(url, token, "GET", "/v1/nodes", params=params, ca_file=ca_file)
 
     def table(rows: list[dict[str, Any]]) -> Table:
         out = Table("id", "site", "state", "cores", "mem GiB", "accelerators", box=box.SIMPLE_HEAD)
@@ -239,8 +268,10 @@ def list_nodes(
 Reason = Annotated[str, typer.Option(help="Why, for the audit log and the tasks' history.")]
 
 
-def _change_node(url: str, token: str, path: str, body: dict[str, Any], as_json: bool) -> None:
-    change = _call(url, token, "POST", path, json=body)
+def _change_node(
+    url: str, token: str, path: str, body: dict[str, Any], as_json: bool, *, ca_file: str | None
+) -> None:
+    change = _call(url, token, "POST", path, json=body, ca_file=ca_file)
 
     def table(c: dict[str, Any]) -> Table:
         out = Table("node", "state", "tasks moved", box=box.SIMPLE_HEAD)
@@ -253,136 +284,43 @@ def _change_node(url: str, token: str, path: str, body: dict[str, Any], as_json:
 @node_app.command("drain")
 def drain_node(
     node_id: str,
+    *,
     url: Url = DEFAULT_URL,
     token: Token = "",
+    ca_file: CaFile = None,
     reason: Reason = "drained by an operator",
     as_json: AsJson = False,
 ) -> None:
     """Place nothing new on a node; move its long-running services off without a break."""
-    _change_node(url, token, f"/v1/nodes/{node_id}/drain", {"reason": reason}, as_json)
+    _change_node(
+        url, token, f"/v1/nodes/{node_id}/drain", {"reason": reason}, as_json, ca_file=ca_file
+    )
 
 
 @node_app.command("down")
 def node_down(
     node_id: str,
+    *,
     url: Url = DEFAULT_URL,
     token: Token = "",
+    ca_file: CaFile = None,
     reason: Reason = "taken down by an operator",
     as_json: AsJson = False,
 ) -> None:
     """Take a node out of the pool; its tasks are placed again elsewhere."""
-    _change_node(url, token, f"/v1/nodes/{node_id}/down", {"reason": reason}, as_json)
+    _change_node(
+        url, token, f"/v1/nodes/{node_id}/down", {"reason": reason}, as_json, ca_file=ca_file
+    )
 
 
 @node_app.command("up")
 def node_up(
-    node_id: str, url: Url = DEFAULT_URL, token: Token = "", as_json: AsJson = False
-) -> None:
-    """Return a node to the pool (this also ends a drain)."""
-    _change_node(url, token, f"/v1/nodes/{node_id}/up", {}, as_json)
-
-
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        envvar="SUANWANG_DATABASE_URL",
-        help="Database URL; default: the server's (SUANWANG_DATA_DIR/suanwang.db).",
-    ),
-]
-
-
-@token_app.command("create")
-def create_token(
+    node_id: str,
     *,
-    role: Annotated[
-        list[str],
-        typer.Option(help="Role (repeat for more): admin, operator, provider, consumer, agent."),
-    ],
-    principal: Annotated[str | None, typer.Option(help="Principal id (default: the role).")] = None,
-    tenant: Annotated[str, typer.Option(help="Tenant of a new principal.")] = "operator",
-    node: Annotated[list[str] | None, typer.Option(help="Node it speaks for (repeat).")] = None,
-    agent_key_id: Annotated[str | None, typer.Option(help="An agent's signing key id.")] = None,
-    database: Database = None,
+    url: Url = DEFAULT_URL,
+    token: Token = "",
+    ca_file: CaFile = None,
     as_json: AsJson = False,
 ) -> None:
-    """Issue a token, creating the principal if it does not exist; the token is shown once."""
-    issued = _issue(
-        database,
-        principal_id=principal,
-        tenant=tenant,
-        role_names=role,
-        node_ids=node or [],
-        agent_key_id=agent_key_id,
-    )
-    if as_json:
-        console.print_json(json.dumps(issued))
-    else:
-        console.print(f"token id {issued['token_id']} for {issued['principal_id']}")
-        console.print(issued["token"], highlight=False, soft_wrap=True)
-
-
-@token_app.command("revoke")
-def revoke_token(token_id: str, database: Database = None) -> None:
-    """Revoke a token for good (a running server stops accepting it within seconds)."""
-    with _stores(database) as stores:
-        if not stores.principals.revoke(token_id):
-            raise fail(f"token {token_id!r} is unknown or already revoked")
-        stores.audit.append(_CLI_WHO, "token.revoke", f"token:{token_id}", "", time.time())
-    console.print(f"revoked {token_id}")
-
-
-_CLI_WHO = "cli"
-"""Who the audit log names for changes made with the command line on the database."""
-
-
-def _stores(database: str | None) -> Stores:
-    from suanwang.bootstrap import Settings  # noqa: PLC0415 (database imports are slow)
-    from suanwang.control.stores import StoreUnavailableError  # noqa: PLC0415
-    from suanwang.storage import open_store  # noqa: PLC0415
-
-    try:
-        return open_store(database or Settings().resolved_database_url())
-    except StoreUnavailableError as exc:
-        raise _server_error(str(exc)) from None
-
-
-def _issue(
-    database: str | None,
-    *,
-    principal_id: str | None,
-    tenant: str,
-    role_names: list[str],
-    node_ids: list[str],
-    agent_key_id: str | None,
-) -> dict[str, str]:
-    from suanwang.control.stores import Principal, Role  # noqa: PLC0415
-
-    try:
-        roles = frozenset(Role(name) for name in role_names)
-        wanted = Principal(
-            principal_id or sorted(roles)[0].value,
-            tenant,
-            roles,
-            frozenset(node_ids),
-            agent_key_id,
-        )
-    except ValueError as exc:
-        raise fail(f"{exc} (roles: {', '.join(Role)})") from None
-    with _stores(database) as stores:
-        existing = stores.principals.get_principal(wanted.id)
-        if existing is None:
-            stores.principals.add_principal(wanted)
-            stores.audit.append(
-                _CLI_WHO, "principal.create", f"principal:{wanted.id}", "", time.time()
-            )
-        elif (existing.tenant, existing.roles) != (wanted.tenant, wanted.roles):
-            raise fail(
-                f"principal {wanted.id} exists with tenant {existing.tenant} and roles "
-                f"{', '.join(sorted(existing.roles))}; name another principal"
-            )
-        issued = stores.principals.create_token(wanted.id)
-        stores.audit.append(
-            _CLI_WHO, "token.create", f"token:{issued.token_id}", wanted.id, time.time()
-        )
-    return {"token_id": issued.token_id, "principal_id": wanted.id, "token": issued.plaintext}
+    """Return a node to the pool (this also ends a drain)."""
+    _change_node(url, token, f"/v1/nodes/{node_id}/up", {}, as_json, ca_file=ca_file)

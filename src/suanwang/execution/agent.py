@@ -45,6 +45,7 @@ from suanwang.model import AcceleratorKind, Precision, TaskClass, TaskSpec
 from suanwang.model.task import AcceleratorNeed
 from suanwang.security import KeyPair, MetricReport, Role, load_private_key, save_private_key
 from suanwang.security import sign_report as sign
+from suanwang.security.tls import client_context
 
 log = logging.getLogger("suanwang.agent")
 
@@ -71,6 +72,8 @@ class AgentConfig:
         load_source: What load is measured: the agent's ``workers`` or the whole ``host``.
         probe_interval_s: Seconds between link probes; 0 serves no echo endpoint, probes nothing.
         echo_host: Address the echo endpoint binds and is announced at.
+        ca_file: PEM file an ``https`` control plane is verified with (its CA or its own
+            certificate, pinned); None trusts the system's certificate authorities.
     """
 
     controller_url: str
@@ -85,6 +88,7 @@ class AgentConfig:
     load_source: LoadSource = "host"
     probe_interval_s: float = 0.0
     echo_host: str = LOOPBACK
+    ca_file: Path | None = None
 
 
 def _worker_init() -> None:
@@ -171,6 +175,7 @@ class NodeAgent:
             headers={"Authorization": f"Bearer {self.config.token}"},
             timeout=self.config.timeout_s,
             transport=self._transport,
+            verify=client_context(self.config.ca_file),
         )
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import threading
+import time
 from dataclasses import dataclass
 
 from suanwang.control.stores import (
@@ -18,6 +19,7 @@ from suanwang.control.stores import (
     PrincipalExistsError,
     TaskExistsError,
     TaskPage,
+    TokenInfo,
     check_update,
 )
 from suanwang.model import Task, TaskState
@@ -111,7 +113,14 @@ class MemoryTaskStore:
 class _Token:
     principal_id: str
     token_hash: str
+    created_at_s: float
+    expires_at_s: float | None
     revoked: bool = False
+
+    def info(self, token_id: str) -> TokenInfo:
+        return TokenInfo(
+            token_id, self.principal_id, self.created_at_s, self.expires_at_s, self.revoked
+        )
 
 
 class MemoryPrincipalStore:
@@ -141,13 +150,13 @@ class MemoryPrincipalStore:
             found = [p for p in self._principals.values() if tenant is None or p.tenant == tenant]
         return sorted(found, key=lambda p: p.id)
 
-    def create_token(self, principal_id: str) -> IssuedToken:
+    def create_token(self, principal_id: str, expires_at_s: float | None = None) -> IssuedToken:
         """See ``PrincipalStore.create_token``."""
         token_id, plaintext, token_hash = new_token()
         with self._lock:
             if principal_id not in self._principals:
                 raise NotFoundError(f"principal {principal_id!r} does not exist")
-            self._tokens[token_id] = _Token(principal_id, token_hash)
+            self._tokens[token_id] = _Token(principal_id, token_hash, time.time(), expires_at_s)
             self._by_hash[token_hash] = token_id
         return IssuedToken(token_id, principal_id, plaintext)
 
@@ -157,9 +166,25 @@ class MemoryPrincipalStore:
         with self._lock:
             token_id = self._by_hash.get(token_hash)
             token = None if token_id is None else self._tokens[token_id]
-            if token is None or token.revoked:
+            if token is None or token.revoked or token.info("").expired(time.time()):
                 return None
             return self._principals.get(token.principal_id)
+
+    def token_of(self, plaintext: str) -> TokenInfo | None:
+        """See ``PrincipalStore.token_of``."""
+        with self._lock:
+            token_id = self._by_hash.get(hash_token(plaintext))
+            return None if token_id is None else self._tokens[token_id].info(token_id)
+
+    def tokens(self, principal_id: str | None = None) -> builtins.list[TokenInfo]:
+        """See ``PrincipalStore.tokens``."""
+        with self._lock:
+            found = [
+                token.info(token_id)
+                for token_id, token in self._tokens.items()
+                if principal_id is None or token.principal_id == principal_id
+            ]
+        return sorted(found, key=lambda t: (t.created_at_s or 0.0, t.token_id))
 
     def revoke(self, token_id: str) -> bool:
         """See ``PrincipalStore.revoke``."""

@@ -10,11 +10,12 @@ a write lock (which SQLite would answer with an immediate "database is locked").
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, select, update
+from sqlalchemy import CursorResult, Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,7 @@ from suanwang.control.stores import (
     StoreUnavailableError,
     TaskExistsError,
     TaskPage,
+    TokenInfo,
     check_update,
 )
 from suanwang.model import Task, TaskState
@@ -202,6 +204,10 @@ def _principal(row: PrincipalRow) -> Principal:
     )
 
 
+def _token_info(row: TokenRow) -> TokenInfo:
+    return TokenInfo(row.id, row.principal_id, row.created_at_s, row.expires_at_s, row.revoked)
+
+
 class SqlPrincipalStore:
     """A ``PrincipalStore`` in the ``principals`` and ``tokens`` tables."""
 
@@ -237,13 +243,20 @@ class SqlPrincipalStore:
         with _reachable(), Session(self._engine) as session:
             return [_principal(row) for row in session.scalars(query)]
 
-    def create_token(self, principal_id: str) -> IssuedToken:
+    def create_token(self, principal_id: str, expires_at_s: float | None = None) -> IssuedToken:
         """See ``PrincipalStore.create_token``."""
         token_id, plaintext, token_hash = new_token()
+        row = TokenRow(
+            id=token_id,
+            principal_id=principal_id,
+            token_hash=token_hash,
+            created_at_s=time.time(),
+            expires_at_s=expires_at_s,
+        )
         with _reachable(), Session(self._engine) as session, session.begin():
             if session.get(PrincipalRow, principal_id) is None:
                 raise NotFoundError(f"principal {principal_id!r} does not exist")
-            session.add(TokenRow(id=token_id, principal_id=principal_id, token_hash=token_hash))
+            session.add(row)
         return IssuedToken(token_id, principal_id, plaintext)
 
     def authenticate(self, plaintext: str) -> Principal | None:
@@ -251,11 +264,32 @@ class SqlPrincipalStore:
         query = (
             select(PrincipalRow)
             .join(TokenRow, TokenRow.principal_id == PrincipalRow.id)
-            .where(TokenRow.token_hash == hash_token(plaintext), TokenRow.revoked.is_(False))
+            .where(
+                TokenRow.token_hash == hash_token(plaintext),
+                TokenRow.revoked.is_(False),
+                or_(TokenRow.expires_at_s.is_(None), TokenRow.expires_at_s > time.time()),
+            )
         )
         with _reachable(), Session(self._engine) as session:
             row = session.scalar(query)
             return None if row is None else _principal(row)
+
+    def token_of(self, plaintext: str) -> TokenInfo | None:
+        """See ``PrincipalStore.token_of``."""
+        query = select(TokenRow).where(TokenRow.token_hash == hash_token(plaintext))
+        with _reachable(), Session(self._engine) as session:
+            row = session.scalar(query)
+            return None if row is None else _token_info(row)
+
+    def tokens(self, principal_id: str | None = None) -> builtins.list[TokenInfo]:
+        """See ``PrincipalStore.tokens``."""
+        # NULL issue times (tokens from before the column) sort first on SQLite and PostgreSQL
+        # alike only when told so.
+        query = select(TokenRow).order_by(TokenRow.created_at_s.asc().nulls_first(), TokenRow.id)
+        if principal_id is not None:
+            query = query.where(TokenRow.principal_id == principal_id)
+        with _reachable(), Session(self._engine) as session:
+            return [_token_info(row) for row in session.scalars(query)]
 
     def revoke(self, token_id: str) -> bool:
         """See ``PrincipalStore.revoke``."""

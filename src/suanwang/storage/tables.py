@@ -95,6 +95,8 @@ class TokenRow(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     # None: never expires.
     expires_at_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # None: issued before the schema kept it.
+    created_at_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class AgentKeyRow(Base):

@@ -1,4 +1,4 @@
-"""Agent key bindings and report marks that survive a restart; token expiry.
+"""Agent key bindings and report marks that survive a restart; token expiry and issue time.
 
 Revision ID: 0002
 Revises: 0001
@@ -21,7 +21,7 @@ _ID = sa.String(255)
 
 
 def upgrade() -> None:
-    """Add ``agent_keys``, ``report_marks`` and ``tokens.expires_at_s``."""
+    """Add ``agent_keys``, ``report_marks``, ``tokens.expires_at_s`` and ``created_at_s``."""
     op.create_table(
         "agent_keys",
         sa.Column("key_id", _ID, nullable=False),
@@ -41,11 +41,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tokens") as batch:
         batch.add_column(sa.Column("expires_at_s", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("created_at_s", sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
     """Drop what ``upgrade`` added."""
     with op.batch_alter_table("tokens") as batch:
+        batch.drop_column("created_at_s")
         batch.drop_column("expires_at_s")
     op.drop_table("report_marks")
     op.drop_index(op.f("ix_agent_keys_node_id"), table_name="agent_keys")
