@@ -266,29 +266,6 @@ class TokenInfo:
         return self.expires_at_s is not None and now_s >= self.expires_at_s
 
 
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
-    """What the store knows of a token, never its secret (``token list``, refusal reasons).
-
-    Attributes:
-        token_id: Id to revoke it by.
-        principal_id: Principal it authenticates.
-        created_at_s: When it was issued, seconds since the epoch (None: before this was kept).
-        expires_at_s: When it stops working, seconds since the epoch (None: never).
-        revoked: Whether it was revoked.
-    """
-
-    token_id: str
-    principal_id: str
-    created_at_s: float | None
-    expires_at_s: float | None
-    revoked: bool
-
-    def expired(self, now_s: float) -> bool:
-        """Whether the token is past its expiry at ``now_s``."""
-        return self.expires_at_s is not None and now_s >= self.expires_at_s
-
-
 @runtime_checkable
 class PrincipalStore(Protocol):
     """Principals and the bearer tokens that authenticate them.
