@@ -1,7 +1,10 @@
 """The API's request and response documents (pydantic), and their conversion to domain records.
 
-Inputs are strict: unknown fields, NaN and infinities are refused, numbers have bounds that keep
-every later computation finite, and strings have a length limit.
+Inputs are strict: unknown fields, NaN and infinities are refused; numbers must be JSON numbers
+and booleans JSON booleans (``"1"`` and ``true`` are no ``work_gflop``, ``1`` and ``"true"`` no
+``long_running``: pydantic's strict mode per field, so that enum values still read from their
+JSON strings); numbers have bounds that keep every later computation finite, and strings have
+a length limit.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from suanwang.control.stores import MAX_KEY_CHARS, AuditEntry, Principal, Role
 from suanwang.model import (
@@ -28,8 +31,25 @@ from suanwang.model import (
 from suanwang.model.policy import check_data_tag
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS)]
-Amount = Annotated[float, Field(ge=0, le=1e15)]
-Positive = Annotated[float, Field(gt=0, le=1e15)]
+Number = Annotated[float, Strict()]
+"""A JSON number (an integer is one too), never a string or a boolean."""
+Count = Annotated[int, Strict()]
+"""A JSON integer, never a float, string or boolean."""
+Flag = Annotated[bool, Strict()]
+"""A JSON boolean, never 0/1 or a string."""
+
+
+def _integer_only(value: Any) -> Any:
+    # An integer enum in lax mode would take "1", 1.0 and true as well.
+    if type(value) is not int and not isinstance(value, TrustLevel):
+        raise ValueError("Input should be a valid integer")
+    return value
+
+
+TrustIn = Annotated[TrustLevel, BeforeValidator(_integer_only)]
+"""A trust level as its JSON integer."""
+Amount = Annotated[Number, Field(ge=0, le=1e15)]
+Positive = Annotated[Number, Field(gt=0, le=1e15)]
 
 
 def _region_pattern(pattern: str) -> str:
@@ -52,7 +72,7 @@ class AcceleratorIn(_In):
     """Accelerators a task needs on one node."""
 
     kind: AcceleratorKind
-    count: int = Field(default=1, ge=1, le=1024)
+    count: Count = Field(default=1, ge=1, le=1024)
     min_mem_gib: Amount = 0.0
 
 
@@ -67,8 +87,8 @@ class TaskSpecIn(_In):
         default=None, description="Work in 10^9 operations; required unless task_type gives it."
     )
     precision: Precision = Precision.FP32
-    cpu_cores: float = Field(default=1.0, ge=0, le=1e6)
-    mem_gib: float = Field(default=0.5, ge=0, le=1e9)
+    cpu_cores: Number = Field(default=1.0, ge=0, le=1e6)
+    mem_gib: Number = Field(default=0.5, ge=0, le=1e9)
     accelerator: AcceleratorIn | None = None
     data_in_mb: Amount = 0.0
     data_out_mb: Amount = 0.0
@@ -83,11 +103,11 @@ class TaskSpecIn(_In):
         max_length=64,
         description="Tags on the data; a tag the network has no data policy for is rejected.",
     )
-    min_trust_level: TrustLevel = TrustLevel.UNTRUSTED
+    min_trust_level: TrustIn = TrustLevel.UNTRUSTED
     affinity_key: Name | None = None
     task_type: Name | None = None
     service_id: Name | None = None
-    long_running: bool = Field(
+    long_running: Flag = Field(
         default=False,
         description="A long-running service: moved make-before-break when its node drains.",
     )
@@ -234,9 +254,9 @@ class AgentReportIn(_In):
 
     node_id: Name
     event: Literal["started", "finished"]
-    ok: bool = True
+    ok: Flag = True
     reason: str = Field(default="", max_length=2000)
-    measured_compute_ms: float | None = Field(default=None, ge=0, le=1e12)
+    measured_compute_ms: Number | None = Field(default=None, ge=0, le=1e12)
     """Compute time the agent measured (finished, ok): fed back into the efficiency table."""
 
 

@@ -5,9 +5,12 @@ The signed *body* is the canonical JSON (sorted keys, no spaces, UTF-8, no NaN) 
     {"v": 1, "kind": "metrics" | "registration", "kid": KEY_ID, "nonce": 32 hex chars,
      "ts": SECONDS_SINCE_EPOCH, "payload": {...}}
 
-The signature covers the body bytes exactly as sent, so a verifier checks the bytes it received
-and never has to re-serialise anything. On the wire an envelope is
-``base64(signature) + b"." + body`` (the base64 alphabet has no dot).
+Every number in a body is finite and within +-``MAX_ABS_NUMBER`` (NaN, infinities, ``1e400`` and
+``10**400`` are refused as malformed before anything else is looked at: a NaN timestamp passes
+every comparison, a huge integer cannot become a float), and the timestamp lies between the
+epoch and ``MAX_TIMESTAMP_S``. The signature covers the body bytes exactly as sent, so a
+verifier checks the bytes it received and never has to re-serialise anything. On the wire an
+envelope is ``base64(signature) + b"." + body`` (the base64 alphabet has no dot).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,7 +31,46 @@ KIND_METRICS = "metrics"
 KIND_REGISTRATION = "registration"
 SIGNATURE_BYTES = 64
 _NUMBER_TYPES = frozenset({int, float})  # exact types: a JSON true/false is no metric value
-_decode_json = json.JSONDecoder().decode
+MAX_ABS_NUMBER = 1e15
+"""Largest magnitude of any number in a signed body (every metric and capacity fits)."""
+MAX_TIMESTAMP_S = 1e11
+"""Latest timestamp a body may carry (about the year 5138), seconds since the epoch."""
+_MAX_INT_DIGITS = 16  # 10**16 > MAX_ABS_NUMBER: longer literals are refused unconverted
+
+
+def _number_error(text: str) -> EnvelopeError:
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    return EnvelopeError(f"number {shown} is not finite or out of range (|x| <= 1e15)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and abs(value) <= MAX_ABS_NUMBER):
+        raise _number_error(text)
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    # Checked on the literal first, so that a 10**400 is never converted at all.
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS or abs(value := int(text)) > MAX_ABS_NUMBER:
+        raise _number_error(text)
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _number_error(text)
+
+
+_decode_json = json.JSONDecoder(
+    parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_no_constant
+).decode
+
+
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a JSON number (not a bool) that a body may carry."""
+    if type(value) not in _NUMBER_TYPES:
+        return False
+    return math.isfinite(value) and abs(value) <= MAX_ABS_NUMBER  # type: ignore[arg-type]
 
 
 def canonical_json(value: Any) -> bytes:
@@ -98,20 +141,24 @@ def parse_body(body: bytes) -> tuple[Header, Mapping[str, Any]]:
     """
     try:
         data = _decode_json(body.decode("utf-8"))
-        if data["v"] != ENVELOPE_VERSION:
+        if type(data["v"]) is not int or data["v"] != ENVELOPE_VERSION:
             raise EnvelopeError(f"unsupported envelope version {data['v']!r}")
         header = Header(data["kind"], data["kid"], data["nonce"], data["ts"])
         payload = data["payload"]
-    except (ValueError, KeyError, TypeError) as error:
+    except EnvelopeError:
+        raise
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise EnvelopeError(f"bad envelope body: {error}") from None
     if not (
         isinstance(header.kind, str)
         and isinstance(header.key_id, str)
         and isinstance(header.nonce, str)
-        and isinstance(header.timestamp_s, int | float)
+        and type(header.timestamp_s) in _NUMBER_TYPES
         and isinstance(payload, dict)
     ):
         raise EnvelopeError("envelope field of the wrong type")
+    if not 0 < header.timestamp_s <= MAX_TIMESTAMP_S:
+        raise EnvelopeError(f"timestamp {header.timestamp_s} is out of range")
     return header, payload
 
 
@@ -173,8 +220,8 @@ class MetricReport:
         node_id, values = payload.get("node_id"), payload.get("values")
         if not isinstance(node_id, str) or not isinstance(values, dict):
             raise EnvelopeError("metric report needs node_id and values")
-        if not set(map(type, values.values())) <= _NUMBER_TYPES:
-            raise EnvelopeError("metric values must be numbers")
+        if not all(is_number(v) for v in values.values()):
+            raise EnvelopeError("metric values must be finite numbers (|x| <= 1e15)")
         return cls(node_id, values, float(timestamp_s))
 
 
@@ -213,17 +260,26 @@ class NodeRegistration:
         Raises:
             EnvelopeError: a field missing or of the wrong type.
         """
+        node_id, facts = payload.get("node_id"), payload.get("facts") or {}
+        cpu_cores, mem_gib = payload.get("cpu_cores", 0.0), payload.get("mem_gib", 0.0)
+        if not isinstance(node_id, str) or not isinstance(payload.get("agent_key"), str):
+            raise EnvelopeError("bad registration: node_id and agent_key must be strings")
+        # Numbers only (no "12", no true), finite, and capacities not negative.
+        if not (is_number(cpu_cores) and is_number(mem_gib) and min(cpu_cores, mem_gib) >= 0):
+            raise EnvelopeError("bad registration: cpu_cores and mem_gib must be numbers >= 0")
+        if not isinstance(facts, dict) or not all(is_number(v) for v in facts.values()):
+            raise EnvelopeError("bad registration: facts must be finite numbers")
         try:
             agent_key = bytes.fromhex(payload["agent_key"])
-            registration = cls(
-                node_id=str(payload["node_id"]),
-                agent_key=agent_key,
-                cpu_cores=float(payload.get("cpu_cores", 0.0)),
-                mem_gib=float(payload.get("mem_gib", 0.0)),
-                facts={str(k): float(v) for k, v in (payload.get("facts") or {}).items()},
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except ValueError as error:
             raise EnvelopeError(f"bad registration: {error}") from None
+        registration = cls(
+            node_id=node_id,
+            agent_key=agent_key,
+            cpu_cores=float(cpu_cores),
+            mem_gib=float(mem_gib),
+            facts={str(k): float(v) for k, v in facts.items()},
+        )
         if len(agent_key) != 32:
             raise EnvelopeError("agent_key must be 32 bytes")
         return registration

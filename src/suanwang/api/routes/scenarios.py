@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from suanwang.api.auth import PEOPLE, STAFF, SUBMITTERS, allow, tenant_scope
 from suanwang.api.deps import IdPath, PlaneDep, answer
 from suanwang.api.problems import ApiError
+from suanwang.api.schemas import Count, Flag, Number
 from suanwang.bootstrap.plane import BUILD_ERRORS
 from suanwang.bootstrap.twinruns import RunState, TwinRun, TwinRuns
 from suanwang.control.stores import Principal
@@ -52,7 +53,7 @@ class ScenarioLoadIn(_In):
     builtin: ScenarioName | None = None
     text: str | None = Field(default=None, min_length=1)
     format: Literal["yaml", "json"] = "yaml"
-    cancel_active: bool = Field(
+    cancel_active: Flag = Field(
         default=False, description="Cancel the tasks active on the current topology."
     )
 
@@ -94,10 +95,10 @@ class TwinRunIn(_In):
 
     scenario: ScenarioName | None = None
     profile: ScenarioName = "cats-joint"
-    duration_s: float = Field(default=600.0, gt=0, le=86_400)
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
-    max_tasks: int = Field(default=20_000, ge=1, le=500_000)
-    rate_scale: float = Field(default=1.0, gt=0, le=100)
+    duration_s: Number = Field(default=600.0, gt=0, le=86_400)
+    seed: Count | None = Field(default=None, ge=0, le=2**32 - 1)
+    max_tasks: Count = Field(default=20_000, ge=1, le=500_000)
+    rate_scale: Number = Field(default=1.0, gt=0, le=100)
 
 
 class TwinRunOut(BaseModel):
