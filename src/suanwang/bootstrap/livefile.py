@@ -206,7 +206,8 @@ class LiveScenarioFile:
                     notes.append(f"finished scenario load {load_id}: it had committed")
                 else:
                     path.unlink(missing_ok=True)
-                    notes.append(f"dropped scenario load {load_id}: not the last committed load")
+                    why = "superseded" if load_id in committed else "it had not committed"
+                    notes.append(f"dropped scenario load {load_id}: {why}")
         try:
             scenario = self.read()
         except ScenarioError as error:
