@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from suanwang.cli.common import bad_input_exits, console, err_console
+from suanwang.cli.common import bad_input_exits, console, err_console, fail
 from suanwang.model import Scenario
 from suanwang.scenario import (
     ScenarioDoc,
@@ -35,7 +35,6 @@ OutputOption = Annotated[
         "--output",
         "-o",
         help="Write to this file (.yaml, .yml or .json) instead of standard output.",
-        dir_okay=False,
     ),
 ]
 
@@ -211,6 +210,9 @@ def schema(output: OutputOption = None) -> None:
     text = json.dumps(ScenarioDoc.model_json_schema(by_alias=True), indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {output}", highlight=False)
+    except OSError as error:
+        raise fail(f"{output}: cannot write the file: {error.strerror or error}") from None
+    err_console.print(f"wrote {output}", highlight=False)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 
 Path = tuple[str | int, ...]
 _UNSET = object()
+# A bounded repr: a value may be an aliased structure of billions of items or an integer of
+# thousands of digits, and an error line must cost nothing to build.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxlong, _REPR.maxother = 2, 50, 40, 50
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 4
 
 
 def format_path(path: Sequence[str | int]) -> str:
@@ -20,7 +26,10 @@ def format_path(path: Sequence[str | int]) -> str:
 
 
 def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
+    try:
+        text = _REPR.repr(value)
+    except ValueError:  # an integer past the 4,300 digits that int -> str allows
+        text = f"an integer of {value.bit_length() if isinstance(value, int) else '?'} bits"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -7,9 +7,11 @@ value and what was expected; nothing else escapes for bad input.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -18,11 +20,11 @@ from suanwang.model import Scenario
 from suanwang.scenario.convert import doc_to_scenario
 from suanwang.scenario.dump import scenario_to_data
 from suanwang.scenario.errors import ScenarioError
+from suanwang.scenario.limits import ScenarioLimits, default_limits
+from suanwang.scenario.parse import Format, Parsed, parse_text
 from suanwang.scenario.schema import ScenarioDoc
 
-Format = Literal["yaml", "json"]
 _SUFFIXES: dict[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YamlDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _INDENT_JSON_UP_TO_NODES = 5000
 
@@ -41,40 +43,79 @@ def format_of(path: str | Path) -> Format:
     return _SUFFIXES[suffix]
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read, validate and convert the scenario file at ``path``.
+def load_scenario(path: str | Path, limits: ScenarioLimits | None = None) -> Scenario:
+    """Read, validate and convert the scenario file at ``path`` within ``limits``.
+
+    ``limits`` defaults to the ``SUANWANG_SCENARIO_*`` settings.
 
     Raises:
-        ScenarioError: the file is missing or unreadable, or its content is not a valid scenario.
+        ScenarioError: the file is missing, unreadable, too large or not UTF-8 text, or its
+            content is not a valid scenario.
     """
     fmt = format_of(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise ScenarioError(f"cannot read the file: {reason}", source=str(path)) from error
-    return loads_scenario(text, fmt, source=str(path))
+    bounds = limits or default_limits()
+    text = read_text(path, bounds.max_bytes)
+    return loads_scenario(text, fmt, source=str(path), limits=bounds)
 
 
-def loads_scenario(text: str, fmt: Format, source: str = "<string>") -> Scenario:
-    """Validate and convert scenario ``text`` in format ``fmt``; ``source`` names it in errors.
+def read_text(path: str | Path, max_bytes: int) -> str:
+    """The UTF-8 text of the regular file at ``path``, refused past ``max_bytes``.
 
     Raises:
-        ScenarioError: the text does not parse or is not a valid scenario.
+        ScenarioError: the file is missing or unreadable, not a regular file (a directory, a
+            device, a pipe), larger than ``max_bytes``, binary or not UTF-8.
     """
-    if fmt == "json":
-        try:
-            doc = ScenarioDoc.model_validate_json(text)
-        except ValidationError as error:
-            data = _parse(text, fmt, source)
-            raise _from_validation(error, data, text, fmt, source) from None
-    else:
-        data = _parse(text, fmt, source)
-        doc = _validate(data, text, fmt, source)
+    source = str(path)
+    try:
+        # O_NONBLOCK: a named pipe must not hang the reader (it is refused below); regular
+        # files ignore the flag.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ScenarioError("cannot read the file: not a regular file", source=source)
+            # Refused unread when the size says so; else read one byte past the limit, as the
+            # file may grow between the stat and the read.
+            raw = b"" if info.st_size > max_bytes else file.read(max_bytes + 1)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ScenarioError(f"cannot read the file: {reason}", source=source) from None
+    if info.st_size > max_bytes or len(raw) > max_bytes:
+        raise ScenarioError(
+            f"larger than the limit of {max_bytes:,} bytes (setting SUANWANG_SCENARIO_MAX_BYTES)",
+            source=source,
+        )
+    if b"\0" in raw:
+        raise ScenarioError(
+            "a binary file, not YAML or JSON text (it holds NUL bytes)", source=source
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ScenarioError(
+            f"not UTF-8 text: byte 0x{raw[error.start]:02x} at offset {error.start}",
+            source=source,
+            line=line,
+        ) from None
+
+
+def loads_scenario(
+    text: str, fmt: Format, source: str = "<string>", limits: ScenarioLimits | None = None
+) -> Scenario:
+    """Validate and convert scenario ``text`` in format ``fmt``; ``source`` names it in errors.
+
+    The text is parsed once, within ``limits`` (default: the ``SUANWANG_SCENARIO_*``
+    settings); the lines of fields come from that one parse.
+
+    Raises:
+        ScenarioError: the text is too large, does not parse or is not a valid scenario.
+    """
+    parsed = parse_text(text, fmt, source, limits or default_limits())
+    doc = _validate(parsed, source)
     try:
         return doc_to_scenario(doc)
     except ScenarioError as error:
-        raise error.located(source, _line_of(text, fmt, error.path)) from None
+        raise error.located(source, parsed.line_of(error.path)) from None
 
 
 def scenario_from_data(data: Any, source: str = "<data>") -> Scenario:
@@ -83,7 +124,7 @@ def scenario_from_data(data: Any, source: str = "<data>") -> Scenario:
     Raises:
         ScenarioError: the data is not a valid scenario.
     """
-    doc = _validate(data, None, None, source)
+    doc = _validate(Parsed(data), source)
     try:
         return doc_to_scenario(doc)
     except ScenarioError as error:
@@ -108,63 +149,77 @@ def dumps_scenario(scenario: Scenario, fmt: Format = "yaml") -> str:
 
 
 def dump_scenario(scenario: Scenario, path: str | Path) -> None:
-    """Write the scenario to ``path`` in the format its suffix names (atomically)."""
+    """Write the scenario to ``path`` in the format its suffix names (atomically).
+
+    Raises:
+        ScenarioError: the suffix names no format, or the file cannot be written (nothing is
+            left behind then).
+    """
     target = Path(path)
     text = dumps_scenario(scenario, format_of(target))
     partial = target.with_name(target.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(target)
-
-
-def _parse(text: str, fmt: Format, source: str) -> Any:
     try:
-        if fmt == "json":
-            return json.loads(text)
-        return yaml.load(text, Loader=_YamlLoader)  # a safe loader
-    except json.JSONDecodeError as error:
-        raise ScenarioError(
-            f"not valid JSON: {error.msg}", source=source, line=error.lineno
-        ) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        line = None if mark is None else mark.line + 1
-        raise ScenarioError(f"not valid YAML: {problem}", source=source, line=line) from None
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        reason = error.strerror or type(error).__name__
+        raise ScenarioError(f"cannot write the file: {reason}", source=str(target)) from None
 
 
-def _validate(data: Any, text: str | None, fmt: Format | None, source: str) -> ScenarioDoc:
+def _validate(parsed: Parsed, source: str) -> ScenarioDoc:
+    data = parsed.data
     if not isinstance(data, dict):
         raise ScenarioError(
             "expected a mapping with 'version: 1' at the top of the file",
             source=source,
+            line=parsed.root_line,
             value=type(data).__name__ if data is not None else "an empty document",
         )
     try:
         return ScenarioDoc.model_validate(data)
     except ValidationError as error:
-        raise _from_validation(error, data, text, fmt, source) from None
+        raise _from_validation(error, parsed, source) from None
 
 
-def _from_validation(
-    error: ValidationError, data: Any, text: str | None, fmt: Format | None, source: str
-) -> ScenarioError:
+def _from_validation(error: ValidationError, parsed: Parsed, source: str) -> ScenarioError:
     """The first problem pydantic found, as a located ScenarioError (version problems first)."""
-    problems = sorted(error.errors(), key=lambda e: e["loc"][:1] != ("version",))
+    # include_input=False: an input may be an aliased structure; only the first problem's
+    # value is shown, found through the path and shortened.
+    problems = sorted(
+        error.errors(include_url=False, include_input=False, include_context=False),
+        key=lambda e: e["loc"][:1] != ("version",),
+    )
     first = problems[0]
-    path = _data_path(data, first["loc"])
+    path = _data_path(parsed.data, first["loc"])
     kind = first["type"]
+    value: Any = None
     if kind == "missing":
-        message, value = "required field is missing", None
+        message = "required field is missing"
     elif kind == "extra_forbidden":
-        message, value = "unknown field (check its spelling against the schema)", None
+        message = "unknown field (check its spelling against the schema)"
     else:
         message = first["msg"].replace("Input should be", "should be")
-        value = first.get("input")
-    line = None if text is None or fmt is None else _line_of(text, fmt, path)
+        message = message.removeprefix("Value error, ")
+        value = _value_at(parsed.data, first["loc"])
     kwargs: dict[str, Any] = {} if value is None else {"value": value}
     return ScenarioError(
-        message, path=path, source=source, line=line, more=len(problems) - 1, **kwargs
+        message,
+        path=path,
+        source=source,
+        line=parsed.line_of(path),
+        more=len(problems) - 1,
+        **kwargs,
     )
+
+
+def _value_at(data: Any, loc: Sequence[int | str]) -> Any:
+    """The value a pydantic location points at (the deepest part present)."""
+    node = data
+    for part in loc:
+        if _has(node, part):
+            node = node[part]
+    return node
 
 
 def _data_path(data: Any, loc: Sequence[int | str]) -> tuple[str | int, ...]:
@@ -184,28 +239,3 @@ def _has(node: Any, part: int | str) -> bool:
     if isinstance(node, dict):
         return part in node
     return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-
-
-def _line_of(text: str, fmt: Format, path: Sequence[str | int]) -> int | None:
-    """1-based line of the field at ``path`` in YAML ``text`` (None for JSON or if not found)."""
-    if fmt != "yaml":
-        return None
-    try:
-        node = yaml.compose(text, Loader=_YamlLoader)
-    except yaml.YAMLError:
-        return None
-    line = None if node is None else node.start_mark.line + 1
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            match = next((kv for kv in node.value if kv[0].value == str(part)), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line

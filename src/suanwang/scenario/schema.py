@@ -20,7 +20,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+)
 
 from suanwang.model import (
     AcceleratorKind,
@@ -39,10 +48,23 @@ from suanwang.model.policy import check_data_tag
 FORMAT_VERSION = 1
 
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@/+-]+$")]
-NonNegative = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
+# Numbers are strict: a file that says "4" or true where a number belongs is wrong, not meant.
+# Floats must be finite (the model config refuses inf and nan), integers fit in 64 bits with
+# room to spare, so no sum or product of them can overflow a numpy array.
+Number = Annotated[float, Strict()]
+NonNegative = Annotated[float, Strict(), Field(ge=0)]
+Positive = Annotated[float, Strict(), Field(gt=0)]
+Count = Annotated[int, Strict(), Field(ge=0, le=10_000_000)]
+MAX_SEED = 2**63 - 1
 Rates = dict[Precision, NonNegative]
 HourlyValues = Annotated[list[NonNegative], Field(min_length=24, max_length=24)]
+
+
+def _exactly_int(value: object) -> object:
+    """Refuse ``true`` and ``1.0`` where an integer is meant (both equal 1 in Python)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"should be the integer {FORMAT_VERSION}")
+    return value
 
 
 def _region_pattern(pattern: str) -> str:
@@ -58,20 +80,22 @@ DataTag = Annotated[str, AfterValidator(check_data_tag)]
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_enum_values=False)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, use_enum_values=False, allow_inf_nan=False
+    )
 
 
 class GeoDoc(_Doc):
     """Geographic position in decimal degrees."""
 
-    lat_deg: Annotated[float, Field(ge=-90, le=90)]
-    lon_deg: Annotated[float, Field(ge=-180, le=180)]
+    lat_deg: Annotated[Number, Field(ge=-90, le=90)]
+    lon_deg: Annotated[Number, Field(ge=-180, le=180)]
 
 
 class EnergyDoc(_Doc):
     """Energy profile: PUE, grid carbon intensity (optionally hourly) and power price."""
 
-    pue: Annotated[float, Field(ge=1.0, le=5.0)] = 1.5
+    pue: Annotated[Number, Field(ge=1.0, le=5.0)] = 1.5
     carbon_g_per_kwh: NonNegative = 550.0
     carbon_profile_g_per_kwh: HourlyValues | None = None
     price_per_kwh: NonNegative = 0.6
@@ -96,7 +120,7 @@ class AcceleratorDoc(_Doc):
 
     kind: AcceleratorKind
     model: Annotated[str, Field(min_length=1)]
-    count: Annotated[int, Field(ge=1)] = 1
+    count: Annotated[Count, Field(ge=1)] = 1
     peak_gflops: Rates = Field(default_factory=dict)
     mem_gib: NonNegative = 0.0
     power_w: NonNegative = 0.0
@@ -106,7 +130,7 @@ class NodeFields(_Doc):
     """Hardware and commercial fields shared by node entries and node profiles."""
 
     arch: Architecture | None = None
-    cpu_cores: Annotated[int, Field(ge=0)] | None = None
+    cpu_cores: Count | None = None
     mem_gib: NonNegative | None = None
     storage_gib: NonNegative | None = None
     cpu_peak_gflops: Rates | None = None
@@ -125,13 +149,13 @@ class NodeDoc(NodeFields):
     id: Id
     site: Id
     profile: str | None = Field(default=None, description="Name of an entry of node_profiles")
-    count: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    count: Annotated[int, Strict(), Field(ge=1, le=1_000_000)] = 1
 
 
 class InNetworkComputeDoc(_Doc):
     """Compute offered by a network element itself."""
 
-    cpu_cores: Annotated[int, Field(ge=0)]
+    cpu_cores: Count
     mem_gib: NonNegative
     peak_gflops: NonNegative
 
@@ -156,8 +180,8 @@ class LinkDoc(_Doc):
     latency_ms: NonNegative | None = Field(
         default=None, description="One-way latency; from the ends' distance when absent"
     )
-    routing_factor: Annotated[float, Field(ge=1.0, le=10.0)] | None = None
-    loss_ratio: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    routing_factor: Annotated[Number, Field(ge=1.0, le=10.0)] | None = None
+    loss_ratio: Annotated[Number, Field(ge=0.0, lt=1.0)] = 0.0
     jitter_ms: NonNegative = 0.0
     cost_per_gb: NonNegative = 0.0
     slice_mbps: NonNegative = 0.0
@@ -183,7 +207,7 @@ class AcceleratorNeedDoc(_Doc):
     """Accelerators a task needs on one node."""
 
     kind: AcceleratorKind
-    count: Annotated[int, Field(ge=1)] = 1
+    count: Annotated[Count, Field(ge=1)] = 1
     min_mem_gib: NonNegative = 0.0
 
 
@@ -248,7 +272,7 @@ class WorkloadDoc(_Doc):
     """Task types and the arrivals that draw from them."""
 
     duration_s: Positive = 3600.0
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Strict(), Field(ge=0, le=MAX_SEED)] = 0
     task_types: list[TaskTypeDoc] = Field(default_factory=list)
     arrivals: list[ArrivalsDoc] = Field(default_factory=list)
 
@@ -286,7 +310,9 @@ FailureDoc = Annotated[
 class ScenarioDoc(_Doc):
     """A suanwang scenario file, format version 1."""
 
-    version: Literal[1] = Field(description="Scenario format version; always 1")
+    version: Annotated[Literal[1], BeforeValidator(_exactly_int)] = Field(
+        description="Scenario format version; always 1"
+    )
     name: Id
     description: str = ""
     energy_profiles: dict[str, EnergyDoc] = Field(default_factory=dict)

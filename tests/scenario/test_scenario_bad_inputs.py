@@ -1,0 +1,120 @@
+"""Every kind of bad scenario file: one error line, exit 2, within 5 s and 500 MB.
+
+Time and Python-heap peak are measured per kind in-process; a real process validating all the
+files at once shows that no traceback escapes and bounds its resident memory (ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from bad_scenarios import BAD, MINI, Bad
+from typer.testing import CliRunner
+
+from suanwang.cli.main import app
+from suanwang.scenario import ScenarioError, loads_scenario
+from suanwang.scenario.limits import ScenarioLimits
+
+LIMIT_S = 5.0
+LIMIT_BYTES = 500 * 1024 * 1024
+
+
+def test_the_table_holds_enough_distinct_kinds() -> None:
+    assert len({bad.kind for bad in BAD}) == len(BAD) >= 30
+    loads_scenario(MINI, "yaml")  # each kind breaks a scenario that is valid
+
+
+@pytest.mark.parametrize("bad", BAD, ids=[bad.kind for bad in BAD])
+def test_each_kind_gives_one_line_and_exit_2_quickly(tmp_path: Path, bad: Bad) -> None:
+    path = bad.write(tmp_path)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        result = CliRunner().invoke(app, ["scenario", "validate", str(path)])
+        elapsed_s = time.perf_counter() - started
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {path}")
+    assert bad.needle in lines[0]
+    assert len(lines[0]) < 500, "values in errors are shortened"
+    assert elapsed_s < LIMIT_S
+    assert peak_bytes < LIMIT_BYTES
+
+
+def test_a_real_process_refuses_every_kind_without_a_traceback(tmp_path: Path) -> None:
+    paths = [bad.write(tmp_path) for bad in BAD]
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "suanwang", "scenario", "validate", *map(str, paths)],
+            stdout=stdout,
+            stderr=stderr,
+        )
+    watchdog = threading.Timer(120, process.kill)  # bounds the wait below
+    watchdog.start()
+    try:
+        # wait4 gives this child's own peak resident size (ru_maxrss, KiB on Linux).
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        watchdog.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 2
+    assert out.read_text() == ""
+    text = err.read_text()
+    assert "Traceback" not in text
+    lines = text.splitlines()
+    assert len(lines) == len(BAD), text
+    for line, path, bad in zip(lines, paths, BAD, strict=True):
+        assert line.startswith(f"error: {path}"), line
+        assert bad.needle in line, line
+    assert usage.ru_maxrss * 1024 < LIMIT_BYTES
+
+
+def test_the_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUANWANG_SCENARIO_MAX_BYTES", "100")
+    monkeypatch.setenv("SUANWANG_SCENARIO_MAX_DEPTH", "8")
+    limits = ScenarioLimits()
+    assert (limits.max_bytes, limits.max_depth) == (100, 8)
+    with pytest.raises(ScenarioError, match="larger than the limit of 100 bytes"):
+        loads_scenario(MINI, "yaml", limits=limits)
+
+
+def test_aliases_within_the_bound_still_load() -> None:
+    text = MINI.replace(
+        "  - {id: s, tier: hub}\n  - {id: u, tier: edge}\n",
+        "  - {id: s, tier: hub, geo: &g {lat_deg: 1.0, lon_deg: 2.0}}\n"
+        "  - {id: u, tier: edge, geo: *g}\n",
+    )
+    scenario = loads_scenario(text, "yaml")
+    assert len(scenario.topology.sites) == 2
+    with pytest.raises(ScenarioError, match="aliases expand"):
+        loads_scenario(text, "yaml", limits=ScenarioLimits(max_alias_nodes=1))
+
+
+def test_line_numbers_come_from_the_one_parse() -> None:
+    text = MINI.replace("bandwidth_mbps: 100", "bandwidth_mbps: -1")
+    with pytest.raises(ScenarioError) as caught:
+        loads_scenario(text, "yaml", source="s.yaml")
+    assert str(caught.value).startswith("s.yaml:9: links[0].bandwidth_mbps:")
+
+
+def test_an_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "out.yaml"
+    folder.mkdir()
+    result = CliRunner().invoke(app, ["scenario", "generate", "-n", "5", "-o", str(folder)])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "cannot write the file" in result.stderr
+    assert os.listdir(tmp_path) == ["out.yaml"], "no partial file is left"
