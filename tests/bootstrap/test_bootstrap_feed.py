@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from suanwang.bootstrap import ControlPlane, journal_for
+from suanwang.bootstrap.agents import AgentPolicy
 from suanwang.control.ports import ManualClock
 from suanwang.control.stores import Principal, Role
 from suanwang.scenario import load_builtin
@@ -17,6 +18,7 @@ from suanwang.security import KeyPair, MetricReport, sign_report
 from suanwang.security import Role as KeyRole
 from suanwang.storage import open_store
 
+SIMULATED = AgentPolicy(require_agent=False)  # nodes without agents stand in as capacity
 T0 = 1_700_000_000.0  # 22:13:20 UTC
 NODE = "edge-futian-mec-2"
 
@@ -27,7 +29,12 @@ def plane(tmp_path: Path) -> Iterator[tuple[ControlPlane, ManualClock]]:
     with open_store(f"sqlite:///{tmp_path / 'plane.db'}") as stores:
         scenario = load_builtin("metro-edge")
         live = ControlPlane(
-            stores, journal_for(stores), scenario, resolve_profile("cats-joint"), clock=clock
+            stores,
+            journal_for(stores),
+            scenario,
+            resolve_profile("cats-joint"),
+            clock=clock,
+            agents=SIMULATED,
         )
         live.start()
         try:

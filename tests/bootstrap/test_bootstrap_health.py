@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from suanwang.bootstrap import ControlPlane, journal_for
+from suanwang.bootstrap.agents import AgentPolicy
 from suanwang.bootstrap.health import HealthConfig, HealthMonitor, NodeHealth
 from suanwang.cli.localnet import USERS_SITE, write_three_sites
 from suanwang.control.ports import ManualClock
@@ -58,6 +59,7 @@ def plane(tmp_path: Path) -> Iterator[ControlPlane]:
             resolve_profile("cats-joint"),
             clock=clock,
             health=CONFIG,
+            agents=AgentPolicy(require_agent=False),  # cloud-1 stands in as capacity
         )
         made.start()
         try:

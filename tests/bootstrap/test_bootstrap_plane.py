@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from suanwang.bootstrap import ControlPlane, Settings, build_plane, journal_for
+from suanwang.bootstrap.agents import AgentPolicy
 from suanwang.control.ports import ManualClock
 from suanwang.control.stores import (
     AuditEvent,
@@ -61,7 +62,10 @@ def stores(tmp_path: Path) -> Iterator[Stores]:
 
 def _plane(stores: Stores, journal: TaskJournal, clock: ManualClock | None = None) -> ControlPlane:
     scenario = load_builtin("metro-edge")
-    return ControlPlane(stores, journal, scenario, resolve_profile("cats-joint"), clock=clock)
+    # Nodes without agents stand in as capacity: these tests are about the plane, not agents.
+    simulated = AgentPolicy(require_agent=False)
+    profile = resolve_profile("cats-joint")
+    return ControlPlane(stores, journal, scenario, profile, clock=clock, agents=simulated)
 
 
 def test_concurrent_submissions_share_one_commit(stores: Stores) -> None:
@@ -122,7 +126,7 @@ def test_a_failed_commit_withdraws_the_new_tasks(stores: Stores) -> None:
 
 
 def test_a_restart_resumes_unfinished_tasks(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, require_agent=False)
     first = build_plane(settings).plane
     first.start()
     submitted = [first.submit(ALICE, SPEC).result(30).task for _ in range(3)]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from suanwang.model import AcceleratorKind, Link, Node, Service, Site, Tier, TrustLevel
 
 State = Literal["up", "down"]
-NodeState = Literal["up", "draining", "down"]
+NodeState = Literal["up", "draining", "down", "no-agent"]
 
 
 class SiteOut(BaseModel):

@@ -12,7 +12,11 @@ bound through the API) once per ``tick_s``:
 - a fresh heartbeat from a suspected node clears the suspicion and ends the drain; from a down
   node it brings the node back *up* (returned to the pool, the queue tried on it).
 
-Nodes that never had an agent are left alone: they are the scenario's simulated capacity.
+Nodes that never had an agent are left alone (the plane's ``no-agent`` rule and dispatch
+timeout deal with them). Key bindings outlive restarts and scenario loads (``agents``): whenever
+the monitor meets a live network it has not seen (the first after a start, or a newly loaded
+one), it watches every node a bound key of that network speaks for, silence counted from then,
+so an agent that died while the server was away still has its node taken down.
 
 Two times are recorded per failure, as Prometheus histograms and in the audit detail:
 detection (last heartbeat -> node down) and re-placement (node down decided -> its tasks moved
@@ -169,12 +173,18 @@ class HealthMonitor:
     def _ages(self) -> dict[str, float]:
         live = self.plane.live
         now_s = self.plane.clock.now_s()
+        with live.aggregator_lock:
+            bound = live.aggregator.verifier.keyring.agent_nodes()
         with self._lock:
             if live is not self._live:
-                # Another topology was loaded: what was known of the old one does not apply.
+                # A live network not seen yet: what was known of another does not apply, and
+                # its nodes with bound agents are watched from now (a restart, a load).
                 if self._live is not None:
                     self._watched.clear()
                     self._state.clear()
+                for node in bound:  # those bound since (``watch``) keep their own time
+                    self._watched.setdefault(node, now_s)
+                    self._state.setdefault(node, NodeHealth.UP)
                 self._live = live
             watched = dict(self._watched)
         with live.aggregator_lock:

@@ -82,7 +82,7 @@ class Explanation:
     placed_on: str | None = None
 
 
-NodeState = Literal["up", "draining", "down"]
+NodeState = Literal["up", "draining", "down", "no-agent"]
 
 
 @dataclass(slots=True)
@@ -98,6 +98,7 @@ class LiveNetwork:
         down_nodes: Nodes now marked down (replaced, never mutated, so readers need no lock).
         down_links: Links now marked down (likewise).
         draining_nodes: Nodes being drained: up, but taking nothing new (likewise).
+        no_agent_nodes: Nodes with no agent to run work: nothing is placed there (likewise).
         feedback: Measured against estimated compute times, per device and workload class.
         network: Measured link figures (use under ``aggregator_lock``).
         probes: Agents' echo endpoints and RTT reports.
@@ -112,6 +113,7 @@ class LiveNetwork:
     down_nodes: frozenset[str] = frozenset()
     down_links: frozenset[str] = frozenset()
     draining_nodes: frozenset[str] = frozenset()
+    no_agent_nodes: frozenset[str] = frozenset()
     feedback: EfficiencyFeedback = field(default_factory=EfficiencyFeedback)
     network: NetworkMetricAgent = field(default=None)  # type: ignore[assignment]
     probes: LinkProbes = field(default=None)  # type: ignore[assignment]
@@ -148,9 +150,11 @@ class LiveNetwork:
         return cls(scenario, controller, dispatch, aggregator)
 
     def node_state(self, node_id: str) -> NodeState:
-        """Whether a node is up, draining (up, taking nothing new) or down."""
+        """Whether a node is up, draining (up, taking nothing new), down or has no agent."""
         if node_id in self.down_nodes:
             return "down"
+        if node_id in self.no_agent_nodes:
+            return "no-agent"
         return "draining" if node_id in self.draining_nodes else "up"
 
     def learn(self, task: Task, measured_compute_ms: float) -> bool:

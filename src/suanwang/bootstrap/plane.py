@@ -10,7 +10,6 @@ tenant is reported exactly as an absent one.
 
 from __future__ import annotations
 
-import logging
 import contextlib
 import logging
 import time
@@ -54,8 +53,6 @@ RAW_KEY_BYTES = 32
 
 _ADMIT_TIMEOUT_S = 30.0
 """Longest a key binding waits for the writer to return its no-agent node to the pool."""
-
-log = logging.getLogger("suanwang.plane")
 
 
 @dataclass(frozen=True, slots=True)

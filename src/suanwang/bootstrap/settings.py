@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +51,15 @@ class Settings(BaseSettings):
         submit_rate_per_s: Task submissions per second each tenant may sustain (a token
             bucket per tenant; 0 turns the limit off).
         submit_burst: Submissions a tenant may make at once before the rate applies.
+        require_agent: Place nothing on nodes no agent has bound a key for (state
+            ``no-agent``): live mode has no other way to run work there.
+        dispatch_timeout_s: A task published to its node and not pulled within this is taken
+            back: placed again elsewhere when the node has no agent (the node becomes
+            ``no-agent``), else failed with the reason (0: never).
+        max_run_s: Longest a task may run on an agent before the agent stops it and reports
+            it failed (0: no limit).
+        max_run_s_by_tenant: Per-tenant maximum run times replacing ``max_run_s``, as JSON
+            (``{"acme": 600}``).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -76,6 +85,11 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     submit_rate_per_s: float = Field(default=0.0, ge=0.0)
     submit_burst: int = Field(default=100, ge=1)
+    # Agents: no-agent nodes, dispatch timeout and maximum run time of a task.
+    require_agent: bool = False
+    dispatch_timeout_s: float = Field(default=120.0, ge=0.0)
+    max_run_s: float = Field(default=0.0, ge=0.0)
+    max_run_s_by_tenant: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -7,11 +7,17 @@ this engine forwards to the controller as the ``ExecutionEngine`` contract asks.
 Started tasks are first *staged*: ``publish`` makes them visible to agents. The control plane
 publishes after it has committed the placements, so an agent never runs a task whose placement
 a crash could still undo.
+
+A published task that no agent pulls is not left holding its reservations for ever: ``overdue``
+names the tasks published longer than a dispatch timeout ago and still not pulled, and
+``expire`` ends one as failed with the reason (the control plane decides which, and whether
+their node has an agent at all).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 
@@ -34,6 +40,7 @@ class AgentDispatch:
         self._ready: dict[str, deque[Task]] = {}
         self._node_of: dict[str, str] = {}
         self._running: set[str] = set()
+        self._published_at_s: dict[str, float] = {}  # published, not yet pulled (publish order)
 
     # ----------------------------------------------------------------- ExecutionEngine
 
@@ -53,6 +60,7 @@ class AgentDispatch:
         """Forget a task wherever it is; its agent's later reports are refused."""
         with self._lock:
             self._staged.pop(task_id, None)
+            self._published_at_s.pop(task_id, None)
             node = self._node_of.pop(task_id, None)
             self._running.discard(task_id)
             if node is not None and self._ready.get(node):
@@ -65,15 +73,45 @@ class AgentDispatch:
 
     # ----------------------------------------------------------------- control plane side
 
-    def publish(self) -> int:
-        """Make every staged task visible to its agent; returns how many."""
+    def publish(self, now_s: float | None = None) -> int:
+        """Make every staged task visible to its agent; returns how many.
+
+        Args:
+            now_s: Time of publication, which ``overdue`` counts from (default: the wall clock).
+        """
+        published_at_s = time.time() if now_s is None else now_s
         with self._lock:
             staged, self._staged = self._staged, {}
             for task in staged.values():
                 node = self._node_of.get(task.id)
                 if node is not None:
                     self._ready.setdefault(node, deque()).append(task)
+                    self._published_at_s[task.id] = published_at_s
             return len(staged)
+
+    def overdue(self, now_s: float, timeout_s: float) -> list[tuple[str, str]]:
+        """Published tasks not pulled within ``timeout_s`` of ``now_s``, oldest first.
+
+        Returns:
+            (task id, node id) pairs.
+        """
+        out: list[tuple[str, str]] = []
+        with self._lock:
+            # Publication order is time order, so the scan stops at the first task in time.
+            for task_id, published_at_s in self._published_at_s.items():
+                if now_s - published_at_s <= timeout_s:
+                    break
+                out.append((task_id, self._node_of[task_id]))
+        return out
+
+    def expire(self, task_id: str, reason: str) -> bool:
+        """End a published, not yet pulled task as failed for ``reason``; False if it was pulled."""
+        with self._lock:
+            if task_id not in self._published_at_s:
+                return False
+        self.cancel(task_id)
+        self._forward().task_finished(task_id, False, reason)
+        return True
 
     def waiting(self, node_id: str) -> int:
         """Published tasks of ``node_id`` not yet pulled."""
@@ -93,7 +131,10 @@ class AgentDispatch:
             queue = self._ready.get(node_id)
             if not queue:
                 return []
-            return [queue.popleft() for _ in range(min(limit, len(queue)))]
+            pulled = [queue.popleft() for _ in range(min(limit, len(queue)))]
+            for task in pulled:
+                self._published_at_s.pop(task.id, None)
+            return pulled
 
     def report_started(self, task_id: str, node_id: str) -> bool:
         """The agent of ``node_id`` began the task; False if it holds no such task."""
@@ -112,6 +153,7 @@ class AgentDispatch:
             del self._node_of[task_id]
             self._running.discard(task_id)
             self._staged.pop(task_id, None)
+            self._published_at_s.pop(task_id, None)
         # A task may end without a reported start (it failed to launch): the controller
         # accepts an end from SCHEDULED as well as from RUNNING.
         self._forward().task_finished(task_id, ok, reason)

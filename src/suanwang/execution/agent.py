@@ -12,8 +12,15 @@ An agent measures its machine once, binds its Ed25519 key to its node
   the control plane assigns it (``GET /v1/agents/{node}/peers``) and posts the figures signed
   (``POST /v1/agents/{node}/rtt``);
 - the main loop pulls the tasks placed on its node (``POST /v1/agents/{node}/pull``) while it
-  has free workers, reports each one started, runs its real work kind in a process pool
-  (``run_work``) and reports it finished, ok or failed with the reason and measured time.
+  has free workers, reports each one started, runs its real work kind in a worker process
+  (``execution.workers``) and reports it finished, ok or failed with the reason and measured
+  time. A task that runs past its maximum run time (the control plane's, sent with the task as
+  ``max_run_s``, or the agent's own, whichever is shorter) is stopped by killing its worker
+  process and reported failed with that reason.
+
+The key binding is retried until the control plane answers (``execution.binding``), and done
+again whenever a heartbeat is refused as signed by an unknown key (a control plane that lost a
+binding it had not committed, such as one killed in the middle of it).
 
 The agent's principal (role ``agent``, bound to the node and to the key id) and its token are
 made by an admin beforehand (``POST /v1/principals``, ``POST /v1/principals/{id}/tokens``).
@@ -21,7 +28,7 @@ made by an admin beforehand (``POST /v1/principals``, ``POST /v1/principals/{id}
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import functools
 import logging
 import os
@@ -29,17 +36,18 @@ import queue
 import signal
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from suanwang.execution.kinds import KindError, Work, WorkOutcome, run_work, select_kind
+from suanwang.execution.binding import bind_key, refused_as_unknown_key
+from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
 from suanwang.execution.load import CpuMeter, LoadSource
 from suanwang.execution.netprobe import LOOPBACK, EchoServer, probe_peers, rtt_report
+from suanwang.execution.workers import RunTimeExceeded, WorkerPool
 from suanwang.measure.probes import ProbeSettings, probe_once
 from suanwang.model import AcceleratorKind, Precision, TaskClass, TaskSpec
 from suanwang.model.task import AcceleratorNeed
@@ -74,6 +82,8 @@ class AgentConfig:
         echo_host: Address the echo endpoint binds and is announced at.
         ca_file: PEM file an ``https`` control plane is verified with (its CA or its own
             certificate, pinned); None trusts the system's certificate authorities.
+        max_run_s: Longest the agent lets any task run (None: only the control plane's limit).
+        bind_timeout_s: Longest the agent keeps trying to bind its key at start.
     """
 
     controller_url: str
@@ -89,6 +99,8 @@ class AgentConfig:
     probe_interval_s: float = 0.0
     echo_host: str = LOOPBACK
     ca_file: Path | None = None
+    max_run_s: float | None = None
+    bind_timeout_s: float = 120.0
 
 
 def _worker_init() -> None:
@@ -103,12 +115,6 @@ def _worker_init() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="agent-watch", daemon=True).start()
-
-
-def _ready() -> bool:
-    import numpy  # noqa: F401, PLC0415 (the import is the point: the worker is warm after it)
-
-    return True
 
 
 def load_or_create_key(path: Path | None) -> KeyPair:
@@ -190,23 +196,16 @@ class NodeAgent:
             httpx.HTTPStatusError: the control plane refused the key binding.
         """
         node = self.config.node_id
-        context = get_context("spawn")
-        with (
-            ProcessPoolExecutor(
-                self.config.workers, mp_context=context, initializer=_worker_init
-            ) as pool,
-            self._client() as client,
-        ):
+        pool = WorkerPool(self.config.workers, _worker_init)
+        with contextlib.ExitStack() as stack:
+            stack.callback(pool.shutdown)
+            client = stack.enter_context(self._client())
             # Workers start (and import numpy) while the probes run, so that the first task
             # does not pay for it: the agent heartbeats only once it can run work at once.
-            warming = [pool.submit(_ready) for _ in range(self.config.workers)]
             self._facts = probe_once(QUICK_PROBES)
-            for future in warming:
-                future.result(120.0)
+            pool.wait_ready(120.0)
             self._meter = CpuMeter(self.config.load_source)  # the workers exist by now
-            public = base64.b64encode(self.keys.public_bytes).decode()
-            client.put(f"/v1/agents/{node}/key", json={"public_key": public}).raise_for_status()
-            log.info("agent for %s bound key %s", node, self.key_id)
+            self._bind(client, self.config.bind_timeout_s)
             beat = threading.Thread(target=self._heartbeats, name=f"heartbeat-{node}", daemon=True)
             beat.start()
             if self.config.probe_interval_s > 0:
@@ -231,14 +230,26 @@ class NodeAgent:
             if self.echo is not None:
                 self.echo.stop()
 
-    def _step(self, client: httpx.Client, pool: ProcessPoolExecutor) -> bool:
+    def _bind(self, client: httpx.Client, timeout_s: float) -> None:
+        config = self.config
+        pause_s, stopping = config.poll_s, self.stopping
+        bind_key(
+            client,
+            config.node_id,
+            self.keys,
+            timeout_s=timeout_s,
+            pause_s=pause_s,
+            stopping=stopping,
+        )
+
+    def _step(self, client: httpx.Client, pool: WorkerPool) -> bool:
         busy = self._report_done(client)
         free = self.config.workers - self._running
         if free > 0:
             busy |= self._pull(client, pool, free)
         return busy
 
-    def _pull(self, client: httpx.Client, pool: ProcessPoolExecutor, free: int) -> bool:
+    def _pull(self, client: httpx.Client, pool: WorkerPool, free: int) -> bool:
         node = self.config.node_id
         response = client.post(f"/v1/agents/{node}/pull", json={"limit": free})
         response.raise_for_status()
@@ -252,7 +263,9 @@ class NodeAgent:
                 self._finish(client, task_id, ok=False, reason=f"cannot run: {error}")
                 continue
             self._event(client, task_id, {"event": "started"})
-            future = pool.submit(run_work, kind, Work.of(task_id, spec))
+            limits = [self.config.max_run_s, document.get("max_run_s")]
+            max_run_s = min((float(x) for x in limits if x), default=None)
+            future = pool.submit(task_id, kind, Work.of(task_id, spec), max_run_s)
             self._running += 1
             future.add_done_callback(functools.partial(self._ended, task_id))
         return bool(tasks)
@@ -271,7 +284,8 @@ class NodeAgent:
             reported = True
             error = future.exception()
             if error is not None:
-                self._finish(client, task_id, ok=False, reason=f"failed: {error}")
+                why = str(error) if isinstance(error, RunTimeExceeded) else f"failed: {error}"
+                self._finish(client, task_id, ok=False, reason=why)
                 continue
             outcome = future.result()
             reason = (
@@ -357,6 +371,8 @@ class NodeAgent:
                     response = client.post(f"/v1/agents/{node}/metrics", json={"envelope": wire})
                     if response.status_code != 200:
                         log.warning("heartbeat refused: %s", response.text)
+                    if refused_as_unknown_key(response):
+                        self._bind(client, 0.0)  # the next heartbeat goes through
                 except httpx.HTTPError as error:
                     log.warning("heartbeat failed: %s", error)
                 self.stopping.wait(self.config.interval_s)

@@ -24,6 +24,11 @@ pool. Against a crash loop (workers that die at once, every time): after
 replacement waits, ``BACKOFF_FIRST_S`` doubling up to ``BACKOFF_MAX_S`` (logged as an error),
 while new tasks queue in the FIFO; a pool that completes a task ends the streak.
 
+A maximum run time (``max_run_s``, or a tenant's in ``max_run_s_by_tenant``) is enforced in
+the worker (``workers.run_limited``): a timer raises in the task at its deadline, so the task
+is reported failed, "stopped after N s: past its maximum run time", and the worker and the
+pool live on (a kill would break the whole pool).
+
 Each finished run leaves a ``RunRecord`` — the estimate next to the measured compute time —
 in a bounded history, and is handed to ``on_record`` (for example
 ``EfficiencyFeedback.observe_record``).
@@ -43,15 +48,16 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from types import TracebackType
 
 from suanwang.control.ports import EngineReports
-from suanwang.execution.kinds import KindError, Work, WorkOutcome, run_work, select_kind
+from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
 from suanwang.execution.runbook import RecordHook, ReentrantLock, Run, RunBook, RunRecord
+from suanwang.execution.workers import run_limited
 from suanwang.model import Task
 
 _log = logging.getLogger(__name__)
@@ -79,6 +85,8 @@ class LocalEngine:
         history: Most run records kept.
         lock: Reentrant lock reports are delivered under; pass the one held around calls
             into the controller (see ``suanwang.execution.runbook``).
+        max_run_s: Longest a task may run before it is stopped and fails (None: no limit).
+        max_run_s_by_tenant: Per-tenant limits replacing ``max_run_s``.
     """
 
     def __init__(
@@ -90,8 +98,12 @@ class LocalEngine:
         on_record: RecordHook | None = None,
         history: int = 10_000,
         lock: ReentrantLock | None = None,
+        max_run_s: float | None = None,
+        max_run_s_by_tenant: Mapping[str, float] | None = None,
     ) -> None:
         self._nodes = tuple(dict.fromkeys(node_ids))
+        self._max_run_s = max_run_s
+        self._max_run_s_by_tenant = dict(max_run_s_by_tenant or {})
         self._node_set = frozenset(self._nodes)
         self.max_workers = max_workers or os.cpu_count() or 1
         if self.max_workers < 1:
@@ -238,7 +250,8 @@ class LocalEngine:
                 if not self._launched:
                     self._launched = True
                     self._launch(self._pool)
-                future = self._pool.submit(run_work, run.kind, work, self._allow)
+                limit_s = self._max_run_s_by_tenant.get(run.task.tenant, self._max_run_s)
+                future = self._pool.submit(run_limited, run.kind, work, self._allow, limit_s)
             except BrokenProcessPool:  # a worker died while idle: the task waits for a new pool
                 self._waiting.appendleft(run)
                 self._events.put(("broken", "", self._generation, None))

@@ -1,7 +1,12 @@
-"""The trust store: provider keys the operator trusts, agent keys bound to nodes, seen nonces."""
+"""The trust store: trusted provider keys, agent keys bound to nodes, nonces, report marks.
+
+Report marks keep replays refused across a restart (``ReportMarks``).
+"""
 
 from __future__ import annotations
 
+import math
+import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -71,6 +76,10 @@ class KeyRing:
             or self._agents.pop(key_id, None) is not None
         )
 
+    def agent_nodes(self) -> frozenset[str]:
+        """Nodes some bound agent key speaks for (nodes with an agent)."""
+        return frozenset(node for key in self._agents.values() for node in key.nodes or ())
+
     def provider(self, key_id: str) -> TrustedKey | None:
         """A trusted provider key, or None."""
         return self._providers.get(key_id)
@@ -124,3 +133,78 @@ class NonceCache:
         self._expiry[key] = expires_s
         self._order.append((expires_s, key))
         return True
+
+
+class ReportMarks:
+    """The newest accepted report per agent key, and the floor a restarted server holds to.
+
+    The nonce cache forgets everything when the process ends, so after a restart a report
+    captured within the last ``max_age_s`` would pass again. Two floors close that gap: the
+    marks stored before the restart (a report signed at or before its key's stored mark is a
+    replay), and ``start_s``, the time this process started (every report captured before the
+    crash was signed before it; one signed at the very start passes). Within one run the floors
+    do not move: the nonce cache refuses replays, and an agent's reports may arrive slightly out
+    of order (heartbeats and link probes sign on two threads), which a moving floor would refuse.
+
+    ``accepted`` records each accepted report; ``due`` hands out the marks changed since the
+    last call, at most once per ``flush_every_s`` per key, for a write-behind flush.
+
+    Args:
+        stored: Marks kept before the restart, key id -> newest signed timestamp (seconds).
+        start_s: Reports signed at or before this are refused (None: no such floor).
+        flush_every_s: Least time between two flushes of one key's mark.
+    """
+
+    def __init__(
+        self,
+        stored: dict[str, float] | None = None,
+        start_s: float | None = None,
+        flush_every_s: float = 1.0,
+    ) -> None:
+        self._floor = dict(stored or {})
+        self.start_s = start_s
+        self.flush_every_s = flush_every_s
+        self._newest: dict[str, tuple[float, str]] = {}
+        self._dirty: dict[str, None] = {}
+        self._flushed_at: dict[str, float] = {}
+        self._lock = threading.Lock()  # verifiers of several live networks may share the marks
+
+    def fresh(self, key_id: str, timestamp_s: float) -> bool:
+        """Whether a report signed at ``timestamp_s`` passes both floors (NaN never does).
+
+        It must be after its key's stored mark, and not before the start.
+        """
+        after_mark = timestamp_s > self._floor.get(key_id, -math.inf)
+        return after_mark and (self.start_s is None or timestamp_s >= self.start_s)
+
+    def accepted(self, key_id: str, timestamp_s: float, nonce: str) -> None:
+        """Note an accepted report (it becomes the key's mark if it is the newest)."""
+        with self._lock:
+            newest = self._newest.get(key_id)
+            if newest is None or timestamp_s > newest[0]:
+                self._newest[key_id] = (timestamp_s, nonce)
+                self._dirty[key_id] = None
+
+    def due(self, now_s: float, everything: bool = False) -> list[tuple[str, float, str]]:
+        """Changed marks whose key was last flushed ``flush_every_s`` ago (all with ``everything``).
+
+        Returned as (key id, timestamp, nonce), and no longer changed once returned.
+        """
+        out = []
+        with self._lock:
+            for key_id in list(self._dirty):
+                last_s = self._flushed_at.get(key_id, -math.inf)
+                if not everything and now_s - last_s < self.flush_every_s:
+                    continue
+                del self._dirty[key_id]
+                self._flushed_at[key_id] = now_s
+                timestamp_s, nonce = self._newest[key_id]
+                out.append((key_id, timestamp_s, nonce))
+        return out
+
+    def put_back(self, marks: list[tuple[str, float, str]]) -> None:
+        """Mark ``due`` marks changed again (their flush failed; the next one retries them)."""
+        with self._lock:
+            for key_id, _, _ in marks:
+                self._dirty[key_id] = None
+                self._flushed_at.pop(key_id, None)

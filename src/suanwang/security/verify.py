@@ -41,7 +41,7 @@ from suanwang.security.envelope import (
     SignedEnvelope,
     parse_body,
 )
-from suanwang.security.keyring import KeyRing, NonceCache, TrustedKey
+from suanwang.security.keyring import KeyRing, NonceCache, ReportMarks, TrustedKey
 
 
 class RejectReason(StrEnum):
@@ -126,6 +126,7 @@ class Verifier:
         self.keyring = keyring
         self.max_age_s, self.max_skew_s = max_age_s, max_skew_s
         self.nonces = NonceCache(keep_s=max_age_s)
+        self.marks: ReportMarks | None = None  # set by a server that keeps marks over restarts
 
     def _prepare(self, envelope: SignedEnvelope | bytes, now_s: float) -> _Pending | Verdict:
         """Checks 1–3 (everything before the signature)."""
@@ -159,8 +160,11 @@ class Verifier:
             return Verdict(RejectReason.BAD_SIGNATURE, "signature does not match the body", kid)
         if len(self.nonces) >= self.nonces.max_entries and self.nonces.full(now_s):
             return Verdict(RejectReason.OVERLOADED, "nonce cache is full", kid)
-        if not self.nonces.add(kid, header.nonce, header.timestamp_s, now_s):
-            return Verdict(RejectReason.REPLAY, f"nonce {header.nonce} already seen", kid)
+        marks = self.marks
+        stale = marks is not None and not marks.fresh(kid, header.timestamp_s)
+        if stale or not self.nonces.add(kid, header.nonce, header.timestamp_s, now_s):
+            seen = "signed before this server restarted" if stale else "already seen"
+            return Verdict(RejectReason.REPLAY, f"nonce {header.nonce} {seen}", kid)
         decoded = _decode(pending)
         if isinstance(decoded, Verdict):
             return decoded
@@ -169,6 +173,8 @@ class Verifier:
             return Verdict(RejectReason.NODE_NOT_BOUND, f"key {kid} is not bound to {node_id}", kid)
         report = decoded if isinstance(decoded, MetricReport) else None
         registration = decoded if isinstance(decoded, NodeRegistration) else None
+        if marks is not None:
+            marks.accepted(kid, header.timestamp_s, header.nonce)
         return Verdict(None, key_id=kid, report=report, registration=registration)
 
     def verify(self, envelope: SignedEnvelope | bytes, now_s: float) -> Verdict:

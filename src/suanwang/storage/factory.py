@@ -10,7 +10,14 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from suanwang.control.stores import AuditLog, PrincipalStore, StoreUnavailableError, TaskStore
+from suanwang.control.stores import (
+    AgentKeyStore,
+    AuditLog,
+    PrincipalStore,
+    StoreUnavailableError,
+    TaskStore,
+)
+from suanwang.storage.agents import MemoryAgentKeyStore, SqlAgentKeyStore
 from suanwang.storage.engine import make_engine, normalise_url, upgrade
 from suanwang.storage.memory import MemoryAuditLog, MemoryPrincipalStore, MemoryTaskStore
 from suanwang.storage.sql import SqlAuditLog, SqlPrincipalStore, SqlTaskStore
@@ -33,6 +40,7 @@ class Stores:
         tasks: Task store.
         principals: Principals and tokens.
         audit: Audit log.
+        agents: Agent key bindings and report marks.
         url: Database URL with any password hidden (for logs and ``status`` output).
         engine: SQLAlchemy engine, or None for the in-memory stores.
     """
@@ -40,6 +48,7 @@ class Stores:
     tasks: TaskStore
     principals: PrincipalStore
     audit: AuditLog
+    agents: AgentKeyStore
     url: str
     engine: Engine | None = None
 
@@ -79,7 +88,9 @@ def open_store(url: str | None = None) -> Stores:
     """
     url = url or os.environ.get(DATABASE_URL_ENV) or default_url()
     if url == MEMORY_URL:
-        return Stores(MemoryTaskStore(), MemoryPrincipalStore(), MemoryAuditLog(), MEMORY_URL)
+        audit = MemoryAuditLog()
+        agents = MemoryAgentKeyStore(audit)
+        return Stores(MemoryTaskStore(), MemoryPrincipalStore(), audit, agents, MEMORY_URL)
     shown = normalise_url(url).render_as_string(hide_password=True)
     engine = make_engine(url)
     try:
@@ -88,5 +99,10 @@ def open_store(url: str | None = None) -> Stores:
         engine.dispose()
         raise StoreUnavailableError(f"cannot open database {shown}: {exc.orig}") from exc
     return Stores(
-        SqlTaskStore(engine), SqlPrincipalStore(engine), SqlAuditLog(engine), shown, engine
+        SqlTaskStore(engine),
+        SqlPrincipalStore(engine),
+        SqlAuditLog(engine),
+        SqlAgentKeyStore(engine),
+        shown,
+        engine,
     )
