@@ -117,26 +117,40 @@ def _parse_json(text: str, source: str, limits: ScenarioLimits) -> Parsed:
         ) from None
     except RecursionError:
         raise ScenarioError(_too_deep(limits), source=source) from None
-    for container, path, depth in _walk_data(data):
+    for container, depth in _walk_data(data):
         if depth > limits.max_depth:
+            path = _path_to(data, container)
             raise ScenarioError(_too_deep(limits), source=source, path=path)
         if id(container) in repeated:
             key = repeated[id(container)][1]
-            raise _repeated_key(key, (*path, key), source, None)
+            raise _repeated_key(key, (*_path_to(data, container), key), source, None)
     return Parsed(data)
 
 
-def _walk_data(data: Any) -> Iterator[tuple[Any, tuple[str | int, ...], int]]:
-    """Every dict and list in ``data`` with its path and depth (JSON has no aliases)."""
-    stack: list[tuple[Any, tuple[str | int, ...], int]] = [(data, (), 1)]
+def _walk_data(data: Any) -> Iterator[tuple[Any, int]]:
+    """Every dict and list in ``data`` with its depth (JSON has no aliases, so a tree).
+
+    Paths are not built here (they would cost a tuple per container); ``_path_to`` finds the
+    one an error needs.
+    """
+    stack: list[tuple[Any, int]] = [(data, 1)] if _nested(data) else []
     while stack:
-        node, path, depth = stack.pop()
-        if isinstance(node, dict):
-            yield node, path, depth
-            stack.extend((v, (*path, k), depth + 1) for k, v in node.items() if _nested(v))
-        elif isinstance(node, list):
-            yield node, path, depth
-            stack.extend((v, (*path, i), depth + 1) for i, v in enumerate(node) if _nested(v))
+        node, depth = stack.pop()
+        yield node, depth
+        values = node.values() if type(node) is dict else node
+        stack.extend((v, depth + 1) for v in values if type(v) is dict or type(v) is list)
+
+
+def _path_to(data: Any, target: Any) -> tuple[str | int, ...]:
+    """The path from ``data`` to the container ``target`` (by identity); run on errors only."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        stack.extend((v, (*path, k)) for k, v in items if _nested(v))
+    return ()
 
 
 def _first_repeated(keys: Iterator[str]) -> str:
