@@ -1,6 +1,6 @@
 """A table of bad API bodies, parameters and signed reports: each answers a 4xx problem.
 
-Never a 5xx, never a traceback, and within ``ANSWER_S`` each. Signed reports are signed
+Never a 5xx, never a traceback, within ``ANSWER_S`` and ``PEAK_BYTES`` of heap each. Signed reports are signed
 correctly by the agent's bound key unless the case is about the signature, so that what is
 refused is the content itself (NaN and huge numbers, wrong types, replays).
 """
@@ -11,6 +11,7 @@ import base64
 import json
 import secrets
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from suanwang.security import KeyPair
 from suanwang.security import Role as KeyRole
 
 ANSWER_S = 5.0
+PEAK_BYTES = 500 * 2**20
 NODE = "edge-futian-mec-2"
 PROBLEM_JSON = "application/problem+json"
 
@@ -183,9 +185,17 @@ def _timed(api: Api, bad: Bad) -> tuple[Any, float]:
         kwargs |= {"content": bad.raw, "headers": {"Content-Type": "application/json"}}
     elif bad.json is not None:
         kwargs["json"] = bad.json
+    tracemalloc.start()
     started_s = time.perf_counter()
-    response = api.call(bad.who, bad.method, bad.path, **kwargs)
-    return response, time.perf_counter() - started_s
+    try:
+        response = api.call(bad.who, bad.method, bad.path, **kwargs)
+        took_s = time.perf_counter() - started_s
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # The server runs in this process (TestClient): its heap peak for the request is traced.
+    assert peak_bytes < PEAK_BYTES, f"{peak_bytes / 2**20:.0f} MiB for one bad request"
+    return response, took_s
 
 
 def _is_problem(response: Any) -> None:
