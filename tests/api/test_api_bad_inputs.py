@@ -1,8 +1,8 @@
 """A table of bad API bodies, parameters and signed reports: each answers a 4xx problem.
 
-Never a 5xx, never a traceback, within ``ANSWER_S`` and ``PEAK_BYTES`` of heap each. Signed reports are signed
-correctly by the agent's bound key unless the case is about the signature, so that what is
-refused is the content itself (NaN and huge numbers, wrong types, replays).
+Never a 5xx, never a traceback, within ``ANSWER_S`` and ``PEAK_BYTES`` of heap each. Signed
+reports are signed correctly by the agent's bound key unless the case is about the signature,
+so that what is refused is the content itself (NaN and huge numbers, wrong types, replays).
 """
 
 from __future__ import annotations
