@@ -9,6 +9,7 @@ Principals (id: tenant, roles):
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -70,8 +71,14 @@ class Api:
         return token
 
 
+# The API tests place work on metro-edge's nodes, which have no agents: they stand in as
+# capacity (a served network with ``require_agent`` on places nothing there).
+SIMULATED_CAPACITY = {"require_agent": False}
+
+
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    return Settings(data_dir=tmp_path / "data", token_cache_s=0.0, tune_gc=False, **overrides)
+    fields = {**SIMULATED_CAPACITY, **overrides}
+    return Settings(data_dir=tmp_path / "data", token_cache_s=0.0, tune_gc=False, **fields)
 
 
 def seed_principals(settings: Settings) -> dict[str, str]:
@@ -91,6 +98,7 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.args: list[str] = []  # further options of ``suanwang serve``
+        self.env = {"SUANWANG_REQUIRE_AGENT": "false"}  # as make_settings: agentless capacity
 
     def start(self, timeout_s: float = 60.0) -> None:
         port = free_port()
@@ -98,7 +106,9 @@ class Server:
         command = [sys.executable, "-m", "suanwang", "serve", "--port", str(port)]
         command += ["--data-dir", str(self.data_dir), *self.args]
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

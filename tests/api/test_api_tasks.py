@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
-from api_support import CPU_TASK, INGRESS, Api
+from api_support import CPU_TASK, INGRESS, Api, make_settings, seed_principals
+from fastapi.testclient import TestClient
 
+from suanwang.api import create_app
 from suanwang.storage import open_store
 
 
@@ -199,3 +202,16 @@ def test_bad_cursor_and_idempotency_key(api: Api) -> None:
     assert (
         api.call("alice", "POST", "/v1/tasks", json=CPU_TASK, headers=long_key).status_code == 422
     )
+
+
+def test_a_served_network_places_nothing_on_nodes_without_an_agent(tmp_path: Path) -> None:
+    # The default: live mode runs work only through agents, and metro-edge has none bound.
+    settings = make_settings(tmp_path, require_agent=True)
+    tokens = seed_principals(settings)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, settings, tokens)
+        task = api.submit("alice", CPU_TASK)
+        assert task["state"] == "pending"
+        assert task["placement"] is None
+        nodes = api.call("ops", "GET", "/v1/nodes").json()
+        assert {node["state"] for node in nodes} == {"no-agent"}

@@ -76,7 +76,8 @@ def open_plane(tmp_path: Path) -> Iterator[Opener]:
             resolve_profile("cats-joint"),
             clock=clock,
             health=HEALTH,
-            agents=policy or AgentPolicy(),
+            # the third site has no agent and stands in as capacity unless a test says not
+            agents=policy or AgentPolicy(require_agent=False),
         )
         plane.start()
         running.append(plane)

@@ -57,7 +57,7 @@ class AgentPolicy:
         marks_flush_s: Least time between two writes of one key's report mark.
     """
 
-    require_agent: bool = False
+    require_agent: bool = True
     dispatch_timeout_s: float = 120.0
     max_run_s: float | None = None
     max_run_s_by_tenant: Mapping[str, float] = field(default_factory=dict)

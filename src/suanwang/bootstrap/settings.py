@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     submit_rate_per_s: float = Field(default=0.0, ge=0.0)
     submit_burst: int = Field(default=100, ge=1)
     # Agents: no-agent nodes, dispatch timeout and maximum run time of a task.
-    require_agent: bool = False
+    require_agent: bool = True
     dispatch_timeout_s: float = Field(default=120.0, ge=0.0)
     max_run_s: float = Field(default=0.0, ge=0.0)
     max_run_s_by_tenant: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
