@@ -96,6 +96,13 @@ BAD: list[Bad] = [
     ),
     Bad("file-past-size-limit", "s.yaml", b"", "larger than the limit", file_only=True),
     Bad(
+        "yaml-past-its-size-limit",
+        "s.yaml",
+        b"version: 1\nname: t\n" + b"# padding\n" * 500_000,  # 5 MB, over the 4 MiB for YAML
+        "write large scenarios as JSON",
+        file_only=True,
+    ),
+    Bad(
         "duplicate-top-key",
         "s.yaml",
         MINI.replace("name: t\n", "name: t\nname: u\n").encode(),

@@ -7,6 +7,7 @@ files at once shows that no traceback escapes and bounds its resident memory (it
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+import yaml
 from bad_scenarios import BAD, MINI, Bad
 from typer.testing import CliRunner
 
@@ -92,6 +94,16 @@ def test_the_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (limits.max_bytes, limits.max_depth) == (100, 8)
     with pytest.raises(ScenarioError, match="larger than the limit of 100 bytes"):
         loads_scenario(MINI, "yaml", limits=limits)
+
+
+def test_json_may_be_larger_than_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUANWANG_SCENARIO_MAX_YAML_BYTES", "100")
+    limits = ScenarioLimits()
+    with pytest.raises(ScenarioError, match="YAML text larger than the limit of 100 bytes"):
+        loads_scenario(MINI, "yaml", limits=limits)
+    as_json = json.dumps(yaml.safe_load(MINI))
+    assert len(as_json) > 100
+    loads_scenario(as_json, "json", limits=limits)
 
 
 def test_aliases_within_the_bound_still_load() -> None:

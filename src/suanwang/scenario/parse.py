@@ -74,6 +74,12 @@ def parse_text(text: str, fmt: Format, source: str, limits: ScenarioLimits) -> P
             "(setting SUANWANG_SCENARIO_MAX_BYTES)",
             source=source,
         )
+    if fmt != "json" and len(text) > limits.max_yaml_bytes:
+        raise ScenarioError(
+            f"a YAML text larger than the limit of {limits.max_yaml_bytes:,} bytes "
+            "(setting SUANWANG_SCENARIO_MAX_YAML_BYTES); write large scenarios as JSON",
+            source=source,
+        )
     try:
         return (
             _parse_json(text, source, limits)
