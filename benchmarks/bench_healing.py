@@ -31,8 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from suanwang.bootstrap import ControlPlane, journal_for
-from suanwang.bootstrap.health import HealthConfig, NodeHealth
+from suanwang.bootstrap import agent_dispatch, journal_for
 from suanwang.cli.localnet import (
     THREE_SITES_NODES,
     USERS_SITE,
@@ -45,6 +44,8 @@ from suanwang.scenario import load_scenario
 from suanwang.scheduling import resolve_profile
 from suanwang.security import KeyPair, MetricReport, sign_report
 from suanwang.security import Role as KeyRole
+from suanwang.service import ControlPlane
+from suanwang.service.health import HealthConfig, NodeHealth
 from suanwang.storage import open_store
 
 TASKS = 200
@@ -58,7 +59,12 @@ def _plane_run(folder: Path) -> dict[str, float]:
     scenario = load_scenario(write_three_sites(folder))
     with open_store(f"sqlite:///{folder / 'bench.db'}") as stores:
         plane = ControlPlane(
-            stores, journal_for(stores), scenario, resolve_profile("cats-joint"), health=CONFIG
+            stores,
+            journal_for(stores),
+            scenario,
+            resolve_profile("cats-joint"),
+            dispatch=agent_dispatch,
+            health=CONFIG,
         )
         plane.start()
         try:

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from api_support import Api, make_settings, seed_principals
 
-from suanwang.bootstrap import ControlPlane
 from suanwang.cli.localnet import write_three_sites
 from suanwang.control.stores import Principal, Role
 from suanwang.execution.netprobe import EchoServer, probe_peers, rtt_report
 from suanwang.security import KeyPair, MetricReport, sign_report
 from suanwang.security import Role as KeyRole
+from suanwang.service import ControlPlane
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note on httpx

@@ -9,12 +9,13 @@ import pytest
 from rich.console import Console
 
 from suanwang.api.explanations import ExplanationOut
-from suanwang.bootstrap import LiveNetwork
 from suanwang.cli.explain_tables import explanation_view
 from suanwang.control.ports import ManualClock
+from suanwang.execution import AgentDispatch
 from suanwang.model import AcceleratorKind, AcceleratorNeed, Task, TaskSpec
 from suanwang.scenario import load_builtin
 from suanwang.scheduling import resolve_profile
+from suanwang.service import LiveNetwork
 
 INGRESS = "term-futian"
 
@@ -27,7 +28,9 @@ class _Silent:
 @pytest.fixture(scope="module")
 def live() -> LiveNetwork:
     scenario = load_builtin("metro-edge")
-    return LiveNetwork.build(scenario, resolve_profile("cats-joint"), ManualClock(), _Silent())
+    return LiveNetwork.build(
+        scenario, resolve_profile("cats-joint"), ManualClock(), _Silent(), dispatch=AgentDispatch
+    )
 
 
 def _document(live: LiveNetwork, task_id: str, spec: TaskSpec, node: str | None = None) -> Any:

@@ -18,8 +18,8 @@ from suanwang.control.stores import (
     Role,
     TaskStore,
 )
+from suanwang.security.tokens import TOKEN_PREFIX, hash_token
 from suanwang.storage import Stores
-from suanwang.storage.common import TOKEN_PREFIX, hash_token
 from suanwang.storage.tables import TokenRow
 
 # Tests that look into the database itself (the in-memory stores have none).

@@ -26,8 +26,8 @@ from suanwang.api.docs import install_docs
 from suanwang.api.limits import BodyLimit, SubmitLimiter
 from suanwang.api.routes import admin, agents, network, ops, scenarios, tasks
 from suanwang.bootstrap import Settings, build_plane
-from suanwang.bootstrap.twinruns import TwinRuns
 from suanwang.control.ports import Clock
+from suanwang.service.twinruns import TwinRuns
 
 TWIN_RUNS_DIR = "twin-runs"
 """Folder under the data folder holding the twin runs' reports."""

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from suanwang.api.limits import SubmitLimiter, retry_after_header
 from suanwang.api.problems import ApiError
 from suanwang.control.stores import MAX_KEY_CHARS, Principal, PrincipalStore, Role, TokenInfo
-from suanwang.storage.common import hash_token
+from suanwang.security.tokens import hash_token
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _MAX_TOKEN_CHARS = MAX_KEY_CHARS

@@ -8,8 +8,8 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request
 
-from suanwang.bootstrap import ControlPlane
 from suanwang.control.stores import MAX_KEY_CHARS
+from suanwang.service import ControlPlane
 
 T = TypeVar("T")
 

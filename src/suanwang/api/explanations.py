@@ -1,6 +1,6 @@
 """The explain route's document: where a task would go and why there, or why nowhere.
 
-Read from ``bootstrap.Explanation`` (itself a ``Diagnosis`` made plain) attribute by attribute:
+Read from ``service.Explanation`` (itself a ``Diagnosis`` made plain) attribute by attribute:
 the scheduling records validate straight into these models.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from suanwang.api.schemas import EstimateOut, PlacementOut, TaskOut
-from suanwang.bootstrap import Explanation
 from suanwang.model import Task
 from suanwang.scheduling import NearMiss
+from suanwang.service import Explanation
 
 
 class VerdictOut(BaseModel):

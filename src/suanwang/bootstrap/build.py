@@ -5,27 +5,30 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from suanwang.bootstrap.agents import AgentPolicy
-from suanwang.bootstrap.health import HealthConfig
-from suanwang.bootstrap.livefile import LiveScenarioFile
-from suanwang.bootstrap.plane import ControlPlane
 from suanwang.bootstrap.settings import Settings
-from suanwang.control.ports import Clock
+from suanwang.control.ports import Clock, PullDispatch
 from suanwang.control.stores import (
     IssuedToken,
     Principal,
     PrincipalExistsError,
     PrincipalStore,
     Role,
+    Stores,
     TaskJournal,
 )
+from suanwang.execution.dispatch import AgentDispatch
 from suanwang.model import Scenario
 from suanwang.scenario import resolve_scenario
 from suanwang.scheduling import resolve_profile
-from suanwang.storage import Stores, open_store
-from suanwang.storage.journal import MemoryTaskJournal, SqlTaskJournal
+from suanwang.service.agents import AgentPolicy
+from suanwang.service.health import HealthConfig
+from suanwang.service.livefile import LiveScenarioFile
+from suanwang.service.plane import ControlPlane
+from suanwang.storage import open_store
+from suanwang.storage.journal import journal_for as _journal_for
 
 LIVE_SCENARIO_FILE = "live-scenario.json"
 """File in the data folder holding the scenario last made live through the API."""
@@ -48,9 +51,24 @@ class Built:
 
 def journal_for(stores: Stores) -> TaskJournal:
     """The group-commit journal over the same database as ``stores``."""
-    if stores.engine is None:
-        return MemoryTaskJournal(stores.tasks, stores.audit)
-    return SqlTaskJournal(stores.engine)
+    return _journal_for(stores)
+
+
+def open_stores(url: str | None = None) -> Stores:
+    """The stores at ``url``, migrated to the current schema (``storage.open_store``).
+
+    For commands that work on the database without a server (tokens, the local network).
+
+    Raises:
+        StoreUnavailableError: the database cannot be reached or migrated.
+        sqlalchemy.exc.ArgumentError: the URL cannot be parsed.
+    """
+    return open_store(url)
+
+
+def agent_dispatch(node_ids: Iterable[str]) -> PullDispatch:
+    """The live networks' engine: tasks pulled by node agents (``execution.AgentDispatch``)."""
+    return AgentDispatch(node_ids)
 
 
 def ensure_admin(principals: PrincipalStore, tenant: str) -> IssuedToken | None:
@@ -110,6 +128,7 @@ def build_plane(settings: Settings, clock: Clock | None = None) -> Built:
         journal_for(stores),
         scenario,
         profile,
+        dispatch=agent_dispatch,
         clock=clock,
         max_batch=settings.max_batch,
         live_scenario_path=settings.data_dir / LIVE_SCENARIO_FILE,

@@ -20,10 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from suanwang.bootstrap.build import ensure_admin
-from suanwang.bootstrap.settings import Settings
+from suanwang.bootstrap import Settings, ensure_admin, open_stores
 from suanwang.security import KeyPair, Role, save_private_key
-from suanwang.storage import open_store
 
 AGENT_TENANT = "sites"
 """Tenant of the agent principals made here."""
@@ -112,7 +110,7 @@ class LocalNet:
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         settings = Settings(data_dir=self.data_dir)
-        with open_store(settings.resolved_database_url()) as stores:
+        with open_stores(settings.resolved_database_url()) as stores:
             issued = ensure_admin(stores.principals, settings.admin_tenant)
             if issued is None:
                 issued = stores.principals.create_token("admin")

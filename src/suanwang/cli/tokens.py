@@ -23,8 +23,7 @@ from rich.table import Table
 from suanwang.cli.common import console, fail, unavailable
 
 if TYPE_CHECKING:
-    from suanwang.control.stores import TokenInfo
-    from suanwang.storage import Stores
+    from suanwang.control.stores import Stores, TokenInfo
 
 token_app = typer.Typer(
     help="Bearer tokens (works on the database directly).", no_args_is_help=True
@@ -183,9 +182,8 @@ def _stores(database: str | None, *, create: bool) -> Stores:
     """The stores at the resolved URL; one line and exit 1 when there is no database there."""
     from sqlalchemy.exc import ArgumentError  # noqa: PLC0415 (database imports are slow)
 
-    from suanwang.bootstrap import Settings  # noqa: PLC0415
+    from suanwang.bootstrap import Settings, open_stores  # noqa: PLC0415
     from suanwang.control.stores import StoreUnavailableError  # noqa: PLC0415
-    from suanwang.storage import open_store  # noqa: PLC0415
 
     url = database or Settings().resolved_database_url()
     try:
@@ -198,6 +196,6 @@ def _stores(database: str | None, *, create: bool) -> Stores:
             "or pass --create-database to start a new one"
         )
     try:
-        return open_store(url)
+        return open_stores(url)
     except StoreUnavailableError as exc:
         raise unavailable(str(exc)) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 from suanwang.model import Task
@@ -118,6 +119,62 @@ class ExecutionEngine(Protocol):
     def inventory(self) -> tuple[str, ...]:
         """Ids of the nodes work can run on."""
         ...
+
+
+@runtime_checkable
+class PullDispatch(ExecutionEngine, Protocol):
+    """An execution engine whose workers pull their tasks: the node agents' side of the plane.
+
+    Contract (on top of ``ExecutionEngine``'s):
+        * ``start`` only *stages* a task; ``publish(now_s)`` makes every staged task visible to
+          its node's puller and returns how many. The control plane publishes after it has
+          committed the placements, so no node runs a task whose placement a crash could undo.
+        * ``pull(node_id, limit)`` hands out up to ``limit`` published tasks of that node,
+          oldest first, each once; a cancelled task is never handed out.
+        * ``node_of(task_id)`` is the node a held task was started on (None once it ended, was
+          cancelled, or was never started here).
+        * ``report_started(task_id, node_id)`` / ``report_finished(task_id, node_id, ok,
+          reason)`` come from the puller and are forwarded to the attached ``EngineReports``
+          only when ``node_id`` holds the task (a start at most once, an end once); they
+          return whether the report was accepted. An end without a start is accepted.
+        * ``overdue(now_s, timeout_s)`` lists, oldest first, ``(task id, node id)`` of the tasks
+          published more than ``timeout_s`` before ``now_s`` and still not pulled;
+          ``expire(task_id, reason)`` ends such a task as failed for ``reason`` (reported like
+          an end) and returns False when it was pulled meanwhile.
+        * Every method is thread-safe: pullers' requests and the writer call concurrently.
+    """
+
+    def publish(self, now_s: float | None = None) -> int:
+        """Make every staged task visible to its node; returns how many."""
+        ...
+
+    def pull(self, node_id: str, limit: int) -> list[Task]:
+        """Up to ``limit`` published tasks of ``node_id``, oldest first."""
+        ...
+
+    def node_of(self, task_id: str) -> str | None:
+        """Node a held task was started on, or None."""
+        ...
+
+    def report_started(self, task_id: str, node_id: str) -> bool:
+        """The puller of ``node_id`` began the task; False if that node holds no such task."""
+        ...
+
+    def report_finished(self, task_id: str, node_id: str, ok: bool, reason: str) -> bool:
+        """The puller of ``node_id`` ended the task; False if that node holds no such task."""
+        ...
+
+    def overdue(self, now_s: float, timeout_s: float) -> list[tuple[str, str]]:
+        """Published tasks not pulled within ``timeout_s`` of ``now_s``, oldest first."""
+        ...
+
+    def expire(self, task_id: str, reason: str) -> bool:
+        """End a published, not yet pulled task as failed; False if it was pulled."""
+        ...
+
+
+DispatchFactory = Callable[[Iterable[str]], PullDispatch]
+"""Makes the pull dispatch of one live network from its node ids (the composition root's choice)."""
 
 
 class ControllerListener(Protocol):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from enum import StrEnum
+from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 from suanwang.model import IllegalTransitionError, Task, TaskState
@@ -52,6 +53,16 @@ class InvalidCursorError(StoreError, ValueError):
 
 class StoreUnavailableError(StoreError):
     """The backing database cannot be reached or refused the operation for a transient reason."""
+
+
+def check_key(idempotency_key: str | None) -> None:
+    """Refuse an empty or over-long idempotency key (None is fine).
+
+    Raises:
+        ValueError: the key is empty or longer than ``MAX_KEY_CHARS``.
+    """
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_CHARS:
+        raise ValueError(f"an idempotency key has 1 to {MAX_KEY_CHARS} characters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,3 +502,49 @@ class AgentKeyStore(Protocol):
     def marks(self) -> dict[str, ReportMark]:
         """Every stored mark by key id."""
         ...
+
+
+class DatabaseHandle(Protocol):
+    """What the ports see of an adapter's database connection pool: that it can be closed."""
+
+    def dispose(self) -> None:
+        """Close every connection of the pool."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """The stores of one database, sharing its connection pool (``storage.open_store`` opens one).
+
+    Attributes:
+        tasks: Task store.
+        principals: Principals and tokens.
+        audit: Audit log.
+        agents: Agent key bindings and report marks.
+        url: Database URL with any password hidden (for logs and ``status`` output).
+        engine: The adapter's connection pool (a SQLAlchemy engine), or None for the in-memory
+            stores; opaque to everything but the adapter.
+    """
+
+    tasks: TaskStore
+    principals: PrincipalStore
+    audit: AuditLog
+    agents: AgentKeyStore
+    url: str
+    engine: DatabaseHandle | None = None
+
+    def close(self) -> None:
+        """Close the database connections (the stores must not be used afterwards)."""
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def __enter__(self) -> Stores:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

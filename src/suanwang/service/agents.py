@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from suanwang.bootstrap.live import LiveNetwork
 from suanwang.control.ports import Clock
 from suanwang.control.stores import (
     AgentKeyBinding,
@@ -43,6 +42,7 @@ from suanwang.control.stores import (
     StoreError,
 )
 from suanwang.security.keyring import ReportMarks
+from suanwang.service.live import LiveNetwork
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,17 +29,16 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from suanwang.control.awareness import Aggregator
+from suanwang.control.ports import Clock
 from suanwang.control.stores import Principal, Role
-
-if TYPE_CHECKING:
-    from suanwang.bootstrap.live import LiveNetwork
-    from suanwang.bootstrap.plane import ControlPlane
 
 log = logging.getLogger("suanwang.health")
 
@@ -101,6 +100,69 @@ class HealthEvent:
     moved: int = 0
 
 
+class WatchedNetwork(Protocol):
+    """What the monitor reads of a live network: its verified reports, under their lock."""
+
+    @property
+    def aggregator(self) -> Aggregator:
+        """Reports and their ages, and the key ring of bound agents (use under the lock)."""
+        ...
+
+    @property
+    def aggregator_lock(self) -> threading.Lock:
+        """Serialises the aggregator between threads."""
+        ...
+
+
+class MetricsRegistry(Protocol):
+    """Where the monitor's Prometheus metrics are registered."""
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The registry of one server."""
+        ...
+
+
+class HealthPlane(Protocol):
+    """What the monitor needs of the control plane (``ControlPlane`` implements it).
+
+    Contract:
+        * ``live`` is the live network served now; it is replaced whole when a scenario is
+          loaded (the monitor notices by identity), never mutated under the monitor.
+        * ``record``, ``drain_node`` and ``set_node`` run as commands of the single writer and
+          return futures that resolve once their effects are committed (``drain_node`` and
+          ``set_node`` with the number of tasks that began to move or were re-placed).
+        * Every member is safe to call from the monitor's own thread.
+    """
+
+    @property
+    def clock(self) -> Clock:
+        """Time of heartbeats and of the monitor's events."""
+        ...
+
+    @property
+    def metrics(self) -> MetricsRegistry:
+        """Where the detection and re-placement histograms go."""
+        ...
+
+    @property
+    def live(self) -> WatchedNetwork:
+        """The live network served now."""
+        ...
+
+    def record(self, who: Principal, action: str, target: str, detail: str = "") -> Future[None]:
+        """Append an audit entry through the writer."""
+        ...
+
+    def drain_node(self, who: Principal, node_id: str, reason: str) -> Future[int]:
+        """Place nothing new on a node and start moving its long-running services."""
+        ...
+
+    def set_node(self, who: Principal, node_id: str, up: bool, reason: str) -> Future[int]:
+        """Take a node down (its tasks re-placed) or bring it back up."""
+        ...
+
+
 class HealthMonitor:
     """Watches heartbeat ages and heals (see the module docstring).
 
@@ -110,13 +172,13 @@ class HealthMonitor:
         history: Most recent events kept in ``events``.
     """
 
-    def __init__(self, plane: ControlPlane, config: HealthConfig, history: int = 1000) -> None:
+    def __init__(self, plane: HealthPlane, config: HealthConfig, history: int = 1000) -> None:
         self.plane, self.config = plane, config
         self.events: deque[HealthEvent] = deque(maxlen=history)
         self._lock = threading.Lock()
         self._watched: dict[str, float] = {}  # node -> when its agent bound its key
         self._state: dict[str, NodeHealth] = {}
-        self._live: LiveNetwork | None = None
+        self._live: WatchedNetwork | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         registry = plane.metrics.registry

@@ -13,13 +13,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
-from suanwang.bootstrap.probes import LinkProbes
 from suanwang.control.awareness import Aggregator
 from suanwang.control.controller import Controller, ControllerConfig
-from suanwang.control.dispatch import AgentDispatch
 from suanwang.control.feed import StateFeed
 from suanwang.control.netmetrics import NetworkMetricAgent
-from suanwang.control.ports import Clock, ControllerListener
+from suanwang.control.ports import Clock, ControllerListener, DispatchFactory, PullDispatch
 from suanwang.execution.feedback import EfficiencyFeedback
 from suanwang.measure import UpdateMode, UpdatePolicy
 from suanwang.model import Placement, Scenario, Task
@@ -29,6 +27,7 @@ from suanwang.scheduling.diagnosis import NodeVerdict, RefusalGroup
 from suanwang.scheduling.state import ClusterState
 from suanwang.scheduling.whyhere import WhyHere
 from suanwang.security import KeyRing, Verifier
+from suanwang.service.probes import LinkProbes
 
 EXPLAIN_VERDICTS = 20
 """Rejected nodes an explanation lists, closest first (the per-plugin counts cover the rest)."""
@@ -92,7 +91,7 @@ class LiveNetwork:
     Attributes:
         scenario: The scenario made live.
         controller: Its controller.
-        dispatch: The agents' execution engine.
+        dispatch: The agents' execution engine (a ``PullDispatch``).
         aggregator: Verified metric reports (use under ``aggregator_lock``).
         aggregator_lock: Serialises the aggregator between request threads.
         down_nodes: Nodes now marked down (replaced, never mutated, so readers need no lock).
@@ -107,7 +106,7 @@ class LiveNetwork:
 
     scenario: Scenario
     controller: Controller
-    dispatch: AgentDispatch
+    dispatch: PullDispatch
     aggregator: Aggregator
     aggregator_lock: threading.Lock = field(default_factory=threading.Lock)
     down_nodes: frozenset[str] = frozenset()
@@ -138,16 +137,27 @@ class LiveNetwork:
         clock: Clock,
         listener: ControllerListener,
         config: ControllerConfig | None = None,
+        *,
+        dispatch: DispatchFactory,
     ) -> LiveNetwork:
-        """Make ``scenario`` live: an empty ledger, every node and link up."""
+        """Make ``scenario`` live: an empty ledger, every node and link up.
+
+        Args:
+            scenario: The scenario to serve.
+            profile: Scheduling profile.
+            clock: Time of transitions and report ages.
+            listener: Hears every transition of the controller.
+            config: Controller tunables.
+            dispatch: Makes the agents' engine from the topology's node ids.
+        """
         topology = scenario.topology
         scheduler = Scheduler(profile, ClusterState(topology))
-        dispatch = AgentDispatch(topology.arrays.node_ids)
-        controller = Controller(scheduler, dispatch, clock, listener=listener, config=config)
+        engine = dispatch(topology.arrays.node_ids)
+        controller = Controller(scheduler, engine, clock, listener=listener, config=config)
         aggregator = Aggregator.from_topology(
             topology, Verifier(KeyRing()), clock, policy=LIVE_UPDATES
         )
-        return cls(scenario, controller, dispatch, aggregator)
+        return cls(scenario, controller, engine, aggregator)
 
     def node_state(self, node_id: str) -> NodeState:
         """Whether a node is up, draining (up, taking nothing new), down or has no agent."""

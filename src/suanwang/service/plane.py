@@ -18,30 +18,30 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from suanwang.bootstrap.agents import AgentPolicy, AgentRegistry
-from suanwang.bootstrap.health import HealthConfig, HealthMonitor
-from suanwang.bootstrap.live import Explanation, LiveNetwork
-from suanwang.bootstrap.livefile import LOAD_ACTION, LiveScenarioFile, Staged, committed_loads
-from suanwang.bootstrap.metrics import PlaneMetrics
-from suanwang.bootstrap.worker import Batch, Recorder, Worker
 from suanwang.control.controller import ControllerConfig, nodes_by_state
-from suanwang.control.ports import Clock, SystemClock
+from suanwang.control.ports import Clock, DispatchFactory, SystemClock
 from suanwang.control.stores import (
     AuditEvent,
     ConflictError,
     NotFoundError,
     Principal,
     StoreError,
+    Stores,
     StoreUnavailableError,
     TaskJournal,
     TaskStore,
+    check_key,
 )
 from suanwang.model import Scenario, Task, TaskSpec
 from suanwang.scenario import ScenarioError
 from suanwang.scheduling import Profile
 from suanwang.security import SignedEnvelope, Verdict, key_id_of
-from suanwang.storage import Stores
-from suanwang.storage.common import check_key
+from suanwang.service.agents import AgentPolicy, AgentRegistry
+from suanwang.service.health import HealthConfig, HealthMonitor
+from suanwang.service.live import Explanation, LiveNetwork
+from suanwang.service.livefile import LOAD_ACTION, LiveScenarioFile, Staged, committed_loads
+from suanwang.service.metrics import PlaneMetrics
+from suanwang.service.worker import Batch, Recorder, Worker
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ class ControlPlane:
         journal: Group commit over the same database.
         scenario: The scenario made live at start.
         profile: Scheduling profile.
+        dispatch: Makes each live network's agents' engine from its node ids (a
+            ``PullDispatch``; the composition root names the adapter).
         clock: Time of transitions (default: the wall clock).
         max_batch: Most requests one group commit answers.
         live_scenario_path: Where a scenario loaded through the API is kept, so that the next
@@ -87,6 +89,7 @@ class ControlPlane:
         scenario: Scenario,
         profile: Profile,
         *,
+        dispatch: DispatchFactory,
         clock: Clock | None = None,
         max_batch: int = 512,
         live_scenario_path: Path | None = None,
@@ -98,7 +101,7 @@ class ControlPlane:
         self.metrics = PlaneMetrics()
         self.clock: Clock = clock or SystemClock()
         self.agents = AgentRegistry(stores.agents, self.clock, agents or AgentPolicy())
-        self._profile, self._config = profile, config
+        self._profile, self._config, self._dispatch = profile, config, dispatch
         self._live_file = (
             None if live_scenario_path is None else LiveScenarioFile(live_scenario_path)
         )
@@ -122,7 +125,14 @@ class ControlPlane:
         return self.stores.tasks
 
     def _build(self, scenario: Scenario) -> LiveNetwork:
-        live = LiveNetwork.build(scenario, self._profile, self.clock, self._recorder, self._config)
+        live = LiveNetwork.build(
+            scenario,
+            self._profile,
+            self.clock,
+            self._recorder,
+            self._config,
+            dispatch=self._dispatch,
+        )
         self.agents.attach(live)  # bindings kept over restarts and scenario loads
         return live
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from suanwang.bootstrap.metrics import PlaneMetrics
 from suanwang.control.controller import Controller
 from suanwang.control.stores import AuditEvent, StoreUnavailableError, TaskJournal
 from suanwang.model import Task
+from suanwang.service.metrics import PlaneMetrics
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ migrations shipped in ``migrations/``. ``open_store(url)`` is the one entry poin
 composition root needs.
 """
 
+from suanwang.control.stores import Stores
 from suanwang.storage.factory import (
     DATABASE_URL_ENV,
     DEFAULT_DB_PATH,
     MEMORY_URL,
-    Stores,
     default_url,
     open_store,
 )

@@ -1,22 +1,17 @@
-"""``open_store``: one URL to a ready set of stores, migrated to the current schema."""
+"""``open_store``: one URL to a ready set of stores, migrated to the current schema.
+
+``Stores``, the bundle it returns, is the ports' (``control.stores``); it is re-exported here
+for the adapters' own use.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from suanwang.control.stores import (
-    AgentKeyStore,
-    AuditLog,
-    PrincipalStore,
-    StoreUnavailableError,
-    TaskStore,
-)
+from suanwang.control.stores import Stores, StoreUnavailableError
 from suanwang.storage.agents import MemoryAgentKeyStore, SqlAgentKeyStore
 from suanwang.storage.engine import make_engine, normalise_url, upgrade
 from suanwang.storage.memory import MemoryAuditLog, MemoryPrincipalStore, MemoryTaskStore
@@ -30,43 +25,6 @@ MEMORY_URL = "memory://"
 
 DEFAULT_DB_PATH = Path(".suanwang") / "suanwang.db"
 """SQLite file used when neither a URL nor the environment names a database (under the cwd)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stores:
-    """The stores of one database, sharing its connection pool.
-
-    Attributes:
-        tasks: Task store.
-        principals: Principals and tokens.
-        audit: Audit log.
-        agents: Agent key bindings and report marks.
-        url: Database URL with any password hidden (for logs and ``status`` output).
-        engine: SQLAlchemy engine, or None for the in-memory stores.
-    """
-
-    tasks: TaskStore
-    principals: PrincipalStore
-    audit: AuditLog
-    agents: AgentKeyStore
-    url: str
-    engine: Engine | None = None
-
-    def close(self) -> None:
-        """Close the database connections (the stores must not be used afterwards)."""
-        if self.engine is not None:
-            self.engine.dispose()
-
-    def __enter__(self) -> Stores:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def default_url() -> str:

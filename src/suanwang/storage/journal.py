@@ -22,12 +22,14 @@ from suanwang.control.stores import (
     AuditLog,
     ConflictError,
     StaleTaskError,
+    Stores,
+    TaskJournal,
     TaskStore,
+    check_key,
     check_update,
 )
 from suanwang.model import Task
 from suanwang.storage.codec import history_to_json, placement_to_json, spec_to_json
-from suanwang.storage.common import check_key
 from suanwang.storage.sql import _reachable, _task
 from suanwang.storage.tables import AuditRow, Base, TaskRow
 
@@ -214,3 +216,10 @@ class MemoryTaskJournal:
                 self._tasks.update(new)
             for e in audit:
                 self._audit.append(e.who, e.action, e.target, e.detail, e.at_s)
+
+
+def journal_for(stores: Stores) -> TaskJournal:
+    """The group-commit journal over the same database as ``stores``."""
+    if isinstance(stores.engine, Engine):
+        return SqlTaskJournal(stores.engine)
+    return MemoryTaskJournal(stores.tasks, stores.audit)

@@ -20,17 +20,12 @@ from suanwang.control.stores import (
     TaskExistsError,
     TaskPage,
     TokenInfo,
+    check_key,
     check_update,
 )
 from suanwang.model import Task, TaskState
-from suanwang.storage.common import (
-    check_key,
-    check_limit,
-    decode_cursor,
-    encode_cursor,
-    hash_token,
-    new_token,
-)
+from suanwang.security.tokens import hash_token, new_token
+from suanwang.storage.common import check_limit, decode_cursor, encode_cursor
 
 
 class MemoryTaskStore:

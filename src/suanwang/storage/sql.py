@@ -31,9 +31,11 @@ from suanwang.control.stores import (
     TaskExistsError,
     TaskPage,
     TokenInfo,
+    check_key,
     check_update,
 )
 from suanwang.model import Task, TaskState
+from suanwang.security.tokens import hash_token, new_token
 from suanwang.storage.codec import (
     history_from_json,
     history_to_json,
@@ -42,14 +44,7 @@ from suanwang.storage.codec import (
     spec_from_json,
     spec_to_json,
 )
-from suanwang.storage.common import (
-    check_key,
-    check_limit,
-    decode_cursor,
-    encode_cursor,
-    hash_token,
-    new_token,
-)
+from suanwang.storage.common import check_limit, decode_cursor, encode_cursor
 from suanwang.storage.tables import AuditRow, PrincipalRow, TaskRow, TokenRow
 
 _NON_TERMINAL = [state.value for state in TaskState if not state.is_terminal]

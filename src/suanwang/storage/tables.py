@@ -85,7 +85,7 @@ class PrincipalRow(Base):
 
 
 class TokenRow(Base):
-    """A bearer token, kept only as the SHA-256 of its text (see ``common.hash_token``)."""
+    """A bearer token, kept only as the SHA-256 of its text (see ``security.tokens.hash_token``)."""
 
     __tablename__ = "tokens"
 

@@ -23,9 +23,9 @@ from suanwang.api.deps import IdPath, PlaneDep
 from suanwang.api.problems import ApiError
 from suanwang.api.refusals import AUDIT_ACTION, RefusalAudit
 from suanwang.api.schemas import Count, TaskOut
-from suanwang.bootstrap import ControlPlane
 from suanwang.control.stores import Principal, Role, StoreUnavailableError
 from suanwang.security import EnvelopeError, RejectReason, SignedEnvelope, Verdict, parse_body
+from suanwang.service import ControlPlane
 
 router = APIRouter(tags=["agents"])
 log = logging.getLogger(__name__)

@@ -13,12 +13,12 @@ from suanwang.api.auth import PEOPLE, STAFF, SUBMITTERS, allow, tenant_scope
 from suanwang.api.deps import IdPath, PlaneDep, answer
 from suanwang.api.problems import ApiError
 from suanwang.api.schemas import Count, Flag, Number
-from suanwang.bootstrap.plane import BUILD_ERRORS
-from suanwang.bootstrap.twinruns import RunState, TwinRun, TwinRuns
 from suanwang.control.stores import Principal
 from suanwang.model import Scenario
 from suanwang.scenario import ScenarioError, builtin_info, load_builtin, loads_scenario
 from suanwang.scheduling import builtin_profiles
+from suanwang.service.plane import BUILD_ERRORS
+from suanwang.service.twinruns import RunState, TwinRun, TwinRuns
 
 router = APIRouter(tags=["scenarios"])
 

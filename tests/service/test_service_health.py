@@ -12,17 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from suanwang.bootstrap import ControlPlane, journal_for
-from suanwang.bootstrap.agents import AgentPolicy
-from suanwang.bootstrap.health import HealthConfig, HealthMonitor, NodeHealth
+from suanwang.bootstrap import journal_for
 from suanwang.cli.localnet import USERS_SITE, write_three_sites
 from suanwang.control.ports import ManualClock
 from suanwang.control.stores import NotFoundError, Principal, Role
+from suanwang.execution import AgentDispatch
 from suanwang.model import TaskSpec, TaskState
 from suanwang.scenario import load_scenario
 from suanwang.scheduling import resolve_profile
 from suanwang.security import KeyPair, MetricReport, sign_report
 from suanwang.security import Role as KeyRole
+from suanwang.service import ControlPlane
+from suanwang.service.agents import AgentPolicy
+from suanwang.service.health import HealthConfig, HealthMonitor, NodeHealth
 from suanwang.storage import open_store
 
 CONFIG = HealthConfig(tick_s=3600.0, suspect_after_s=3.0, down_after_s=5.0)  # checks by hand
@@ -57,6 +59,7 @@ def plane(tmp_path: Path) -> Iterator[ControlPlane]:
             journal_for(stores),
             scenario,
             resolve_profile("cats-joint"),
+            dispatch=AgentDispatch,
             clock=clock,
             health=CONFIG,
             agents=AgentPolicy(require_agent=False),  # cloud-1 stands in as capacity

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from suanwang.bootstrap.live import LiveNetwork
 from suanwang.control.ports import ManualClock
+from suanwang.execution import AgentDispatch
 from suanwang.model import Task, TaskSpec
 from suanwang.scenario import loads_scenario
 from suanwang.scheduling import builtin_profiles
 from suanwang.scheduling.cycle import device_of, workload_class_of
+from suanwang.service.live import LiveNetwork
 
 NETWORK = """
 version: 1
@@ -28,7 +29,9 @@ class Quiet:
 
 def test_slow_measurements_lower_the_efficiency_and_lengthen_estimates() -> None:
     scenario = loads_scenario(NETWORK, "yaml")
-    live = LiveNetwork.build(scenario, builtin_profiles()["cats-joint"], ManualClock(), Quiet())
+    live = LiveNetwork.build(
+        scenario, builtin_profiles()["cats-joint"], ManualClock(), Quiet(), dispatch=AgentDispatch
+    )
     controller = live.controller
     first = controller.submit("t0", JOB)
     assert first.placement is not None

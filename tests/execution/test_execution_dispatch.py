@@ -1,11 +1,11 @@
-"""``AgentDispatch`` (control/dispatch.py): staged until published, pulled once, reports checked."""
+"""AgentDispatch (execution/dispatch.py): staged until published, pulled once, reports checked."""
 
 from __future__ import annotations
 
 import pytest
 
-from suanwang.control.dispatch import AgentDispatch
 from suanwang.control.ports import ExecutionEngine
+from suanwang.execution.dispatch import AgentDispatch
 from suanwang.model import Placement, Task, TaskSpec, TaskState
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from suanwang.bootstrap import ControlPlane, Settings, build_plane
+from suanwang.bootstrap import Settings, build_plane
 from suanwang.bootstrap.build import LIVE_SCENARIO_FILE
-from suanwang.bootstrap.livefile import LiveScenarioFile
 from suanwang.control.stores import Principal, Role
 from suanwang.model import Scenario, Task, TaskSpec, TaskState
 from suanwang.scenario import ScenarioError, load_builtin
+from suanwang.service import ControlPlane
+from suanwang.service.livefile import LiveScenarioFile
 
 ADMIN = Principal("admin", "operator", frozenset({Role.ADMIN}))
 ALICE = Principal("alice", "acme", frozenset({Role.CONSUMER}))

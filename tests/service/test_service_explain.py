@@ -7,10 +7,11 @@ counted, "why not solo" would answer "needs 4 free CPU cores, has 0".
 
 from __future__ import annotations
 
-from suanwang.bootstrap import LiveNetwork
 from suanwang.control.ports import ManualClock
+from suanwang.execution import AgentDispatch
 from suanwang.model import Link, Node, Precision, Scenario, Site, Task, TaskSpec, Tier, Topology
 from suanwang.scheduling import resolve_profile
+from suanwang.service import LiveNetwork
 
 SPEC = TaskSpec(work_gflop=10.0, cpu_cores=4.0, mem_gib=4.0, ingress_site="U")
 
@@ -32,7 +33,9 @@ def _live() -> LiveNetwork:
         Link("u-r", "U", "R", bandwidth_mbps=1_000.0, latency_ms=20.0),
     ]
     scenario = Scenario("two-nodes", Topology(sites, nodes, links=links))
-    return LiveNetwork.build(scenario, resolve_profile("nearest"), ManualClock(), _Silent())
+    return LiveNetwork.build(
+        scenario, resolve_profile("nearest"), ManualClock(), _Silent(), dispatch=AgentDispatch
+    )
 
 
 def test_a_placed_task_is_explained_without_its_own_hold() -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from suanwang.bootstrap import ControlPlane, Settings, build_plane, journal_for
-from suanwang.bootstrap.agents import AgentPolicy
+from suanwang.bootstrap import Settings, build_plane, journal_for
 from suanwang.control.ports import ManualClock
 from suanwang.control.stores import (
     AuditEvent,
@@ -21,9 +20,12 @@ from suanwang.control.stores import (
     StoreUnavailableError,
     TaskJournal,
 )
+from suanwang.execution import AgentDispatch
 from suanwang.model import Task, TaskSpec, TaskState
 from suanwang.scenario import load_builtin
 from suanwang.scheduling import resolve_profile
+from suanwang.service import ControlPlane
+from suanwang.service.agents import AgentPolicy
 from suanwang.storage import Stores, open_store
 
 ALICE = Principal("alice", "acme", frozenset({Role.CONSUMER}))
@@ -65,7 +67,15 @@ def _plane(stores: Stores, journal: TaskJournal, clock: ManualClock | None = Non
     # Nodes without agents stand in as capacity: these tests are about the plane, not agents.
     simulated = AgentPolicy(require_agent=False)
     profile = resolve_profile("cats-joint")
-    return ControlPlane(stores, journal, scenario, profile, clock=clock, agents=simulated)
+    return ControlPlane(
+        stores,
+        journal,
+        scenario,
+        profile,
+        dispatch=AgentDispatch,
+        clock=clock,
+        agents=simulated,
+    )
 
 
 def test_concurrent_submissions_share_one_commit(stores: Stores) -> None:

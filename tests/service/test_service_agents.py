@@ -13,17 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from suanwang.bootstrap import ControlPlane, journal_for
-from suanwang.bootstrap.agents import AgentPolicy
-from suanwang.bootstrap.health import HealthConfig, NodeHealth
+from suanwang.bootstrap import journal_for
 from suanwang.cli.localnet import THREE_SITES_NODES, USERS_SITE, write_three_sites
 from suanwang.control.ports import ManualClock
 from suanwang.control.stores import Principal, Role
+from suanwang.execution import AgentDispatch
 from suanwang.model import TaskSpec, TaskState
 from suanwang.scenario import load_scenario
 from suanwang.scheduling import resolve_profile
 from suanwang.security import KeyPair, MetricReport, RejectReason, SignedEnvelope, sign_report
 from suanwang.security import Role as KeyRole
+from suanwang.service import ControlPlane
+from suanwang.service.agents import AgentPolicy
+from suanwang.service.health import HealthConfig, NodeHealth
 from suanwang.storage import open_store
 
 HEALTH = HealthConfig(tick_s=3600.0, suspect_after_s=3.0, down_after_s=5.0)  # checks by hand
@@ -74,6 +76,7 @@ def open_plane(tmp_path: Path) -> Iterator[Opener]:
             journal_for(stores),
             scenario,
             resolve_profile("cats-joint"),
+            dispatch=AgentDispatch,
             clock=clock,
             health=HEALTH,
             # the third site has no agent and stands in as capacity unless a test says not

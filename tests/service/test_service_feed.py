@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from suanwang.bootstrap import ControlPlane, journal_for
-from suanwang.bootstrap.agents import AgentPolicy
+from suanwang.bootstrap import journal_for
 from suanwang.control.ports import ManualClock
 from suanwang.control.stores import Principal, Role
+from suanwang.execution import AgentDispatch
 from suanwang.scenario import load_builtin
 from suanwang.scheduling import resolve_profile
 from suanwang.security import KeyPair, MetricReport, sign_report
 from suanwang.security import Role as KeyRole
+from suanwang.service import ControlPlane
+from suanwang.service.agents import AgentPolicy
 from suanwang.storage import open_store
 
 SIMULATED = AgentPolicy(require_agent=False)  # nodes without agents stand in as capacity
@@ -33,6 +35,7 @@ def plane(tmp_path: Path) -> Iterator[tuple[ControlPlane, ManualClock]]:
             journal_for(stores),
             scenario,
             resolve_profile("cats-joint"),
+            dispatch=AgentDispatch,
             clock=clock,
             agents=SIMULATED,
         )
