@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -39,6 +40,7 @@ LONG_GFLOP = 25.0  # about a second of matmul on one core here
 DIE = "local_engine_kinds:die"  # user functions of the helper module next to this one
 DIE_LATER = "local_engine_kinds:die_later"
 NAP = "local_engine_kinds:nap"
+NAP_MARKED = "local_engine_kinds:nap_marked"
 DIED = "worker process died (pid "
 
 
@@ -168,17 +170,21 @@ def test_cancelling_a_waiting_task_keeps_it_from_running(one_worker):
     engine.cancel("waiting")
     engine.cancel("waiting")  # idempotent
     assert recorder.finished("first")
-    time.sleep(0.3)
+    # One worker, first in first out: once a task started after it has run, the cancelled
+    # one would have run too.
+    engine.start(scheduled("after", job(0.05)))
+    assert recorder.finished("after")
     assert recorder.of("waiting") == []
-    assert [r.task_id for r in engine.records()] == ["first"]
+    assert [r.task_id for r in engine.records()] == ["first", "after"]
     assert engine.running == 0
 
 
-def test_cancelling_a_running_task_silences_it_and_frees_its_worker(one_worker):
-    engine, recorder = one_worker
-    engine.start(scheduled("long", job(LONG_GFLOP)))
+def test_cancelling_a_running_task_silences_it_and_frees_its_worker(one_user_worker):
+    engine, recorder = one_user_worker
+    local_engine_kinds.begun_mark("long").unlink(missing_ok=True)
+    engine.start(scheduled("long", job(1.0, task_type=NAP_MARKED)))
     assert recorder.wait(lambda: recorder.of("long") == [("started", "long")])
-    time.sleep(0.2)
+    assert wait_until(local_engine_kinds.begun_mark("long").exists)  # its work is under way
     engine.cancel("long")
     engine.start(scheduled("next", job(0.05)))
     assert recorder.finished("next")  # ran once the cancelled work let go of the worker
@@ -251,6 +257,22 @@ def process_exists(pid: int) -> bool:
     return True
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _begun_marks() -> Iterator[None]:
+    """Remove the folder of the workers' "work begun" marks after this module."""
+    yield
+    shutil.rmtree(local_engine_kinds.begun_mark("any").parent, ignore_errors=True)
+
+
+@pytest.fixture
+def one_user_worker() -> Iterator[tuple[LocalEngine, Recorder]]:
+    recorder = Recorder()
+    engine = LocalEngine(["a"], max_workers=1, allow_user_functions=True)
+    engine.attach(recorder)
+    yield engine, recorder
+    engine.close()
+
+
 @pytest.fixture
 def two_user_workers() -> Iterator[tuple[LocalEngine, Recorder]]:
     recorder = Recorder()
@@ -300,9 +322,11 @@ def test_a_dying_worker_fails_what_its_pool_held_and_a_fresh_pool_takes_over(
 
 def test_a_cancelled_task_whose_worker_dies_reports_nothing(two_user_workers):
     engine, recorder = two_user_workers
+    local_engine_kinds.begun_mark("doomed").unlink(missing_ok=True)
     engine.start(scheduled("doomed", job(1.0, task_type=DIE_LATER)))
     assert recorder.wait(lambda: recorder.of("doomed") == [("started", "doomed")])
-    time.sleep(0.3)  # the pool has handed it to a worker: the cancel cannot stop it
+    # In a worker (its work has begun there): the cancel cannot stop it.
+    assert wait_until(local_engine_kinds.begun_mark("doomed").exists)
     engine.cancel("doomed")
     assert wait_until(lambda: engine.pools_replaced == 1)
     engine.start(scheduled("next", job(0.05)))
