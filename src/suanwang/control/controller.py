@@ -49,9 +49,9 @@ from suanwang.control.moves import MovesMixin
 from suanwang.control.ports import Clock, ControllerListener, ExecutionEngine
 from suanwang.control.runs import RunBook
 from suanwang.control.waiting import ReleaseBook, WaitQueue
+from suanwang.control.windows import WindowMixin
 from suanwang.model import ACCELERATOR_KINDS, Placement, Task, TaskSpec, TaskState
 from suanwang.scheduling import ClusterState, Request, Scheduler
-from suanwang.scheduling.batch.flow import FlowOptions, place_batch
 from suanwang.scheduling.framework import Code, Status
 
 
@@ -74,7 +74,7 @@ class ControllerConfig:
             (``place_window``; the driver calls it once ``window_due_s`` has come): a decision
             that sees its neighbours in time uses capacity better, at the price of the window
             in every such task's latency (counted against its budget, as waiting). Tasks with
-            a session key, or whose patience is under ``WINDOW_SHARE`` windows, skip it.
+            a session key, or whose patience is under ``windows.WINDOW_SHARE`` windows, skip it.
     """
 
     max_wait_s: float = 3600.0
@@ -87,11 +87,7 @@ class ControllerConfig:
             raise ValueError(f"window_s must be finite and not negative, got {self.window_s}")
 
 
-WINDOW_SHARE = 10.0
-"""A task waits for the window only if its patience is at least this many windows."""
-
-
-class Controller(MovesMixin):
+class Controller(MovesMixin, WindowMixin):
     """Places, runs, queues and re-places tasks (see the module docstring).
 
     Args:
@@ -124,9 +120,7 @@ class Controller(MovesMixin):
         self._predicted: dict[str, float | None] = {}  # queued task -> wait predicted, s
         self._runs = RunBook()
         self._draining: set[int] = set()
-        self._window: dict[str, None] = {}  # tasks held for the open window, in arrival order
-        self._window_due_s: float | None = None
-        self._window_options = FlowOptions(repair=False)
+        self._open_window()
         self._node_index = {node: i for i, node in enumerate(self.state.arrays.node_ids)}
         self._link_index = {link: i for i, link in enumerate(self.state.arrays.link_ids)}
         engine.attach(self)
@@ -185,63 +179,9 @@ class Controller(MovesMixin):
         self._tasks[task_id] = task
         self._listener.task_changed(task, "submitted")
         if self._windowed(spec):
-            if not self._window:
-                self._window_due_s = task.submitted_at_s + self.config.window_s
-            self._window[task_id] = None
+            self._join_window(task)
             return task
         return self._place(task, queued=False)
-
-    def _windowed(self, spec: TaskSpec) -> bool:
-        """Whether ``spec`` waits for the window: it is on, and the task can afford it.
-
-        Sessions keep their instance (the online scheduler's affinity), and a task whose
-        patience (latency budget, else deadline) is under ``WINDOW_SHARE`` of the window
-        would spend too much of it waiting: both are placed at once.
-        """
-        window_s = self.config.window_s
-        if window_s <= 0 or spec.affinity_key is not None:
-            return False
-        return self._patience_s(spec) >= window_s * WINDOW_SHARE
-
-    @property
-    def window_due_s(self) -> float | None:
-        """When the open window of arrivals is due to be placed (None: no window is open)."""
-        return self._window_due_s if self._window else None
-
-    def place_window(self) -> int:
-        """Place the arrivals held in the window together; returns how many were placed.
-
-        The min-cost-flow planner (``scheduling.batch.place_batch``, with this controller's
-        profile and state) places what it can, each task scheduled with the time it waited
-        in the window; what it leaves goes through the online path one by one (placed,
-        queued or refused as any arrival).
-        """
-        ids = [task_id for task_id in self._window if task_id in self._tasks]
-        self._window.clear()
-        self._window_due_s = None
-        if not ids:
-            return 0
-        now_s = self._clock.now_s()
-        tasks = [self._tasks[task_id] for task_id in ids]
-        requests = [
-            Request(t.id, t.spec, t.tenant, waited_ms=max(now_s - t.submitted_at_s, 0.0) * 1e3)
-            for t in tasks
-        ]
-        plan = place_batch(
-            self.scheduler.profile,
-            self.state,
-            requests,
-            options=self._window_options,
-            plugins=self.scheduler.plugins,  # what scarcity learned online carries over
-        )
-        placed = 0
-        for task, request, placement in zip(tasks, requests, plan.placements, strict=True):
-            if placement is None:
-                self._place(task, queued=False)
-                continue
-            self._start(task, placement, request.waited_ms)
-            placed += 1
-        return placed
 
     def resume(self, tasks: Iterable[Task]) -> int:
         """Take over non-terminal tasks after a restart and place each again; returns the count.
@@ -267,10 +207,9 @@ class Controller(MovesMixin):
         task = self._tasks.get(task_id)
         if task is None:
             return None
+        self._leave_window(task_id)  # a task held there is PENDING: nothing else holds it
         if task_id in self._queue:
             self._queue.remove(task_id)
-        elif task_id in self._window:
-            del self._window[task_id]
         elif task.state in (TaskState.SCHEDULED, TaskState.RUNNING):
             run_id = self._runs.run(task_id)
             self._engine.cancel(run_id)
