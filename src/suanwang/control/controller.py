@@ -41,10 +41,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 
+from suanwang.control.config import ControllerConfig
 from suanwang.control.moves import MovesMixin
 from suanwang.control.ports import Clock, ControllerListener, ExecutionEngine
 from suanwang.control.runs import RunBook
@@ -54,37 +54,12 @@ from suanwang.model import ACCELERATOR_KINDS, Placement, Task, TaskSpec, TaskSta
 from suanwang.scheduling import ClusterState, Request, Scheduler
 from suanwang.scheduling.framework import Code, Status
 
+__all__ = ["Controller", "ControllerConfig"]  # the config is read where the controller is built
+
 
 class _Silent:
     def task_changed(self, task: Task, cause: str) -> None:
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class ControllerConfig:
-    """Tunables of the controller.
-
-    Attributes:
-        max_wait_s: Patience in the queue of a task with neither latency budget nor deadline.
-        max_replacements: Re-placements a task may have before it fails.
-        retries_per_release: Failed placement attempts allowed per returned capacity (bounds
-            the work a completion costs while the network is overloaded).
-        window_s: 0 places each arrival at once (online). Above 0, arrivals without a session
-            key are held for up to this long and placed together by the min-cost-flow planner
-            (``place_window``; the driver calls it once ``window_due_s`` has come): a decision
-            that sees its neighbours in time uses capacity better, at the price of the window
-            in every such task's latency (counted against its budget, as waiting). Tasks with
-            a session key, or whose patience is under ``windows.WINDOW_SHARE`` windows, skip it.
-    """
-
-    max_wait_s: float = 3600.0
-    max_replacements: int = 3
-    retries_per_release: int = 4
-    window_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not self.window_s >= 0 or self.window_s == float("inf"):
-            raise ValueError(f"window_s must be finite and not negative, got {self.window_s}")
 
 
 class Controller(MovesMixin, WindowMixin):

@@ -18,7 +18,7 @@ from suanwang.scheduling import ClusterState, Request, Scheduler
 from suanwang.scheduling.batch.flow import FlowOptions, place_batch
 
 if TYPE_CHECKING:
-    from suanwang.control.controller import ControllerConfig
+    from suanwang.control.config import ControllerConfig
     from suanwang.control.ports import Clock
 
 WINDOW_SHARE = 10.0
