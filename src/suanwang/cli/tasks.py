@@ -20,7 +20,7 @@ from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
 
-from suanwang.cli.common import console, err_console, fail
+from suanwang.cli.common import AsJson, console, err_console, fail
 
 if TYPE_CHECKING:
     import httpx
@@ -44,7 +44,6 @@ CaFile = Annotated[
         help="PEM file to verify an https server with: its CA or its own certificate.",
     ),
 ]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 

@@ -20,7 +20,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from suanwang.cli.common import console, fail, unavailable
+from suanwang.cli.common import AsJson, console, fail, unavailable
 
 if TYPE_CHECKING:
     from suanwang.control.stores import Stores, TokenInfo
@@ -37,7 +37,6 @@ Database = Annotated[
         help="Database URL; default: the server's (SUANWANG_DATA_DIR/suanwang.db).",
     ),
 ]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 _CLI_WHO = "cli"
 """Who the audit log names for changes made with the command line on the database."""
