@@ -151,11 +151,11 @@ def test_a_link_whose_measured_rtt_rises_is_routed_around(probing_net: LocalNet)
     with probing_net.client() as client:
         # Loopback RTTs are well under a millisecond: once both cloud links are measured and
         # past the hold-down, the round trip over edge-north drops from 14 ms to about 2 ms.
+        # (While only south-cloud is measured, the route goes south: the probes' order decides.)
         deadline = time.monotonic() + 30.0
         while True:
             segments, network_ms = _segments_to_cloud(client)
-            assert segments == ["users-north", "cloud-north"]
-            if network_ms < 4.0:
+            if segments == ["users-north", "cloud-north"] and network_ms < 4.0:
                 break
             assert time.monotonic() < deadline, f"measured latency never used: {network_ms} ms"
         # edge-north's echo endpoint now answers 30 ms late: the cloud measures that link slow.
