@@ -5,16 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from suanwang.cli.common import console, progress_bar
-from suanwang.measure import metric_spec, score_band
-from suanwang.measure.probes import PROBE_STEPS, MachineMeasurement, ProbeSettings, measure_machine
 
-QUICK = ProbeSettings(matrix_size=256, repeats=3, copy_mib=16)
-"""Probe sizes of ``--quick``: a few seconds in all."""
+if TYPE_CHECKING:
+    from suanwang.measure.probes import MachineMeasurement
 
 
 def measure(
@@ -24,7 +23,12 @@ def measure(
     gpu: bool = typer.Option(True, "--gpu/--no-gpu", help="Measure a GPU via torch if present."),
 ) -> None:
     """Measure this machine: CPU GFLOPS, memory bandwidth, cores, memory, disk, GPU if present."""
-    base = QUICK if quick else ProbeSettings()
+    # Imported here: numpy and scipy are slow to import and only this command needs them.
+    from suanwang.measure.probes import PROBE_STEPS, ProbeSettings, measure_machine  # noqa: PLC0415
+
+    # the probe sizes of --quick: a few seconds in all
+    quick_settings = ProbeSettings(matrix_size=256, repeats=3, copy_mib=16)
+    base = quick_settings if quick else ProbeSettings()
     settings = dataclasses.replace(base, gpu=gpu)
     with progress_bar() as progress:
         task = progress.add_task("measuring", total=runs * len(PROBE_STEPS))
@@ -41,6 +45,8 @@ def measure(
 
 
 def _table(result: MachineMeasurement) -> Table:
+    from suanwang.measure import metric_spec, score_band  # noqa: PLC0415 (fast --help)
+
     table = Table(title=f"This machine, {result.runs} runs", title_justify="left")
     table.add_column("metric")
     table.add_column("level")

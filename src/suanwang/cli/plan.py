@@ -11,8 +11,6 @@ import typer
 from rich.table import Table
 
 from suanwang.cli.common import bad_input_exits, console, progress_bar
-from suanwang.scenario import ScenarioError, resolve_scenario
-from suanwang.scheduling import ProfileError, UnknownPluginError, builtin_profiles, resolve_profile
 
 if TYPE_CHECKING:
     from suanwang.scheduling.batch import PlanComparison, PlanRow
@@ -59,7 +57,15 @@ def plan(
     ),
 ) -> None:
     """Place a scenario's request batch at once (min-cost flow); --compare adds every profile."""
-    # Imported here: OR-Tools and the solvers are slow to import and only this command needs them.
+    # Imported here: the scheduler, OR-Tools and the solvers are slow to import, and `suanwang
+    # --help` must not pay for them.
+    from suanwang.scenario import ScenarioError, resolve_scenario  # noqa: PLC0415
+    from suanwang.scheduling import (  # noqa: PLC0415
+        ProfileError,
+        UnknownPluginError,
+        builtin_profiles,
+        resolve_profile,
+    )
     from suanwang.scheduling.batch import BatchError, compare_profiles  # noqa: PLC0415
 
     with bad_input_exits(ScenarioError, ProfileError, BatchError, UnknownPluginError):

@@ -6,23 +6,18 @@ import dataclasses
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from suanwang.cli.common import bad_input_exits, console, err_console, fail
-from suanwang.model import Scenario
-from suanwang.scenario import (
-    ScenarioDoc,
-    ScenarioError,
-    builtin_info,
-    dump_scenario,
-    dumps_scenario,
-    load_scenario,
-    resolve_scenario,
-)
-from suanwang.scenario.summary import ScenarioSummary, summarise
+
+# The scenario package (pydantic schema, numpy) is imported inside each command: `suanwang
+# --help` must not pay for it.
+if TYPE_CHECKING:
+    from suanwang.model import Scenario
+    from suanwang.scenario.summary import ScenarioSummary
 
 app = typer.Typer(
     help="Scenario files: topology, services, workload, failures and energy.",
@@ -41,6 +36,8 @@ OutputOption = Annotated[
 
 def _emit(scenario: Scenario, output: Path | None) -> None:
     """Write ``scenario`` to ``output`` (format from its suffix) or as YAML to standard output."""
+    from suanwang.scenario import dump_scenario, dumps_scenario  # noqa: PLC0415
+
     if output is None:
         typer.echo(dumps_scenario(scenario, "yaml"), nl=False)
         return
@@ -56,6 +53,8 @@ def _emit(scenario: Scenario, output: Path | None) -> None:
 @app.command("list")
 def list_builtins() -> None:
     """List the built-in scenarios."""
+    from suanwang.scenario import builtin_info  # noqa: PLC0415
+
     table = Table(title="Built-in scenarios", title_justify="left")
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("description")
@@ -126,6 +125,9 @@ def show(
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Summarise a scenario: compute per tier, network, workload."""
+    from suanwang.scenario import ScenarioError, resolve_scenario  # noqa: PLC0415
+    from suanwang.scenario.summary import summarise  # noqa: PLC0415
+
     with bad_input_exits(ScenarioError):
         loaded = resolve_scenario(scenario)
     summary = summarise(loaded)
@@ -140,13 +142,19 @@ def show(
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Scenario files (.yaml, .yml, .json).")],
+    files: Annotated[
+        list[str], typer.Argument(help="Scenario files (.yaml, .yml, .json) or built-in names.")
+    ],
 ) -> None:
-    """Check scenario files; print one line per file; exit 2 if any is invalid."""
+    """Check scenario files or built-ins; print one line for each; exit 2 if any is invalid."""
+    from suanwang.scenario import ScenarioError, resolve_scenario  # noqa: PLC0415
+
     bad = 0
     for path in files:
         try:
-            scenario = load_scenario(path)
+            # a file when one is there (or the name has a scenario suffix), else a built-in,
+            # as every other command that takes a scenario reads it
+            scenario = resolve_scenario(path)
         except ScenarioError as error:
             bad += 1
             err_console.print(f"error: {error}", highlight=False, markup=False, soft_wrap=True)
@@ -173,6 +181,7 @@ def generate(
     output: OutputOption = None,
 ) -> None:
     """Generate a realistic tiered topology of any size (deterministic for a seed)."""
+    from suanwang.scenario import ScenarioError  # noqa: PLC0415
     from suanwang.scenario.generate import generate_scenario  # noqa: PLC0415  # keeps start-up fast
 
     with bad_input_exits(ScenarioError):
@@ -197,6 +206,7 @@ def import_(
 ) -> None:
     """Import an EdgeSimPy dataset or a GraphML/GML topology (e.g. Internet Topology Zoo)."""
     # Imported here: networkx is slow to import and only these commands need it.
+    from suanwang.scenario import ScenarioError  # noqa: PLC0415
     from suanwang.scenario.importers import import_edgesimpy, import_graph  # noqa: PLC0415
 
     with bad_input_exits(ScenarioError):
@@ -207,6 +217,8 @@ def import_(
 @app.command()
 def schema(output: OutputOption = None) -> None:
     """Print the JSON Schema of scenario files (for editors and validators)."""
+    from suanwang.scenario import ScenarioDoc  # noqa: PLC0415
+
     text = json.dumps(ScenarioDoc.model_json_schema(by_alias=True), indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)

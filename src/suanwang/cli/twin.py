@@ -11,7 +11,6 @@ import typer
 
 from suanwang.cli.common import bad_input_exits, console, err_console, fail, progress_bar
 from suanwang.cli.twin_tables import comparison_table, run_table, sweep_rich_table, totals_table
-from suanwang.scenario import ScenarioError, resolve_scenario
 
 if TYPE_CHECKING:
     from suanwang.twin import TwinConfig
@@ -100,7 +99,9 @@ def run(
     json_output: JsonOption = False,
 ) -> None:
     """Run the twin once; print SLA, latency, energy and cost, and write the report folder."""
-    from suanwang.twin import TwinError, run_twin  # noqa: PLC0415  # keeps --help fast
+    # Imported here: the twin, the scheduler and the scenario schema are slow to import.
+    from suanwang.scenario import ScenarioError, resolve_scenario  # noqa: PLC0415
+    from suanwang.twin import TwinError, run_twin  # noqa: PLC0415
     from suanwang.twin.compare import check_profiles, overall_latency, profile_label  # noqa: PLC0415
     from suanwang.twin.report import write_report  # noqa: PLC0415
     from suanwang.twin.summary import summarise  # noqa: PLC0415
@@ -184,6 +185,7 @@ def compare(
     ] = None,
 ) -> None:
     """Run one seeded workload under several profiles and compare them side by side."""
+    from suanwang.scenario import ScenarioError, resolve_scenario  # noqa: PLC0415
     from suanwang.twin import TwinError  # noqa: PLC0415  # keeps --help fast
     from suanwang.twin import compare as twin_compare  # noqa: PLC0415
 
@@ -248,6 +250,7 @@ def _sweep(
     ray_address: str | None,
     workers: int | None,
 ) -> None:
+    from suanwang.scenario import ScenarioError  # noqa: PLC0415
     from suanwang.twin import TwinError  # noqa: PLC0415
     from suanwang.twin.compare import sweep, sweep_table  # noqa: PLC0415
     from suanwang.twin.report import write_json  # noqa: PLC0415
