@@ -194,6 +194,36 @@ def test_over_large_bodies_get_413(api: Api) -> None:
     assert response.json()["status"] == 413
 
 
+def test_list_newest_first_with_search_and_a_total(api: Api) -> None:
+    ids = [api.submit("alice", {**CPU_TASK, "task_type": f"t{i % 2}"})["id"] for i in range(5)]
+    api.submit("bob", CPU_TASK)  # another tenant's: neither listed nor counted for alice
+    seen, cursor, totals = [], None, set()
+    for _ in range(10):
+        params = {"limit": 2, "order": "newest", "include_total": True}
+        page = api.call(
+            "alice", "GET", "/v1/tasks", params=params | ({"cursor": cursor} if cursor else {})
+        )
+        assert page.status_code == 200, page.text
+        seen += [t["id"] for t in page.json()["items"]]
+        totals.add(page.json()["total"])
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
+    assert totals == {5}
+    typed = {"order": "newest", "task_type": "t1", "include_total": True}
+    page = api.call("alice", "GET", "/v1/tasks", params=typed).json()
+    assert [t["id"] for t in page["items"]] == ids[1::2][::-1]
+    assert page["total"] == 2
+    # The total is only counted when asked for.
+    assert api.call("alice", "GET", "/v1/tasks").json()["total"] is None
+    prefix = {"id_prefix": ids[3][:12], "include_total": True}
+    found = api.call("alice", "GET", "/v1/tasks", params=prefix).json()
+    assert ([t["id"] for t in found["items"]], found["total"]) == ([ids[3]], 1)
+    assert api.call("alice", "GET", "/v1/tasks", params={"order": "sideways"}).status_code == 422
+    assert api.call("alice", "GET", "/v1/tasks", params={"id_prefix": ""}).status_code == 422
+
+
 def test_bad_cursor_and_idempotency_key(api: Api) -> None:
     assert api.call("alice", "GET", "/v1/tasks", params={"cursor": "zzz"}).status_code == 400
     huge = base64.urlsafe_b64encode(b"t1:" + b"9" * 30).decode()

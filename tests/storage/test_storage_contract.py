@@ -194,6 +194,49 @@ def test_filters_by_state_and_task_type(stores: Stores) -> None:
     assert [t.id for t in video_pending.tasks] == ["v1"]
 
 
+def test_newest_first_pages_walk_back_from_the_first(stores: Stores) -> None:
+    # Submission times go forwards and backwards: the order is that of submission to the store.
+    tasks = [
+        submit(f"n{i:02}", tenant="ab"[i % 3 == 0], at_s=500.0 + (-1) ** i * i) for i in range(17)
+    ]
+    for task in tasks:
+        stores.tasks.add(task)
+    newest = [t.id for t in reversed(tasks)]
+    assert [t.id for t in all_pages(stores.tasks, 4, newest_first=True)] == newest
+    first = stores.tasks.list(tenant="a", limit=3, newest_first=True)
+    assert [t.id for t in first.tasks] == [t.id for t in reversed(tasks) if t.tenant == "a"][:3]
+    # Added after the first page: not listed by its cursor (the pages walk back from it),
+    # and changes between pages neither reorder nor repeat what is listed.
+    stores.tasks.add(submit("late", tenant="a"))
+    older = tasks[4].transition(TaskState.CANCELLED, 600.0, "user asked")
+    stores.tasks.update(older)
+    rest = all_pages(stores.tasks, 3, tenant="a", cursor=first.next_cursor, newest_first=True)
+    listed = [t.id for t in (*first.tasks, *rest)]
+    assert listed == [t.id for t in reversed(tasks) if t.tenant == "a"]
+    assert stores.tasks.list(limit=1, newest_first=True).tasks[0].id == "late"
+    assert stores.tasks.list(limit=18, newest_first=True).next_cursor is None
+
+
+def test_id_prefix_filters_and_counts_match_the_listing(stores: Stores) -> None:
+    for task_id, task_type in [("ab12", "video"), ("ab34", "weather"), ("cd56", "video")]:
+        stores.tasks.add(submit(task_id, task_type=task_type))
+    stores.tasks.add(submit("a%_x", tenant="other"))
+    assert [t.id for t in stores.tasks.list(id_prefix="ab").tasks] == ["ab12", "ab34"]
+    assert [t.id for t in stores.tasks.list(id_prefix="ab", newest_first=True).tasks] == [
+        "ab34",
+        "ab12",
+    ]
+    # The prefix is text, not a pattern: "%" and "_" match only themselves.
+    assert [t.id for t in stores.tasks.list(id_prefix="a%").tasks] == ["a%_x"]
+    assert stores.tasks.list(id_prefix="a_").tasks == ()
+    assert stores.tasks.count() == 4
+    assert stores.tasks.count(tenant="acme") == 3
+    assert stores.tasks.count(task_type="video") == 2
+    assert stores.tasks.count(tenant="acme", id_prefix="ab", task_type="video") == 1
+    assert stores.tasks.count(state=TaskState.REJECTED) == 0
+    assert stores.tasks.count(id_prefix="zz") == 0
+
+
 @pytest.mark.parametrize("cursor", ["garbage", "dDE6LTE", "", "!!"])
 def test_foreign_cursors_are_refused(stores: Stores, cursor: str) -> None:
     with pytest.raises(InvalidCursorError):
@@ -301,3 +344,19 @@ def test_any_page_sizes_list_every_task_once(
             break
     assert cursor is None
     assert listed == tasks
+    newest: list[Task] = []
+    cursor = None
+    for step in range(count + 1):
+        page = stores.tasks.list(
+            tenant=tenant,
+            limit=page_sizes[step % len(page_sizes)],
+            cursor=cursor,
+            newest_first=True,
+        )
+        newest.extend(page.tasks)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert cursor is None
+    assert newest == tasks[::-1]
+    assert stores.tasks.count(tenant=tenant) == count

@@ -70,7 +70,7 @@ class TaskPage:
     """One page of a task listing.
 
     Attributes:
-        tasks: Tasks in submission order.
+        tasks: Tasks in the order asked (submission order, oldest or newest first).
         next_cursor: Pass it to the next call to continue; None when this was the last page.
     """
 
@@ -162,24 +162,42 @@ class TaskStore(Protocol):
         task_type: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        *,
+        newest_first: bool = False,
+        id_prefix: str | None = None,
     ) -> TaskPage:
-        """One page of tasks in submission order, oldest first.
+        """One page of tasks in submission order, oldest first (or newest first).
 
         Following ``next_cursor`` until it is None returns every matching task committed before
         the first page was read exactly once, even while other tasks are added or updated (a
-        task whose state changes meanwhile may leave or join a state-filtered listing).
+        task whose state changes meanwhile may leave or join a state-filtered listing). Newest
+        first, tasks added after the first page are not listed: the pages walk back from it.
 
         Args:
             tenant: Only this tenant's tasks; None for all.
             state: Only tasks now in this state; None for all.
             task_type: Only tasks whose spec names this catalogue type; None for all.
             limit: Most tasks on the page, 1 to ``MAX_PAGE_SIZE``.
-            cursor: ``next_cursor`` of the previous page with the same filters, or None to start.
+            cursor: ``next_cursor`` of the previous page with the same filters and order, or
+                None to start.
+            newest_first: The latest submitted first.
+            id_prefix: Only tasks whose id starts with this text; None for all.
 
         Raises:
             InvalidCursorError: the cursor was not made by this kind of store.
             ValueError: ``limit`` is out of range.
         """
+        ...
+
+    def count(
+        self,
+        tenant: str | None = None,
+        state: TaskState | None = None,
+        task_type: str | None = None,
+        *,
+        id_prefix: str | None = None,
+    ) -> int:
+        """How many tasks ``list`` with these filters would list now, over all its pages."""
         ...
 
     def update(self, task: Task) -> Task:

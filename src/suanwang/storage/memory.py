@@ -28,6 +28,22 @@ from suanwang.security.tokens import hash_token, new_token
 from suanwang.storage.common import check_limit, decode_cursor, encode_cursor
 
 
+def _matches(
+    task: Task,
+    tenant: str | None,
+    state: TaskState | None,
+    task_type: str | None,
+    id_prefix: str | None,
+) -> bool:
+    """Whether a task passes a listing's filters (None: any)."""
+    return (
+        (tenant is None or task.tenant == tenant)
+        and (state is None or task.state is state)
+        and (task_type is None or task.spec.task_type == task_type)
+        and (id_prefix is None or task.id.startswith(id_prefix))
+    )
+
+
 class MemoryTaskStore:
     """A ``TaskStore`` in a dict."""
 
@@ -68,25 +84,44 @@ class MemoryTaskStore:
         task_type: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        *,
+        newest_first: bool = False,
+        id_prefix: str | None = None,
     ) -> TaskPage:
         """See ``TaskStore.list``."""
         check_limit(limit)
-        after = decode_cursor(cursor)
+        seq = decode_cursor(cursor)
         with self._lock:
             # Dicts keep insertion order, which is submission order here.
             matching = [
                 (self._seq[task.id], task)
                 for task in self._tasks.values()
-                if self._seq[task.id] > after
-                and (tenant is None or task.tenant == tenant)
-                and (state is None or task.state is state)
-                and (task_type is None or task.spec.task_type == task_type)
+                if _matches(task, tenant, state, task_type, id_prefix)
             ]
+        if newest_first:
+            matching.reverse()
+            # A cursor points before the last task listed; none starts at the newest.
+            matching = [m for m in matching if cursor is None or m[0] < seq]
+        else:
+            matching = [m for m in matching if m[0] > seq]
         page = matching[:limit]
         more = len(matching) > limit
         return TaskPage(
             tuple(task for _, task in page), encode_cursor(page[-1][0]) if more else None
         )
+
+    def count(
+        self,
+        tenant: str | None = None,
+        state: TaskState | None = None,
+        task_type: str | None = None,
+        *,
+        id_prefix: str | None = None,
+    ) -> int:
+        """See ``TaskStore.count``."""
+        with self._lock:
+            tasks = list(self._tasks.values())
+        return sum(_matches(task, tenant, state, task_type, id_prefix) for task in tasks)
 
     def update(self, task: Task) -> Task:
         """See ``TaskStore.update``."""

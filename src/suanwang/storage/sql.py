@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -67,6 +67,23 @@ def _task(row: TaskRow) -> Task:
         history_from_json(row.history),
         placement_from_json(row.placement),
     )
+
+
+def _filters(
+    tenant: str | None, state: TaskState | None, task_type: str | None, id_prefix: str | None
+) -> list[ColumnElement[bool]]:
+    """The WHERE terms a listing and its count share."""
+    terms: list[ColumnElement[bool]] = []
+    if tenant is not None:
+        terms.append(TaskRow.tenant == tenant)
+    if state is not None:
+        terms.append(TaskRow.state == state.value)
+    if task_type is not None:
+        terms.append(TaskRow.task_type == task_type)
+    if id_prefix is not None:
+        # Escaped: a "%" or "_" in the prefix is that character, not a wildcard.
+        terms.append(TaskRow.id.startswith(id_prefix, autoescape=True))
+    return terms
 
 
 def _rowcount(result: Any) -> int:
@@ -141,23 +158,43 @@ class SqlTaskStore:
         task_type: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        *,
+        newest_first: bool = False,
+        id_prefix: str | None = None,
     ) -> TaskPage:
         """See ``TaskStore.list``."""
         check_limit(limit)
-        query = select(TaskRow).where(TaskRow.seq > decode_cursor(cursor))
-        if tenant is not None:
-            query = query.where(TaskRow.tenant == tenant)
-        if state is not None:
-            query = query.where(TaskRow.state == state.value)
-        if task_type is not None:
-            query = query.where(TaskRow.task_type == task_type)
+        seq = decode_cursor(cursor)
+        query = select(TaskRow).where(*_filters(tenant, state, task_type, id_prefix))
+        if newest_first:
+            # A cursor points before the last task listed; none starts at the newest.
+            if cursor is not None:
+                query = query.where(TaskRow.seq < seq)
+            order = TaskRow.seq.desc()
+        else:
+            query = query.where(TaskRow.seq > seq)
+            order = TaskRow.seq.asc()
         # One row more than asked tells whether another page follows.
-        query = query.order_by(TaskRow.seq).limit(limit + 1)
+        query = query.order_by(order).limit(limit + 1)
         with _reachable(), Session(self._engine) as session:
             rows = session.scalars(query).all()
             tasks = tuple(_task(row) for row in rows[:limit])
             last_seq = rows[limit - 1].seq if len(rows) > limit else None
         return TaskPage(tasks, None if last_seq is None else encode_cursor(last_seq))
+
+    def count(
+        self,
+        tenant: str | None = None,
+        state: TaskState | None = None,
+        task_type: str | None = None,
+        *,
+        id_prefix: str | None = None,
+    ) -> int:
+        """See ``TaskStore.count``."""
+        query = select(func.count()).select_from(TaskRow)
+        query = query.where(*_filters(tenant, state, task_type, id_prefix))
+        with _reachable(), Session(self._engine) as session:
+            return int(session.scalar(query) or 0)
 
     def update(self, task: Task) -> Task:
         """See ``TaskStore.update``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
@@ -65,6 +65,12 @@ async def submit_task(
     )
 
 
+class TaskListOut(TaskPageOut):
+    """One page of tasks; ``total`` counts every match over all pages when asked for."""
+
+    total: int | None = None
+
+
 @router.get("/v1/tasks", operation_id="listTasks")
 def list_tasks(
     *,
@@ -72,16 +78,36 @@ def list_tasks(
     who: People,
     state: TaskState | None = None,
     task_type: Annotated[Name | None, Query()] = None,
+    id_prefix: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="Only ids starting so.")
+    ] = None,
     tenant: Annotated[Name | None, Query(description="Admins only: one tenant.")] = None,
+    order: Annotated[
+        Literal["oldest", "newest"], Query(description="Submission order: oldest or newest first.")
+    ] = "oldest",
+    include_total: Annotated[
+        bool, Query(description="Also count every matching task (one more query).")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> TaskPageOut:
-    """List tasks in submission order, oldest first, one page at a time."""
+) -> TaskListOut:
+    """List tasks in submission order, oldest first unless ``order=newest``, page by page.
+
+    A cursor continues the listing it came from: pass the same filters and order with it.
+    """
     scope = tenant_scope(who)
     if scope is not None and tenant is not None and tenant != scope:
         raise ApiError(403, "only admins read other tenants' tasks")
-    page = plane.tasks.list(scope or tenant, state, task_type, limit, cursor)
-    return TaskPageOut(items=[TaskOut.of(t) for t in page.tasks], next_cursor=page.next_cursor)
+    filters = (scope or tenant, state, task_type)
+    page = plane.tasks.list(
+        *filters, limit, cursor, newest_first=order == "newest", id_prefix=id_prefix
+    )
+    # A second query, not a snapshot: a task added or moved between the two may be counted
+    # and not listed (a display figure, as the page itself is by the next poll).
+    total = plane.tasks.count(*filters, id_prefix=id_prefix) if include_total else None
+    return TaskListOut(
+        items=[TaskOut.of(t) for t in page.tasks], next_cursor=page.next_cursor, total=total
+    )
 
 
 @router.get("/v1/tasks/{task_id}", operation_id="getTask")
