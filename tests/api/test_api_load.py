@@ -42,3 +42,24 @@ def test_load_follows_placements(api: Api) -> None:
 
 def test_load_needs_a_token(api: Api) -> None:
     assert api.call(None, "GET", "/v1/load").status_code == 401
+
+
+def test_reserved_accelerators_per_kind_and_node(api: Api) -> None:
+    nodes = api.call("alice", "GET", "/v1/nodes", params={"limit": 100_000}).json()
+    idle = api.call("alice", "GET", "/v1/load").json()
+    # Only the kinds some node has; every count starts at zero.
+    kinds = {a["kind"] for n in nodes for a in n["accelerators"]}
+    assert set(idle["accelerators_reserved"]) == kinds
+    assert "gpu" in kinds
+    for counts in idle["accelerators_reserved"].values():
+        assert counts == [0] * len(nodes)
+
+    gpu_task = {**CPU_TASK, "accelerator": {"kind": "gpu", "count": 1}}
+    task = api.submit("alice", gpu_task)
+    assert task["state"] == "scheduled", task["reason"]
+    busy = api.call("alice", "GET", "/v1/load").json()
+    held = dict(zip(busy["node_ids"], busy["accelerators_reserved"]["gpu"], strict=True))
+    assert {n: c for n, c in held.items() if c} == {task["placement"]["node_id"]: 1}
+    api.call("alice", "POST", f"/v1/tasks/{task['id']}/cancel")
+    again = api.call("alice", "GET", "/v1/load").json()
+    assert not any(again["accelerators_reserved"]["gpu"])

@@ -25,7 +25,7 @@ from suanwang.api.topology import (
 )
 from suanwang.control.stores import Principal, Role
 from suanwang.measure import CATEGORIES, l1_scores, l2_scores
-from suanwang.model import Tier
+from suanwang.model import ACCELERATOR_KINDS, AcceleratorKind, Tier
 
 router = APIRouter(tags=["network"])
 
@@ -246,13 +246,16 @@ class LoadOut(BaseModel):
     """What placements hold now, as parallel lists (compact for thousands of nodes).
 
     Shares are 0..1: reserved cores (or measured load where higher) and reserved memory per
-    node, reserved bandwidth per link. Down elements keep their figures; their state is in
-    ``listNodes`` and ``listLinks``.
+    node, reserved bandwidth per link. ``accelerators_reserved`` holds, per accelerator kind
+    some node of the topology has, the devices reserved on each node (their totals are in
+    ``listNodes``). Down elements keep their figures; their state is in ``listNodes`` and
+    ``listLinks``.
     """
 
     node_ids: list[str]
     cpu_utilisation: list[float]
     mem_utilisation: list[float]
+    accelerators_reserved: dict[AcceleratorKind, list[int]]
     link_ids: list[str]
     link_utilisation: list[float]
     active_placements: int
@@ -271,10 +274,19 @@ def get_load(plane: PlaneDep, _: People) -> LoadOut:
     with np.errstate(divide="ignore", invalid="ignore"):
         reserved = state.reservations.link_mbps.copy()
         links = np.where(capacity > 0, np.clip(reserved / capacity, 0.0, 1.0), 0.0)
+    # Devices are whole: a count, not a share, so that the portal can say "3 of 8 free".
+    held = np.rint(state.reservations.accelerators).astype(np.int64)
+    devices = arrays.node_accel_count
+    accelerators = {
+        kind: held[:, k].tolist()
+        for k, kind in enumerate(ACCELERATOR_KINDS)
+        if bool(np.any(devices[:, k] > 0))
+    }
     return LoadOut(
         node_ids=list(arrays.node_ids),
         cpu_utilisation=np.round(cpu, 4).tolist(),
         mem_utilisation=np.round(mem, 4).tolist(),
+        accelerators_reserved=accelerators,
         link_ids=list(arrays.link_ids),
         link_utilisation=np.round(links, 4).tolist(),
         active_placements=len(state.reservations),
