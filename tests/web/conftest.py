@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 # The API tests' helpers (principals per role, the server process) are shared, not copied.
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
@@ -26,6 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "web"
+WAIT_MS = 15_000
+expect.set_options(timeout=WAIT_MS)  # a shared two-core machine can be slow for a moment
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +59,12 @@ def browser() -> Iterator[Browser]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    yield page
+    context.close()

@@ -8,14 +8,13 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from api_support import INGRESS, PROVIDER_NODE
-from playwright.sync_api import Browser, Page, expect
-from web_support import Portal
+from playwright.sync_api import Page, expect
+from web_support import Portal, api, log_in
 
 from suanwang.control.stores import Principal, Role
 from suanwang.security import KeyPair, MetricReport, sign_report
@@ -23,30 +22,7 @@ from suanwang.security import Role as KeyRole
 
 pytestmark = pytest.mark.timeout(120)
 
-WAIT_MS = 15_000
-expect.set_options(timeout=WAIT_MS)  # a shared two-core machine can be slow for a moment
 NONZERO = re.compile(r"^(0\.\d*[1-9]|[1-9])")
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    yield page
-    context.close()
-
-
-def api(portal: Portal, who: str) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {portal.tokens[who]}"}
-    return httpx.Client(base_url=portal.url, headers=headers, timeout=10.0)
-
-
-def log_in(page: Page, portal: Portal, who: str) -> None:
-    page.goto(portal.url + "/")
-    page.fill("#token", portal.tokens[who])
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("body")).to_have_attribute("data-ready", "map")
 
 
 def submit_through_form(page: Page, fields: dict[str, str]) -> str:

@@ -9,6 +9,12 @@ export class ApiError extends Error {
   }
 }
 
+/** No answer at all: the connection failed or the call timed out. */
+export class Unreachable extends Error {}
+
+// A read that takes longer than this is given up: the next poll asks again.
+const READ_TIMEOUT_MS = 10_000;
+
 export function savedToken() {
   // sessionStorage, not localStorage: the token leaves with the tab.
   return sessionStorage.getItem(TOKEN_KEY);
@@ -30,21 +36,29 @@ async function failure(response) {
   return new ApiError(response.status, detail);
 }
 
-/** One call to the API; resolves to the JSON body, rejects with an ApiError. */
-export async function call(method, path, body, token = savedToken()) {
+/** One call to the API; resolves to the JSON body, rejects with an ApiError (the server
+ * refused) or an Unreachable (no answer). */
+export async function call(method, path, body, token = savedToken(), timeoutMs = undefined) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined,
+    });
+  } catch (error) {
+    throw new Unreachable(`no answer from the server (${error.message})`);
+  }
   if (!response.ok) throw await failure(response);
   return response.status === 204 ? null : response.json();
 }
 
-export const get = (path) => call("GET", path);
+// Only reads time out: a submission given up on might still have been stored.
+export const get = (path) => call("GET", path, undefined, savedToken(), READ_TIMEOUT_MS);
 export const post = (path, body) => call("POST", path, body);
 
 /** A report file (an image) as an object URL: an <img> cannot send the bearer header itself. */

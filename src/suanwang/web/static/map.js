@@ -1,6 +1,9 @@
 // The network map: sites placed by longitude and latitude (or on rings by tier when a
-// scenario gives no positions), links coloured by reserved bandwidth, sites by node load.
-// Drawn by hand in SVG: a few thousand elements render well under a second, with no library.
+// scenario gives no positions), links coloured by reserved bandwidth, sites by their most
+// constrained resource (load.js). Drawn by hand in SVG: a few thousand elements render well
+// under a second, with no library.
+
+import { loadColour, siteSummary } from "./load.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 1000;
@@ -22,13 +25,6 @@ function titled(node, text) {
   title.textContent = text;
   node.append(title);
   return node;
-}
-
-/** Green (idle) through amber to red (full), for a share 0..1. */
-export function loadColour(share) {
-  const s = Math.max(0, Math.min(1, share || 0));
-  const hue = 120 * (1 - s);
-  return `hsl(${hue.toFixed(0)}, 75%, ${s > 0 ? 42 : 55}%)`;
 }
 
 /** Screen positions of the sites: an equirectangular projection fitted to the box. */
@@ -91,6 +87,7 @@ export class NetworkMap {
     this.onSelectSite = onSelectSite;
     this.linkEls = new Map();
     this.siteEls = new Map();
+    this.sites = new Map();
     this.marks = []; // [shape, x, y]: shapes are drawn about the origin and moved into place
     this.zoom = 1;
     this.enableZoom();
@@ -157,6 +154,7 @@ export class NetworkMap {
     this.labelsLayer.replaceChildren();
     this.linkEls.clear();
     this.siteEls.clear();
+    this.sites = new Map(sites.map((site) => [site.id, site]));
     this.marks = [];
     const pos = placeSites(sites);
     placeElements(pos, links);
@@ -196,7 +194,8 @@ export class NetworkMap {
       shape.setAttribute("class", `site tier-${site.tier}`);
       shape.setAttribute("data-id", site.id);
       shape.setAttribute("data-tier", site.tier);
-      titled(shape, `${site.name} (${site.tier}, ${site.nodes} nodes)`);
+      titled(shape, siteSummary(site, null));
+      shape.style.fill = loadColour(0);
       shape.addEventListener("click", () => this.onSelectSite(site.id));
       this.siteEls.set(site.id, shape);
       siteFrag.append(shape);
@@ -211,8 +210,10 @@ export class NetworkMap {
     this.scaleMarks(this.zoom);
   }
 
-  /** Colour links by reserved share and sites by the mean CPU load of their nodes. */
-  paintLoad(load, siteOfNode) {
+  /** Colour links by reserved share and sites by their most constrained resource
+   * (``siteLoads`` of load.js); a site's hover text says which resource that is and how many
+   * devices of each kind are free. */
+  paintLoad(load, sites) {
     load.link_ids.forEach((id, i) => {
       const line = this.linkEls.get(id);
       if (line) {
@@ -220,16 +221,12 @@ export class NetworkMap {
         line.dataset.utilisation = load.link_utilisation[i];
       }
     });
-    const sums = new Map();
-    load.node_ids.forEach((id, i) => {
-      const site = siteOfNode.get(id);
-      const [sum, n] = sums.get(site) || [0, 0];
-      sums.set(site, [sum + load.cpu_utilisation[i], n + 1]);
-    });
     for (const [id, shape] of this.siteEls) {
-      const [sum, n] = sums.get(id) || [0, 0];
-      shape.style.fill = n ? loadColour(sum / n) : "";
-      shape.dataset.load = n ? (sum / n).toFixed(3) : "";
+      const l = sites.get(id);
+      shape.style.fill = loadColour(l ? l.share : 0);
+      shape.dataset.load = l ? l.share.toFixed(3) : "";
+      shape.dataset.binding = l ? l.binding : "";
+      shape.querySelector("title").textContent = siteSummary(this.sites.get(id), l);
     }
   }
 

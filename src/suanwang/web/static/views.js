@@ -2,7 +2,7 @@
 // comparison plot.
 
 import { blobUrl, get, post } from "./api.js";
-import { loadColour } from "./map.js";
+import { freeDevices, loadColour, nodeLoads } from "./load.js";
 
 const $ = (selector) => document.querySelector(selector);
 const NODE_ROWS = 300; // a table longer than this helps nobody; filter by site instead
@@ -26,20 +26,21 @@ function cells(tr, values) {
   }
 }
 
-/** Nodes of the chosen site (or all): L0 capacity, live load; a click shows its metrics. */
+/** Nodes of the chosen site (or all): L0 capacity, live load, free devices; a click shows
+ * its metrics. */
 export function showNodes(state) {
   const site = $("#node-site").value;
-  const index = new Map((state.load?.node_ids || []).map((id, i) => [id, i]));
   const nodes = state.nodes.filter((n) => !site || n.site_id === site).slice(0, NODE_ROWS);
+  const loads = nodeLoads(state.load, nodes);
   $("#nodes tbody").replaceChildren(
     ...nodes.map((n) => {
       const tr = document.createElement("tr");
       tr.dataset.id = n.id;
-      const accel = n.accelerators.map((a) => `${a.count}×${a.kind}`).join(" ") || "-";
-      cells(tr, [n.id, n.site_id, n.state, n.cpu_cores, n.mem_gib, accel]);
-      const i = index.get(n.id);
-      tr.append(bar(i === undefined ? 0 : state.load.cpu_utilisation[i]));
-      tr.append(bar(i === undefined ? 0 : state.load.mem_utilisation[i]));
+      const l = loads.get(n.id);
+      const accel = l ? freeDevices(l.accel) : n.accelerators.map((a) => `${a.count}×${a.kind}`).join(" ");
+      cells(tr, [n.id, n.site_id, n.state, n.cpu_cores, n.mem_gib, accel || "-"]);
+      tr.append(bar(l ? l.cpu : 0));
+      tr.append(bar(l ? l.mem : 0));
       tr.addEventListener("click", () => showNodeMetrics(state, n));
       return tr;
     }),
