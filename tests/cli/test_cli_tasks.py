@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -32,37 +26,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    data = tmp_path_factory.mktemp("cli") / "data"
-    url = f"http://127.0.0.1:{_free_port()}"
-    command = [sys.executable, "-m", "suanwang", "serve", "--port", url.rsplit(":", 1)[1]]
-    # metro-edge's nodes have no agents: they stand in as capacity (require_agent off)
-    env = {**os.environ, "SUANWANG_TOKEN_CACHE_S": "0", "SUANWANG_REQUIRE_AGENT": "false"}
-    log = data.parent / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*command, "--data-dir", str(data)], stdout=out, stderr=out, env=env
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(log.read_text())
-        yield url, data
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _token(data: Path, *args: str) -> str:
@@ -106,7 +69,15 @@ def test_submit_list_get_explain_cancel(server: tuple[str, Path]) -> None:
     code, out, _ = cli("task", "submit", *TASK, "--long-running", "--json", **env)
     assert json.loads(out)["spec"]["long_running"] is True
     code, out, _ = cli(
-        "task", "submit", "--type", "video-analytics-frame", "--ingress", "term-futian", **env
+        "task",
+        "submit",
+        "--type",
+        "video-analytics-frame",
+        "--ingress",
+        "term-futian",
+        "-o",
+        "wide",
+        **env,
     )
     assert code == 0
     assert "video-analytics-frame" in out

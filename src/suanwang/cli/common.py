@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-"""The ``--json`` flag of listing commands."""
 
 console = Console()
 """Standard output: tables, results."""

@@ -25,6 +25,7 @@ from rich.panel import Panel
 
 from suanwang import __version__
 from suanwang.cli.common import console
+from suanwang.cli.output import print_whole
 
 HEALTH = {"suspect_after_s": "1.0", "down_after_s": "2.0", "health_tick_s": "0.2"}
 """Self-healing thresholds of the demo (the server's defaults are 3 s and 5 s)."""
@@ -97,7 +98,7 @@ def demo(
         healing["handover"] = handover
         outcomes = [outcome_of(doc) for doc in docs]
         rows = class_rows(outcomes)
-        console.print(summary_table(rows))
+        print_whole(summary_table(rows))
         misplaced = [o for o in outcomes if o.state == "completed" and o.ran_on != o.placed_on]
         console.print(
             f"{sum(o.state == 'completed' for o in outcomes)}/{len(outcomes)} tasks completed; "

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.table import Table
 
+from suanwang.cli.output import keep_whole
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -109,7 +111,7 @@ def summary_table(rows: list[dict[str, Any]]) -> Table:
             str(row["replaced"]),
             where,
         )
-    return table
+    return keep_whole(table)
 
 
 def write_report(

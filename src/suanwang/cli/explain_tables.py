@@ -13,9 +13,15 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from suanwang.cli.output import keep_whole
 
-def explanation_view(e: dict[str, Any]) -> RenderableType:
-    """Everything a person reads of one explanation, as one renderable."""
+
+def explanation_view(e: dict[str, Any], wide: bool = False) -> RenderableType:
+    """Everything a person reads of one explanation, as one renderable.
+
+    Node ids and figures are never cut; at 80 columns the queueing time, the cost and the kind
+    of a shortfall are left for ``wide``.
+    """
     parts: list[RenderableType] = [Text(_headline(e)), Text(e["summary"], style="dim")]
     if e.get("why_not"):
         v = e["why_not"]
@@ -23,9 +29,9 @@ def explanation_view(e: dict[str, Any]) -> RenderableType:
         parts.append(Text(f"why not {v['node_id']}: {verdict}"))
     here = e.get("why_here")
     if here:
-        parts += [_points_table(here), _alternatives_table(here)]
+        parts += [_points_table(here), _alternatives_table(here, wide)]
     if e.get("refusals"):
-        parts.append(_refusals_table(e["refusals"]))
+        parts.append(_refusals_table(e["refusals"], wide))
     return Group(*parts)
 
 
@@ -59,52 +65,44 @@ def _points_table(here: dict[str, Any]) -> Table:
             f"{part['weighted']:.1f}",
         )
     table.add_row("total", "", "", "", f"{chosen['score']:.1f}", style="bold")
-    return table
+    return keep_whole(table)
 
 
-def _alternatives_table(here: dict[str, Any]) -> Table:
-    table = Table(
-        "node",
-        "score",
-        "network ms",
-        "queueing ms",
-        "compute ms",
-        "cost",
-        title="chosen and runners-up",
-        box=box.SIMPLE_HEAD,
-    )
+def _alternatives_table(here: dict[str, Any], wide: bool) -> Table:
+    headers = ["node", "score", "network ms", "queueing ms", "compute ms", "cost"]
+    if not wide:
+        headers = [h for h in headers if h not in {"queueing ms", "cost"}]
+    table = Table(*headers, title="chosen and runners-up", box=box.SIMPLE_HEAD)
     for rank, candidate in enumerate([here["chosen"], *here["alternatives"]]):
         est = candidate["estimate"]
-        table.add_row(
-            candidate["node_id"] + (" (chosen)" if rank == 0 else ""),
-            f"{candidate['score']:.1f}",
-            f"{est['network_ms']:.2f}",
-            f"{est['queueing_ms']:.2f}",
-            f"{est['compute_ms']:.2f}",
-            f"{est['cost']:.4g}",
-        )
-    return table
+        cells = {
+            "node": candidate["node_id"] + (" (chosen)" if rank == 0 else ""),
+            "score": f"{candidate['score']:.1f}",
+            "network ms": f"{est['network_ms']:.2f}",
+            "queueing ms": f"{est['queueing_ms']:.2f}",
+            "compute ms": f"{est['compute_ms']:.2f}",
+            "cost": f"{est['cost']:.4g}",
+        }
+        table.add_row(*(cells[h] for h in headers))
+    return keep_whole(table)
 
 
-def _refusals_table(groups: list[dict[str, Any]]) -> Table:
-    table = Table(
-        "plugin",
-        "short of",
-        "nodes",
-        "closest",
-        "short by",
-        "reason",
-        title="turned away (closest first)",
-        box=box.SIMPLE_HEAD,
-    )
+def _refusals_table(groups: list[dict[str, Any]], wide: bool) -> Table:
+    headers = ["plugin", "short of", "nodes", "closest", "short by", "reason"]
+    if not wide:
+        headers.remove("short of")  # the unit of "short by" says it
+    table = Table(*headers, title="turned away (closest first)", box=box.SIMPLE_HEAD)
     for group in groups:
-        label = (group["plugin"], group["kind"] or "-", str(group["count"]))
+        label = {"plugin": group["plugin"], "short of": group["kind"] or "-"}
+        label["nodes"] = str(group["count"])
         if not group["closest"]:
-            table.add_row(*label, "", "", "")
+            table.add_row(*(label.get(h, "") for h in headers))
         for near in group["closest"]:
-            table.add_row(*label, near["node_id"], _short_by(near), near["reason"])
-            label = ("", "", "")  # the group's label on its first row only
-    return table
+            cells = {**label, "closest": near["node_id"], "short by": _short_by(near)}
+            cells["reason"] = near["reason"]
+            table.add_row(*(cells.get(h, "") for h in headers))
+            label = {}  # the group's label on its first row only
+    return keep_whole(table, text=("reason",))
 
 
 def _short_by(near: dict[str, Any]) -> str:

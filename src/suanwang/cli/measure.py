@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from suanwang.cli.common import console, progress_bar
+from suanwang.cli.output import keep_whole, print_whole
 
 if TYPE_CHECKING:
     from suanwang.measure.probes import MachineMeasurement
@@ -41,7 +42,7 @@ def measure(
         text = json.dumps(result.to_dict(), indent=2)
         console.print(text, markup=False, highlight=False, soft_wrap=True)
     else:
-        console.print(_table(result))
+        print_whole(_table(result))
 
 
 def _table(result: MachineMeasurement) -> Table:
@@ -67,4 +68,4 @@ def _table(result: MachineMeasurement) -> Table:
     value = f"{result.l2:.2f} ({score_band(result.l2)})"
     low, high = f"{min(l2):.2f}", f"{max(l2):.2f}"
     table.add_row("score", "L2", "score", value, low, high, f"{result.l2_spread:.3f}")
-    return table
+    return keep_whole(table)

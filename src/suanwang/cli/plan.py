@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from suanwang.cli.common import bad_input_exits, console, progress_bar
+from suanwang.cli.output import keep_whole, print_whole
 
 if TYPE_CHECKING:
     from suanwang.scheduling.batch import PlanComparison, PlanRow
@@ -97,7 +98,7 @@ def plan(
         data = _as_json(loaded.name, tasks, seed, hour, result)
         console.print(json.dumps(data, indent=2), markup=False, highlight=False, soft_wrap=True)
         return
-    console.print(comparison_table(f"{loaded.name}: {tasks:,} tasks, seed {seed}", result))
+    print_whole(comparison_table(f"{loaded.name}: {tasks:,} tasks, seed {seed}", result))
     for line in _notes(result, chosen.name):
         console.print(line, highlight=False)
 
@@ -134,7 +135,7 @@ def comparison_table(title: str, result: PlanComparison) -> Table:
             f"{row.seconds:.2f}",
             row.nodes_text(),
         )
-    return table
+    return keep_whole(table, text=("objective", "nodes", "nodes used"))
 
 
 def _one_request(result: PlanComparison) -> bool:

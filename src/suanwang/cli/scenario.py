@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from suanwang.cli.common import bad_input_exits, console, err_console, fail
+from suanwang.cli.output import keep_whole, print_whole
 
 # The scenario package (pydantic schema, numpy) is imported inside each command: `suanwang
 # --help` must not pay for it.
@@ -60,7 +61,7 @@ def list_builtins() -> None:
     table.add_column("description")
     for info in builtin_info():
         table.add_row(info.name, info.description)
-    console.print(table)
+    print_whole(keep_whole(table, text=("description",)))
 
 
 def summary_tables(summary: ScenarioSummary) -> list[Table]:
@@ -92,7 +93,7 @@ def summary_tables(summary: ScenarioSummary) -> list[Table]:
     rest.add_row("task types", f"{summary.task_types:,}")
     rest.add_row("arrival streams", f"{summary.arrival_streams:,}")
     rest.add_row("failures", f"{summary.failures:,}")
-    return [tiers, rest]
+    return [keep_whole(tiers, text=("accelerators",)), keep_whole(rest)]
 
 
 def workload_table(scenario: Scenario) -> Table:
@@ -116,7 +117,7 @@ def workload_table(scenario: Scenario) -> Table:
             needs,
             budget,
         )
-    return table
+    return keep_whole(table, text=("needs",))
 
 
 @app.command()
@@ -137,7 +138,7 @@ def show(
     if summary.description:
         console.print(summary.description.strip(), highlight=False)
     for table in (*summary_tables(summary), workload_table(loaded)):
-        console.print(table)
+        print_whole(table)
 
 
 @app.command()

@@ -3,34 +3,37 @@
 ``task`` and ``node`` talk to a running server over HTTP (``--url``/``SUANWANG_URL``,
 ``--token``/``SUANWANG_TOKEN``); an ``https://`` server is verified against the system's
 certificate authorities or ``--ca-file``/``SUANWANG_CA_FILE`` (a private CA or the server's
-pinned certificate). ``token`` is in ``suanwang.cli.tokens``. Tables by default, ``--json`` for
-scripts. Errors are one line: exit 2 for a refused request (4xx), 1 for a server or connection
-error.
+pinned certificate). ``token`` is in ``suanwang.cli.tokens``. Tables by default (``-o wide`` for
+every column), ``-o json`` or ``--json`` for scripts. A task id may be given by a unique prefix.
+Errors are one line: exit 2 for a refused request (4xx), 1 for a server or connection error, 3
+for a task the scheduler rejected (it is stored, and printed, all the same).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+import re
+from typing import Annotated, Any
 
 import typer
-from rich import box
-from rich.console import RenderableType
-from rich.markup import escape
-from rich.table import Table
 
-from suanwang.cli.common import AsJson, console, err_console, fail
-
-if TYPE_CHECKING:
-    import httpx
+from suanwang.cli.client import (
+    answer,
+    call,
+    did_you_mean,
+    offset_pages,
+    quiet_get,
+    request,
+    resolve_task_id,
+)
+from suanwang.cli.common import err_console, fail
+from suanwang.cli.output import AsJson, Output, chosen, emit
+from suanwang.cli.task_tables import change_table, history_table, node_table, task_table
 
 task_app = typer.Typer(
     help="Submit, list, inspect, cancel and explain tasks.", no_args_is_help=True
 )
 node_app = typer.Typer(help="Nodes of the live topology.", no_args_is_help=True)
-
-EXIT_SERVER = 1
 
 Url = Annotated[str, typer.Option("--url", envvar="SUANWANG_URL", help="Server URL.")]
 Token = Annotated[
@@ -47,63 +50,11 @@ CaFile = Annotated[
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-def _server_error(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(EXIT_SERVER)
+EXIT_REJECTED = 3
+"""Exit code of ``task submit`` when the scheduler rejected the task (stored as rejected)."""
 
-
-def _call(url: str, token: str, method: str, path: str, **kwargs: Any) -> Any:
-    """One request; the decoded JSON answer, or one error line and an exit.
-
-    ``ca_file`` (a keyword) names the PEM file an https server is verified with.
-    """
-    import httpx  # noqa: PLC0415 (keeps `suanwang --help` fast)
-
-    from suanwang.security.tls import TrustError, client_context  # noqa: PLC0415
-
-    if not token:
-        raise fail("no token: pass --token or set SUANWANG_TOKEN (see `suanwang token create`)")
-    headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
-    try:
-        verify = client_context(kwargs.pop("ca_file", None))
-    except TrustError as exc:
-        raise fail(f"--ca-file: {exc}") from None
-    try:
-        with httpx.Client(base_url=url, timeout=30.0, verify=verify) as client:
-            response = client.request(method, path, headers=headers, **kwargs)
-    except httpx.HTTPError as exc:
-        raise _server_error(f"cannot reach {url}: {exc}") from None
-    if response.is_success:
-        return response.json() if response.content else None
-    raise _problem(response)
-
-
-def _problem(response: httpx.Response) -> typer.Exit:
-    try:
-        detail = response.json().get("detail", response.text)
-    except ValueError:
-        detail = response.text.strip() or response.reason_phrase
-    message = f"{response.status_code} {response.reason_phrase}: {detail}"
-    return fail(message) if response.status_code < 500 else _server_error(message)
-
-
-def _emit(data: Any, as_json: bool, table: Callable[[Any], RenderableType]) -> None:
-    if as_json:
-        console.print_json(json.dumps(data))
-    else:
-        console.print(table(data))
-
-
-def _task_table(tasks: list[dict[str, Any]]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD)
-    for column in ("id", "tenant", "state", "type", "node", "reason"):
-        table.add_column(column)
-    for t in tasks:
-        node = (t.get("placement") or {}).get("node_id", "")
-        table.add_row(
-            t["id"], t["tenant"], t["state"], t["spec"]["task_type"] or "", node, t["reason"]
-        )
-    return table
+UNKNOWN_INGRESS = re.compile(r"unknown ingress site '(?P<name>[^']*)'")
+"""The scheduler's reason for an ingress site the topology lacks."""
 
 
 @task_app.command("submit")
@@ -126,9 +77,10 @@ def submit(
             "--long-running", help="A service: moved make-before-break when its node drains."
         ),
     ] = False,
+    fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
-    """Submit a task; prints it as stored (state, node, reason)."""
+    """Submit a task; prints it as stored (state, node, reason). Exit 3 if it was rejected."""
     try:
         body: dict[str, Any] = json.loads(spec) if spec else {}
     except json.JSONDecodeError as exc:
@@ -147,8 +99,37 @@ def submit(
     if long_running:
         body["long_running"] = True
     headers = {} if key is None else {"Idempotency-Key": key}
-    task = _call(url, token, "POST", "/v1/tasks", json=body, headers=headers, ca_file=ca_file)
-    _emit(task, as_json, lambda t: _task_table([t]))
+    response = request(url, token, "POST", "/v1/tasks", json=body, headers=headers, ca_file=ca_file)
+    hint = ""
+    if response.status_code == 422 and isinstance(body.get("task_type"), str):
+        hint = did_you_mean(body["task_type"], _type_names(url, token, ca_file))
+    task = answer(response, hint)
+    emit(task, chosen(fmt, as_json), lambda t, wide: task_table([t], wide))
+    if task["state"] == "rejected":
+        reason = task["reason"]
+        unknown = UNKNOWN_INGRESS.search(reason)
+        if unknown is not None:
+            sites = offset_pages(url, token, "/v1/sites", {}, ca_file=ca_file)
+            reason += did_you_mean(unknown["name"], [site["id"] for site in sites])
+        raise fail(f"rejected: {reason}", EXIT_REJECTED)
+
+
+def _type_names(url: str, token: str, ca_file: str | None) -> list[str]:
+    """The live scenario's catalogue task types, when it is a built-in this CLI ships.
+
+    The API names no catalogue; a built-in's is read from the package data here. Any other
+    live scenario gives no names, so no hint.
+    """
+    from suanwang.scenario import ScenarioError, builtin_names, load_builtin  # noqa: PLC0415
+
+    scenarios = quiet_get(url, token, "/v1/scenarios", ca_file=ca_file)
+    live = scenarios.get("live") if isinstance(scenarios, dict) else None
+    if live not in builtin_names():
+        return []
+    try:
+        return [task_type.name for task_type in load_builtin(live).workload.task_types]
+    except ScenarioError:
+        return []
 
 
 @task_app.command("list")
@@ -161,68 +142,71 @@ def list_tasks(
     task_type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Tasks per page.")] = 100,
     cursor: Annotated[str | None, typer.Option(help="next_cursor of a previous page.")] = None,
+    fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
-    """List tasks, oldest first (one page; the next cursor goes to stderr)."""
+    """List tasks (one page; the next cursor goes to stderr)."""
     params = {"state": state, "task_type": task_type, "limit": limit, "cursor": cursor}
-    page = _call(
-        url, token, "GET", "/v1/tasks", params={k: v for k, v in params.items() if v is not None}
+    page = call(
+        url,
+        token,
+        "GET",
+        "/v1/tasks",
+        params={k: v for k, v in params.items() if v is not None},
+        ca_file=ca_file,
     )
-    _emit(page, as_json, lambda p: _task_table(p["items"]))
-    if page["next_cursor"] and not as_json:
-        err_console.print(f"more: --cursor {page['next_cursor']}", highlight=False)
+    shown = chosen(fmt, as_json)
+    emit(page, shown, lambda p, wide: task_table(p["items"], wide))
+    if page["next_cursor"] and shown != "json":
+        err_console.print(
+            f"{len(page['items']):,} shown; more: --cursor {page['next_cursor']}", highlight=False
+        )
+
+
+TaskId = Annotated[str, typer.Argument(help="A task id, or a prefix that begins only it.")]
 
 
 @task_app.command("get")
 def get_task(
-    task_id: str,
+    task_id: TaskId,
     *,
     url: Url = DEFAULT_URL,
     token: Token = "",
     ca_file: CaFile = None,
+    fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
-    """One task with its placement and history."""
-    task = _call(url, token, "GET", f"/v1/tasks/{task_id}", ca_file=ca_file)
-
-    def table(t: dict[str, Any]) -> Table:
-        out = Table("at_s", "from", "to", "reason", box=box.SIMPLE_HEAD, title=_task_line(t))
-        for step in t["history"]:
-            out.add_row(
-                f"{step['at_s']:.3f}", step["from_state"] or "", step["to_state"], step["reason"]
-            )
-        return out
-
-    _emit(task, as_json, table)
-
-
-def _task_line(t: dict[str, Any]) -> str:
-    node = (t.get("placement") or {}).get("node_id", "-")
-    return f"{t['id']} [{t['tenant']}] {t['state']} on {node}"
+    """One task with its placement and history (times in ISO 8601, UTC)."""
+    whole = resolve_task_id(url, token, task_id, ca_file=ca_file)
+    task = call(url, token, "GET", f"/v1/tasks/{whole}", ca_file=ca_file)
+    emit(task, chosen(fmt, as_json), history_table)
 
 
 @task_app.command("cancel")
 def cancel_task(
-    task_id: str,
+    task_id: TaskId,
     *,
     url: Url = DEFAULT_URL,
     token: Token = "",
     ca_file: CaFile = None,
+    fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
     """Cancel a task that is not final yet."""
-    task = _call(url, token, "POST", f"/v1/tasks/{task_id}/cancel", ca_file=ca_file)
-    _emit(task, as_json, lambda t: _task_table([t]))
+    whole = resolve_task_id(url, token, task_id, ca_file=ca_file)
+    task = call(url, token, "POST", f"/v1/tasks/{whole}/cancel", ca_file=ca_file)
+    emit(task, chosen(fmt, as_json), lambda t, wide: task_table([t], wide))
 
 
 @task_app.command("explain")
 def explain_task(
-    task_id: str,
+    task_id: TaskId,
     *,
     url: Url = DEFAULT_URL,
     token: Token = "",
     ca_file: CaFile = None,
     node: Annotated[str | None, typer.Option(help="Also say why not this node.")] = None,
+    fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
     """Where the task would go now and why there, or why nowhere.
@@ -233,9 +217,10 @@ def explain_task(
     """
     from suanwang.cli.explain_tables import explanation_view  # noqa: PLC0415 (fast --help)
 
+    whole = resolve_task_id(url, token, task_id, ca_file=ca_file)
     params = {} if node is None else {"node_id": node}
-    found = _call(url, token, "GET", f"/v1/tasks/{task_id}/explain", params=params, ca_file=ca_file)
-    _emit(found, as_json, explanation_view)
+    found = call(url, token, "GET", f"/v1/tasks/{whole}/explain", params=params, ca_file=ca_file)
+    emit(found, chosen(fmt, as_json), explanation_view)
 
 
 @node_app.command("list")
@@ -246,38 +231,32 @@ def list_nodes(
     ca_file: CaFile = None,
     site: Annotated[str | None, typer.Option(help="Only nodes of this site.")] = None,
     state: Annotated[str | None, typer.Option(help="up, draining or down.")] = None,
+    fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
-    """Nodes of the live topology with their state."""
+    """Every node of the live topology with its state (read page by page; the count on stderr)."""
     params = {k: v for k, v in {"site_id": site, "state": state}.items() if v is not None}
-    nodes = _call(url, token, "GET", "/v1/nodes", params=params, ca_file=ca_file)
-
-    def table(rows: list[dict[str, Any]]) -> Table:
-        out = Table("id", "site", "state", "cores", "mem GiB", "accelerators", box=box.SIMPLE_HEAD)
-        for n in rows:
-            devices = ", ".join(f"{a['count']}x {a['model']}" for a in n["accelerators"])
-            out.add_row(
-                n["id"], n["site_id"], n["state"], str(n["cpu_cores"]), f"{n['mem_gib']:g}", devices
-            )
-        return out
-
-    _emit(nodes, as_json, table)
+    nodes = offset_pages(url, token, "/v1/nodes", params, ca_file=ca_file)
+    shown = chosen(fmt, as_json)
+    emit(nodes, shown, node_table)
+    if shown != "json":
+        err_console.print(f"{len(nodes):,} nodes", highlight=False)
 
 
 Reason = Annotated[str, typer.Option(help="Why, for the audit log and the tasks' history.")]
 
 
 def _change_node(
-    url: str, token: str, path: str, body: dict[str, Any], as_json: bool, *, ca_file: str | None
+    url: str,
+    token: str,
+    path: str,
+    body: dict[str, Any],
+    fmt: Any,
+    *,
+    ca_file: str | None,
 ) -> None:
-    change = _call(url, token, "POST", path, json=body, ca_file=ca_file)
-
-    def table(c: dict[str, Any]) -> Table:
-        out = Table("node", "state", "tasks moved", box=box.SIMPLE_HEAD)
-        out.add_row(c["id"], c["state"], str(c["replaced_tasks"]))
-        return out
-
-    _emit(change, as_json, table)
+    change = call(url, token, "POST", path, json=body, ca_file=ca_file)
+    emit(change, fmt, change_table)
 
 
 @node_app.command("drain")
@@ -288,12 +267,12 @@ def drain_node(
     token: Token = "",
     ca_file: CaFile = None,
     reason: Reason = "drained by an operator",
+    fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
     """Place nothing new on a node; move its long-running services off without a break."""
-    _change_node(
-        url, token, f"/v1/nodes/{node_id}/drain", {"reason": reason}, as_json, ca_file=ca_file
-    )
+    path = f"/v1/nodes/{node_id}/drain"
+    _change_node(url, token, path, {"reason": reason}, chosen(fmt, as_json), ca_file=ca_file)
 
 
 @node_app.command("down")
@@ -304,12 +283,12 @@ def node_down(
     token: Token = "",
     ca_file: CaFile = None,
     reason: Reason = "taken down by an operator",
+    fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
     """Take a node out of the pool; its tasks are placed again elsewhere."""
-    _change_node(
-        url, token, f"/v1/nodes/{node_id}/down", {"reason": reason}, as_json, ca_file=ca_file
-    )
+    path = f"/v1/nodes/{node_id}/down"
+    _change_node(url, token, path, {"reason": reason}, chosen(fmt, as_json), ca_file=ca_file)
 
 
 @node_app.command("up")
@@ -319,7 +298,9 @@ def node_up(
     url: Url = DEFAULT_URL,
     token: Token = "",
     ca_file: CaFile = None,
+    fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
     """Return a node to the pool (this also ends a drain)."""
-    _change_node(url, token, f"/v1/nodes/{node_id}/up", {}, as_json, ca_file=ca_file)
+    path = f"/v1/nodes/{node_id}/up"
+    _change_node(url, token, path, {}, chosen(fmt, as_json), ca_file=ca_file)

@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
-from suanwang.cli.common import AsJson, console, fail, unavailable
+from suanwang.cli.common import console, fail, unavailable
+from suanwang.cli.output import (
+    AsJson,
+    Kind,
+    Output,
+    OutputFormat,
+    chosen,
+    iso_time,
+    print_whole,
+    whole_table,
+)
 
 if TYPE_CHECKING:
     from suanwang.control.stores import Stores, TokenInfo
@@ -113,9 +120,11 @@ def create_token(
 def list_tokens(
     principal: Annotated[str | None, typer.Option(help="Only this principal's tokens.")] = None,
     database: Database = None,
+    fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
     """Tokens with their principal, issue and expiry times and state (never the secret)."""
+    as_json = chosen(fmt, as_json) is OutputFormat.JSON
     with _stores(database, create=False) as stores:
         found = stores.principals.tokens(principal)
     now_s = time.time()
@@ -133,16 +142,19 @@ def list_tokens(
         ]
         console.print_json(json.dumps(rows))
         return
-    table = Table("id", "principal", "created", "expires", "state", box=box.SIMPLE_HEAD)
-    for t in found:
-        table.add_row(
+    columns: list[tuple[str, Kind]] = [("id", "id"), ("principal", "id")]
+    columns += [("created", "number"), ("expires", "number"), ("state", "id")]
+    cells = [
+        [
             t.token_id,
             t.principal_id,
             _when(t.created_at_s),
             _when(t.expires_at_s) if t.expires_at_s is not None else "never",
             _state(t, now_s),
-        )
-    console.print(table)
+        ]
+        for t in found
+    ]
+    print_whole(whole_table(columns, cells))
 
 
 @token_app.command("revoke")
@@ -162,9 +174,7 @@ def _state(token: TokenInfo, now_s: float) -> str:
 
 
 def _when(at_s: float | None) -> str:
-    if at_s is None:
-        return "-"
-    return datetime.fromtimestamp(at_s, UTC).isoformat(timespec="seconds")
+    return iso_time(at_s)
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from suanwang.cli.common import bad_input_exits, console, err_console, fail, progress_bar
+from suanwang.cli.output import print_whole
 from suanwang.cli.twin_tables import comparison_table, run_table, sweep_rich_table, totals_table
 
 if TYPE_CHECKING:
@@ -135,8 +136,8 @@ def run(
         _print_json({**summary, "output": str(folder)})
         err_console.print(f"report: {folder}", highlight=False)
         return
-    console.print(run_table(summary, overall_latency(result).summary()))
-    console.print(totals_table(summary))
+    print_whole(run_table(summary, overall_latency(result).summary()))
+    print_whole(totals_table(summary))
     console.print(f"report: {folder}", highlight=False)
 
 
@@ -235,7 +236,7 @@ def compare(
         err_console.print(f"report: {folder}", highlight=False)
         return
     title = f"{loaded.name} · seed {seed} · {duration:g} s from {start_hour:g} h"
-    console.print(comparison_table(title, rows))
+    print_whole(comparison_table(title, rows))
     console.print(f"report: {folder}", highlight=False)
 
 
@@ -280,5 +281,5 @@ def _sweep(
         _print_json({"scenario": name, "table": table, "output": str(folder)})
         err_console.print(f"report: {folder}", highlight=False)
         return
-    console.print(sweep_rich_table(f"{name} · seeds {', '.join(map(str, seeds))}", table))
+    print_whole(sweep_rich_table(f"{name} · seeds {', '.join(map(str, seeds))}", table))
     console.print(f"report: {folder}", highlight=False)

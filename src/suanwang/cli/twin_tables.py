@@ -9,6 +9,8 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from suanwang.cli.output import keep_whole
+
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
@@ -53,7 +55,7 @@ def run_table(summary: dict[str, Any], overall_ms: dict[str, float]) -> Table:
             f"{stats['rejected']:,}",
             f"{stats['failed']:,}",
         )
-    return table
+    return keep_whole(table)
 
 
 def totals_table(summary: dict[str, Any]) -> Table:
@@ -73,7 +75,7 @@ def totals_table(summary: dict[str, Any]) -> Table:
     )
     for name, value in figures:
         table.add_row(name, value)
-    return table
+    return keep_whole(table)
 
 
 def _compact_table(title: str, caption: str) -> Table:
@@ -112,7 +114,7 @@ def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
         table.add_column(header, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(row["profile"], *(cell(row) for _, cell in columns))
-    return table
+    return keep_whole(table)
 
 
 def sweep_rich_table(title: str, rows: list[dict[str, Any]]) -> Table:
@@ -139,4 +141,4 @@ def sweep_rich_table(title: str, rows: list[dict[str, Any]]) -> Table:
             mean, low, high = (show(figure[k]) for k in ("mean", "min", "max"))
             cells.append(f"{mean}\n[dim]{low}–{high}[/]")
         table.add_row(row["profile"], str(row["runs"]), *cells, end_section=True)
-    return table
+    return keep_whole(table)
