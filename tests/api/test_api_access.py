@@ -65,6 +65,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/v1/principals/x/tokens", {ADMIN}),
     ("DELETE", "/v1/tokens/x", {ADMIN}),
     ("GET", "/v1/audit", {ADMIN}),
+    ("GET", "/v1/geo/outlines", PEOPLE),
     ("GET", "/metrics", STAFF),
 ]
 # A body no route accepts (every input model forbids unknown fields): admitted callers get a
