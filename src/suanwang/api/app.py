@@ -26,6 +26,7 @@ from suanwang.api.docs import install_docs
 from suanwang.api.limits import BodyLimit, SubmitLimiter
 from suanwang.api.routes import admin, agents, geo, network, ops, scenarios, tasks
 from suanwang.bootstrap import Settings, build_plane
+from suanwang.bootstrap.logs import first_token_line
 from suanwang.control.ports import Clock
 from suanwang.service.twinruns import TwinRuns
 
@@ -83,11 +84,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         plane = built.plane
         if built.first_token is not None:
             # Shown once: the store keeps only the token's hash.
-            print(
-                f"suanwang: first admin token (shown once): {built.first_token.plaintext}",
-                file=sys.stderr,
-                flush=True,
-            )
+            line = first_token_line(built.first_token.plaintext, settings.log_format)
+            print(line, file=sys.stderr, flush=True)
         app.state.first_token = built.first_token
         app.state.plane = plane
         app.state.authenticator = Authenticator(plane.stores.principals, settings.token_cache_s)

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
         tune_gc: Freeze the start-up heap out of the cyclic garbage collector and collect
             less often (process-wide; off where many servers share one process, as in tests).
         access_log: Log every request.
+        log_format: ``text`` (uvicorn's lines) or ``json`` (one JSON object per line on
+            stderr: ``ts``, ``level``, ``logger``, ``message`` and the record's extra fields).
         docs: The API documentation (``/docs``, ``/redoc``, ``/openapi.json``): ``public``
             (no token: the document describes an open-source API, and a browser cannot send a
             bearer header when it opens a page), ``token`` (any valid token) or ``off``.
@@ -80,6 +82,7 @@ class Settings(BaseSettings):
     tune_gc: bool = True
     # Serving: the command line, access, transport security and per-tenant limits.
     access_log: bool = False
+    log_format: Literal["text", "json"] = "text"
     docs: Literal["public", "token", "off"] = "public"
     tls_cert: Path | None = None
     tls_key: Path | None = None

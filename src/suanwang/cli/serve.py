@@ -84,6 +84,13 @@ def serve(
         bool | None,
         typer.Option(help=f"Log every request [default: no] {_env('ACCESS_LOG')}"),
     ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Log lines: text, or json (one object per line) [default: text] "
+            f"{_env('LOG_FORMAT')}"
+        ),
+    ] = None,
     docs: Annotated[
         str | None,
         typer.Option(
@@ -134,6 +141,7 @@ def serve(
         "profile": profile,
         "max_body_bytes": max_body_bytes,
         "access_log": access_log,
+        "log_format": log_format,
         "docs": docs,
         "tls_cert": tls_cert,
         "tls_key": tls_key,
@@ -207,7 +215,10 @@ def _bind(host: str, port: int) -> socket.socket:
 def _run(settings: Settings, listening: socket.socket, tls: bool) -> None:
     import uvicorn  # noqa: PLC0415 (keeps `suanwang --help` fast)
 
+    from suanwang.bootstrap.logs import uvicorn_log_config  # noqa: PLC0415
+
     os.environ.update(settings.to_environment())
+    log_config = uvicorn_log_config(settings.log_format)
     config = uvicorn.Config(
         APP_FACTORY,
         factory=True,
@@ -215,6 +226,7 @@ def _run(settings: Settings, listening: socket.socket, tls: bool) -> None:
         port=listening.getsockname()[1],
         access_log=settings.access_log,
         log_level="info",
+        log_config=uvicorn.config.LOGGING_CONFIG if log_config is None else log_config,
         ssl_certfile=str(settings.tls_cert) if tls else None,
         ssl_keyfile=str(settings.tls_key) if tls else None,
     )

@@ -199,6 +199,18 @@ class ControlPlane:
         self.metrics.active_tasks.set(controller.active)
         for state, count in nodes_by_state(controller.state).items():
             self.metrics.nodes.labels(state).set(count)
+        live, held = self.live, controller.state.reservations
+        self.metrics.observe_sites(
+            live.scenario.topology,
+            held.cpu_cores,
+            held.mem_gib,
+            held.accelerators,
+            (
+                ("down", live.down_nodes),
+                ("no-agent", live.no_agent_nodes),
+                ("draining", live.draining_nodes),
+            ),
+        )
 
     def _agents_tick(self, batch: Batch) -> None:
         """Dispatch timeout and the write-behind of report marks (writer thread)."""

@@ -28,7 +28,7 @@ from prometheus_client import Counter
 
 from suanwang.control.controller import Controller
 from suanwang.control.stores import AuditEvent, StoreUnavailableError, TaskJournal
-from suanwang.model import Task
+from suanwang.model import Task, TaskState
 from suanwang.service.metrics import PlaneMetrics
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class Recorder:
         self.dirty: dict[str, Task] = {}
         self.persisted: dict[str, Task] = {}
         self.new: dict[str, str | None] = {}
+        self._metrics = metrics
         self._decisions = metrics.decisions
         self._by_cause: dict[str, Counter] = {}  # labelled children, looked up once per cause
 
@@ -62,6 +63,8 @@ class Recorder:
         if counter is None:
             counter = self._by_cause[cause] = self._decisions.labels(cause)
         counter.inc()
+        if task.state is TaskState.COMPLETED:
+            self._metrics.task_completed(task)
 
     def committed(self, task: Task) -> None:
         """``task`` is now the stored record."""
