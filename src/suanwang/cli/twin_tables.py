@@ -65,7 +65,9 @@ def totals_table(summary: dict[str, Any]) -> Table:
     table.add_column(justify="right")
     figures = (
         ("energy", f"{summary['energy_kwh']:,.3f} kWh"),
+        ("  of the work", f"{summary['work_energy_kwh']:,.3f} kWh"),
         ("carbon", f"{summary['carbon_kg']:,.3f} kg CO2e"),
+        ("  of the work", f"{summary['work_carbon_kg']:,.3f} kg CO2e"),
         ("cost", f"{summary['cost']:,.4f}"),
         ("traffic", f"{summary['traffic_gb_hops']:,.3f} GB×hops"),
         ("re-placements", f"{summary['replacements']:,}"),
@@ -94,8 +96,9 @@ def _compact_table(title: str, caption: str) -> Table:
 def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
     """One row per profile: SLA per class, hot latency, rejections, carbon, cost, traffic.
 
-    To fit 100 columns, classes without requests in any run get no column, and energy (mostly
-    the fleet's idle draw, alike for every profile) is left to ``comparison.csv``.
+    To fit 100 columns, classes without requests in any run get no column; carbon is the work's
+    (without the fleet's idle draw, alike for every profile), and energy and the totals with the
+    idle draw are left to ``comparison.csv``.
     """
     classes = [c for c in ("hot", "warm", "cold") if any(r[f"sla_{c}"] is not None for r in rows)]
     columns: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
@@ -103,12 +106,16 @@ def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
         *((f"{c}\n%", lambda r, c=c: _percent(r[f"sla_{c}"])) for c in classes),
         *((f"hot\n{q}", lambda r, q=q: _ms(r[f"hot_{q}_ms"])) for q in ("p50", "p95", "p99")),
         ("\nrejected", lambda r: f"{r['rejected']:,}"),
-        ("carbon\nkg", lambda r: _figure(r["carbon_kg"])),
+        ("work CO2\nkg", lambda r: _figure(r["work_carbon_kg"])),
         ("\ncost", lambda r: _figure(r["cost"])),
         ("traffic\nGB×hops", lambda r: _figure(r["traffic_gb_hops"])),
         ("re-\nplaced", lambda r: f"{r['replacements']:,}"),
     ]
-    table = _compact_table(title, "hot p50 / p95 / p99: latency of hot requests, ms")
+    caption = (
+        "hot p50 / p95 / p99: latency of hot requests, ms; work CO2: carbon of the work,"
+        " without the idle draw"
+    )
+    table = _compact_table(title, caption)
     table.add_column("\nprofile", style="bold cyan", no_wrap=True)
     for header, _ in columns:
         table.add_column(header, justify="right", no_wrap=True)

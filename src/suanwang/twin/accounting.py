@@ -9,7 +9,9 @@ session migrations. Both write into one ``RunMetrics`` and one ``TimeSeries``.
 Energy model: a node draws its idle power whenever it is up, plus (peak - idle) x the share of
 the node a task holds while the task runs; both times the site's PUE. Carbon uses the site's
 intensity at the local hour (dynamic energy at the hour the run started; idle energy hour by
-hour). Users pay the node's price for the share they hold, plus each link's price per GB moved.
+hour). The dynamic part alone is also kept as the work-only energy and carbon: what the placements
+cause, which the idle draw of a large fleet would hide. Users pay the node's price for the share
+they hold, plus each link's price per GB moved.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class Accounting:
         metrics = self.metrics
         metrics.energy_kwh += kwh
         metrics.carbon_kg += carbon_kg
+        metrics.work_energy_kwh += kwh
+        metrics.work_carbon_kg += carbon_kg
         metrics.cost += cost
         metrics.energy_cost += kwh * self._kwh_price[node]
         tier = self._tier[node]
@@ -86,6 +90,8 @@ class Accounting:
         series = self.series
         series.add(ended_s, "energy_kwh", kwh)
         series.add(ended_s, "carbon_kg", carbon_kg)
+        series.add(ended_s, "work_energy_kwh", kwh)
+        series.add(ended_s, "work_carbon_kg", carbon_kg)
         series.add(ended_s, "cost", cost)
 
     def run_completed(
@@ -110,12 +116,12 @@ class Accounting:
         queueing_ms = inside_ms - network_ms - compute_ms
         if queueing_ms < 1e-6:  # float residue of a task that never waited
             queueing_ms = 0.0
+        budget_ms: float | None = None
         if spec.latency_budget_ms is not None:
-            met = total_ms <= spec.latency_budget_ms
+            budget_ms = spec.latency_budget_ms
         elif spec.deadline_s is not None:
-            met = total_ms <= spec.deadline_s * 1000.0
-        else:
-            met = True
+            budget_ms = spec.deadline_s * 1000.0
+        met = budget_ms is None or total_ms <= budget_ms
         data_gb = (spec.data_in_mb + spec.data_out_mb) / 1000.0
         if data_gb > 0 and links:
             transfer_cost = data_gb * sum(self._link_cost_per_gb[link] for link in links)
@@ -128,6 +134,8 @@ class Accounting:
         ):
             stats.completed += 1
             stats.sla_met += met
+            if budget_ms is not None:
+                stats.add_budget(budget_ms)
             stats.total.add(total_ms)
             stats.network.add(network_ms)
             stats.queueing.add(queueing_ms)

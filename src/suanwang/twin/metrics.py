@@ -102,6 +102,15 @@ class ClassStats:
     underestimated: int = 0
     queued: int = 0
     wait_error_ms: Histogram = field(default_factory=Histogram)
+    budget_min_ms: float | None = None
+    budget_max_ms: float | None = None
+
+    def add_budget(self, budget_ms: float) -> None:
+        """Note the SLA budget (latency budget or deadline, in ms) of one request."""
+        if self.budget_min_ms is None or budget_ms < self.budget_min_ms:
+            self.budget_min_ms = budget_ms
+        if self.budget_max_ms is None or budget_ms > self.budget_max_ms:
+            self.budget_max_ms = budget_ms
 
     def add_fidelity(self, estimated_ms: float, measured_ms: float) -> None:
         """Compare the scheduler's end-to-end estimate of a completed run with what happened.
@@ -132,6 +141,7 @@ class ClassStats:
             "underestimated": self.underestimated,
             "queued": self.queued,
             "wait_error_ms": self.wait_error_ms.summary(),
+            "budget_ms": {"min": self.budget_min_ms, "max": self.budget_max_ms},
         }
 
 
@@ -145,13 +155,17 @@ SERIES_COLUMNS = (
     "latency_sum_ms",
     "energy_kwh",
     "carbon_kg",
+    "work_energy_kwh",
+    "work_carbon_kg",
     "cost",
     "queued",
     "running",
     "nodes_down",
 )
 """Per-bucket columns: counts and sums within the bucket; ``queued``, ``running`` and
-``nodes_down`` are sampled at the bucket's end."""
+``nodes_down`` are sampled at the bucket's end. ``energy_kwh`` and ``carbon_kg`` hold the whole
+fleet's draw (idle included); ``work_energy_kwh`` and ``work_carbon_kg`` only what task runs add
+on top of the idle draw."""
 
 
 class TimeSeries:
@@ -210,6 +224,9 @@ class RunMetrics:
         busy_device_s: Accelerator-seconds held, per tier.
         energy_kwh: Facility energy (idle + dynamic, times PUE).
         carbon_kg: Carbon of that energy at each site's intensity of the hour.
+        work_energy_kwh: The part of ``energy_kwh`` that task runs cause: (peak - idle) x the
+            share held, times PUE; without the idle draw, which is alike for every profile.
+        work_carbon_kg: Carbon of ``work_energy_kwh``.
         cost: What users pay: node price for the share held, plus transfer prices.
         energy_cost: What the operator pays for the energy.
         traffic_gb_hops: Data moved times links crossed.
@@ -229,6 +246,8 @@ class RunMetrics:
     busy_device_s: dict[Tier, float] = field(default_factory=lambda: dict.fromkeys(Tier, 0.0))
     energy_kwh: float = 0.0
     carbon_kg: float = 0.0
+    work_energy_kwh: float = 0.0
+    work_carbon_kg: float = 0.0
     cost: float = 0.0
     energy_cost: float = 0.0
     traffic_gb_hops: float = 0.0

@@ -8,7 +8,13 @@
   sampled at its end) plus ``latency_mean_ms``;
 * ``types.csv``: one row per task type: outcomes, SLA ratio, latency percentiles and the mean
   network / queueing / compute split;
-* ``latency.png``, ``timeseries.png`` and ``energy.png``.
+* ``latency.png``, ``timeseries.png`` and ``energy.png`` (built by ``latency_figure``,
+  ``series_figure`` and ``energy_figure``).
+
+Log axes carry plain tick labels (1, 10, 100, not 10^2); latency panels draw each class's SLA
+budget and SLA panels the ``SLA_TARGET`` share; utilisation is the share of the resource each
+tier's work holds most of (accelerator devices for GPU-bound work, else CPU cores); energy and
+carbon show what the work itself causes next to the fleet's total with its idle draw.
 
 Every file is written to a temporary name first and then renamed, so a folder never holds a
 half-written file. Plots use matplotlib's ``Figure`` directly, not ``pyplot``: no display, no
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +56,9 @@ TYPE_COLUMNS = (
     "compute_mean_ms",
 )
 """Columns of ``types.csv``."""
+
+SLA_TARGET = 0.95
+"""The share of requests within budget that SLA panels draw as a reference line."""
 
 _SPLIT = (("network_ms", "network"), ("queueing_ms", "queueing"), ("compute_ms", "compute"))
 
@@ -128,14 +138,13 @@ def write_report(result: TwinResult, folder: Path) -> list[Path]:
     summary = summarise(result)
     series = result.series.rows()
     columns = ("t_s", *result.series.columns, "latency_mean_ms")
-    series_figure = _series_figure(summary, series, result.series.columns)
     return [
         write_json(folder / "summary.json", summary),
         write_csv(folder / "timeseries.csv", columns, series),
         write_csv(folder / "types.csv", TYPE_COLUMNS, type_rows(summary)),
-        save_figure(_latency_figure(summary), folder / "latency.png"),
-        save_figure(series_figure, folder / "timeseries.png"),
-        save_figure(_energy_figure(summary, series), folder / "energy.png"),
+        save_figure(latency_figure(summary), folder / "latency.png"),
+        save_figure(series_figure(summary, series), folder / "timeseries.png"),
+        save_figure(energy_figure(summary, series), folder / "energy.png"),
     ]
 
 
@@ -143,8 +152,26 @@ def _title(summary: dict[str, Any]) -> str:
     return f"{summary['scenario']} · {summary['profile']} · seed {summary['seed']}"
 
 
-def _latency_figure(summary: dict[str, Any]) -> Figure:
-    """Per class: p50 / p95 / p99 bars (log scale), and the mean split as stacked shares."""
+def plain_number(value: float, _position: object = None) -> str:
+    """A tick label without an exponent: 0.01, 1, 1,000, 100,000."""
+    if value == 0:
+        return "0"
+    if abs(value) < 1:
+        return f"{value:.{max(0, -math.floor(math.log10(abs(value))))}f}"
+    return f"{value:,.0f}"
+
+
+def plain_log_axis(ax: Any) -> None:
+    """Make ``ax``'s y axis logarithmic with plain major tick labels and no minor labels."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: PLC0415
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(plain_number))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def latency_figure(summary: dict[str, Any]) -> Figure:
+    """Per class: p50 / p95 / p99 bars (log scale) with the class's SLA budget, and the split."""
     classes = summary["classes"]
     names = list(classes)
     figure, axes = new_figure(1, 2, (10, 4))
@@ -154,12 +181,26 @@ def _latency_figure(summary: dict[str, Any]) -> Figure:
         values = [classes[c]["latency_ms"][q] for c in names]
         positions = [i + (offset - 1) * width for i in range(len(names))]
         percentiles.bar(positions, values, width, label=q)
+    labelled = False
+    for i, name in enumerate(names):
+        # The tightest budget of the class: the one its percentiles must stay under.
+        budget = classes[name].get("budget_ms", {}).get("min")
+        if budget:
+            percentiles.hlines(
+                budget,
+                i - 1.6 * width,
+                i + 1.6 * width,
+                colors="tab:red",
+                linestyles="--",
+                label=None if labelled else "SLA budget",
+            )
+            labelled = True
     percentiles.set_xticks(range(len(names)), names)
     # Classes differ by orders of magnitude (hot: ms, cold: minutes), so a log axis shows all.
-    percentiles.set_yscale("log")
+    plain_log_axis(percentiles)
     percentiles.set_ylabel("latency, ms")
     percentiles.set_title("latency percentiles per class")
-    percentiles.legend()
+    percentiles.legend(fontsize="small")
     bottoms = [0.0] * len(names)
     means = [classes[c]["latency_ms"]["mean"] for c in names]
     for key, label in _SPLIT:
@@ -181,45 +222,114 @@ def _latency_figure(summary: dict[str, Any]) -> Figure:
     return figure
 
 
-def _series_figure(
-    summary: dict[str, Any], series: list[dict[str, float]], columns: Sequence[str]
-) -> Figure:
-    """Requests, mean latency, utilisation per tier and the queue, over simulated time."""
-    figure, axes = new_figure(4, 1, (10, 9), sharex=True)
+def held_resource(summary: dict[str, Any]) -> dict[str, str]:
+    """Per tier, the resource its work held most of over the run: ``accel`` or ``util`` (CPU)."""
+    return {
+        tier: "accel" if shares["accelerator"] > shares["cpu"] else "util"
+        for tier, shares in summary["utilisation"].items()
+    }
+
+
+def series_figure(summary: dict[str, Any], series: list[dict[str, float]]) -> Figure:
+    """Requests, SLA share, mean latency, reserved share per tier and the queue, over time.
+
+    The utilisation panel plots per tier the share of the resource its work held most of
+    (``held_resource``) in percent, on an axis of at least 0-5 %, so that a GPU-bound tier is
+    not drawn as a sliver of CPU.
+    """
+    figure, axes = new_figure(5, 1, (10, 11), sharex=True)
     times = [row["t_s"] for row in series]
-    panels: list[tuple[str, tuple[str, ...]]] = [
-        ("tasks per bucket", ("arrivals", "completed", "rejected")),
-        ("mean latency, ms", ("latency_mean_ms",)),
-        ("reserved CPU share", tuple(c for c in columns if c.startswith("util_"))),
-        ("tasks waiting / running", ("queued", "running")),
+    arrivals, sla, latency, util, queue = (row[0] for row in axes)
+    for name in ("arrivals", "completed", "rejected"):
+        arrivals.plot(times, [row[name] for row in series], label=name)
+    arrivals.set_ylabel("tasks per bucket")
+    shares = [
+        100 * row["sla_met"] / row["completed"] if row["completed"] else None for row in series
     ]
-    for (ylabel, names), (ax,) in zip(panels, axes, strict=True):
-        for name in names:
-            ax.plot(times, [row[name] for row in series], label=name.removeprefix("util_"))
-        ax.set_ylabel(ylabel)
+    sla.plot(times, [float("nan") if v is None else v for v in shares], label="SLA met")
+    sla.axhline(100 * SLA_TARGET, color="tab:red", linestyle="--", label="SLA target")
+    sla.set_ylim(0, 105)
+    sla.set_ylabel("SLA met, % of completed")
+    latency.plot(times, [row["latency_mean_ms"] for row in series], label="mean latency")
+    if any(row["latency_mean_ms"] > 0 for row in series):
+        plain_log_axis(latency)
+    latency.set_ylabel("mean latency, ms")
+    budgets = [c.get("budget_ms", {}).get("min") for c in summary["classes"].values()]
+    budgets = [b for b in budgets if b]
+    for i, budget in enumerate(sorted(set(budgets))):
+        latency.axhline(
+            budget, color="tab:red", linestyle="--", label="SLA budgets" if i == 0 else None
+        )
+    resource = held_resource(summary)
+    top = 5.0
+    for tier, kind in resource.items():
+        values = [100 * row.get(f"{kind}_{tier}", 0.0) for row in series]
+        suffix = "accelerators" if kind == "accel" else "CPU"
+        util.plot(times, values, label=f"{tier} ({suffix})")
+        top = max(top, *values) if values else top
+    util.set_ylim(0, min(100.0, top * 1.1) if top < 100 else 105)
+    kinds = set(resource.values())
+    util.set_ylabel(
+        "reserved accelerator share, %"
+        if kinds == {"accel"}
+        else "reserved CPU share, %"
+        if kinds == {"util"}
+        else "reserved share, %"
+    )
+    for name in ("queued", "running"):
+        queue.plot(times, [row[name] for row in series], label=name)
+    queue.set_ylabel("tasks waiting / running")
+    for ax in (arrivals, sla, latency, util, queue):
         ax.grid(alpha=0.3)
-        if len(names) > 1:
-            ax.legend(loc="upper right", fontsize="small", ncols=min(len(names), 5))
-    axes[-1][0].set_xlabel("simulated time, s")
+        ax.legend(loc="upper right", fontsize="small", ncols=5)
+    queue.set_xlabel("simulated time, s")
     figure.suptitle(_title(summary))
     return figure
 
 
-def _energy_figure(summary: dict[str, Any], series: list[dict[str, float]]) -> Figure:
-    """Energy and carbon of task runs per bucket (the fleet's idle draw is in the totals only)."""
-    figure, axes = new_figure(2, 1, (10, 5), sharex=True)
+def energy_figure(summary: dict[str, Any], series: list[dict[str, float]]) -> Figure:
+    """Energy per bucket (the work's over the idle draw), and the work's carbon with the total.
+
+    The idle draw of a large fleet dwarfs what placements change, so the carbon panel's bars are
+    the work-only carbon and the fleet's total (idle draw included) is a line on its own axis.
+    """
+    figure, axes = new_figure(2, 1, (10, 6), sharex=True)
+    (energy,), (carbon,) = axes
     times = [row["t_s"] for row in series]
     width = times[1] - times[0] if len(times) > 1 else 1.0
-    for (ax,), column, ylabel in (
-        (axes[0], "energy_kwh", "energy of task runs, kWh"),
-        (axes[1], "carbon_kg", "carbon, kg CO2e"),
-    ):
-        ax.bar(times, [row[column] for row in series], width, align="edge")
-        ax.set_ylabel(ylabel)
+    work = [row["work_energy_kwh"] for row in series]
+    idle = [max(row["energy_kwh"] - w, 0.0) for row, w in zip(series, work, strict=True)]
+    energy.bar(times, idle, width, align="edge", color="tab:gray", label="idle draw")
+    energy.bar(times, work, width, bottom=idle, align="edge", color="tab:orange", label="work")
+    energy.set_ylabel("energy, kWh")
+    energy.legend(loc="upper right", fontsize="small")
+    carbon.bar(
+        times,
+        [row["work_carbon_kg"] for row in series],
+        width,
+        align="edge",
+        color="tab:green",
+        label="carbon of the work",
+    )
+    carbon.set_ylabel("carbon of the work, kg CO2e")
+    total = carbon.twinx()
+    total.plot(
+        [t + width / 2 for t in times],
+        [row["carbon_kg"] for row in series],
+        color="black",
+        label="total with idle draw",
+    )
+    total.set_ylim(bottom=0)
+    total.set_ylabel("total carbon, kg CO2e")
+    lines = carbon.get_legend_handles_labels()
+    more = total.get_legend_handles_labels()
+    carbon.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right", fontsize="small")
+    for ax in (energy, carbon):
         ax.grid(alpha=0.3)
-    axes[1][0].set_xlabel("simulated time, s")
+    carbon.set_xlabel("simulated time, s")
     figure.suptitle(
-        f"{_title(summary)} — totals with idle draw: {summary['energy_kwh']:,.3g} kWh, "
+        f"{_title(summary)} — work: {summary['work_energy_kwh']:,.3g} kWh, "
+        f"{summary['work_carbon_kg']:,.3g} kg; with idle draw: {summary['energy_kwh']:,.3g} kWh, "
         f"{summary['carbon_kg']:,.3g} kg"
     )
     return figure

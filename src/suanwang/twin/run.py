@@ -145,7 +145,8 @@ class Twin:
         self.scheduler = Scheduler(profile, self.state)
         self.metrics = RunMetrics()
         tiers = tuple(sorted({s.tier for s in scenario.topology.sites.values()}, key=str))
-        self.series = TimeSeries(duration_s, config.buckets, tuple(f"util_{t}" for t in tiers))
+        sampled = (*(f"util_{t}" for t in tiers), *(f"accel_{t}" for t in tiers))
+        self.series = TimeSeries(duration_s, config.buckets, sampled)
         self.accounting = Accounting(self.state, self.metrics, self.series, config.start_hour)
         self.engine = SimEngine(
             self.loop,
@@ -197,6 +198,11 @@ class Twin:
         self._tiers = tiers
         self._cores_by_tier = np.bincount(
             self._tier_of_node, weights=self.state.arrays.node_cpu_cores, minlength=len(tiers)
+        )
+        self._devices_of_tier = np.bincount(
+            self._tier_of_node,
+            weights=self.state.arrays.node_accel_count.sum(axis=1),
+            minlength=len(tiers),
         )
 
     # ----------------------------------------------------------------- events
@@ -250,9 +256,16 @@ class Twin:
         reserved = np.bincount(
             self._tier_of_node, weights=state.reservations.cpu_cores, minlength=len(self._tiers)
         )
+        held = np.bincount(
+            self._tier_of_node,
+            weights=state.reservations.accelerators.sum(axis=1),
+            minlength=len(self._tiers),
+        )
         for i, tier in enumerate(self._tiers):
             capacity = self._cores_by_tier[i]
             series.set(bucket, f"util_{tier}", reserved[i] / capacity if capacity else 0.0)
+            devices = self._devices_of_tier[i]
+            series.set(bucket, f"accel_{tier}", held[i] / devices if devices else 0.0)
         if self._progress is not None:
             self._progress(min(self.loop.now_s(), self.duration_s), self._next_id)
 

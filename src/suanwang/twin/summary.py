@@ -17,7 +17,8 @@ def summarise(result: TwinResult) -> dict[str, Any]:
     ``classes`` and ``types`` (per class / task type: counts, SLA ratio, latency and its
     network / queueing / compute split as mean, p50, p95, p99, max in ms), ``causes``
     (rejections and failures by cause, each with an example reason), ``utilisation`` (per tier:
-    cpu and accelerator shares held over the run), ``energy_kwh``, ``carbon_kg``, ``cost``,
+    cpu and accelerator shares held over the run), ``energy_kwh``, ``carbon_kg`` (the fleet's, idle
+    draw included), ``work_energy_kwh``, ``work_carbon_kg`` (what task runs add), ``cost``,
     ``energy_cost``, ``traffic_gb_hops``, ``replacements``, ``migrations``, ``failures``,
     ``tasks_per_wall_s``, ``peak_memory_mb`` and ``version``.
     """
@@ -64,6 +65,8 @@ def summarise(result: TwinResult) -> dict[str, Any]:
         "utilisation": utilisation,
         "energy_kwh": metrics.energy_kwh,
         "carbon_kg": metrics.carbon_kg,
+        "work_energy_kwh": metrics.work_energy_kwh,
+        "work_carbon_kg": metrics.work_carbon_kg,
         "cost": metrics.cost,
         "energy_cost": metrics.energy_cost,
         "traffic_gb_hops": metrics.traffic_gb_hops,
