@@ -1,8 +1,13 @@
 // The network map: sites placed by longitude and latitude (or on rings by tier when a
-// scenario gives no positions), links coloured by reserved bandwidth, sites by their most
-// constrained resource (load.js). Drawn by hand in SVG: a few thousand elements render well
-// under a second, with no library.
+// scenario gives no positions) over the province outlines the server ships, links coloured by
+// reserved bandwidth, sites by their most constrained resource (load.js). Zoom is semantic:
+// at every zoom level co-located sites merge into counted clusters (clusters.js) and labels
+// are placed anew so that none overlaps another (labels.js). Drawn by hand in SVG: a few
+// thousand elements render well under a second, with no library.
 
+import { get } from "./api.js";
+import { MAJOR, clusterSites, spreadMarks } from "./clusters.js";
+import { placeLabels } from "./labels.js";
 import { loadColour, siteSummary } from "./load.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -27,9 +32,20 @@ function titled(node, text) {
   return node;
 }
 
-/** Screen positions of the sites: an equirectangular projection fitted to the box. */
+/** A label short enough for a national map: the name without its parenthesis or "cluster",
+ * or the id's place part when that is still long. */
+function shortName(site) {
+  const name = site.name.replace(/\s*\(.*\)\s*$/, "").replace(/\s+cluster$/i, "");
+  if (name.length <= 18 || !site.id.includes("-")) return name;
+  const place = site.id.slice(site.id.indexOf("-") + 1);
+  return place.charAt(0).toUpperCase() + place.slice(1);
+}
+
+/** Screen positions of the sites: an equirectangular projection fitted to the box. Returns
+ * the positions and the projection (null when no site has a position). */
 function placeSites(sites) {
   const pos = new Map();
+  let project = null;
   const geo = sites.filter((s) => s.lat_deg !== null && s.lon_deg !== null);
   if (geo.length) {
     const lats = geo.map((s) => s.lat_deg);
@@ -43,9 +59,8 @@ function placeSites(sites) {
     const scale = Math.min((WIDTH - 2 * MARGIN) / spanX, (HEIGHT - 2 * MARGIN) / spanY);
     const offX = (WIDTH - spanX * scale) / 2;
     const offY = (HEIGHT - spanY * scale) / 2;
-    for (const s of geo) {
-      pos.set(s.id, [offX + (s.lon_deg - lon0) * k * scale, HEIGHT - offY - (s.lat_deg - lat0) * scale]);
-    }
+    project = (lon, lat) => [offX + (lon - lon0) * k * scale, HEIGHT - offY - (lat - lat0) * scale];
+    for (const s of geo) pos.set(s.id, project(s.lon_deg, s.lat_deg));
   }
   // Sites without a position: one ring per tier around the centre, hubs innermost.
   const rest = sites.filter((s) => !pos.has(s.id));
@@ -57,7 +72,7 @@ function placeSites(sites) {
       pos.set(s.id, [WIDTH / 2 + r * Math.cos(angle), HEIGHT / 2 + r * Math.sin(angle)]);
     });
   });
-  return pos;
+  return { pos, project };
 }
 
 /** Network elements (routers) have no position: put each at the mean of its neighbours. */
@@ -78,9 +93,16 @@ function placeElements(pos, links) {
   }
 }
 
+/** A label's glyph box at zoom 1, measured once it can be (the map must be shown). */
+function measure(text) {
+  const box = text.getBBox();
+  return box.width > 0 ? { x: box.x, y: box.y, w: box.width, h: box.height } : null;
+}
+
 export class NetworkMap {
   constructor(svg, onSelectSite) {
     this.svg = svg;
+    this.outlinesLayer = svg.querySelector("#map-outlines");
     this.linksLayer = svg.querySelector("#map-links");
     this.sitesLayer = svg.querySelector("#map-sites");
     this.labelsLayer = svg.querySelector("#map-labels");
@@ -88,75 +110,91 @@ export class NetworkMap {
     this.linkEls = new Map();
     this.siteEls = new Map();
     this.sites = new Map();
-    this.marks = []; // [shape, x, y]: shapes are drawn about the origin and moved into place
+    this.placed = new Map(); // site id -> {id, tier, x, y, r, shape}: where the site lies
+    this.labels = new Map(); // site id -> {text, box}: its label and glyph box at zoom 1
+    this.shares = new Map(); // site id -> load share, from the last paintLoad
+    this.marks = []; // [shape, x, y]: routers, drawn about the origin and moved into place
+    this.full = { x: 0, y: 0, w: WIDTH, h: HEIGHT };
+    this.view = { ...this.full };
     this.zoom = 1;
+    this.layouts = 0;
+    this.pending = false;
+    this.outlines = null; // the promise of /v1/geo/outlines, fetched once
     this.enableZoom();
+  }
+
+  /** Show ``view`` (map units): marks keep their size on screen, clusters and labels follow. */
+  setView(view) {
+    this.view = view;
+    this.svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
+    this.zoom = view.w / this.full.w;
+    for (const [shape, x, y] of this.marks) {
+      shape.setAttribute("transform", `translate(${x.toFixed(1)} ${y.toFixed(1)}) scale(${this.zoom})`);
+    }
+    // Once per frame however many wheel events come.
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.layout();
+    });
+  }
+
+  /** Show a box of the map (a cluster's sites) with some room around it. */
+  zoomTo(x0, y0, x1, y1) {
+    const ratio = WIDTH / HEIGHT;
+    let w = Math.max((x1 - x0) * 2.2, (y1 - y0) * 2.2 * ratio, this.full.w / 40);
+    w = Math.min(w, this.view.w / 2.5); // always in: a click on a cluster must split it
+    const h = w / ratio;
+    this.setView({ x: (x0 + x1) / 2 - w / 2, y: (y0 + y1) / 2 - h / 2, w, h });
   }
 
   /** Wheel zooms about the pointer, dragging pans, a double click shows everything again. */
   enableZoom() {
     const svg = this.svg;
-    const full = { x: 0, y: 0, w: WIDTH, h: HEIGHT };
-    let view = { ...full };
-    const apply = () => {
-      svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
-      this.scaleMarks(view.w / full.w);
-    };
     // Pointer position in map units: the rendered box is scaled to the view box.
     const toMap = (event) => {
       const box = svg.getBoundingClientRect();
-      const scale = Math.max(view.w / box.width, view.h / box.height);
-      return [view.x + (event.clientX - box.left) * scale, view.y + (event.clientY - box.top) * scale, scale];
+      const v = this.view;
+      const scale = Math.max(v.w / box.width, v.h / box.height);
+      return [v.x + (event.clientX - box.left) * scale, v.y + (event.clientY - box.top) * scale, scale];
     };
     svg.addEventListener("wheel", (event) => {
       event.preventDefault();
       const [mx, my] = toMap(event);
+      const v = this.view;
       // Proportional to the wheel distance: a touchpad glides, a mouse wheel steps.
       const factor = Math.exp(Math.max(-1, Math.min(1, event.deltaY * 0.0015)));
-      const w = Math.min(full.w, Math.max(full.w / 40, view.w * factor));
-      const k = w / view.w;
-      view = { x: mx - (mx - view.x) * k, y: my - (my - view.y) * k, w, h: view.h * k };
-      apply();
+      const w = Math.min(this.full.w, Math.max(this.full.w / 40, v.w * factor));
+      const k = w / v.w;
+      this.setView({ x: mx - (mx - v.x) * k, y: my - (my - v.y) * k, w, h: v.h * k });
     }, { passive: false });
     let drag = null;
     svg.addEventListener("pointerdown", (event) => {
-      drag = { x: event.clientX, y: event.clientY, view: { ...view }, scale: toMap(event)[2] };
+      drag = { x: event.clientX, y: event.clientY, view: { ...this.view }, scale: toMap(event)[2] };
     });
     svg.addEventListener("pointermove", (event) => {
-      if (!drag) return;
-      view = {
+      if (!drag || (event.clientX === drag.x && event.clientY === drag.y)) return;
+      this.setView({
         ...drag.view,
         x: drag.view.x - (event.clientX - drag.x) * drag.scale,
         y: drag.view.y - (event.clientY - drag.y) * drag.scale,
-      };
-      apply();
+      });
     });
     for (const name of ["pointerup", "pointerleave"]) svg.addEventListener(name, () => (drag = null));
-    svg.addEventListener("dblclick", () => {
-      view = { ...full };
-      apply();
-    });
-  }
-
-  /** Keep marks and labels the same size on screen at zoom ``k`` (1: everything shown), so
-   * that zooming in separates crowded sites instead of enlarging them. */
-  scaleMarks(k) {
-    this.zoom = k;
-    for (const [shape, x, y] of this.marks) {
-      shape.setAttribute("transform", `translate(${x.toFixed(1)} ${y.toFixed(1)}) scale(${k})`);
-    }
+    svg.addEventListener("dblclick", () => this.setView({ ...this.full }));
   }
 
   /** Redraw everything for a topology (on login and when the live scenario changes). */
   draw(sites, links, elementIds) {
-    this.linksLayer.replaceChildren();
-    this.sitesLayer.replaceChildren();
-    this.labelsLayer.replaceChildren();
+    for (const layer of [this.linksLayer, this.sitesLayer, this.labelsLayer]) layer.replaceChildren();
     this.linkEls.clear();
     this.siteEls.clear();
+    this.placed.clear();
+    this.labels.clear();
     this.sites = new Map(sites.map((site) => [site.id, site]));
     this.marks = [];
-    const pos = placeSites(sites);
+    const { pos, project } = placeSites(sites);
     placeElements(pos, links);
     const linkFrag = document.createDocumentFragment();
     for (const link of links) {
@@ -180,8 +218,12 @@ export class NetworkMap {
       this.marks.push([mark, x, y]);
       siteFrag.append(titled(mark, id));
     }
-    const big = sites.length <= 60;
-    for (const site of sites) {
+    // Small sites, then the clusters, then regions and hubs on top: a hub's mark is never
+    // under another.
+    const order = [...sites].sort((a, b) => TIERS.indexOf(b.tier) - TIERS.indexOf(a.tier));
+    this.clustersLayer = el("g", { class: "clusters" });
+    for (const site of order) {
+      if (MAJOR.has(site.tier) && !this.clustersLayer.parentNode) siteFrag.append(this.clustersLayer);
       const [x, y] = pos.get(site.id);
       const r = RADIUS[site.tier] || 4;
       // Tier by shape and colour: hubs squares, regions diamonds, the rest circles.
@@ -190,7 +232,6 @@ export class NetworkMap {
         : site.tier === "region"
           ? el("polygon", { points: `0,${-r} ${r},0 0,${r} ${-r},0` })
           : el("circle", { cx: 0, cy: 0, r });
-      this.marks.push([shape, x, y]);
       shape.setAttribute("class", `site tier-${site.tier}`);
       shape.setAttribute("data-id", site.id);
       shape.setAttribute("data-tier", site.tier);
@@ -198,16 +239,130 @@ export class NetworkMap {
       shape.style.fill = loadColour(0);
       shape.addEventListener("click", () => this.onSelectSite(site.id));
       this.siteEls.set(site.id, shape);
+      this.placed.set(site.id, { id: site.id, tier: site.tier, x, y, r, shape });
       siteFrag.append(shape);
-      if (big && site.tier !== "terminal") {
-        const label = el("text", { x: r + 2, y: 3, class: "label" });
-        label.textContent = site.name;
-        this.marks.push([label, x, y]);
-        this.labelsLayer.append(label);
-      }
     }
+    if (!this.clustersLayer.parentNode) siteFrag.append(this.clustersLayer);
     this.sitesLayer.append(siteFrag);
-    this.scaleMarks(this.zoom);
+    this.setView({ ...this.full });
+    this.layout();
+    this.drawOutlines(project);
+  }
+
+  /** Province outlines under everything, when the sites have positions. */
+  async drawOutlines(project) {
+    this.outlinesLayer.replaceChildren();
+    delete this.svg.dataset.outlines;
+    if (!project) return;
+    this.outlines ??= get("/v1/geo/outlines").catch(() => null);
+    const geo = await this.outlines;
+    if (!geo) return;
+    const frag = document.createDocumentFragment();
+    for (const feature of geo.features) {
+      const parts = [];
+      for (const polygon of feature.geometry.coordinates) {
+        for (const ring of polygon) {
+          parts.push("M" + ring.map(([lon, lat]) => project(lon, lat).map((v) => v.toFixed(1)).join(" ")).join("L") + "Z");
+        }
+      }
+      const path = el("path", { d: parts.join(""), class: "outline" });
+      frag.append(titled(path, feature.properties.name));
+    }
+    this.outlinesLayer.append(frag);
+    this.svg.dataset.outlines = String(geo.features.length);
+  }
+
+  /** Clusters, marks spread apart, and labels for the current zoom. */
+  layout() {
+    const k = this.zoom;
+    const move = (shape, x, y) =>
+      shape.setAttribute("transform", `translate(${x.toFixed(1)} ${y.toFixed(1)}) scale(${k})`);
+    const items = [...this.placed.values()];
+    const { singles, clusters } = clusterSites(items, k);
+    this.clustersLayer.replaceChildren();
+    // What is drawn, where: {id, tier, major, x, y, r, shape, home}.
+    const marks = items
+      .filter((s) => MAJOR.has(s.tier))
+      .map((s) => ({ ...s, major: true }))
+      .concat(singles.map((s) => ({ ...s, major: false })));
+    for (const s of marks) s.shape.style.display = "";
+    for (const c of clusters) {
+      for (const s of c.members) s.shape.style.display = "none";
+      const r = 6 + Math.min(6, 1.5 * Math.log2(c.members.length));
+      const ids = c.members.map((s) => s.id).join(" ");
+      const shape = el("g", { class: "cluster", "data-count": c.members.length, "data-members": ids });
+      shape.append(el("circle", { r }), el("text", { y: 3 }), el("title", {}));
+      shape.querySelector("text").textContent = String(c.members.length);
+      shape.addEventListener("click", () => {
+        const xs = c.members.map((s) => s.x);
+        const ys = c.members.map((s) => s.y);
+        this.zoomTo(Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys));
+      });
+      marks.push({ id: ids, tier: "cluster", major: false, x: c.x, y: c.y, r, shape });
+    }
+    const at = spreadMarks(marks, k);
+    const leaders = [];
+    for (const m of marks) {
+      const [x, y] = at.get(m.id);
+      if (Math.hypot(x - m.x, y - m.y) > 1.5 * k) {
+        leaders.push(el("line", { x1: m.x, y1: m.y, x2: x, y2: y, class: "leader" }));
+      }
+      [m.x, m.y] = [x, y];
+      move(m.shape, x, y);
+    }
+    this.clustersLayer.append(...leaders, ...marks.filter((m) => m.tier === "cluster").map((m) => m.shape));
+    this.paintClusters();
+    this.placeLabels(marks.filter((m) => m.tier !== "cluster"), marks, k, move);
+    this.svg.dataset.clusters = String(clusters.length);
+    this.svg.dataset.layoutWidth = this.view.w.toFixed(3); // the view this layout is for
+    this.svg.dataset.layout = String(++this.layouts);
+  }
+
+  placeLabels(shown, obstacles, k, move) {
+    const v = this.view;
+    const inView = (s) => s.x >= v.x && s.x <= v.x + v.w && s.y >= v.y && s.y <= v.y + v.h;
+    const wanted = shown.filter((s) => s.tier !== "terminal" && inView(s));
+    wanted.sort((a, b) => TIERS.indexOf(a.tier) - TIERS.indexOf(b.tier));
+    const items = [];
+    for (const s of wanted) {
+      let label = this.labels.get(s.id);
+      if (!label) {
+        const text = el("text", { class: `label tier-${s.tier}`, "data-for": s.id });
+        text.textContent = shortName(this.sites.get(s.id));
+        this.labelsLayer.append(text);
+        label = { text, box: null };
+        this.labels.set(s.id, label);
+      }
+      label.box ??= measure(label.text);
+      if (label.box) items.push({ ...s, w: label.box.w, h: label.box.h });
+    }
+    const kept = new Map(placeLabels(items, obstacles, k).map((p) => [p.id, p]));
+    for (const [id, { text, box }] of this.labels) {
+      const p = kept.get(id);
+      text.style.display = p ? "" : "none";
+      if (!p) continue;
+      const s = shown.find((item) => item.id === id);
+      text.setAttribute("x", (p.left - box.x).toFixed(2));
+      text.setAttribute("y", (p.top - box.y).toFixed(2));
+      move(text, s.x, s.y);
+    }
+    this.svg.dataset.labels = String(kept.size);
+  }
+
+  /** A cluster is as loaded as its most loaded site; its hover text lists the sites. */
+  paintClusters() {
+    for (const mark of this.clustersLayer.querySelectorAll(".cluster")) {
+      const ids = mark.dataset.members.split(" ");
+      const share = Math.max(...ids.map((id) => this.shares.get(id) || 0));
+      mark.querySelector("circle").style.fill = loadColour(share);
+      const names = ids.slice(0, 12).map((id) => {
+        const s = this.shares.get(id);
+        return `${this.sites.get(id).name}${s === undefined ? "" : ` ${Math.round(s * 100)} %`}`;
+      });
+      if (ids.length > 12) names.push(`and ${ids.length - 12} more`);
+      mark.querySelector("title").textContent =
+        `${ids.length} sites (click to zoom in), most loaded ${Math.round(share * 100)} %:\n${names.join("\n")}`;
+    }
   }
 
   /** Colour links by reserved share and sites by their most constrained resource
@@ -223,11 +378,13 @@ export class NetworkMap {
     });
     for (const [id, shape] of this.siteEls) {
       const l = sites.get(id);
+      this.shares.set(id, l ? l.share : 0);
       shape.style.fill = loadColour(l ? l.share : 0);
       shape.dataset.load = l ? l.share.toFixed(3) : "";
       shape.dataset.binding = l ? l.binding : "";
       shape.querySelector("title").textContent = siteSummary(this.sites.get(id), l);
     }
+    this.paintClusters();
   }
 
   /** Highlight a placement: its links, its ingress and its node's site; null clears. */
