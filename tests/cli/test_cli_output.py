@@ -66,6 +66,14 @@ SERVER_COMMANDS = [
     ("node", "drain", "edge-futian-mec-2"),
     ("node", "up", "edge-futian-mec-2"),
     ("token", "list"),
+    ("site", "list"),
+    ("site", "list", "-o", "wide"),
+    ("link", "list"),
+    ("link", "list", "-o", "wide"),
+    ("audit", "list"),
+    ("audit", "list", "--since", "1h"),
+    ("principal", "list"),
+    ("principal", "list", "-o", "wide"),
 ]
 
 
@@ -81,6 +89,9 @@ def test_server_tables_keep_ids_and_numbers_whole(
         _, listed, _ = cli(*[arg for arg in args if arg not in {"-o", "wide"}], "--json", **env)
         nodes = json.loads(listed)
         whole += [n["id"] for n in nodes] + [str(n["cpu_cores"]) for n in nodes]
+    if command[:2] in {("site", "list"), ("link", "list"), ("principal", "list")}:
+        _, listed, _ = cli(*command[:2], "--json", **env)
+        whole += [item["id"] for item in json.loads(listed)]
     assert_nothing_cut(out, whole)
 
 

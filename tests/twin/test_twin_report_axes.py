@@ -42,7 +42,7 @@ def test_plain_numbers_have_no_exponent() -> None:
 
 def test_log_axes_label_ticks_plainly(campus: TwinResult) -> None:
     summary = summarise(campus)
-    figure = latency_figure(summary)
+    figure: Any = latency_figure(summary)
     _draw(figure)
     axis = figure.axes[0]
     assert axis.get_yscale() == "log"
@@ -55,7 +55,7 @@ def test_latency_panel_draws_each_class_budget(campus: TwinResult) -> None:
     summary = summarise(campus)
     budgets = {c["budget_ms"]["min"] for c in summary["classes"].values()} - {None}
     assert budgets
-    axis = latency_figure(summary).axes[0]
+    axis: Any = latency_figure(summary).axes[0]
     drawn = {round(float(y), 6) for c in axis.collections for y in c.get_segments()[0][:, 1]}
     assert {round(b, 6) for b in budgets} <= drawn
     assert "SLA budget" in axis.get_legend_handles_labels()[1]
@@ -64,7 +64,7 @@ def test_latency_panel_draws_each_class_budget(campus: TwinResult) -> None:
 def test_gpu_bound_utilisation_is_drawn_as_device_share(campus: TwinResult) -> None:
     summary = summarise(campus)
     assert summary["utilisation"]["edge"]["accelerator"] > summary["utilisation"]["edge"]["cpu"]
-    figure = series_figure(summary, campus.series.rows())
+    figure: Any = series_figure(summary, campus.series.rows())
     util = next(ax for ax in figure.axes if "share, %" in ax.get_ylabel())
     labels = util.get_legend_handles_labels()[1]
     assert "edge (accelerators)" in labels
@@ -74,7 +74,7 @@ def test_gpu_bound_utilisation_is_drawn_as_device_share(campus: TwinResult) -> N
 
 
 def test_sla_panel_draws_the_target(campus: TwinResult) -> None:
-    figure = series_figure(summarise(campus), campus.series.rows())
+    figure: Any = series_figure(summarise(campus), campus.series.rows())
     sla = next(ax for ax in figure.axes if ax.get_ylabel().startswith("SLA met"))
     assert any(list(line.get_ydata()) == [100 * SLA_TARGET] * 2 for line in sla.get_lines())
 
@@ -83,7 +83,7 @@ def test_energy_figure_separates_work_from_idle_draw(campus: TwinResult) -> None
     summary = summarise(campus)
     assert 0 < summary["work_energy_kwh"] < summary["energy_kwh"]
     assert 0 < summary["work_carbon_kg"] < summary["carbon_kg"]
-    figure = energy_figure(summary, campus.series.rows())
+    figure: Any = energy_figure(summary, campus.series.rows())
     labels = [ax.get_ylabel() for ax in figure.axes]
     assert "carbon of the work, kg CO2e" in labels
     assert not any("task runs" in label for label in labels)
@@ -96,7 +96,7 @@ def test_compare_carbon_panel_shows_work_carbon_that_differs_by_profile() -> Non
     results = compare_profiles(load_builtin("campus"), ["nearest", "green"], base)
     rows = comparison_rows(results)
     header = {"scenario": "campus", "seed": 3, "duration_s": 4.0, "start_hour": 20}
-    figure = comparison_figure(rows, header)
+    figure: Any = comparison_figure(rows, header)
     carbon = next(ax for ax in figure.axes if ax.get_ylabel() == "carbon of the work, kg CO2e")
     heights = [patch.get_height() for patch in carbon.patches]
     assert heights == pytest.approx([row["work_carbon_kg"] for row in rows])

@@ -10,6 +10,7 @@ from suanwang.cli.common import console
 from suanwang.cli.demo import demo
 from suanwang.cli.measure import measure
 from suanwang.cli.plan import plan
+from suanwang.cli.resources import audit_app, link_app, load_scenario, principal_app, site_app
 from suanwang.cli.scenario import app as scenario_app
 from suanwang.cli.serve import serve
 from suanwang.cli.tasks import node_app, task_app
@@ -29,6 +30,11 @@ app.add_typer(twin_app, name="twin")
 app.add_typer(task_app, name="task")
 app.add_typer(node_app, name="node")
 app.add_typer(token_app, name="token")
+app.add_typer(site_app, name="site")
+app.add_typer(link_app, name="link")
+app.add_typer(audit_app, name="audit")
+app.add_typer(principal_app, name="principal")
+scenario_app.command("load")(load_scenario)
 app.command()(serve)
 app.command()(agent)
 app.command()(demo)

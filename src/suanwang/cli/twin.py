@@ -49,6 +49,28 @@ OutOption = Annotated[
     typer.Option("--out", "-o", help="Output folder (default: under twin-out/).", file_okay=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+OverwriteOption = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Write into the output folder even if it holds files (default: the next free "
+        "folder, NAME-2, NAME-3, ...).",
+    ),
+]
+
+MAX_FOLDERS = 1000
+"""Most numbered folders tried before giving up on a free one."""
+
+
+def free_folder(folder: Path, *, overwrite: bool) -> Path:
+    """``folder`` if it is missing, empty or ``overwrite`` is set; else ``folder-2``, ``-3``..."""
+    if overwrite or not folder.exists() or not any(folder.iterdir()):
+        return folder
+    for number in range(2, MAX_FOLDERS + 1):
+        candidate = folder.with_name(f"{folder.name}-{number}")
+        if not candidate.exists() or not any(candidate.iterdir()):
+            return candidate
+    raise fail(f"{folder}: {MAX_FOLDERS} numbered folders exist; use --out or --overwrite")
 
 
 def _config(
@@ -97,6 +119,7 @@ def run(
     ] = 300.0,
     no_failures: NoFailuresOption = False,
     out: OutOption = None,
+    overwrite: OverwriteOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Run the twin once; print SLA, latency, energy and cost, and write the report folder."""
@@ -130,6 +153,7 @@ def run(
             result = run_twin(loaded, config, step)
     folder = out or Path("twin-out") / f"{loaded.name}-{profile_label(profile)}-s{seed}"
     with bad_input_exits(OSError):
+        folder = free_folder(folder, overwrite=overwrite)
         write_report(result, folder)
     summary = summarise(result)
     if json_output:
@@ -172,6 +196,7 @@ def compare(
     rate_scale: RateOption = 1.0,
     no_failures: NoFailuresOption = False,
     out: OutOption = None,
+    overwrite: OverwriteOption = False,
     json_output: JsonOption = False,
     sweep: Annotated[
         bool, typer.Option("--sweep", help="Run every profile with every seed of --seeds on Ray.")
@@ -207,6 +232,7 @@ def compare(
             _seeds(seeds),
             base,
             out=out,
+            overwrite=overwrite,
             json_output=json_output,
             ray_address=ray_address,
             workers=workers,
@@ -229,6 +255,7 @@ def compare(
             results = twin_compare.compare_profiles(loaded, names, base, step)
     folder = out or Path("twin-out") / f"{loaded.name}-compare-s{seed}"
     with bad_input_exits(OSError):
+        folder = free_folder(folder, overwrite=overwrite)
         twin_compare.write_comparison(results, folder)
     rows = twin_compare.comparison_rows(results)
     if json_output:
@@ -247,6 +274,7 @@ def _sweep(
     base: TwinConfig,
     *,
     out: Path | None,
+    overwrite: bool,
     json_output: bool,
     ray_address: str | None,
     workers: int | None,
@@ -275,6 +303,7 @@ def _sweep(
     name = summaries[0]["scenario"]
     folder = out or Path("twin-out") / f"{name}-sweep"
     with bad_input_exits(OSError):
+        folder = free_folder(folder, overwrite=overwrite)
         folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / "sweep.json", {"table": table, "runs": summaries})
     if json_output:

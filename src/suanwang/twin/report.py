@@ -250,16 +250,20 @@ def series_figure(summary: dict[str, Any], series: list[dict[str, float]]) -> Fi
     sla.axhline(100 * SLA_TARGET, color="tab:red", linestyle="--", label="SLA target")
     sla.set_ylim(0, 105)
     sla.set_ylabel("SLA met, % of completed")
-    latency.plot(times, [row["latency_mean_ms"] for row in series], label="mean latency")
-    if any(row["latency_mean_ms"] > 0 for row in series):
-        plain_log_axis(latency)
-    latency.set_ylabel("mean latency, ms")
-    budgets = [c.get("budget_ms", {}).get("min") for c in summary["classes"].values()]
-    budgets = [b for b in budgets if b]
-    for i, budget in enumerate(sorted(set(budgets))):
+    means = [row["latency_mean_ms"] for row in series]
+    latency.plot(times, [v if v > 0 else math.nan for v in means], label="mean latency")
+    budgets = sorted(
+        {b for c in summary["classes"].values() if (b := c.get("budget_ms", {}).get("min"))}
+    )
+    for i, budget in enumerate(budgets):
         latency.axhline(
             budget, color="tab:red", linestyle="--", label="SLA budgets" if i == 0 else None
         )
+    shown = [v for v in means if v > 0] + budgets
+    if shown:  # a log axis needs positive values; an empty run keeps the linear one
+        plain_log_axis(latency)
+        latency.set_ylim(min(shown) / 2, max(shown) * 2)
+    latency.set_ylabel("mean latency, ms")
     resource = held_resource(summary)
     top = 5.0
     for tier, kind in resource.items():
