@@ -1,6 +1,8 @@
 // The portal: log in with a token, then the map, tasks, the submit form, nodes and twin runs,
 // refreshed by polling (every POLL_MS) without reloading the page.
 
+import { fillSiteList, initSwitches, initTablist, selectTab } from "./access.js";
+import { t } from "./i18n.js";
 import { ApiError, get, saveToken, savedToken, call } from "./api.js";
 import { Liveness, unanswered } from "./liveness.js";
 import { loadColour, nodeLoads, siteLoads } from "./load.js";
@@ -25,13 +27,16 @@ const state = {
   selectedState: null, // its state when shown: a change redraws the detail
   timer: null,
 };
+initSwitches();
+initTablist();
 const liveness = new Liveness($("#offline"), $("#portal"));
 
-const map = new NetworkMap($("#map"), (siteId) => {
+function openSite(siteId) {
   $("#node-site").value = siteId;
   openTab("nodes");
   showNodes(state);
-});
+}
+const map = new NetworkMap($("#map"), openSite);
 const tasks = new TaskList(state, map);
 // The legend's scale in the very colours the map uses.
 for (const swatch of document.querySelectorAll("#scale .swatch")) {
@@ -39,9 +44,7 @@ for (const swatch of document.querySelectorAll("#scale .swatch")) {
 }
 
 function openTab(name) {
-  for (const button of document.querySelectorAll("#tabs button")) {
-    button.classList.toggle("active", button.dataset.tab === name);
-  }
+  selectTab(name);
   for (const tab of document.querySelectorAll(".tab")) tab.hidden = tab.id !== `tab-${name}`;
 }
 
@@ -59,8 +62,8 @@ async function login(token) {
     showLoggedOut();
     $("#login-error").textContent =
       error instanceof ApiError && error.status === 401
-        ? `Token refused: ${error.message}`
-        : `Cannot log in: ${error.message}`;
+        ? t("tokenRefused", { why: error.message })
+        : t("cannotLogIn", { why: error.message });
     return;
   }
   $("#login").hidden = true;
@@ -72,7 +75,7 @@ async function login(token) {
     await loadTopology();
     await twinSetup(state);
   } catch (error) {
-    $("#map-info").textContent = `Could not load the network: ${error.message}`;
+    $("#map-info").textContent = t("noNetwork", { why: error.message });
   }
   await refresh();
   // Polling rather than a stream: one timer, no connection to keep alive through proxies.
@@ -116,7 +119,8 @@ async function loadTopology() {
   map.draw(sites, links, (pos) => [...pos.keys()].filter((id) => !siteIds.has(id)));
   tasks.clearSelection(); // a new topology: the old placement's path means nothing on it
   $("#scenario-name").textContent = health.scenario;
-  $("#map-stats").textContent = `${sites.length} sites · ${nodes.length} nodes · ${links.length} links`;
+  showStats();
+  fillSiteList(sites, openSite);
   fillSiteSelects();
   const ids = document.createElement("datalist");
   ids.id = "node-ids";
@@ -129,18 +133,25 @@ async function loadTopology() {
   document.body.dataset.ready = "map";
 }
 
+function showStats() {
+  const counts = { sites: state.sites.length, nodes: state.nodes.length, links: state.links.length };
+  $("#map-stats").textContent = t("mapStats", counts);
+}
+
 function fillSiteSelects() {
   const ingress = $("#ingress");
   const nodeSite = $("#node-site");
   ingress.replaceChildren();
-  nodeSite.replaceChildren(new Option("all sites", ""));
+  nodeSite.replaceChildren(new Option(t("allSites"), ""));
   // Users attach at terminals, so those come first; the first one is the default ingress.
   const rank = (s) => (s.tier === "terminal" ? 0 : 1);
   for (const site of state.sites.slice().sort((a, b) => rank(a) - rank(b))) {
     ingress.append(new Option(`${site.name} (${site.tier})`, site.id));
   }
-  ingress.append(new Option("none", ""));
+  ingress.append(new Option(t("none"), ""));
   for (const site of state.sites) nodeSite.append(new Option(`${site.name} (${site.tier})`, site.id));
+  nodeSite.options[0].dataset.i18n = "allSites";
+  ingress.options[ingress.options.length - 1].dataset.i18n = "none";
 }
 
 async function refresh() {
@@ -163,7 +174,7 @@ async function refresh() {
       // Revoked while open: back to the login form.
       saveToken(null);
       showLoggedOut();
-      $("#login-error").textContent = `Token refused: ${error.message}`;
+      $("#login-error").textContent = t("tokenRefused", { why: error.message });
     } else if (unanswered(error)) {
       liveness.failed();
     } else {
@@ -188,6 +199,12 @@ for (const button of document.querySelectorAll("#tabs button")) {
     if (button.dataset.tab === "nodes") showNodes(state);
   });
 }
+// Texts that scripts wrote: drawn again in the language just chosen.
+document.addEventListener("langchange", () => {
+  if (state.who) showStats();
+  tasks.showCount();
+  liveness.redraw();
+});
 $("#node-site").addEventListener("change", () => showNodes(state));
 $("#twin-form").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -2,6 +2,7 @@
 // figures which stopped changing are not read as a quiet network.
 
 import { ApiError, Unreachable } from "./api.js";
+import { t } from "./i18n.js";
 
 // A poll still unanswered after this long counts as no answer, though it may yet come.
 const STALE_MS = 6000;
@@ -38,11 +39,14 @@ export class Liveness {
     const at = this.pollSent ?? Date.now();
     this.pollSent = null;
     this.since ??= at;
-    this.banner.textContent =
-      `The control plane is not answering since ${clock(this.since)}; retrying. ` +
-      "What is shown is from before then.";
+    this.redraw();
     this.banner.hidden = false;
     this.portal.classList.add("stale");
+  }
+
+  /** The banner's text, in the language chosen. */
+  redraw() {
+    if (this.since !== null) this.banner.textContent = t("offline", { since: clock(this.since) });
   }
 
   /** On every tick, before a poll is skipped for the one in flight: has that one hung? */

@@ -2,7 +2,9 @@
 // detail of the task chosen (placement, path on the map, explanation).
 
 import { get } from "./api.js";
+import { keyRow, replaceRows } from "./access.js";
 import { explanationPanel } from "./explain.js";
+import { t } from "./i18n.js";
 
 const PAGE = 50;
 // States whose detail shows an explanation: a final task other than a refusal has none.
@@ -81,16 +83,9 @@ export class TaskList {
     const tasks = page.items;
     this.state.tasks = tasks;
     const body = $("#tasks tbody");
-    body.replaceChildren(...tasks.map((t) => this.row(t)));
-    const from = this.page * PAGE + 1;
-    const to = this.page * PAGE + tasks.length;
-    $("#task-count").textContent = !page.total
-      ? "no tasks"
-      : !tasks.length
-        ? `none on this page of ${page.total}`
-        : this.page === 0
-        ? `showing ${tasks.length} of ${page.total}, newest first`
-        : `showing ${from}–${to} of ${page.total}, newest first`;
+    replaceRows(body, tasks.map((task) => this.row(task)));
+    this.total = page.total;
+    this.showCount();
     $("#tasks-newer").disabled = this.page === 0;
     $("#tasks-older").disabled = !this.next;
     // The selected task moved on (placed, finished, re-placed): show where it is now.
@@ -98,6 +93,22 @@ export class TaskList {
     if (shown && this.state.selectedState && shown.state !== this.state.selectedState) {
       await this.select(shown.id);
     }
+  }
+
+  /** How many tasks there are and which of them are shown, in the language chosen. */
+  showCount() {
+    if (this.total === undefined) return;
+    const n = this.state.tasks.length;
+    const total = this.total;
+    const from = this.page * PAGE + 1;
+    const to = this.page * PAGE + n;
+    $("#task-count").textContent = !total
+      ? t("noTasks")
+      : !n
+        ? t("noneOnPage", { total })
+        : this.page === 0
+          ? t("showing", { n, total })
+          : t("showingRange", { from, to, total });
   }
 
   row(t) {
@@ -112,7 +123,7 @@ export class TaskList {
     tr.title = t.id;
     tr.classList.add(`state-${t.state}`);
     if (t.id === this.state.selected) tr.classList.add("selected");
-    tr.addEventListener("click", () => this.select(t.id));
+    keyRow(tr, () => this.select(t.id));
     return tr;
   }
 
@@ -143,7 +154,7 @@ export class TaskList {
       detail.append(node);
       return node;
     };
-    add("h3", `Task ${task.id}`);
+    add("h3", t("task", { id: task.id }));
     add("p", `${task.state}: ${task.reason}`, `state-${task.state}`);
     add("p", `submitted ${isoTime(task.submitted_at_s)}`, "submitted");
     const placement = task.placement;

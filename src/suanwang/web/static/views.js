@@ -1,6 +1,7 @@
 // The nodes table (capacity, load, reported metrics) and the digital-twin runs with their
 // comparison plot.
 
+import { keyRow, replaceRows } from "./access.js";
 import { blobUrl, get, post } from "./api.js";
 import { freeDevices, loadColour, nodeLoads } from "./load.js";
 
@@ -32,8 +33,9 @@ export function showNodes(state) {
   const site = $("#node-site").value;
   const nodes = state.nodes.filter((n) => !site || n.site_id === site).slice(0, NODE_ROWS);
   const loads = nodeLoads(state.load, nodes);
-  $("#nodes tbody").replaceChildren(
-    ...nodes.map((n) => {
+  replaceRows(
+    $("#nodes tbody"),
+    nodes.map((n) => {
       const tr = document.createElement("tr");
       tr.dataset.id = n.id;
       const l = loads.get(n.id);
@@ -41,7 +43,7 @@ export function showNodes(state) {
       cells(tr, [n.id, n.site_id, n.state, n.cpu_cores, n.mem_gib, accel || "-"]);
       tr.append(bar(l ? l.cpu : 0));
       tr.append(bar(l ? l.mem : 0));
-      tr.addEventListener("click", () => showNodeMetrics(state, n));
+      keyRow(tr, () => showNodeMetrics(state, n));
       return tr;
     }),
   );
