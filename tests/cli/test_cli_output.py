@@ -100,9 +100,12 @@ BUILTIN_COMMANDS = [
     ("scenario", "show", "metro-edge"),
     ("scenario", "show", "east-west"),
     ("plan", "cats-arvr", "--compare", "-n", "1"),
+    ("plan", "cats-arvr", "--compare", "-n", "1", "-o", "wide"),
     ("plan", "metro-edge", "-n", "20"),
     ("twin", "run", "cats-arvr", "-d", "2", "-o", "{out}"),
+    ("twin", "run", "cats-arvr", "-d", "2", "-o", "{out}", "--format", "wide"),
     ("twin", "compare", "cats-arvr", "-d", "2", "-o", "{out}"),
+    ("twin", "compare", "cats-arvr", "-d", "2", "-o", "{out}", "--format", "wide"),
     ("measure", "--quick", "--runs", "1", "--no-gpu"),
 ]
 
@@ -115,6 +118,55 @@ def test_builtin_tables_keep_ids_and_numbers_whole(
     code, out, err = cli(*args)
     assert code == 0, err
     assert_nothing_cut(out, [])
+
+
+FITTED_COMMANDS = [
+    (("plan", "cats-arvr", "--compare", "-n", "1"), ["objective", "carbon g", "scarcity+"]),
+    (("plan", "metro-edge", "-n", "20"), ["objective", "carbon g"]),
+    (("twin", "run", "east-west", "-d", "2", "-o", "{out}"), ["p50 ms", "p99 ms"]),
+    (
+        ("twin", "compare", "east-west", "-d", "2", "-o", "{out}"),
+        ["warm", "p50   p95   p99", "GB×hops"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "moved"), FITTED_COMMANDS, ids=[" ".join(c[:3]) for c, _ in FITTED_COMMANDS]
+)
+def test_plan_and_twin_fit_80_columns_and_wide_adds_the_rest(
+    tmp_path: Path, command: tuple[str, ...], moved: list[str]
+) -> None:
+    args = [arg.replace("{out}", str(tmp_path / "out")) for arg in command]
+    code, out, err = cli(*args)
+    assert code == 0, err
+    widest = max(len(line.rstrip()) for line in out.splitlines())
+    assert widest <= 80, out
+    for header in moved:
+        assert header not in out, f"{header!r} in the default table:\n{out}"
+    option = ["-o", "wide"] if command[0] == "plan" else ["--format", "wide", "--overwrite"]
+    code, out, err = cli(*args, *option)
+    assert code == 0, err
+    assert_nothing_cut(out, [])
+    for header in moved:
+        assert header in out, f"{header!r} not in the wide table:\n{out}"
+
+
+@pytest.mark.parametrize("command", ["plan", "twin"])
+def test_format_json_and_json_print_the_same(tmp_path: Path, command: str) -> None:
+    if command == "plan":
+        args, option = ["plan", "cats-arvr", "-n", "1"], ["-o", "json"]
+    else:
+        args = ["twin", "compare", "cats-arvr", "-d", "1", "-p", "nearest", "--overwrite"]
+        args += ["-o", str(tmp_path / "out")]
+        option = ["--format", "json"]
+    code, by_flag, err = cli(*args, "--json")
+    assert code == 0, err
+    code, by_option, err = cli(*args, *option)
+    assert code == 0, err
+    first, second = json.loads(by_flag), json.loads(by_option)
+    assert sorted(first) == sorted(second)  # timings differ between runs; the shape does not
+    assert [sorted(row) for row in first["rows"]] == [sorted(row) for row in second["rows"]]
 
 
 def test_json_and_o_json_print_the_same(env: dict[str, str], task_id: str) -> None:

@@ -29,9 +29,15 @@ def test_compare_prints_every_profile_the_flow_and_the_optimum() -> None:
     assert code == 0, out
     for name in (*builtin_profiles(), "batch-flow", "milp-optimum"):
         assert name in out
+    for column in ("SLA %", "mean ms", "gap pp", "nodes used"):
+        assert column in out
+    for column in ("objective", "carbon g"):  # -o wide's ("cost" is also a profile)
+        assert column not in out
+    assert "milp-optimum: optimal" in out
+    code, out, _ = run("metro-edge", "--compare", "--tasks", "40", "--seed", "2", "-o", "wide")
+    assert code == 0, out
     for column in ("objective", "SLA %", "cost", "carbon g", "gap pp"):
         assert column in out
-    assert "milp-optimum: optimal" in out
 
 
 def test_compare_as_json() -> None:

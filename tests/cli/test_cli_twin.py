@@ -83,7 +83,7 @@ def test_compare_prints_one_row_per_profile(tmp_path: Path) -> None:
         str(tmp_path),
     )
     assert code == 0, stderr
-    for text in ("nearest", "green", "SLA", "p95", "carbon", "latency of hot requests, ms"):
+    for text in ("nearest", "green", "SLA", "p95", "CO2", "latency of hot requests, ms"):
         assert text in stdout
     assert (tmp_path / "comparison.csv").is_file()
     assert (tmp_path / "nearest" / "summary.json").is_file()

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from suanwang.cli.common import bad_input_exits, console, progress_bar
-from suanwang.cli.output import keep_whole, print_whole
+from suanwang.cli.output import AsJson, Output, OutputFormat, chosen, keep_whole, print_whole
 
 if TYPE_CHECKING:
     from suanwang.scheduling.batch import PlanComparison, PlanRow
@@ -53,11 +53,14 @@ def plan(
     time_limit: Annotated[
         float, typer.Option("--time-limit", min=0.1, help="MILP time limit in seconds.")
     ] = 60.0,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = (
-        False
-    ),
+    output: Output = None,
+    json_output: AsJson = False,
 ) -> None:
-    """Place a scenario's request batch at once (min-cost flow); --compare adds every profile."""
+    """Place a scenario's request batch at once (min-cost flow); --compare adds every profile.
+
+    The table shows each row's placed count, SLA %, mean latency, gap and nodes; -o wide adds
+    the objective, cost, carbon and solve seconds.
+    """
     # Imported here: the scheduler, OR-Tools and the solvers are slow to import, and `suanwang
     # --help` must not pay for them.
     from suanwang.scenario import ScenarioError, resolve_scenario  # noqa: PLC0415
@@ -71,12 +74,12 @@ def plan(
 
     with bad_input_exits(ScenarioError, ProfileError, BatchError, UnknownPluginError):
         loaded = resolve_scenario(scenario)
-        chosen = resolve_profile(profile)
+        flow_profile = resolve_profile(profile)
         requests = _draw(loaded.workload, tasks, seed)
         profiles = {}
         if compare:
             profiles = builtin_profiles()
-            profiles.setdefault(chosen.name, chosen)
+            profiles.setdefault(flow_profile.name, flow_profile)
         with progress_bar() as progress:
             bar = progress.add_task("placing", total=tasks)
 
@@ -87,19 +90,21 @@ def plan(
                 loaded.topology,
                 requests,
                 profiles=profiles,
-                flow_profile=chosen,
+                flow_profile=flow_profile,
                 optimum=compare and milp_limit > 0,
                 time_limit_s=time_limit,
                 max_variables=milp_limit,
                 hour_of_day=hour,
                 progress=step,
             )
-    if json_output:
+    fmt = chosen(output, json_output)
+    if fmt is OutputFormat.JSON:
         data = _as_json(loaded.name, tasks, seed, hour, result)
         console.print(json.dumps(data, indent=2), markup=False, highlight=False, soft_wrap=True)
         return
-    print_whole(comparison_table(f"{loaded.name}: {tasks:,} tasks, seed {seed}", result))
-    for line in _notes(result, chosen.name):
+    title = f"{loaded.name}: {tasks:,} tasks, seed {seed}"
+    print_whole(comparison_table(title, result, wide=fmt is OutputFormat.WIDE))
+    for line in _notes(result, flow_profile.name):
         console.print(line, highlight=False)
 
 
@@ -113,28 +118,38 @@ def _number(value: float, digits: int = 1) -> str:
     return "-" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
-def comparison_table(title: str, result: PlanComparison) -> Table:
-    """One row per profile (and the flow and optimum rows): SLA, time, cost, carbon, gap."""
+WIDE_COLUMNS = ("objective", "cost", "carbon g", "s")
+"""The columns of ``plan`` that only ``-o wide`` shows (80 columns keep the rest)."""
+
+
+def comparison_table(title: str, result: PlanComparison, wide: bool = False) -> Table:
+    """One row per profile (and the flow and optimum rows): placed, SLA, time, gap, nodes.
+
+    ``wide`` adds the objective, cost, carbon and the seconds each row took.
+    """
     table = Table(title=title, title_justify="left")
     table.add_column("row", style="bold cyan", no_wrap=True)
-    table.add_column("objective", min_width=14)
-    for column in ("placed", "SLA %", "mean ms", "cost", "carbon g", "gap pp", "s"):
+    columns = ["placed", "SLA %", "mean ms", "cost", "carbon g", "gap pp", "s"]
+    if wide:
+        table.add_column("objective", min_width=14)
+    else:
+        columns = [column for column in columns if column not in WIDE_COLUMNS]
+    for column in columns:
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("nodes" if _one_request(result) else "nodes used", no_wrap=True)
     for row in result.rows:
         m = row.metrics
-        table.add_row(
-            row.name,
-            row.objective,
-            f"{m.placed:,}",
-            f"{100 * m.sla_satisfaction:.1f}",
-            _number(m.mean_ms),
-            f"{m.total_cost:.3g}",
-            f"{m.total_carbon_g:.3g}",
-            row.gap_text(),
-            f"{row.seconds:.2f}",
-            row.nodes_text(),
-        )
+        cells = {
+            "placed": f"{m.placed:,}",
+            "SLA %": f"{100 * m.sla_satisfaction:.1f}",
+            "mean ms": _number(m.mean_ms),
+            "cost": f"{m.total_cost:.3g}",
+            "carbon g": f"{m.total_carbon_g:.3g}",
+            "gap pp": row.gap_text(),
+            "s": f"{row.seconds:.2f}",
+        }
+        objective = [row.objective] if wide else []
+        table.add_row(row.name, *objective, *(cells[c] for c in columns), row.nodes_text())
     return keep_whole(table, text=("objective", "nodes", "nodes used"))
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from suanwang.cli.common import bad_input_exits, console, err_console, fail, progress_bar
-from suanwang.cli.output import print_whole
+from suanwang.cli.output import OutputFormat, chosen, print_whole
 from suanwang.cli.twin_tables import comparison_table, run_table, sweep_rich_table, totals_table
 
 if TYPE_CHECKING:
@@ -48,7 +48,26 @@ OutOption = Annotated[
     Path | None,
     typer.Option("--out", "-o", help="Output folder (default: under twin-out/).", file_okay=False),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+RunFormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        help="table (fits 80 columns), wide (adds the p50 and p99 latency) or json.",
+        show_default=False,
+        case_sensitive=False,
+    ),
+]
+CompareFormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        help="table (fits 80 columns), wide (adds the SLA per class, hot p50 and p99, traffic "
+        "and re-placements) or json.",
+        show_default=False,
+        case_sensitive=False,
+    ),
+]
 OverwriteOption = Annotated[
     bool,
     typer.Option(
@@ -120,9 +139,13 @@ def run(
     no_failures: NoFailuresOption = False,
     out: OutOption = None,
     overwrite: OverwriteOption = False,
+    output_format: RunFormatOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Run the twin once; print SLA, latency, energy and cost, and write the report folder."""
+    """Run the twin once; print SLA, latency, energy and cost, and write the report folder.
+
+    The class table shows the p95 latency; --format wide adds the p50 and p99.
+    """
     # Imported here: the twin, the scheduler and the scenario schema are slow to import.
     from suanwang.scenario import ScenarioError, resolve_scenario  # noqa: PLC0415
     from suanwang.twin import TwinError, run_twin  # noqa: PLC0415
@@ -156,11 +179,13 @@ def run(
         folder = free_folder(folder, overwrite=overwrite)
         write_report(result, folder)
     summary = summarise(result)
-    if json_output:
+    fmt = chosen(output_format, json_output)
+    if fmt is OutputFormat.JSON:
         _print_json({**summary, "output": str(folder)})
         err_console.print(f"report: {folder}", highlight=False)
         return
-    print_whole(run_table(summary, overall_latency(result).summary()))
+    overall = overall_latency(result).summary()
+    print_whole(run_table(summary, overall, wide=fmt is OutputFormat.WIDE))
     print_whole(totals_table(summary))
     console.print(f"report: {folder}", highlight=False)
 
@@ -197,6 +222,7 @@ def compare(
     no_failures: NoFailuresOption = False,
     out: OutOption = None,
     overwrite: OverwriteOption = False,
+    output_format: CompareFormatOption = None,
     json_output: JsonOption = False,
     sweep: Annotated[
         bool, typer.Option("--sweep", help="Run every profile with every seed of --seeds on Ray.")
@@ -210,11 +236,16 @@ def compare(
         int | None, typer.Option("--workers", min=1, help="CPUs of a local Ray instance.")
     ] = None,
 ) -> None:
-    """Run one seeded workload under several profiles and compare them side by side."""
+    """Run one seeded workload under several profiles and compare them side by side.
+
+    The table shows each profile's SLA %, hot p95 latency, rejections, work carbon and cost;
+    --format wide adds the SLA per class, hot p50 and p99, traffic and re-placements.
+    """
     from suanwang.scenario import ScenarioError, resolve_scenario  # noqa: PLC0415
     from suanwang.twin import TwinError  # noqa: PLC0415  # keeps --help fast
     from suanwang.twin import compare as twin_compare  # noqa: PLC0415
 
+    fmt = chosen(output_format, json_output)
     names = _split(profiles, "--profiles")
     base = _config(
         scenario,
@@ -233,7 +264,7 @@ def compare(
             base,
             out=out,
             overwrite=overwrite,
-            json_output=json_output,
+            json_output=fmt is OutputFormat.JSON,
             ray_address=ray_address,
             workers=workers,
         )
@@ -258,12 +289,12 @@ def compare(
         folder = free_folder(folder, overwrite=overwrite)
         twin_compare.write_comparison(results, folder)
     rows = twin_compare.comparison_rows(results)
-    if json_output:
+    if fmt is OutputFormat.JSON:
         _print_json({"scenario": loaded.name, "seed": seed, "rows": rows, "output": str(folder)})
         err_console.print(f"report: {folder}", highlight=False)
         return
     title = f"{loaded.name} · seed {seed} · {duration:g} s from {start_hour:g} h"
-    print_whole(comparison_table(title, rows))
+    print_whole(comparison_table(title, rows, wide=fmt is OutputFormat.WIDE))
     console.print(f"report: {folder}", highlight=False)
 
 

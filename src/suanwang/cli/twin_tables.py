@@ -28,12 +28,17 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def run_table(summary: dict[str, Any], overall_ms: dict[str, float]) -> Table:
+RUN_WIDE_COLUMNS = ("p50 ms", "p99 ms")
+"""The columns of ``twin run``'s class table that only ``--format wide`` shows."""
+
+
+def run_table(summary: dict[str, Any], overall_ms: dict[str, float], wide: bool = False) -> Table:
     """Per class and for all classes: requests, SLA share, latency percentiles, rejections.
 
     Args:
         summary: The run's ``summarise``.
         overall_ms: Latency percentiles over all classes.
+        wide: Add the p50 and p99 latency next to the p95.
     """
     title = (
         f"{summary['scenario']} · {summary['profile']} · seed {summary['seed']} · "
@@ -41,7 +46,8 @@ def run_table(summary: dict[str, Any], overall_ms: dict[str, float]) -> Table:
     )
     table = Table(title=title, title_justify="left")
     table.add_column("class", style="bold cyan")
-    for column in ("generated", "SLA %", "p50 ms", "p95 ms", "p99 ms", "rejected", "failed"):
+    quantiles = ("p50", "p95", "p99") if wide else ("p95",)
+    for column in ("generated", "SLA %", *(f"{q} ms" for q in quantiles), "rejected", "failed"):
         table.add_column(column, justify="right", no_wrap=True)
     rows = [*((name, stats, stats["latency_ms"]) for name, stats in summary["classes"].items())]
     rows.append(("all", summary["tasks"], overall_ms))
@@ -51,7 +57,7 @@ def run_table(summary: dict[str, Any], overall_ms: dict[str, float]) -> Table:
             name,
             f"{stats['generated']:,}",
             _percent(stats["sla_ratio"] if stats["generated"] else None),
-            *(_ms(latency.get(q)) for q in ("p50", "p95", "p99")),
+            *(_ms(latency.get(q)) for q in quantiles),
             f"{stats['rejected']:,}",
             f"{stats['failed']:,}",
         )
@@ -93,28 +99,38 @@ def _compact_table(title: str, caption: str) -> Table:
     )
 
 
-def comparison_table(title: str, rows: list[dict[str, Any]]) -> Table:
-    """One row per profile: SLA per class, hot latency, rejections, carbon, cost, traffic.
+def comparison_table(title: str, rows: list[dict[str, Any]], wide: bool = False) -> Table:
+    """One row per profile: SLA, hot p95 latency, rejections, carbon and cost.
 
-    To fit 100 columns, classes without requests in any run get no column; carbon is the work's
-    (without the fleet's idle draw, alike for every profile), and energy and the totals with the
-    idle draw are left to ``comparison.csv``.
+    ``wide`` adds the SLA per class, the hot p50 and p99, traffic and re-placements; classes
+    without requests in any run get no column. Carbon is the work's (without the fleet's idle
+    draw, alike for every profile), and energy and the totals with the idle draw are left to
+    ``comparison.csv``.
     """
     classes = [c for c in ("hot", "warm", "cold") if any(r[f"sla_{c}"] is not None for r in rows)]
+    quantiles = ("p50", "p95", "p99") if wide else ("p95",)
     columns: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("SLA\n%", lambda r: _percent(r["sla_ratio"])),
-        *((f"{c}\n%", lambda r, c=c: _percent(r[f"sla_{c}"])) for c in classes),
-        *((f"hot\n{q}", lambda r, q=q: _ms(r[f"hot_{q}_ms"])) for q in ("p50", "p95", "p99")),
+        *((f"{c}\n%", lambda r, c=c: _percent(r[f"sla_{c}"])) for c in classes if wide),
+        *((f"hot\n{q}", lambda r, q=q: _ms(r[f"hot_{q}_ms"])) for q in quantiles),
         ("\nrejected", lambda r: f"{r['rejected']:,}"),
         ("work CO2\nkg", lambda r: _figure(r["work_carbon_kg"])),
         ("\ncost", lambda r: _figure(r["cost"])),
-        ("traffic\nGB×hops", lambda r: _figure(r["traffic_gb_hops"])),
-        ("re-\nplaced", lambda r: f"{r['replacements']:,}"),
     ]
-    caption = (
-        "hot p50 / p95 / p99: latency of hot requests, ms; work CO2: carbon of the work,"
-        " without the idle draw"
-    )
+    if wide:
+        columns += [
+            ("traffic\nGB×hops", lambda r: _figure(r["traffic_gb_hops"])),
+            ("re-\nplaced", lambda r: f"{r['replacements']:,}"),
+        ]
+        caption = (
+            "hot p50 / p95 / p99: latency of hot requests, ms; work CO2: carbon of the work,"
+            " without the idle draw"
+        )
+    else:
+        caption = (
+            "hot p95: latency of hot requests, ms; work CO2: without the idle draw;"
+            " --format wide: every column"
+        )
     table = _compact_table(title, caption)
     table.add_column("\nprofile", style="bold cyan", no_wrap=True)
     for header, _ in columns:
