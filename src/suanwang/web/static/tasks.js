@@ -59,6 +59,9 @@ export class TaskList {
     if (step > 0 && !this.next) return;
     if (step > 0) this.cursors[this.page + 1] = this.next;
     this.page = Math.max(0, this.page + step);
+    // The next page's cursor comes with this page: no turn until it is read (refresh enables).
+    $("#tasks-newer").disabled = true;
+    $("#tasks-older").disabled = true;
     return this.refresh();
   }
 
