@@ -20,7 +20,7 @@ from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
-from suanwang.cli.common import console
+from suanwang.cli.common import console, err_console
 
 Kind = Literal["id", "number", "text"]
 """What a column holds: ids and numbers are never cut; text wraps."""
@@ -67,6 +67,15 @@ def emit(data: Any, fmt: OutputFormat, table: Callable[[Any, bool], RenderableTy
         console.print_json(json.dumps(data))
     else:
         print_whole(table(data, fmt is OutputFormat.WIDE))
+
+
+def emit_list(
+    rows: list[Any], fmt: OutputFormat, table: Callable[[Any, bool], RenderableType], noun: str
+) -> None:
+    """``emit`` a whole listing; a table is followed by its count on stderr ("3,640 nodes")."""
+    emit(rows, fmt, table)
+    if fmt is not OutputFormat.JSON:
+        err_console.print(f"{len(rows):,} {noun}", highlight=False)
 
 
 def print_whole(renderable: RenderableType) -> None:

@@ -15,7 +15,7 @@ import typer
 
 from suanwang.cli.client import call, offset_pages
 from suanwang.cli.common import err_console, fail
-from suanwang.cli.output import AsJson, Output, chosen, emit
+from suanwang.cli.output import AsJson, Output, chosen, emit, emit_list
 from suanwang.cli.resource_tables import (
     audit_table,
     link_table,
@@ -54,10 +54,7 @@ def list_sites(
     """Every site with its tier, region and node count (read page by page)."""
     params = {} if tier is None else {"tier": tier}
     sites = offset_pages(url, token, "/v1/sites", params, ca_file=ca_file)
-    shown = chosen(fmt, as_json)
-    emit(sites, shown, site_table)
-    if shown != "json":
-        err_console.print(f"{len(sites):,} sites", highlight=False)
+    emit_list(sites, chosen(fmt, as_json), site_table, "sites")
 
 
 @link_app.command("list")
@@ -73,10 +70,7 @@ def list_links(
     """Every link with its ends, state, bandwidth and latency (read page by page)."""
     params = {} if state is None else {"state": state}
     links = offset_pages(url, token, "/v1/links", params, ca_file=ca_file)
-    shown = chosen(fmt, as_json)
-    emit(links, shown, link_table)
-    if shown != "json":
-        err_console.print(f"{len(links):,} links", highlight=False)
+    emit_list(links, chosen(fmt, as_json), link_table, "links")
 
 
 def since_seconds(text: str, now_s: float) -> float:
@@ -125,10 +119,7 @@ def list_audit(
         params["after_seq"] = page[-1]["seq"]
     else:
         err_console.print(f"warning: stopped after {len(entries):,} entries", highlight=False)
-    shown = chosen(fmt, as_json)
-    emit(entries, shown, audit_table)
-    if shown != "json":
-        err_console.print(f"{len(entries):,} entries", highlight=False)
+    emit_list(entries, chosen(fmt, as_json), audit_table, "entries")
 
 
 @principal_app.command("list")

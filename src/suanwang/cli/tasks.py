@@ -27,7 +27,7 @@ from suanwang.cli.client import (
     resolve_task_id,
 )
 from suanwang.cli.common import err_console, fail
-from suanwang.cli.output import AsJson, Output, chosen, emit
+from suanwang.cli.output import AsJson, Output, chosen, emit, emit_list
 from suanwang.cli.task_tables import change_table, history_table, node_table, task_table
 
 task_app = typer.Typer(
@@ -237,10 +237,7 @@ def list_nodes(
     """Every node of the live topology with its state (read page by page; the count on stderr)."""
     params = {k: v for k, v in {"site_id": site, "state": state}.items() if v is not None}
     nodes = offset_pages(url, token, "/v1/nodes", params, ca_file=ca_file)
-    shown = chosen(fmt, as_json)
-    emit(nodes, shown, node_table)
-    if shown != "json":
-        err_console.print(f"{len(nodes):,} nodes", highlight=False)
+    emit_list(nodes, chosen(fmt, as_json), node_table, "nodes")
 
 
 Reason = Annotated[str, typer.Option(help="Why, for the audit log and the tasks' history.")]
