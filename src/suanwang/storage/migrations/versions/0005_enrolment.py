@@ -1,0 +1,23 @@
+"""Tables for enrolment tokens, attestations and earned trust.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Create the tables (filled in by the change that adds them)."""
+
+
+def downgrade() -> None:
+    """Drop what upgrade created."""
