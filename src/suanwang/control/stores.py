@@ -12,9 +12,12 @@ import builtins
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from suanwang.model import IllegalTransitionError, Task, TaskState
+
+if TYPE_CHECKING:
+    from suanwang.control.ledgerstore import LedgerStore
 
 MAX_KEY_CHARS = 255
 """Longest idempotency key, task id, tenant or principal id a store accepts."""
@@ -542,6 +545,8 @@ class Stores:
         url: Database URL with any password hidden (for logs and ``status`` output).
         engine: The adapter's connection pool (a SQLAlchemy engine), or None for the in-memory
             stores; opaque to everything but the adapter.
+        ledger: The audit ledger's Merkle log (``control.ledgerstore``), or None where none is
+            kept.
     """
 
     tasks: TaskStore
@@ -550,6 +555,7 @@ class Stores:
     agents: AgentKeyStore
     url: str
     engine: DatabaseHandle | None = None
+    ledger: LedgerStore | None = None
 
     def close(self) -> None:
         """Close the database connections (the stores must not be used afterwards)."""

@@ -14,6 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from suanwang.control.stores import Stores, StoreUnavailableError
 from suanwang.storage.agents import MemoryAgentKeyStore, SqlAgentKeyStore
 from suanwang.storage.engine import make_engine, normalise_url, upgrade
+from suanwang.storage.ledger import MemoryLedgerStore, SqlLedgerStore
 from suanwang.storage.memory import MemoryAuditLog, MemoryPrincipalStore, MemoryTaskStore
 from suanwang.storage.sql import SqlAuditLog, SqlPrincipalStore, SqlTaskStore
 
@@ -48,7 +49,14 @@ def open_store(url: str | None = None) -> Stores:
     if url == MEMORY_URL:
         audit = MemoryAuditLog()
         agents = MemoryAgentKeyStore(audit)
-        return Stores(MemoryTaskStore(), MemoryPrincipalStore(), audit, agents, MEMORY_URL)
+        return Stores(
+            MemoryTaskStore(),
+            MemoryPrincipalStore(),
+            audit,
+            agents,
+            MEMORY_URL,
+            ledger=MemoryLedgerStore(),
+        )
     shown = normalise_url(url).render_as_string(hide_password=True)
     engine = make_engine(url)
     try:
@@ -63,4 +71,5 @@ def open_store(url: str | None = None) -> Stores:
         SqlAgentKeyStore(engine),
         shown,
         engine,
+        SqlLedgerStore(engine),
     )

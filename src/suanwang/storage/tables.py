@@ -132,3 +132,35 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(ID_CHARS))
     target: Mapped[str] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text)
+
+
+class LedgerLeafRow(Base):
+    """One leaf of the audit ledger's Merkle log: the audit entry it records and its hash."""
+
+    __tablename__ = "ledger_leaves"
+
+    idx: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerNodeRow(Base):
+    """The hash of a complete subtree ``(level, idx)`` of the ledger (level >= 1)."""
+
+    __tablename__ = "ledger_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerHeadRow(Base):
+    """A signed tree head of the ledger."""
+
+    __tablename__ = "ledger_heads"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    key_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)

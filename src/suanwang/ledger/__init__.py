@@ -1,0 +1,26 @@
+"""The tamper-evident ledger: the audit log checkpointed into a signed Merkle log (RFC 9162 shape).
+
+``merkle`` holds the pure hashing and proof algorithms; ``heads`` the signed tree heads, the
+canonical encoding of audit entries and witness files; ``log`` the use-cases (sync, prove,
+verify) over the ``control.ledgerstore.LedgerStore`` port, which ``suanwang.storage`` implements.
+"""
+
+from suanwang.ledger.heads import Witness, read_witness, write_witness
+from suanwang.ledger.log import (
+    ConsistencyProof,
+    InclusionProof,
+    Ledger,
+    LedgerError,
+    VerifyReport,
+)
+
+__all__ = [
+    "ConsistencyProof",
+    "InclusionProof",
+    "Ledger",
+    "LedgerError",
+    "VerifyReport",
+    "Witness",
+    "read_witness",
+    "write_witness",
+]
