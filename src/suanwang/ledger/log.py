@@ -266,11 +266,11 @@ class Ledger:
             leaves = self.store.leaves(size, page)
             made_all: list[tuple[int, int, bytes]] = []
             seq_at: dict[int, int] = {}
+            gap: LedgerLeaf | None = None
             for leaf in leaves:
                 if leaf.index != size:
-                    report.bad(f"ledger leaf {size} is missing (found {leaf.index})", leaf.seq)
-                    report.size = size
-                    return report
+                    gap = leaf
+                    break
                 report.entries += _match(leaf, cursor, report)
                 seq_at[leaf.index] = leaf.seq
                 frontier, made = merkle.push(frontier, leaf.hash, size)
@@ -279,6 +279,14 @@ class Ledger:
                 if size in wanted:
                     roots[size] = merkle.fold([h for _, h in frontier])
             _check_nodes(self.store, made_all, seq_at, report)
+            if gap is not None:
+                last_seq = seq_at.get(size - 1)
+                report.bad(
+                    f"ledger leaf {size} is missing (the next stored is {gap.index})",
+                    gap.seq if last_seq is None else last_seq + 1,
+                )
+                report.size = size
+                return report
             if len(leaves) < page:
                 break
         report.size = size
