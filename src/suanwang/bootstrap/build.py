@@ -20,11 +20,15 @@ from suanwang.control.stores import (
     TaskJournal,
 )
 from suanwang.execution.dispatch import AgentDispatch
+from suanwang.ledger import Ledger
 from suanwang.model import Scenario
 from suanwang.scenario import resolve_scenario
 from suanwang.scheduling import resolve_profile
+from suanwang.security.keys import KeyPair, load_private_key, save_private_key
+from suanwang.security.keys import Role as KeyRole
 from suanwang.service.agents import AgentPolicy
 from suanwang.service.health import HealthConfig
+from suanwang.service.ledger import LedgerSyncer
 from suanwang.service.livefile import LiveScenarioFile
 from suanwang.service.plane import ControlPlane
 from suanwang.storage import open_store
@@ -64,6 +68,36 @@ def open_stores(url: str | None = None) -> Stores:
         sqlalchemy.exc.ArgumentError: the URL cannot be parsed.
     """
     return open_store(url)
+
+
+def ledger_key(settings: Settings, create: bool = True) -> KeyPair:
+    """The ledger's signing key from ``settings.resolved_ledger_key()``.
+
+    Args:
+        settings: Where the key file is.
+        create: Generate and save a key (0600) when the file does not exist yet.
+
+    Raises:
+        FileNotFoundError: no key file and ``create`` is False.
+        PermissionError: group or others can read the key file.
+        ValueError: the file is not an Ed25519 private key.
+    """
+    path = settings.resolved_ledger_key()
+    if not path.exists() and create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_private_key(KeyPair.generate(KeyRole.CONTROLLER), path)
+    return load_private_key(path, KeyRole.CONTROLLER)
+
+
+def open_ledger(stores: Stores, key: KeyPair) -> Ledger:
+    """The audit ledger over ``stores`` (its leaves, subtrees and heads, and the audit log).
+
+    Raises:
+        ValueError: the stores keep no ledger.
+    """
+    if stores.ledger is None:
+        raise ValueError(f"the stores at {stores.url} keep no ledger")
+    return Ledger(stores.ledger, stores.audit, key=key)
 
 
 def agent_dispatch(node_ids: Iterable[str]) -> PullDispatch:
@@ -134,8 +168,15 @@ def build_plane(settings: Settings, clock: Clock | None = None) -> Built:
         live_scenario_path=settings.data_dir / LIVE_SCENARIO_FILE,
         health=health,
         agents=agent_policy(settings),
+        ledger=_ledger_syncer(settings, stores),
     )
     return Built(plane, first)
+
+
+def _ledger_syncer(settings: Settings, stores: Stores) -> LedgerSyncer | None:
+    if settings.ledger_sync_s <= 0 or stores.ledger is None:
+        return None
+    return LedgerSyncer(open_ledger(stores, ledger_key(settings)), settings.ledger_sync_s)
 
 
 def agent_policy(settings: Settings) -> AgentPolicy:

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
             it failed (0: no limit).
         max_run_s_by_tenant: Per-tenant maximum run times replacing ``max_run_s``, as JSON
             (``{"acme": 600}``).
+        ledger_key: Ed25519 private key (PKCS#8 PEM, mode 0600) that signs the audit ledger's
+            tree heads; default ``data_dir/ledger.key``, created at the first start.
+        ledger_sync_s: Interval at which the server checkpoints new audit entries into the
+            ledger and signs a head (0: no ledger sync).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -93,6 +97,9 @@ class Settings(BaseSettings):
     dispatch_timeout_s: float = Field(default=120.0, ge=0.0)
     max_run_s: float = Field(default=0.0, ge=0.0)
     max_run_s_by_tenant: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
+    # The audit ledger: its signing key and how often the server syncs it.
+    ledger_key: Path | None = None
+    ledger_sync_s: float = Field(default=5.0, ge=0.0)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
@@ -109,6 +116,10 @@ class Settings(BaseSettings):
         """Every set value as ``SUANWANG_*`` variables (what a server process reads back)."""
         values = self.model_dump(mode="json", exclude_none=True)
         return {f"{ENV_PREFIX}{name.upper()}": _text(value) for name, value in values.items()}
+
+    def resolved_ledger_key(self) -> Path:
+        """The ledger's signing key file, defaulting to ``data_dir/ledger.key``."""
+        return self.ledger_key if self.ledger_key is not None else self.data_dir / "ledger.key"
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to ``data_dir/suanwang.db``."""

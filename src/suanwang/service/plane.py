@@ -38,6 +38,7 @@ from suanwang.scheduling import Profile
 from suanwang.security import SignedEnvelope, Verdict, key_id_of
 from suanwang.service.agents import AgentPolicy, AgentRegistry
 from suanwang.service.health import HealthConfig, HealthMonitor
+from suanwang.service.ledger import LedgerSyncer
 from suanwang.service.live import Explanation, LiveNetwork
 from suanwang.service.livefile import LOAD_ACTION, LiveScenarioFile, Staged, committed_loads
 from suanwang.service.metrics import PlaneMetrics
@@ -80,6 +81,7 @@ class ControlPlane:
         config: Controller tunables.
         health: Heartbeat thresholds of self-healing; None runs no health monitor.
         agents: No-agent nodes, dispatch timeout and run time limits of agents' tasks.
+        ledger: Keeps the audit ledger synced while the plane runs; None keeps none.
     """
 
     def __init__(
@@ -96,8 +98,10 @@ class ControlPlane:
         config: ControllerConfig | None = None,
         health: HealthConfig | None = None,
         agents: AgentPolicy | None = None,
+        ledger: LedgerSyncer | None = None,
     ) -> None:
         self.stores = stores
+        self.ledger = ledger
         self.metrics = PlaneMetrics()
         self.clock: Clock = clock or SystemClock()
         self.agents = AgentRegistry(stores.agents, self.clock, agents or AgentPolicy())
@@ -146,6 +150,8 @@ class ControlPlane:
         count: int = resumed.result(timeout_s)
         if self.health is not None:
             self.health.start()
+        if self.ledger is not None:
+            self.ledger.start()
         return count
 
     def stop(self) -> None:
@@ -155,6 +161,8 @@ class ControlPlane:
         self._worker.stop()
         with contextlib.suppress(StoreError):  # best effort: the start floor covers the rest
             self.agents.flush_marks(everything=True)
+        if self.ledger is not None:
+            self.ledger.stop()
 
     def _publish(self) -> None:
         self.live.dispatch.publish(self.clock.now_s())
