@@ -8,6 +8,7 @@ from suanwang import __version__
 from suanwang.cli.agent import agent
 from suanwang.cli.common import console
 from suanwang.cli.demo import demo
+from suanwang.cli.ledger import ledger_app
 from suanwang.cli.measure import measure
 from suanwang.cli.plan import plan
 from suanwang.cli.resources import audit_app, link_app, load_scenario, principal_app, site_app
@@ -34,6 +35,7 @@ app.add_typer(site_app, name="site")
 app.add_typer(link_app, name="link")
 app.add_typer(audit_app, name="audit")
 app.add_typer(principal_app, name="principal")
+app.add_typer(ledger_app, name="ledger")
 scenario_app.command("load")(load_scenario)
 app.command()(serve)
 app.command()(agent)
