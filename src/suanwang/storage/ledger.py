@@ -8,10 +8,11 @@ batch of lookups at any size. ``append`` checks the stored size and writes in on
 from __future__ import annotations
 
 import builtins
+import functools
 import threading
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, and_, func, insert, or_, select
+from sqlalchemy import Engine, TextClause, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,12 +77,8 @@ class MemoryLedgerStore:
     def nodes(self, level: int, start: int, limit: int) -> builtins.list[SubtreeHash]:
         """See ``LedgerStore.nodes``."""
         with self._lock:
-            out: builtins.list[SubtreeHash] = []
-            index = start
-            while len(out) < limit and (level, index) in self._nodes:
-                out.append(SubtreeHash(level, index, self._nodes[level, index]))
-                index += 1
-            return out
+            found = sorted(i for lv, i in self._nodes if lv == level and i >= start)[:limit]
+            return [SubtreeHash(level, i, self._nodes[level, i]) for i in found]
 
     def hashes(self, subtrees: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """See ``LedgerStore.hashes``."""
@@ -109,6 +106,22 @@ class MemoryLedgerStore:
         """See ``LedgerStore.heads``."""
         with self._lock:
             return [self._heads[size] for size in sorted(self._heads)]
+
+
+_LEAF_HASHES = select(LedgerLeafRow.idx, LedgerLeafRow.hash).where(
+    LedgerLeafRow.idx.in_(bindparam("ids", expanding=True))
+)
+
+
+_NODES_PER_QUERY = 64
+"""Most subtree lookups one statement ORs together (a proof needs under 64 at any size)."""
+
+
+@functools.lru_cache(maxsize=_NODES_PER_QUERY)
+def _node_hashes(count: int) -> TextClause:
+    """``count`` subtree lookups by primary key in one statement (each term uses the index)."""
+    terms = " OR ".join(f"(level = :l{n} AND idx = :i{n})" for n in range(count))
+    return text(f"SELECT level, idx, hash FROM ledger_nodes WHERE {terms}")
 
 
 def _leaf(row: LedgerLeafRow) -> LedgerLeaf:
@@ -164,57 +177,47 @@ class SqlLedgerStore:
 
     def leaves(self, start: int, limit: int) -> builtins.list[LedgerLeaf]:
         """See ``LedgerStore.leaves``."""
-        query = (
-            select(LedgerLeafRow)
-            .where(LedgerLeafRow.idx >= start)
-            .order_by(LedgerLeafRow.idx)
-            .limit(limit)
-        )
-        with _reachable(), Session(self._engine) as session:
-            return [_leaf(row) for row in session.scalars(query)]
+        t = LedgerLeafRow.__table__.c
+        query = select(t.idx, t.seq, t.hash).where(t.idx >= start).order_by(t.idx).limit(limit)
+        with _reachable(), self._engine.connect() as connection:
+            return [LedgerLeaf(i, s, bytes(h)) for i, s, h in connection.execute(query)]
 
     def leaf_of(self, seq: int) -> LedgerLeaf | None:
         """See ``LedgerStore.leaf_of``."""
-        with _reachable(), Session(self._engine) as session:
-            row = session.scalar(select(LedgerLeafRow).where(LedgerLeafRow.seq == seq))
-            return None if row is None else _leaf(row)
+        t = LedgerLeafRow.__table__.c
+        query = select(t.idx, t.seq, t.hash).where(t.seq == seq)
+        with _reachable(), self._engine.connect() as connection:
+            row = connection.execute(query).first()
+            return None if row is None else LedgerLeaf(row[0], row[1], bytes(row[2]))
 
     def nodes(self, level: int, start: int, limit: int) -> builtins.list[SubtreeHash]:
         """See ``LedgerStore.nodes``."""
+        t = LedgerNodeRow.__table__.c
         query = (
-            select(LedgerNodeRow)
-            .where(LedgerNodeRow.level == level, LedgerNodeRow.idx >= start)
-            .order_by(LedgerNodeRow.idx)
+            select(t.level, t.idx, t.hash)
+            .where(t.level == level, t.idx >= start)
+            .order_by(t.idx)
             .limit(limit)
         )
-        with _reachable(), Session(self._engine) as session:
-            return [SubtreeHash(r.level, r.idx, bytes(r.hash)) for r in session.scalars(query)]
+        with _reachable(), self._engine.connect() as connection:
+            return [SubtreeHash(lv, i, bytes(h)) for lv, i, h in connection.execute(query)]
 
     def hashes(self, subtrees: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """See ``LedgerStore.hashes``."""
-        by_level: dict[int, builtins.list[int]] = {}
-        for level, index in subtrees:
-            by_level.setdefault(level, []).append(index)
+        leaf_ids = [index for level, index in subtrees if level == 0]
+        node_keys = [(level, index) for level, index in subtrees if level > 0]
         out: dict[tuple[int, int], bytes] = {}
-        if not by_level:
-            return out
-        with _reachable(), Session(self._engine) as session:
-            if 0 in by_level:
-                query = select(LedgerLeafRow.idx, LedgerLeafRow.hash).where(
-                    LedgerLeafRow.idx.in_(by_level.pop(0))
-                )
-                out.update(((0, int(i)), bytes(h)) for i, h in session.execute(query))
-            if by_level:
-                where = or_(
-                    *(
-                        and_(LedgerNodeRow.level == level, LedgerNodeRow.idx.in_(indexes))
-                        for level, indexes in by_level.items()
-                    )
-                )
-                query2 = select(LedgerNodeRow.level, LedgerNodeRow.idx, LedgerNodeRow.hash).where(
-                    where
-                )
-                out.update(((int(lv), int(i)), bytes(h)) for lv, i, h in session.execute(query2))
+        with _reachable(), self._engine.connect() as connection:
+            if leaf_ids:
+                rows = connection.execute(_LEAF_HASHES, {"ids": leaf_ids})
+                out.update(((0, int(i)), bytes(h)) for i, h in rows)
+            for first in range(0, len(node_keys), _NODES_PER_QUERY):
+                chunk = node_keys[first : first + _NODES_PER_QUERY]
+                params: dict[str, int] = {}
+                for n, (level, index) in enumerate(chunk):
+                    params[f"l{n}"], params[f"i{n}"] = level, index
+                found = connection.execute(_node_hashes(len(chunk)), params)
+                out.update(((int(lv), int(i)), bytes(h)) for lv, i, h in found)
         return out
 
     def add_head(self, head: SignedHead) -> None:
