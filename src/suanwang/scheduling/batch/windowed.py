@@ -5,13 +5,24 @@ window: consecutive arrivals are held for a short while and placed together, eac
 the ledger the earlier ones left. The controller's windowed mode (``ControllerConfig.window_s``)
 does this in time (a few ms live, the same in simulated time); ``place_windowed`` does it in
 arrivals, for batches without arrival times (``plan``, the quality benchmark).
+
+A window alone cannot tell which of its tasks to turn away: over capacity, the first big
+flexible tasks fill the nodes that the tight-latency work still to come can only use. With
+``forecast`` (the default), each window is planned together with the hot (tight-latency)
+arrivals of the window before, copied under fresh ids, as the forecast of the hot demand
+still to come; their reservations are given back as soon as the window is bound. The flow
+weighs the window's tasks against that demand (each worth one SLA): a window's task that
+would take capacity the forecast needs, where the forecast meets more SLAs with it, is placed
+elsewhere, or only in what is left after the forecast, or refused. This is an admission
+policy: a task refused this way is one the greedy choice would have placed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
-from suanwang.model import Placement
+from suanwang.model import Placement, TaskClass
 from suanwang.scheduling.batch.flow import FlowOptions, place_batch
 from suanwang.scheduling.framework import Request
 from suanwang.scheduling.profile import Profile
@@ -29,13 +40,16 @@ def place_windowed(
     requests: Sequence[Request],
     *,
     window: int = WINDOW_TASKS,
+    forecast: bool = True,
     options: FlowOptions | None = None,
     factories: Mapping[str, PluginFactory] | None = None,
 ) -> tuple[Placement | None, ...]:
     """Place ``requests`` in windows of ``window`` consecutive arrivals (see the module doc).
 
-    Each window goes to ``place_batch`` (what its flow leaves, the online scheduler repairs);
-    placed tasks hold their reservations in ``state``'s ledger afterwards.
+    Each window goes to ``place_batch`` (what its flow leaves, the online scheduler repairs),
+    with ``forecast`` together with a copy of the previous window's hot arrivals, whose
+    reservations are released after the window is bound; placed tasks hold their
+    reservations in ``state``'s ledger afterwards, the forecast's none.
 
     Raises:
         ValueError: ``window`` is below 1.
@@ -46,8 +60,28 @@ def place_windowed(
     placements: list[Placement | None] = []
     # One set of plugins for every window: scarcity remembers the demand of earlier windows.
     plugins = ProfilePlugins(profile, state, factories)
+    ahead: list[Request] = []
     for start in range(0, len(requests), window):
-        chunk = requests[start : start + window]
-        plan = place_batch(profile, state, chunk, options=options, plugins=plugins)
-        placements.extend(plan.placements)
+        chunk = list(requests[start : start + window])
+        ghosts = _forecast_of(ahead, chunk, state) if forecast else []
+        plan = place_batch(profile, state, chunk + ghosts, options=options, plugins=plugins)
+        for ghost in ghosts:
+            state.reservations.release(ghost.task_id)
+        placements.extend(plan.placements[: len(chunk)])
+        ahead = [r for r in chunk if r.spec.task_class is TaskClass.HOT]
     return tuple(placements)
+
+
+def _forecast_of(
+    previous: Sequence[Request], chunk: Sequence[Request], state: ClusterState
+) -> list[Request]:
+    """``previous`` under ids that no task of ``chunk`` uses and the ledger does not hold."""
+    taken = {r.task_id for r in chunk}
+    ghosts = []
+    for i, request in enumerate(previous):
+        task_id = f"forecast~{i}~{request.task_id}"
+        while task_id in taken or task_id in state.reservations:
+            task_id += "~"
+        taken.add(task_id)
+        ghosts.append(dataclasses.replace(request, task_id=task_id, waited_ms=0.0))
+    return ghosts
