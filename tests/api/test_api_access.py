@@ -65,6 +65,9 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/v1/principals/x/tokens", {ADMIN}),
     ("DELETE", "/v1/tokens/x", {ADMIN}),
     ("GET", "/v1/audit", {ADMIN}),
+    ("GET", "/v1/ledger/head", {ADMIN}),
+    ("GET", "/v1/ledger/proofs/inclusion", {ADMIN}),
+    ("GET", "/v1/ledger/proofs/consistency", {ADMIN}),
     ("GET", "/v1/geo/outlines", PEOPLE),
     ("GET", "/metrics", STAFF),
 ]
