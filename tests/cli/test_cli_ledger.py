@@ -83,6 +83,11 @@ def test_verify_with_an_explicit_public_key_and_bad_inputs(tmp_path: Path) -> No
     code, out, _ = cli(tmp_path, "ledger", "verify", "--public-key", str(other))
     assert code == 3
     assert "signature" in out
+    code, pem, _ = cli(tmp_path, "ledger", "public-key")
+    assert code == 0
+    mine = tmp_path / "ledger.pub"
+    mine.write_text(pem)
+    assert cli(tmp_path, "ledger", "verify", "--public-key", str(mine))[0] == 0
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     code, _, err = cli(tmp_path, "ledger", "verify", "--witness", str(bad))

@@ -1,4 +1,4 @@
-"""``suanwang ledger head | sync | verify | prove | consistency | witness``: the audit ledger.
+"""``suanwang ledger head | sync | verify | prove | consistency | witness | public-key``.
 
 The commands work on the database directly (``--database`` or ``SUANWANG_DATABASE_URL``, else
 ``suanwang.db`` in ``SUANWANG_DATA_DIR``), like ``token``, so an auditor can check a copy of the
@@ -280,3 +280,11 @@ def witness(
     except OSError as exc:
         raise fail(f"-o: {exc}") from None
     console.print(f"witness of size {latest.size} written to {output}", highlight=False)
+
+
+@ledger_app.command("public-key")
+def public_key_command() -> None:
+    """Print the ledger key's public half (PEM) for auditors (from SUANWANG_LEDGER_KEY)."""
+    from suanwang.security.keys import public_key_pem  # noqa: PLC0415
+
+    console.print(public_key_pem(_public_key(None)), end="", highlight=False, soft_wrap=True)
