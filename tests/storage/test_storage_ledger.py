@@ -314,3 +314,35 @@ def test_recomputed_hashes_fail_the_signed_head_and_the_witness(
     report = _ledger(stores).verify(read_witness(witness_path))
     assert not report.ok
     assert any("witness" in problem for problem in report.problems)
+
+
+def test_reordered_or_edited_leaves_are_named(tampered: tuple[Stores, Engine]) -> None:
+    stores, engine = tampered
+    # Swap the hashes of leaves 20 and 21 (audit entries 21 and 22).
+    _sql(
+        engine,
+        "UPDATE ledger_leaves SET seq = -1 WHERE idx = 20",
+        "UPDATE ledger_leaves SET seq = 21 WHERE idx = 21",
+        "UPDATE ledger_leaves SET seq = 22 WHERE idx = 20",
+        "UPDATE ledger_leaves SET idx = -1 WHERE idx = 20",
+        "UPDATE ledger_leaves SET idx = 20 WHERE idx = 21",
+        "UPDATE ledger_leaves SET idx = 21 WHERE idx = -1",
+    )
+    report = _ledger(stores).verify()
+    assert not report.ok
+    assert report.first_bad_seq == 21
+
+
+def test_deleted_heads_fail_verification(tampered: tuple[Stores, Engine], tmp_path: Path) -> None:
+    stores, engine = tampered
+    head = _ledger(stores).head()
+    assert head is not None
+    witness = write_witness(head, KEY.public_key, tmp_path / "w.json")
+    _sql(engine, "DELETE FROM ledger_heads")
+    assert not _ledger(stores).verify().ok
+    _sql(engine, "DELETE FROM ledger_nodes", "DELETE FROM ledger_leaves")
+    # An emptied ledger looks like one never synced, except to the witness.
+    assert _ledger(stores).verify().ok
+    report = _ledger(stores).verify(read_witness(witness))
+    assert not report.ok
+    assert "fewer than the 50" in report.problems[0]

@@ -302,19 +302,22 @@ class Ledger:
     def _check_heads(
         self, heads: list[SignedHead], roots: dict[int, bytes], report: VerifyReport
     ) -> None:
-        previous = 0
+        good = 0  # size of the last head whose root the leaves still give
         for head in heads:
             root = roots.get(head.size)
             if root is None:
                 report.bad(f"the signed head of size {head.size} is beyond the ledger's leaves")
             elif root != head.root:
-                leaf = self.store.leaves(previous, 1)
+                # The change lies after the last head that still checks out: a fallback when
+                # no row-level check named an entry.
+                leaf = self.store.leaves(good, 1) if report.first_bad_seq is None else []
                 report.bad(
-                    f"the leaves {previous}..{head.size - 1} do not give the root the head of "
+                    f"the leaves {good}..{head.size - 1} do not give the root the head of "
                     f"size {head.size} signed",
                     leaf[0].seq if leaf else None,
                 )
-            previous = head.size
+            elif head_signed_by(head, self.public_key):
+                good = head.size
         if not heads and self.store.size():
             report.bad("the ledger has leaves but no signed head")
 
@@ -335,7 +338,7 @@ class Ledger:
             )
             return
         if roots.get(old.size) != old.root:
-            leaf = self.store.leaves(0, 1)
+            leaf = self.store.leaves(0, 1) if report.first_bad_seq is None else []
             report.bad(
                 f"the first {old.size} leaves no longer give the witness's root: entries up to "
                 f"leaf {old.size - 1} were changed",
