@@ -32,6 +32,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from suanwang.control.stores import AuditEntry
 from suanwang.ledger import Ledger, merkle
 from suanwang.ledger.heads import encode_entry, sign_head
@@ -45,10 +47,7 @@ QUICK = 20_000
 PROOFS_PER_RUN = 1_000
 CHUNK = 200_000
 KEY = KeyPair.from_private_key(
-    __import__(
-        "cryptography.hazmat.primitives.asymmetric.ed25519", fromlist=["Ed25519PrivateKey"]
-    ).Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"bench").digest()),
-    Role.CONTROLLER,
+    Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"bench").digest()), Role.CONTROLLER
 )
 
 
