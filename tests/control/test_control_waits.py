@@ -9,7 +9,7 @@ import pytest
 
 from suanwang.control.controller import Controller, ControllerConfig
 from suanwang.control.ports import EngineReports, ManualClock
-from suanwang.model import Task, TaskSpec, TaskState
+from suanwang.model import Task, TaskClass, TaskSpec, TaskState
 from suanwang.scenario import loads_scenario
 from suanwang.scheduling import ClusterState, Scheduler, builtin_profiles
 
@@ -170,3 +170,32 @@ def test_window_must_be_finite_and_not_negative() -> None:
     for bad in (-1.0, float("inf"), float("nan")):
         with pytest.raises(ValueError, match="window_s"):
             ControllerConfig(window_s=bad)
+
+
+@pytest.mark.parametrize("forecast", [True, False])
+def test_the_window_keeps_for_the_hot_work_to_come_what_only_it_can_use(forecast: bool) -> None:
+    # Hot frames meet their 100 ms budget only on a (62.5 ms; b needs 125 ms); batch work can
+    # run on either. Three batch tasks come in the second window: two fill b, and without the
+    # forecast the third takes a; with it, a is left to the hot frames the first window
+    # announced, and the third waits in the queue.
+    config = ControllerConfig(window_s=0.005, window_forecast=forecast)
+    controller, engine, clock = _controller(config)
+    hot = dataclasses.replace(FRAME, task_class=TaskClass.HOT)
+    for k in range(2):
+        controller.submit(f"h{k}", hot)
+    clock.advance(0.005)
+    assert controller.place_window() == 2
+    assert {t.placement.node_id for t in engine.started if t.placement} == {"a"}
+    for k in range(2):
+        engine.finish(f"h{k}")
+    batch = dataclasses.replace(FRAME, latency_budget_ms=None, deadline_s=10.0)
+    for k in range(3):
+        controller.submit(f"w{k}", batch)
+    clock.advance(0.005)
+    controller.place_window()
+    nodes = {t.id: t.placement.node_id for t in engine.started if t.placement and t.id[0] == "w"}
+    assert sorted(nodes.values()) == (["b", "b"] if forecast else ["a", "b", "b"])
+    assert controller.queued == (1 if forecast else 0)
+    # the forecast holds nothing afterwards: only the placed batch tasks hold reservations
+    assert len(controller.state.reservations) == len(nodes)
+    assert all(task_id in controller.state.reservations for task_id in nodes)

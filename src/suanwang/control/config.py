@@ -20,12 +20,15 @@ class ControllerConfig:
             that sees its neighbours in time uses capacity better, at the price of the window
             in every such task's latency (counted against its budget, as waiting). Tasks with
             a session key, or whose patience is under ``windows.WINDOW_SHARE`` windows, skip it.
+        window_forecast: Plan each window with the previous window's hot arrivals as the
+            forecast of the hot work to come (an admission policy; ``control.windows``).
     """
 
     max_wait_s: float = 3600.0
     max_replacements: int = 3
     retries_per_release: int = 4
     window_s: float = 0.0
+    window_forecast: bool = True
 
     def __post_init__(self) -> None:
         if not self.window_s >= 0 or self.window_s == float("inf"):

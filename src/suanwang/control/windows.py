@@ -4,8 +4,13 @@ With ``ControllerConfig.window_s`` above 0, an arrival that can afford it joins 
 instead of being placed at once; when ``window_due_s`` comes the driver (the live writer's tick,
 the twin's event loop) calls ``place_window``, and the min-cost-flow planner places the window's
 arrivals together with the scheduler's own plugins (so scarcity learns from both). What the
-flow leaves goes through the online path one by one. These methods are the controller's
-(``Controller`` mixes them in); they live here to keep each module small.
+flow leaves goes through the online path one by one. With ``ControllerConfig.window_forecast``
+each window is planned together with a copy of the previous window's hot arrivals, the forecast
+of the tight-latency work still to come (``scheduling.batch.forecast_of``), whose reservations
+are released once the window's tasks are placed: a flexible task then does not take capacity
+that the hot work can only use (an admission policy, measured on the gap benchmark). These
+methods are the controller's (``Controller`` mixes them in); they live here to keep each module
+small.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING
 
-from suanwang.model import Placement, Task, TaskSpec
+from suanwang.model import Placement, Task, TaskClass, TaskSpec
 from suanwang.scheduling import ClusterState, Request, Scheduler
+from suanwang.scheduling.batch import forecast_of
 from suanwang.scheduling.batch.flow import FlowOptions, place_batch
 
 if TYPE_CHECKING:
@@ -47,6 +53,7 @@ class WindowMixin:
         self._window: dict[str, None] = {}  # tasks held for the open window, in arrival order
         self._window_due_s: float | None = None
         self._window_options = FlowOptions(repair=False)
+        self._window_ahead: list[Request] = []  # the previous window's hot arrivals
 
     def _join_window(self, task: Task) -> None:
         """Hold ``task`` for the window, opening one (due a window from now) if none is."""
@@ -87,6 +94,7 @@ class WindowMixin:
         self._window.clear()
         self._window_due_s = None
         if not ids:
+            self._window_ahead = []
             return 0
         now_s = self._clock.now_s()
         tasks = [self._tasks[task_id] for task_id in ids]
@@ -94,18 +102,31 @@ class WindowMixin:
             Request(t.id, t.spec, t.tenant, waited_ms=max(now_s - t.submitted_at_s, 0.0) * 1e3)
             for t in tasks
         ]
+        ghosts = (
+            forecast_of(self._window_ahead, requests, self.state)
+            if self.config.window_forecast
+            else []
+        )
         plan = place_batch(
             self.scheduler.profile,
             self.state,
-            requests,
+            requests + ghosts,
             options=self._window_options,
             plugins=self.scheduler.plugins,  # what scarcity learned online carries over
         )
         placed = 0
-        for task, request, placement in zip(tasks, requests, plan.placements, strict=True):
-            if placement is None:
-                self._place(task, queued=False)
-                continue
-            self._start(task, placement, request.waited_ms)
-            placed += 1
+        try:
+            for task, request, placement in zip(
+                tasks, requests, plan.placements[: len(requests)], strict=True
+            ):
+                if placement is None:
+                    # Online, with the forecast still held: it is not given what hot work needs.
+                    self._place(task, queued=False)
+                    continue
+                self._start(task, placement, request.waited_ms)
+                placed += 1
+        finally:
+            for ghost in ghosts:
+                self.state.reservations.release(ghost.task_id)
+        self._window_ahead = [r for r in requests if r.spec.task_class is TaskClass.HOT]
         return placed

@@ -30,7 +30,7 @@ from suanwang.scheduling.batch.requests import (
     group_classes,
     mean_rate_per_s,
 )
-from suanwang.scheduling.batch.windowed import place_windowed
+from suanwang.scheduling.batch.windowed import forecast_of, place_windowed
 
 __all__ = [
     "SLA_FILTERS",
@@ -48,6 +48,7 @@ __all__ = [
     "describe",
     "draw_batch",
     "evaluate",
+    "forecast_of",
     "group_classes",
     "headline",
     "mean_rate_per_s",

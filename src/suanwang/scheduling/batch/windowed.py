@@ -63,7 +63,7 @@ def place_windowed(
     ahead: list[Request] = []
     for start in range(0, len(requests), window):
         chunk = list(requests[start : start + window])
-        ghosts = _forecast_of(ahead, chunk, state) if forecast else []
+        ghosts = forecast_of(ahead, chunk, state) if forecast else []
         plan = place_batch(profile, state, chunk + ghosts, options=options, plugins=plugins)
         for ghost in ghosts:
             state.reservations.release(ghost.task_id)
@@ -72,10 +72,15 @@ def place_windowed(
     return tuple(placements)
 
 
-def _forecast_of(
+def forecast_of(
     previous: Sequence[Request], chunk: Sequence[Request], state: ClusterState
 ) -> list[Request]:
-    """``previous`` under ids that no task of ``chunk`` uses and the ledger does not hold."""
+    """``previous`` under ids that no task of ``chunk`` uses and the ledger does not hold.
+
+    The copies are the forecast of the hot demand still to come: planned with ``chunk``, then
+    released by the caller once ``chunk`` is bound (the controller's windowed mode does the
+    same with its previous window's hot arrivals).
+    """
     taken = {r.task_id for r in chunk}
     ghosts = []
     for i, request in enumerate(previous):
