@@ -22,7 +22,7 @@ from suanwang.cli.output import AsJson
 from suanwang.cli.tokens import Database, sqlite_file
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -204,16 +204,21 @@ def prove(
         "head": _head_json(proof.head),
         "verified": ok,
     }
+    summary = f"entry {seq} is leaf {proof.index} of {proof.head.size}; path of"
+    _emit_proof(out, summary, proof.path, ok, as_json)
+
+
+def _emit_proof(
+    out: dict[str, object], summary: str, path: Sequence[bytes], ok: bool, as_json: bool
+) -> None:
+    """Print a checked proof (JSON, or ``summary`` and one hash a line); exit 3 if it failed."""
     if as_json:
         console.print_json(json.dumps(out))
     else:
-        console.print(
-            f"entry {seq} is leaf {proof.index} of {proof.head.size}; path of "
-            f"{len(proof.path)} hashes; {'verified' if ok else 'DOES NOT VERIFY'}",
-            highlight=False,
-        )
-        for p in proof.path:
-            console.print(p.hex(), highlight=False)
+        verdict = "verified" if ok else "DOES NOT VERIFY"
+        console.print(f"{summary} {len(path)} hashes; {verdict}", highlight=False)
+        for node in path:
+            console.print(node.hex(), highlight=False)
     if not ok:
         raise typer.Exit(EXIT_TAMPERED)
 
@@ -243,17 +248,7 @@ def consistency(
         "proof": [p.hex() for p in proof.path],
         "verified": ok,
     }
-    if as_json:
-        console.print_json(json.dumps(out))
-    else:
-        console.print(
-            f"{old} -> {new}: {len(proof.path)} hashes; {'verified' if ok else 'DOES NOT VERIFY'}",
-            highlight=False,
-        )
-        for p in proof.path:
-            console.print(p.hex(), highlight=False)
-    if not ok:
-        raise typer.Exit(EXIT_TAMPERED)
+    _emit_proof(out, f"{old} -> {new}:", proof.path, ok, as_json)
 
 
 @ledger_app.command("witness")
