@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from suanwang.cli.main import app
@@ -174,6 +175,51 @@ def test_json_and_o_json_print_the_same(env: dict[str, str], task_id: str) -> No
     _, by_option, _ = cli("task", "get", task_id, "-o", "json", **env)
     assert json.loads(by_flag) == json.loads(by_option)
     assert json.loads(by_flag)["id"] == task_id
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("task", "get", "{id}"), ("node", "list"), ("site", "list"), ("principal", "list")],
+    ids=" ".join,
+)
+def test_o_yaml_prints_what_o_json_prints(
+    env: dict[str, str], task_id: str, command: tuple[str, ...]
+) -> None:
+    args = [arg.replace("{id}", task_id) for arg in command]
+    code, as_yaml, err = cli(*args, "-o", "yaml", **env)
+    assert code == 0, err
+    assert err == ""  # no count on stderr: the output is data
+    _, as_json, _ = cli(*args, "-o", "json", **env)
+    assert yaml.safe_load(as_yaml) == json.loads(as_json)
+
+
+@pytest.mark.parametrize("command", [("node", "list"), ("site", "list")], ids=" ".join)
+@pytest.mark.parametrize("wide", [False, True], ids=["table", "wide"])
+def test_totals_rows_sum_the_columns_whole_at_80(
+    env: dict[str, str], command: tuple[str, ...], wide: bool
+) -> None:
+    _, listed, _ = cli(*command, "--json", **env)
+    items = json.loads(listed)
+    code, out, err = cli(*command, *(["-o", "wide"] if wide else []), **env)
+    assert code == 0, err
+    total = next(line for line in out.splitlines() if line.strip().startswith("total"))
+    if command[0] == "node":
+        sums = [sum(n["cpu_cores"] for n in items), sum(n["mem_gib"] for n in items)]
+        devices = sum(a["count"] for n in items for a in n["accelerators"])
+        expected = [f"{sums[0]:,}", f"{sums[1]:,g}", f"{devices:,} devices"]
+    else:
+        expected = [f"{sum(s['nodes'] for s in items):,}"]
+    for value in expected:
+        assert value in total, f"{value!r} not whole in {total!r}"
+    assert_nothing_cut(out, expected)
+
+
+def test_scenario_show_ends_its_tier_table_in_totals() -> None:
+    code, out, err = cli("scenario", "show", "east-west")
+    assert code == 0, err
+    assert_nothing_cut(out, ["total", "3,640", "413,880"])
+    code, out, _ = cli("scenario", "show", "east-west", "-o", "yaml")
+    assert sum(tier["nodes"] for tier in yaml.safe_load(out)["tiers"]) == 3640
 
 
 def test_times_are_iso_8601(env: dict[str, str], task_id: str) -> None:

@@ -1,9 +1,10 @@
-"""How the table commands print: ``-o table|wide|json`` and tables that never cut a value.
+"""How the table commands print: ``-o table|wide|json|yaml`` and tables that never cut a value.
 
 A table at 80 columns (the width of any pipe) used to end ids and numbers in an ellipsis. Here a
 column is one of three kinds: an *id* or a *number* is kept whole (no wrap, at least as wide as
 its widest cell), and *text* wraps and folds instead of being cut. A table whose whole columns
-would not fit keeps its less important columns for ``-o wide``.
+would not fit keeps its less important columns for ``-o wide``. A listing whose columns add up
+(cores, memory, nodes) ends in a totals row, kept whole like the rows above it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ class OutputFormat(StrEnum):
     TABLE = "table"
     WIDE = "wide"
     JSON = "json"
+    YAML = "yaml"
+
+    @property
+    def is_data(self) -> bool:
+        """JSON or YAML: the data itself for scripts, not a table for people."""
+        return self in {OutputFormat.JSON, OutputFormat.YAML}
 
 
 Output = Annotated[
@@ -43,7 +50,7 @@ Output = Annotated[
     typer.Option(
         "--format",
         "-o",
-        help="table (fits 80 columns), wide (every column) or json.",
+        help="table (fits 80 columns), wide (every column), json or yaml.",
         show_default=False,
         case_sensitive=False,
     ),
@@ -61,10 +68,32 @@ def chosen(fmt: OutputFormat | None, as_json: bool) -> OutputFormat:
     return OutputFormat.JSON if as_json else OutputFormat.TABLE
 
 
+def print_data(data: Any, fmt: OutputFormat) -> None:
+    """Print plain data (what ``json.dumps`` takes) as indented JSON, or as YAML for ``yaml``.
+
+    YAML holds the same values as the JSON: the data goes through JSON first, so a string enum
+    is its string and a tuple a list; text of several lines is a literal block.
+    """
+    if fmt is OutputFormat.YAML:
+        import yaml  # noqa: PLC0415 (keeps `suanwang --help` fast)
+
+        class Dumper(yaml.SafeDumper):
+            def represent_str(self, text: str) -> yaml.ScalarNode:
+                style = "|" if "\n" in text else None
+                return self.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+        Dumper.add_representer(str, Dumper.represent_str)
+        plain = json.loads(json.dumps(data))
+        text = yaml.dump(plain, Dumper=Dumper, sort_keys=False, allow_unicode=True).rstrip("\n")
+    else:
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def emit(data: Any, fmt: OutputFormat, table: Callable[[Any, bool], RenderableType]) -> None:
-    """Print ``data`` as JSON, or the renderable ``table(data, wide)`` makes of it."""
-    if fmt is OutputFormat.JSON:
-        console.print_json(json.dumps(data))
+    """Print ``data`` as JSON or YAML, or the renderable ``table(data, wide)`` makes of it."""
+    if fmt.is_data:
+        print_data(data, fmt)
     else:
         print_whole(table(data, fmt is OutputFormat.WIDE))
 
@@ -74,7 +103,7 @@ def emit_list(
 ) -> None:
     """``emit`` a whole listing; a table is followed by its count on stderr ("3,640 nodes")."""
     emit(rows, fmt, table)
-    if fmt is not OutputFormat.JSON:
+    if not fmt.is_data:
         err_console.print(f"{len(rows):,} {noun}", highlight=False)
 
 
@@ -117,22 +146,29 @@ def needed_chars(renderable: RenderableType) -> int:
 
 
 def whole_table(
-    columns: Sequence[tuple[str, Kind]], rows: Sequence[Sequence[str]], **options: Any
+    columns: Sequence[tuple[str, Kind]],
+    rows: Sequence[Sequence[str]],
+    *,
+    totals: Sequence[str] | None = None,
+    **options: Any,
 ) -> Table:
     """A table whose id and number cells stay whole and whose text cells wrap.
 
     Args:
         columns: (header, kind) per column; numbers are right-aligned.
         rows: the cells, as text, one sequence per row.
+        totals: a last row below a rule (``total`` and the sums), as whole as the rows; none
+            for an empty table.
         options: passed to ``rich.table.Table`` (title, box; ``box.SIMPLE_HEAD`` by default).
     """
     options.setdefault("box", box.SIMPLE_HEAD)
     table = Table(**options)
+    every = [*rows, *([totals] if totals is not None and rows else [])]
     for index, (header, kind) in enumerate(columns):
         if kind == "text":
             table.add_column(header, overflow="fold", min_width=TEXT_MIN_CHARS)
             continue
-        widest = max([cell_len(header), *(cell_len(row[index]) for row in rows)])
+        widest = max([cell_len(header), *(cell_len(row[index]) for row in every)])
         table.add_column(
             header,
             justify="right" if kind == "number" else "left",
@@ -141,7 +177,15 @@ def whole_table(
         )
     for row in rows:
         table.add_row(*row)
+    if totals is not None and rows:
+        table.rows[-1].end_section = True
+        table.add_row(*totals, style="bold")
     return table
+
+
+def summed(values: Sequence[float], spec: str = ",") -> str:
+    """The sum of a column's values, formatted as its cells are (``3,640``, ``1,024.5``)."""
+    return format(sum(values), spec)
 
 
 def keep_whole(table: Table, *, text: Sequence[str] = ()) -> Table:

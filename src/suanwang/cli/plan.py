@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,7 +10,15 @@ import typer
 from rich.table import Table
 
 from suanwang.cli.common import bad_input_exits, console, progress_bar
-from suanwang.cli.output import AsJson, Output, OutputFormat, chosen, keep_whole, print_whole
+from suanwang.cli.output import (
+    AsJson,
+    Output,
+    OutputFormat,
+    chosen,
+    keep_whole,
+    print_data,
+    print_whole,
+)
 
 if TYPE_CHECKING:
     from suanwang.scheduling.batch import PlanComparison, PlanRow
@@ -98,9 +105,8 @@ def plan(
                 progress=step,
             )
     fmt = chosen(output, json_output)
-    if fmt is OutputFormat.JSON:
-        data = _as_json(loaded.name, tasks, seed, hour, result)
-        console.print(json.dumps(data, indent=2), markup=False, highlight=False, soft_wrap=True)
+    if fmt.is_data:
+        print_data(_as_json(loaded.name, tasks, seed, hour, result), fmt)
         return
     title = f"{loaded.name}: {tasks:,} tasks, seed {seed}"
     print_whole(comparison_table(title, result, wide=fmt is OutputFormat.WIDE))

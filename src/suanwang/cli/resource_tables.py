@@ -10,11 +10,14 @@ from typing import Any
 
 from rich.table import Table
 
-from suanwang.cli.output import Kind, iso_time, whole_table
+from suanwang.cli.output import Kind, iso_time, summed, whole_table
 
 
 def site_table(sites: list[dict[str, Any]], wide: bool = False) -> Table:
-    """One row per site: id, tier, nodes, region; ``wide`` adds PUE, carbon and position."""
+    """One row per site: id, tier, nodes, region; ``wide`` adds PUE, carbon and position.
+
+    A totals row sums the nodes.
+    """
     columns: list[tuple[str, Kind]] = [("id", "id"), ("tier", "id"), ("nodes", "number")]
     if wide:
         columns += [("PUE", "number"), ("g CO2/kWh", "number"), ("lat", "number")]
@@ -28,7 +31,8 @@ def site_table(sites: list[dict[str, Any]], wide: bool = False) -> Table:
             row += ["" if s[k] is None else f"{s[k]:.4f}" for k in ("lat_deg", "lon_deg")]
         row.append(s["region"])
         rows.append(row)
-    return whole_table(columns, rows)
+    totals = ["total", "", summed([s["nodes"] for s in sites]), *([""] * (len(columns) - 3))]
+    return whole_table(columns, rows, totals=totals)
 
 
 def link_table(links: list[dict[str, Any]], wide: bool = False) -> Table:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from suanwang.cli.common import bad_input_exits, console, err_console, fail
-from suanwang.cli.output import keep_whole, print_whole
+from suanwang.cli.output import AsJson, Output, chosen, keep_whole, print_data, print_whole
 
 # The scenario package (pydantic schema, numpy) is imported inside each command: `suanwang
 # --help` must not pay for it.
@@ -52,10 +52,15 @@ def _emit(scenario: Scenario, output: Path | None) -> None:
 
 
 @app.command("list")
-def list_builtins() -> None:
+def list_builtins(fmt: Output = None, as_json: AsJson = False) -> None:
     """List the built-in scenarios."""
     from suanwang.scenario import builtin_info  # noqa: PLC0415
 
+    shown = chosen(fmt, as_json)
+    if shown.is_data:
+        rows = [{"name": info.name, "description": info.description} for info in builtin_info()]
+        print_data(rows, shown)
+        return
     table = Table(title="Built-in scenarios", title_justify="left")
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("description")
@@ -65,7 +70,10 @@ def list_builtins() -> None:
 
 
 def summary_tables(summary: ScenarioSummary) -> list[Table]:
-    """Rich tables for a scenario summary: compute per tier, then network and workload counts."""
+    """Rich tables for a scenario summary: compute per tier, then network and workload counts.
+
+    The tier table ends in a totals row: the sites, nodes, cores, memory and peak rates summed.
+    """
     tiers = Table(title=f"{summary.name}: compute per tier", title_justify="left")
     for column in ("tier", "sites", "nodes", "CPU cores", "memory TiB", "accelerators"):
         tiers.add_column(column, justify="left" if column in {"tier", "accelerators"} else "right")
@@ -82,6 +90,19 @@ def summary_tables(summary: ScenarioSummary) -> list[Table]:
             accelerators or "-",
             f"{tier.peak_pflops_fp32:,.2f}",
             f"{tier.peak_pflops_fp16:,.2f}",
+        )
+    if summary.tiers:
+        tiers.rows[-1].end_section = True
+        tiers.add_row(
+            "total",
+            f"{sum(t.sites for t in summary.tiers):,}",
+            f"{sum(t.nodes for t in summary.tiers):,}",
+            f"{sum(t.cpu_cores for t in summary.tiers):,}",
+            f"{sum(t.mem_gib for t in summary.tiers) / 1024:,.1f}",
+            "",
+            f"{sum(t.peak_pflops_fp32 for t in summary.tiers):,.2f}",
+            f"{sum(t.peak_pflops_fp16 for t in summary.tiers):,.2f}",
+            style="bold",
         )
     rest = Table(title="network and workload", title_justify="left", show_header=False)
     rest.add_column("what", style="bold")
@@ -123,6 +144,7 @@ def workload_table(scenario: Scenario) -> Table:
 @app.command()
 def show(
     scenario: Annotated[str, typer.Argument(help="A built-in name or a scenario file.")],
+    fmt: Output = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Summarise a scenario: compute per tier, network, workload."""
@@ -132,8 +154,9 @@ def show(
     with bad_input_exits(ScenarioError):
         loaded = resolve_scenario(scenario)
     summary = summarise(loaded)
-    if json_output:
-        typer.echo(json.dumps(dataclasses.asdict(summary), indent=2))
+    shown = chosen(fmt, json_output)
+    if shown.is_data:
+        print_data(dataclasses.asdict(summary), shown)
         return
     if summary.description:
         console.print(summary.description.strip(), highlight=False)

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
-from suanwang.cli.output import Kind, iso_time, whole_table
+from suanwang.cli.output import Kind, iso_time, summed, whole_table
 
 
 def _node_of(task: dict[str, Any]) -> str:
@@ -62,7 +62,10 @@ def history_table(t: dict[str, Any], wide: bool = False) -> Table:
 
 
 def node_table(nodes: list[dict[str, Any]], wide: bool = False) -> Table:
-    """One row per node: id, state, cores, memory, accelerators; ``wide`` adds the site."""
+    """One row per node: id, state, cores, memory, accelerators; ``wide`` adds the site.
+
+    A totals row sums the cores, the memory and the accelerator devices.
+    """
     columns: list[tuple[str, Kind]] = [("id", "id")]
     if wide:
         columns.append(("site", "id"))
@@ -74,7 +77,11 @@ def node_table(nodes: list[dict[str, Any]], wide: bool = False) -> Table:
         row = [n["id"], *([n["site_id"]] if wide else [])]
         row += [n["state"], str(n["cpu_cores"]), f"{n['mem_gib']:g}", devices]
         rows.append(row)
-    return whole_table(columns, rows)
+    device_count = sum(a["count"] for n in nodes for a in n["accelerators"])
+    totals = ["total", *([""] if wide else []), ""]
+    totals += [summed([n["cpu_cores"] for n in nodes])]
+    totals += [summed([n["mem_gib"] for n in nodes], ",g"), f"{device_count:,} devices"]
+    return whole_table(columns, rows, totals=totals)
 
 
 def change_table(change: dict[str, Any], wide: bool = False) -> Table:

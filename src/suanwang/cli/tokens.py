@@ -22,9 +22,9 @@ from suanwang.cli.output import (
     AsJson,
     Kind,
     Output,
-    OutputFormat,
     chosen,
     iso_time,
+    print_data,
     print_whole,
     whole_table,
 )
@@ -124,11 +124,11 @@ def list_tokens(
     as_json: AsJson = False,
 ) -> None:
     """Tokens with their principal, issue and expiry times and state (never the secret)."""
-    as_json = chosen(fmt, as_json) is OutputFormat.JSON
+    shown = chosen(fmt, as_json)
     with _stores(database, create=False) as stores:
         found = stores.principals.tokens(principal)
     now_s = time.time()
-    if as_json:
+    if shown.is_data:
         rows = [
             {
                 "token_id": t.token_id,
@@ -140,7 +140,7 @@ def list_tokens(
             }
             for t in found
         ]
-        console.print_json(json.dumps(rows))
+        print_data(rows, shown)
         return
     columns: list[tuple[str, Kind]] = [("id", "id"), ("principal", "id")]
     columns += [("created", "number"), ("expires", "number"), ("state", "id")]

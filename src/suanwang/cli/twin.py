@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from suanwang.cli.common import bad_input_exits, console, err_console, fail, progress_bar
-from suanwang.cli.output import OutputFormat, chosen, print_whole
+from suanwang.cli.output import OutputFormat, chosen, print_data, print_whole
 from suanwang.cli.twin_tables import comparison_table, run_table, sweep_rich_table, totals_table
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ RunFormatOption = Annotated[
     OutputFormat | None,
     typer.Option(
         "--format",
-        help="table (fits 80 columns), wide (adds the p50 and p99 latency) or json.",
+        help="table (fits 80 columns), wide (adds the p50 and p99 latency), json or yaml.",
         show_default=False,
         case_sensitive=False,
     ),
@@ -63,7 +62,7 @@ CompareFormatOption = Annotated[
     typer.Option(
         "--format",
         help="table (fits 80 columns), wide (adds the SLA per class, hot p50 and p99, traffic "
-        "and re-placements) or json.",
+        "and re-placements), json or yaml.",
         show_default=False,
         case_sensitive=False,
     ),
@@ -180,18 +179,14 @@ def run(
         write_report(result, folder)
     summary = summarise(result)
     fmt = chosen(output_format, json_output)
-    if fmt is OutputFormat.JSON:
-        _print_json({**summary, "output": str(folder)})
+    if fmt.is_data:
+        print_data({**summary, "output": str(folder)}, fmt)
         err_console.print(f"report: {folder}", highlight=False)
         return
     overall = overall_latency(result).summary()
     print_whole(run_table(summary, overall, wide=fmt is OutputFormat.WIDE))
     print_whole(totals_table(summary))
     console.print(f"report: {folder}", highlight=False)
-
-
-def _print_json(data: Any) -> None:
-    console.print(json.dumps(data, indent=2), markup=False, highlight=False, soft_wrap=True)
 
 
 def _split(text: str, option: str) -> list[str]:
@@ -264,7 +259,7 @@ def compare(
             base,
             out=out,
             overwrite=overwrite,
-            json_output=fmt is OutputFormat.JSON,
+            fmt=fmt,
             ray_address=ray_address,
             workers=workers,
         )
@@ -289,8 +284,9 @@ def compare(
         folder = free_folder(folder, overwrite=overwrite)
         twin_compare.write_comparison(results, folder)
     rows = twin_compare.comparison_rows(results)
-    if fmt is OutputFormat.JSON:
-        _print_json({"scenario": loaded.name, "seed": seed, "rows": rows, "output": str(folder)})
+    if fmt.is_data:
+        data = {"scenario": loaded.name, "seed": seed, "rows": rows, "output": str(folder)}
+        print_data(data, fmt)
         err_console.print(f"report: {folder}", highlight=False)
         return
     title = f"{loaded.name} · seed {seed} · {duration:g} s from {start_hour:g} h"
@@ -306,7 +302,7 @@ def _sweep(
     *,
     out: Path | None,
     overwrite: bool,
-    json_output: bool,
+    fmt: OutputFormat,
     ray_address: str | None,
     workers: int | None,
 ) -> None:
@@ -337,8 +333,8 @@ def _sweep(
         folder = free_folder(folder, overwrite=overwrite)
         folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / "sweep.json", {"table": table, "runs": summaries})
-    if json_output:
-        _print_json({"scenario": name, "table": table, "output": str(folder)})
+    if fmt.is_data:
+        print_data({"scenario": name, "table": table, "output": str(folder)}, fmt)
         err_console.print(f"report: {folder}", highlight=False)
         return
     print_whole(sweep_rich_table(f"{name} · seeds {', '.join(map(str, seeds))}", table))
