@@ -18,6 +18,7 @@ from suanwang.model import IllegalTransitionError, Task, TaskState
 
 if TYPE_CHECKING:
     from suanwang.control.ledgerstore import LedgerStore
+    from suanwang.control.trust import TrustStore
 
 MAX_KEY_CHARS = 255
 """Longest idempotency key, task id, tenant or principal id a store accepts."""
@@ -547,6 +548,8 @@ class Stores:
             stores; opaque to everything but the adapter.
         ledger: The audit ledger's Merkle log (``control.ledgerstore``), or None where none is
             kept.
+        trust: Enrolment tokens and attestations (``control.trust``), or None where none are
+            kept.
     """
 
     tasks: TaskStore
@@ -556,6 +559,7 @@ class Stores:
     url: str
     engine: DatabaseHandle | None = None
     ledger: LedgerStore | None = None
+    trust: TrustStore | None = None
 
     def close(self) -> None:
         """Close the database connections (the stores must not be used afterwards)."""

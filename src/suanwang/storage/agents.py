@@ -81,8 +81,9 @@ class SqlAgentKeyStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def bind(self, binding: AgentKeyBinding, audit: AuditEvent | None = None) -> None:
-        """See ``AgentKeyStore.bind``."""
+    @staticmethod
+    def upsert(engine: Engine, binding: AgentKeyBinding) -> Any:
+        """The statement that stores (or replaces) ``binding`` (for a caller's transaction)."""
         values = {
             "key_id": binding.key_id,
             "node_id": binding.node_id,
@@ -90,13 +91,16 @@ class SqlAgentKeyStore:
             "public_key": binding.public_key,
             "bound_at_s": binding.bound_at_s,
         }
-        insert = _insert(self._engine, AgentKeyRow).values(**values)
-        upsert = insert.on_conflict_do_update(
+        insert = _insert(engine, AgentKeyRow).values(**values)
+        return insert.on_conflict_do_update(
             index_elements=["key_id"],
             set_={key: insert.excluded[key] for key in values if key != "key_id"},
         )
+
+    def bind(self, binding: AgentKeyBinding, audit: AuditEvent | None = None) -> None:
+        """See ``AgentKeyStore.bind``."""
         with _reachable(), Session(self._engine) as session, session.begin():
-            session.execute(upsert)
+            session.execute(self.upsert(self._engine, binding))
             if audit is not None:
                 session.add(
                     AuditRow(

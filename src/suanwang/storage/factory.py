@@ -17,6 +17,7 @@ from suanwang.storage.engine import make_engine, normalise_url, upgrade
 from suanwang.storage.ledger import MemoryLedgerStore, SqlLedgerStore
 from suanwang.storage.memory import MemoryAuditLog, MemoryPrincipalStore, MemoryTaskStore
 from suanwang.storage.sql import SqlAuditLog, SqlPrincipalStore, SqlTaskStore
+from suanwang.storage.trust import MemoryTrustStore, SqlTrustStore
 
 DATABASE_URL_ENV = "SUANWANG_DATABASE_URL"
 """Environment variable naming the database when ``open_store`` is given no URL."""
@@ -49,13 +50,15 @@ def open_store(url: str | None = None) -> Stores:
     if url == MEMORY_URL:
         audit = MemoryAuditLog()
         agents = MemoryAgentKeyStore(audit)
+        principals = MemoryPrincipalStore()
         return Stores(
             MemoryTaskStore(),
-            MemoryPrincipalStore(),
+            principals,
             audit,
             agents,
             MEMORY_URL,
             ledger=MemoryLedgerStore(),
+            trust=MemoryTrustStore(principals, agents, audit),
         )
     shown = normalise_url(url).render_as_string(hide_password=True)
     engine = make_engine(url)
@@ -72,4 +75,5 @@ def open_store(url: str | None = None) -> Stores:
         shown,
         engine,
         SqlLedgerStore(engine),
+        SqlTrustStore(engine),
     )

@@ -164,3 +164,36 @@ class LedgerHeadRow(Base):
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
     key_id: Mapped[str] = mapped_column(String(ID_CHARS))
     signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class EnrolTokenRow(Base):
+    """A one-time enrolment token for one node, kept only as the SHA-256 of its text."""
+
+    __tablename__ = "enrol_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    node_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    tenant: Mapped[str] = mapped_column(String(ID_CHARS))
+    created_at_s: Mapped[float] = mapped_column(Float)
+    expires_at_s: Mapped[float] = mapped_column(Float)
+    # None until redeemed; then when, and the key it enrolled.
+    used_at_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    used_by_key_id: Mapped[str | None] = mapped_column(String(ID_CHARS), nullable=True)
+
+
+class AttestationRow(Base):
+    """One answered attestation challenge and its verdict."""
+
+    __tablename__ = "attestations"
+    __table_args__ = (Index("ix_attestations_node_id_seq", "node_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    node_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    at_s: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(Integer)
+    claimed_gflops: Mapped[float] = mapped_column(Float)
+    measured_gflops: Mapped[float] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
