@@ -50,7 +50,10 @@ def request(url: str, token: str, method: str, path: str, **kwargs: Any) -> http
     from suanwang.security.tls import TrustError, client_context  # noqa: PLC0415
 
     if not token:
-        raise fail("no token: pass --token or set SUANWANG_TOKEN (see `suanwang token create`)")
+        raise fail(
+            "no token: pass --token, set SUANWANG_TOKEN or give a context one "
+            "(`suanwang config set-context`; tokens: `suanwang token create`)"
+        )
     headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
     try:
         verify = client_context(kwargs.pop("ca_file", None))

@@ -7,6 +7,8 @@ import typer
 from suanwang import __version__
 from suanwang.cli.agent import agent
 from suanwang.cli.common import console
+from suanwang.cli.config import config_app
+from suanwang.cli.contexts import CONTEXT_META
 from suanwang.cli.demo import demo
 from suanwang.cli.ledger import ledger_app
 from suanwang.cli.measure import measure
@@ -36,6 +38,7 @@ app.add_typer(link_app, name="link")
 app.add_typer(audit_app, name="audit")
 app.add_typer(principal_app, name="principal")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(config_app, name="config")
 scenario_app.command("load")(load_scenario)
 app.command()(serve)
 app.command()(agent)
@@ -52,6 +55,13 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
+    context: str | None = typer.Option(
+        None,
+        "--context",
+        envvar="SUANWANG_CONTEXT",
+        help="The config file's context to use (default: its current-context).",
+    ),
     version: bool = typer.Option(
         False,
         "--version",
@@ -61,6 +71,7 @@ def _root(
     ),
 ) -> None:
     """Run suanwang (算网), an open-source computing force network."""
+    ctx.meta[CONTEXT_META] = context
 
 
 def main() -> None:

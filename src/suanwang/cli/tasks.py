@@ -1,10 +1,11 @@
 """``suanwang task | node``: the control plane from the command line.
 
 ``task`` and ``node`` talk to a running server over HTTP (``--url``/``SUANWANG_URL``,
-``--token``/``SUANWANG_TOKEN``); an ``https://`` server is verified against the system's
-certificate authorities or ``--ca-file``/``SUANWANG_CA_FILE`` (a private CA or the server's
-pinned certificate). ``token`` is in ``suanwang.cli.tokens``. Tables by default (``-o wide`` for
-every column), ``-o json`` or ``--json`` for scripts. A task id may be given by a unique prefix.
+``--token``/``SUANWANG_TOKEN``, else the config file's context: ``suanwang.cli.contexts``);
+an ``https://`` server is verified against the system's certificate authorities or
+``--ca-file``/``SUANWANG_CA_FILE`` (a private CA or the server's pinned certificate).
+``token`` is in ``suanwang.cli.tokens``. Tables by default (``-o wide`` for every column),
+``-o json|yaml`` or ``--json`` for scripts. A task id may be given by a unique prefix.
 Errors are one line: exit 2 for a refused request (4xx), 1 for a server or connection error, 3
 for a task the scheduler rejected (it is stored, and printed, all the same).
 """
@@ -27,6 +28,7 @@ from suanwang.cli.client import (
     resolve_task_id,
 )
 from suanwang.cli.common import err_console, fail
+from suanwang.cli.contexts import from_context
 from suanwang.cli.output import AsJson, Output, chosen, emit, emit_list
 from suanwang.cli.task_tables import change_table, history_table, node_table, task_table
 
@@ -35,9 +37,24 @@ task_app = typer.Typer(
 )
 node_app = typer.Typer(help="Nodes of the live topology.", no_args_is_help=True)
 
-Url = Annotated[str, typer.Option("--url", envvar="SUANWANG_URL", help="Server URL.")]
+Url = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        envvar="SUANWANG_URL",
+        help="Server URL (else the context's server).",
+        callback=from_context("server"),
+    ),
+]
 Token = Annotated[
-    str, typer.Option("--token", envvar="SUANWANG_TOKEN", help="Bearer token.", show_default=False)
+    str,
+    typer.Option(
+        "--token",
+        envvar="SUANWANG_TOKEN",
+        help="Bearer token (else the context's).",
+        show_default=False,
+        callback=from_context("token"),
+    ),
 ]
 CaFile = Annotated[
     str | None,
@@ -45,6 +62,7 @@ CaFile = Annotated[
         "--ca-file",
         envvar="SUANWANG_CA_FILE",
         help="PEM file to verify an https server with: its CA or its own certificate.",
+        callback=from_context("ca_file"),
     ),
 ]
 DEFAULT_URL = "http://127.0.0.1:8080"
