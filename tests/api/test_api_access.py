@@ -54,6 +54,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", f"/v1/agents/{N}/peers", {AGENT}),
     ("POST", f"/v1/agents/{N}/rtt", {AGENT}),
     ("GET", "/v1/scenarios", PEOPLE),
+    ("GET", "/v1/catalogue/types", PEOPLE),
     ("POST", "/v1/scenarios/live", STAFF),
     ("POST", "/v1/twin-runs", SUBMITTERS),
     ("GET", "/v1/twin-runs", SUBMITTERS),

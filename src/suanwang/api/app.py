@@ -24,7 +24,17 @@ from suanwang.api import problems
 from suanwang.api.auth import Authenticator
 from suanwang.api.docs import install_docs
 from suanwang.api.limits import BodyLimit, SubmitLimiter
-from suanwang.api.routes import admin, agents, geo, ledger, network, ops, scenarios, tasks
+from suanwang.api.routes import (
+    admin,
+    agents,
+    catalogue,
+    geo,
+    ledger,
+    network,
+    ops,
+    scenarios,
+    tasks,
+)
 from suanwang.bootstrap import Settings, build_plane
 from suanwang.bootstrap.logs import first_token_line
 from suanwang.control.ports import Clock
@@ -119,7 +129,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if settings.submit_rate_per_s > 0
         else None
     )
-    for module in (ops, tasks, network, agents, scenarios, admin, geo, ledger):
+    for module in (ops, tasks, network, agents, scenarios, catalogue, admin, geo, ledger):
         app.include_router(module.router)
     install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.

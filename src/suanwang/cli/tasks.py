@@ -133,21 +133,10 @@ def submit(
 
 
 def _type_names(url: str, token: str, ca_file: str | None) -> list[str]:
-    """The live scenario's catalogue task types, when it is a built-in this CLI ships.
-
-    The API names no catalogue; a built-in's is read from the package data here. Any other
-    live scenario gives no names, so no hint.
-    """
-    from suanwang.scenario import ScenarioError, builtin_names, load_builtin  # noqa: PLC0415
-
-    scenarios = quiet_get(url, token, "/v1/scenarios", ca_file=ca_file)
-    live = scenarios.get("live") if isinstance(scenarios, dict) else None
-    if live not in builtin_names():
-        return []
-    try:
-        return [task_type.name for task_type in load_builtin(live).workload.task_types]
-    except ScenarioError:
-        return []
+    """The live scenario's catalogue task types (``/v1/catalogue/types``); none on a refusal."""
+    catalogue = quiet_get(url, token, "/v1/catalogue/types", ca_file=ca_file)
+    types = catalogue.get("types") if isinstance(catalogue, dict) else None
+    return [str(t["name"]) for t in types or [] if isinstance(t, dict) and "name" in t]
 
 
 @task_app.command("list")

@@ -1,8 +1,10 @@
 // The submit form. It sends only the fields the user filled in: the rest come from the
 // catalogue type named (or the server's defaults), so that prefilled values never override
 // a type's own. Numbers are checked here first, each with its message next to its field.
+// The task type field offers the live scenario's catalogue types (GET /v1/catalogue/types),
+// read again each time it takes focus, so a newly loaded scenario's own types appear.
 
-import { post } from "./api.js";
+import { get, post } from "./api.js";
 
 // Field: [the least allowed, whether that least is excluded, the message]. The server allows
 // no core and no memory (an accelerator-only task), but no work or a zero budget is a mistake.
@@ -57,8 +59,31 @@ function showErrors(form, errors) {
   }
 }
 
+/** Fill the type field's list with the live catalogue's types; left as it is on a refusal. */
+export async function offerTypes(field) {
+  const list = field?.list;
+  if (!list) return;
+  let catalogue;
+  try {
+    catalogue = await get("/v1/catalogue/types");
+  } catch {
+    return; // no token yet, or the server is away: the field still takes any name
+  }
+  list.replaceChildren(
+    ...catalogue.types.map((type) => {
+      const option = document.createElement("option");
+      option.value = type.name;
+      option.label = type.description ? `${type.name}: ${type.description}` : type.name;
+      return option;
+    }),
+  );
+}
+
 /** Wire the form: ``onSubmitted(task)`` runs once the server has stored a task. */
 export function initSubmit(form, out, onSubmitted) {
+  const typeField = form.querySelector("[name=task_type]");
+  typeField?.addEventListener("focus", () => offerTypes(typeField));
+  offerTypes(typeField);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const { body, errors } = readForm(form);
