@@ -6,10 +6,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from suanwang.model import AcceleratorKind, Link, Node, Service, Site, Tier, TrustLevel
+from suanwang.model import (
+    AcceleratorKind,
+    Link,
+    Node,
+    Precision,
+    Service,
+    Site,
+    Tier,
+    TrustLevel,
+)
 
 State = Literal["up", "down"]
-NodeState = Literal["up", "draining", "down", "no-agent"]
+NodeState = Literal["up", "draining", "down", "no-agent", "quarantined"]
 
 
 class SiteOut(BaseModel):
@@ -63,11 +72,23 @@ class NodeOut(BaseModel):
     trust_level: TrustLevel
     owner: str
     price_per_hour: float
+    attestation: str = Field(
+        default="unverified", description="Earned trust: unverified, attested or quarantined."
+    )
+    claimed_gflops: float = Field(default=0.0, description="Declared fp64 CPU peak, GFLOP/s.")
+    measured_gflops: float | None = Field(
+        default=None, description="The rate its last attestation measured, GFLOP/s."
+    )
 
     @classmethod
-    def of(cls, node: Node, state: NodeState) -> NodeOut:
-        """From the domain record."""
+    def of(
+        cls, node: Node, state: NodeState, attested: tuple[str, float | None] = ("unverified", None)
+    ) -> NodeOut:
+        """From the domain record, with the node's earned trust and measured rate."""
         return cls(
+            attestation=attested[0],
+            claimed_gflops=node.cpu_peak_gflops.get(Precision.FP64, 0.0),
+            measured_gflops=attested[1],
             id=node.id,
             site_id=node.site_id,
             state=state,

@@ -27,6 +27,7 @@ from suanwang.scheduling import resolve_profile
 from suanwang.security.keys import KeyPair, load_private_key, save_private_key
 from suanwang.security.keys import Role as KeyRole
 from suanwang.service.agents import AgentPolicy
+from suanwang.service.attest import AttestPolicy
 from suanwang.service.health import HealthConfig
 from suanwang.service.ledger import LedgerSyncer
 from suanwang.service.livefile import LiveScenarioFile
@@ -169,6 +170,13 @@ def build_plane(settings: Settings, clock: Clock | None = None) -> Built:
         health=health,
         agents=agent_policy(settings),
         ledger=_ledger_syncer(settings, stores),
+        attest=AttestPolicy(
+            interval_s=settings.attest_interval_s,
+            jitter=settings.attest_jitter,
+            size=settings.attest_size,
+            trust_after=settings.attest_trust_after,
+            tolerance=settings.attest_tolerance,
+        ),
     )
     return Built(plane, first)
 

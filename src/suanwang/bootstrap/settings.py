@@ -66,6 +66,13 @@ class Settings(BaseSettings):
             tree heads; default ``data_dir/ledger.key``, created at the first start.
         ledger_sync_s: Interval at which the server checkpoints new audit entries into the
             ledger and signs a head (0: no ledger sync).
+        attest_interval_s: Mean seconds between two attestations of a node after the one at
+            join (each jittered by ``attest_jitter`` either way; 0: only at join).
+        attest_jitter: Share of ``attest_interval_s`` an interval varies by either way.
+        attest_size: Side of the challenge's seeded square matrices.
+        attest_trust_after: Consistent attestations in a row that make a node ``attested``.
+        attest_tolerance: Least share of a node's claimed fp64 peak its measured rate must
+            reach; below it the claim is inflated and the node quarantined.
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -100,6 +107,12 @@ class Settings(BaseSettings):
     # The audit ledger: its signing key and how often the server syncs it.
     ledger_key: Path | None = None
     ledger_sync_s: float = Field(default=5.0, ge=0.0)
+    # Attestation: challenges to nodes' agents and how their answers are judged.
+    attest_interval_s: float = Field(default=600.0, ge=0.0)
+    attest_jitter: float = Field(default=0.5, ge=0.0, le=1.0)
+    attest_size: int = Field(default=256, ge=8, le=4096)
+    attest_trust_after: int = Field(default=3, ge=1)
+    attest_tolerance: float = Field(default=0.1, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from suanwang import __version__
-from suanwang.cli.agent import agent
+from suanwang.cli.agent import agent_app
 from suanwang.cli.common import console
 from suanwang.cli.config import config_app
 from suanwang.cli.contexts import CONTEXT_META
@@ -38,10 +38,10 @@ app.add_typer(link_app, name="link")
 app.add_typer(audit_app, name="audit")
 app.add_typer(principal_app, name="principal")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(agent_app, name="agent")
 app.add_typer(config_app, name="config")
 scenario_app.command("load")(load_scenario)
 app.command()(serve)
-app.command()(agent)
 app.command()(demo)
 app.command()(measure)
 app.command()(plan)

@@ -22,8 +22,13 @@ The key binding is retried until the control plane answers (``execution.binding`
 again whenever a heartbeat is refused as signed by an unknown key (a control plane that lost a
 binding it had not committed, such as one killed in the middle of it).
 
+A heartbeat's answer may carry an attestation challenge (``measure.challenge``): the agent
+computes the seeded matrix product and posts its row checksums and measured rate
+(``POST /v1/agents/{node}/attestation``).
+
 The agent's principal (role ``agent``, bound to the node and to the key id) and its token are
-made by an admin beforehand (``POST /v1/principals``, ``POST /v1/principals/{id}/tokens``).
+made by ``enrol`` (``execution.enrol``, one-time enrolment token) or by an admin beforehand
+(``POST /v1/principals``, ``POST /v1/principals/{id}/tokens``).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
 from suanwang.execution.load import CpuMeter, LoadSource
 from suanwang.execution.netprobe import LOOPBACK, EchoServer, probe_peers, rtt_report
 from suanwang.execution.workers import RunTimeExceeded, WorkerPool
+from suanwang.measure.challenge import answer
 from suanwang.measure.probes import ProbeSettings, probe_once
 from suanwang.model import AcceleratorKind, Precision, TaskClass, TaskSpec
 from suanwang.model.task import AcceleratorNeed
@@ -361,6 +367,19 @@ class NodeAgent:
                     log.warning("link probes failed: %s", error)
                 self.stopping.wait(self.config.probe_interval_s)
 
+    def _attest(self, client: httpx.Client, challenge: dict[str, Any] | None) -> None:
+        """Answer a challenge the control plane sent with a heartbeat's answer."""
+        if not challenge:
+            return
+        done = answer(int(challenge["seed"]), int(challenge["size"]))
+        body = {
+            "challenge_id": challenge["id"],
+            "row_checksums": list(done.row_checksums),
+            "measured_gflops": done.measured_gflops,
+        }
+        response = client.post(f"/v1/agents/{self.config.node_id}/attestation", json=body)
+        log.info("attestation answered: %s %s", response.status_code, response.text[:300])
+
     def _heartbeats(self) -> None:
         node = self.config.node_id
         with self._client() as client:
@@ -373,6 +392,8 @@ class NodeAgent:
                         log.warning("heartbeat refused: %s", response.text)
                     if refused_as_unknown_key(response):
                         self._bind(client, 0.0)  # the next heartbeat goes through
+                    elif response.status_code == 200:
+                        self._attest(client, response.json().get("challenge"))
                 except httpx.HTTPError as error:
                     log.warning("heartbeat failed: %s", error)
                 self.stopping.wait(self.config.interval_s)

@@ -118,6 +118,12 @@ class AgentRegistry:
                 state.mark_node(index, down=True)
         live.no_agent_nodes = idle
 
+    @staticmethod
+    def trust_key(live: LiveNetwork, node_id: str, public_key: bytes) -> None:
+        """Let the live key ring accept reports signed by ``public_key`` for ``node_id``."""
+        with live.aggregator_lock:
+            live.aggregator.verifier.keyring.bind_agent(public_key, node_id)
+
     def bind(
         self, live: LiveNetwork, who: Principal, node_id: str, public_key: bytes, key_id: str
     ) -> None:
@@ -129,20 +135,19 @@ class AgentRegistry:
         now_s = self.clock.now_s()
         audit = AuditEvent(who.id, "agent.key", f"node:{node_id}", key_id, now_s)
         self.store.bind(AgentKeyBinding(key_id, node_id, who.id, public_key, now_s), audit)
-        with live.aggregator_lock:
-            live.aggregator.verifier.keyring.bind_agent(public_key, node_id)
+        self.trust_key(live, node_id, public_key)
 
     @staticmethod
     def admit(live: LiveNetwork, node_id: str) -> bool:
         """A ``no-agent`` node got an agent: return it to the pool (writer thread).
 
         Returns whether it was ``no-agent``. A node an operator or the health monitor took
-        down stays down.
+        down, or that is quarantined, stays down.
         """
         if node_id not in live.no_agent_nodes:
             return False
         live.no_agent_nodes = live.no_agent_nodes - {node_id}
-        if node_id not in live.down_nodes:
+        if node_id not in live.down_nodes and node_id not in live.quarantined_nodes:
             live.controller.node_up(node_id)
         return True
 

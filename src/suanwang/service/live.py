@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -81,7 +82,7 @@ class Explanation:
     placed_on: str | None = None
 
 
-NodeState = Literal["up", "draining", "down", "no-agent"]
+NodeState = Literal["up", "draining", "down", "no-agent", "quarantined"]
 
 
 @dataclass(slots=True)
@@ -98,6 +99,8 @@ class LiveNetwork:
         down_links: Links now marked down (likewise).
         draining_nodes: Nodes being drained: up, but taking nothing new (likewise).
         no_agent_nodes: Nodes with no agent to run work: nothing is placed there (likewise).
+        quarantined_nodes: Nodes whose attestation failed, with the reason: down, and kept
+            down until an attestation is consistent again (likewise).
         feedback: Measured against estimated compute times, per device and workload class.
         network: Measured link figures (use under ``aggregator_lock``).
         probes: Agents' echo endpoints and RTT reports.
@@ -113,6 +116,7 @@ class LiveNetwork:
     down_links: frozenset[str] = frozenset()
     draining_nodes: frozenset[str] = frozenset()
     no_agent_nodes: frozenset[str] = frozenset()
+    quarantined_nodes: Mapping[str, str] = field(default_factory=dict)
     feedback: EfficiencyFeedback = field(default_factory=EfficiencyFeedback)
     network: NetworkMetricAgent = field(default=None)  # type: ignore[assignment]
     probes: LinkProbes = field(default=None)  # type: ignore[assignment]
@@ -160,7 +164,9 @@ class LiveNetwork:
         return cls(scenario, controller, engine, aggregator)
 
     def node_state(self, node_id: str) -> NodeState:
-        """Whether a node is up, draining (up, taking nothing new), down or has no agent."""
+        """Whether a node is up, draining (taking nothing new), down, quarantined or agentless."""
+        if node_id in self.quarantined_nodes:
+            return "quarantined"
         if node_id in self.down_nodes:
             return "down"
         if node_id in self.no_agent_nodes:

@@ -14,9 +14,11 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from suanwang.control.controller import ControllerConfig, nodes_by_state
 from suanwang.control.ports import Clock, DispatchFactory, SystemClock
@@ -37,7 +39,9 @@ from suanwang.scenario import ScenarioError
 from suanwang.scheduling import Profile
 from suanwang.security import SignedEnvelope, Verdict, key_id_of
 from suanwang.service.agents import AgentPolicy, AgentRegistry
+from suanwang.service.attest import Attestor, AttestPolicy
 from suanwang.service.health import HealthConfig, HealthMonitor
+from suanwang.service.joining import RAW_KEY_BYTES, Joining
 from suanwang.service.ledger import LedgerSyncer
 from suanwang.service.live import Explanation, LiveNetwork
 from suanwang.service.livefile import LOAD_ACTION, LiveScenarioFile, Staged, committed_loads
@@ -45,12 +49,11 @@ from suanwang.service.metrics import PlaneMetrics
 from suanwang.service.worker import Batch, Recorder, Worker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BUILD_ERRORS = (ValueError, ArithmeticError, RecursionError, TypeError, KeyError, IndexError)
 """What building a live network from a valid-looking scenario may raise: the scenario's fault."""
 
-RAW_KEY_BYTES = 32
-"""Length of a raw Ed25519 public key."""
 
 _ADMIT_TIMEOUT_S = 30.0
 """Longest a key binding waits for the writer to return its no-agent node to the pool."""
@@ -82,6 +85,7 @@ class ControlPlane:
         health: Heartbeat thresholds of self-healing; None runs no health monitor.
         agents: No-agent nodes, dispatch timeout and run time limits of agents' tasks.
         ledger: Keeps the audit ledger synced while the plane runs; None keeps none.
+        attest: When nodes are challenged and how their answers are judged (``attest``).
     """
 
     def __init__(
@@ -99,12 +103,15 @@ class ControlPlane:
         health: HealthConfig | None = None,
         agents: AgentPolicy | None = None,
         ledger: LedgerSyncer | None = None,
+        attest: AttestPolicy | None = None,
     ) -> None:
         self.stores = stores
         self.ledger = ledger
         self.metrics = PlaneMetrics()
         self.clock: Clock = clock or SystemClock()
         self.agents = AgentRegistry(stores.agents, self.clock, agents or AgentPolicy())
+        self.attestor = Attestor(stores.trust, self.clock, attest or AttestPolicy())
+        self.joining = Joining(self)
         self._profile, self._config, self._dispatch = profile, config, dispatch
         self._live_file = (
             None if live_scenario_path is None else LiveScenarioFile(live_scenario_path)
@@ -138,6 +145,7 @@ class ControlPlane:
             dispatch=self._dispatch,
         )
         self.agents.attach(live)  # bindings kept over restarts and scenario loads
+        self.joining.mark_quarantined(live)
         return live
 
     def start(self, timeout_s: float = 120.0) -> int:
@@ -195,6 +203,13 @@ class ControlPlane:
 
     def _audit(self, batch: Batch, who: str, action: str, target: str, detail: str = "") -> None:
         batch.audit.append(AuditEvent(who, action, target, detail, self.clock.now_s()))
+
+    audit = _audit
+    """Add an audit entry to the writer's batch (for use-cases run as writer commands)."""
+
+    def call(self, command: Callable[[Batch], T]) -> Future[T]:
+        """Run ``command`` on the writer; its batch commits before the future resolves."""
+        return self._worker.call(command)
 
     def _tick(self, batch: Batch) -> None:
         controller = self.live.controller
@@ -366,7 +381,9 @@ class ControlPlane:
                 raise NotFoundError(f"{kind} {element_id!r} does not exist")
             moved = 0
             if kind == "node":
-                if up:
+                if up and element_id in live.quarantined_nodes:
+                    pass  # only a consistent attestation lifts a quarantine
+                elif up:
                     controller.node_up(element_id)
                     # An operator's up overrides no-agent (until a dispatch timeout says again).
                     live.no_agent_nodes = _marked(live.no_agent_nodes, element_id, down_now=False)
@@ -501,6 +518,7 @@ class ControlPlane:
         if key_id != who.agent_key_id:
             raise ValueError(f"key {key_id} is not the key bound to principal {who.id}")
         self.agents.bind(live, who, node_id, public_key, key_id)
+        self.attestor.join(node_id)
         if self.health is not None:
             self.health.watch(node_id)
         if node_id in live.no_agent_nodes:

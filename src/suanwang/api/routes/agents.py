@@ -22,12 +22,15 @@ from suanwang.api.auth import allow
 from suanwang.api.deps import IdPath, PlaneDep
 from suanwang.api.problems import ApiError
 from suanwang.api.refusals import AUDIT_ACTION, RefusalAudit
+from suanwang.api.routes.joining import ChallengeOut
+from suanwang.api.routes.joining import router as joining_router
 from suanwang.api.schemas import Count, TaskOut
 from suanwang.control.stores import Principal, Role, StoreUnavailableError
 from suanwang.security import EnvelopeError, RejectReason, SignedEnvelope, Verdict, parse_body
 from suanwang.service import ControlPlane
 
 router = APIRouter(tags=["agents"])
+router.include_router(joining_router)  # enrolment and attestation, served with the agents'
 log = logging.getLogger(__name__)
 _REFUSALS_LOCK = threading.Lock()
 REFUSAL_AUDIT_INTERVAL_S = 60.0
@@ -79,10 +82,13 @@ class MetricReportIn(_In):
 
 
 class MetricReportOut(BaseModel):
-    """The report was verified and applied."""
+    """The report was verified and applied; a challenge to answer may come with it."""
 
     node_id: str
     accepted: bool
+    challenge: ChallengeOut | None = Field(
+        default=None, description="Answer at POST /v1/agents/{node_id}/attestation."
+    )
 
 
 class EchoIn(_In):
@@ -212,7 +218,8 @@ def report_metrics(
     """A metric report signed by the agent's key for its node."""
     _own(who, node_id)
     _refused(request, who, plane.ingest(_envelope(request, node_id, body, who)))
-    return MetricReportOut(node_id=node_id, accepted=True)
+    challenge = ChallengeOut.of(plane.joining.challenge(node_id))
+    return MetricReportOut(node_id=node_id, accepted=True, challenge=challenge)
 
 
 @router.put("/v1/agents/{node_id}/echo", operation_id="announceEcho")

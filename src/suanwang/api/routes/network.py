@@ -26,6 +26,7 @@ from suanwang.api.topology import (
 from suanwang.control.stores import Principal, Role
 from suanwang.measure import CATEGORIES, l1_scores, l2_scores
 from suanwang.model import ACCELERATOR_KINDS, AcceleratorKind, Tier
+from suanwang.service import ControlPlane
 
 router = APIRouter(tags=["network"])
 
@@ -71,7 +72,7 @@ async def list_nodes(
     """Nodes of the live topology with their state, in scenario order."""
     live = plane.live
     nodes = [
-        NodeOut.of(n, live.node_state(n.id))
+        NodeOut.of(n, live.node_state(n.id), _attested(plane, n.id))
         for n in live.scenario.topology.nodes.values()
         if (site_id is None or n.site_id == site_id)
         and (state is None or live.node_state(n.id) == state)
@@ -86,7 +87,12 @@ async def get_node(node_id: IdPath, plane: PlaneDep, _: People) -> NodeOut:
     node = live.scenario.topology.nodes.get(node_id)
     if node is None:
         raise ApiError(404, f"node {node_id!r} does not exist")
-    return NodeOut.of(node, live.node_state(node_id))
+    return NodeOut.of(node, live.node_state(node_id), _attested(plane, node_id))
+
+
+def _attested(plane: ControlPlane, node_id: str) -> tuple[str, float | None]:
+    standing = plane.attestor.view(node_id)
+    return standing.trust.value, standing.measured_gflops
 
 
 @router.get("/v1/nodes/{node_id}/metrics", operation_id="getNodeMetrics")
