@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
+from suanwang.api.access import audit_read
 from suanwang.api.auth import PEOPLE, SUBMITTERS, allow, tenant_scope
 from suanwang.api.deps import IdPath, PlaneDep, answer, plane_of
 from suanwang.api.explanations import ExplanationOut
@@ -74,6 +75,7 @@ class TaskListOut(TaskPageOut):
 @router.get("/v1/tasks", operation_id="listTasks")
 def list_tasks(
     *,
+    request: Request,
     plane: PlaneDep,
     who: People,
     state: TaskState | None = None,
@@ -105,17 +107,19 @@ def list_tasks(
     # A second query, not a snapshot: a task added or moved between the two may be counted
     # and not listed (a display figure, as the page itself is by the next poll).
     total = plane.tasks.count(*filters, id_prefix=id_prefix) if include_total else None
+    audit_read(request, who, "tasks", (t.tenant for t in page.tasks))
     return TaskListOut(
         items=[TaskOut.of(t) for t in page.tasks], next_cursor=page.next_cursor, total=total
     )
 
 
 @router.get("/v1/tasks/{task_id}", operation_id="getTask")
-def get_task(task_id: IdPath, plane: PlaneDep, who: People) -> TaskOut:
+def get_task(task_id: IdPath, request: Request, plane: PlaneDep, who: People) -> TaskOut:
     """One task with its placement and history."""
     task = plane.tasks.get(task_id, tenant_scope(who))
     if task is None:
         raise ApiError(404, f"task {task_id!r} does not exist")
+    audit_read(request, who, f"task:{task_id}", [task.tenant])
     return TaskOut.of(task)
 
 
@@ -128,6 +132,7 @@ async def cancel_task(task_id: IdPath, plane: PlaneDep, who: Submitter) -> TaskO
 @router.get("/v1/tasks/{task_id}/explain", operation_id="explainTask")
 async def explain_task(
     task_id: IdPath,
+    request: Request,
     plane: PlaneDep,
     who: People,
     node_id: Annotated[Name | None, Query(description="Also say why not this node.")] = None,
@@ -137,6 +142,7 @@ async def explain_task(
         task, explanation = await answer(plane.explain(task_id, tenant_scope(who), node_id))
     except KeyError:
         raise ApiError(404, f"node {node_id!r} does not exist") from None
+    audit_read(request, who, f"explanation:{task_id}", [task.tenant])
     return ExplanationOut.of(task, explanation)
 
 
