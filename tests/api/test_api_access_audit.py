@@ -33,7 +33,8 @@ def test_an_admin_reading_another_tenants_task_is_recorded_once_per_window(api: 
     assert all(e["who"] == "admin" and e["target"] == "tenant:acme" for e in entries)
     details = sorted(e["detail"].split(" of tenant")[0] for e in entries)
     assert details == [f"explanation:{task['id']}", f"task:{task['id']}", "tasks"]
-    assert len(entries) == 3 and entries[0]["at_s"] > 0
+    assert len(entries) == 3
+    assert entries[0]["at_s"] > 0
 
 
 def test_own_tenant_reads_and_consumers_reads_are_not_recorded(api: Api) -> None:

@@ -139,18 +139,17 @@ def test_a_provider_enrols_with_a_one_time_token_is_attested_and_gets_work(
             "honest-1 attested",
             lambda: (t := _trust(client, "honest-1"))["trust"] == "attested" and t,
         )
-        assert standing["consistent"] >= 3 and standing["claimed_gflops"] == 0.01
+        assert standing["consistent"] >= 3
+        assert standing["claimed_gflops"] == 0.01
         assert standing["measured_gflops"] > standing["claimed_gflops"]
         assert {a["verdict"] for a in standing["attestations"]} == {"consistent"}
         shown = client.get("/v1/nodes/honest-1").json()
-        assert shown["attestation"] == "attested" and shown["measured_gflops"] > 0
+        assert shown["attestation"] == "attested"
+        assert shown["measured_gflops"] > 0
         created = client.post("/v1/tasks", json=TASK)
         assert created.status_code == 201, created.text
         task_id = created.json()["id"]
-        done = _until(
-            "the task ended",
-            lambda: (d := client.get(f"/v1/tasks/{task_id}").json())["state"] in FINAL and d,
-        )
+        done = _ended(client, task_id)
         assert done["state"] == "completed", done["reason"]
         assert done["placement"]["node_id"] == "honest-1"
         actions = [e["action"] for e in client.get("/v1/audit", params={"limit": 1000}).json()]
@@ -173,16 +172,20 @@ def test_a_reused_token_is_refused_with_its_reason_and_audited(net: LocalNet) ->
             "--credentials",
             str(net.data_dir / "boaster-again.json"),
         )
-        assert again.returncode == 2 and "refused (used)" in again.stderr, again.stderr
+        assert again.returncode == 2, again.stderr
+        assert "refused (used)" in again.stderr
         key = base64.b64encode(KeyPair.generate(Role.AGENT).public_bytes).decode()
         body = {"enrol_token": token, "node_id": "boaster-1", "public_key": key}
         reused = httpx.post(f"{net.url}/v1/enrol", json=body, timeout=30.0)
-        assert reused.status_code == 409 and reused.json()["reason"] == "used"
+        assert reused.status_code == 409
+        assert reused.json()["reason"] == "used"
         unknown = httpx.post(f"{net.url}/v1/enrol", json=body | {"enrol_token": "swe_x"})
-        assert unknown.status_code == 403 and unknown.json()["reason"] == "unknown"
+        assert unknown.status_code == 403
+        assert unknown.json()["reason"] == "unknown"
         entries = client.get("/v1/audit", params={"limit": 1000}).json()
         refused = [e for e in entries if e["action"] == "agent.enrol-refused"]
-        assert len(refused) >= 3 and any(e["detail"].startswith("used") for e in refused)
+        assert len(refused) >= 3
+        assert any(e["detail"].startswith("used") for e in refused)
 
 
 def test_an_inflated_claim_puts_the_node_in_quarantine_with_the_reason(net: LocalNet) -> None:
@@ -201,14 +204,21 @@ def test_an_inflated_claim_puts_the_node_in_quarantine_with_the_reason(net: Loca
 def _no_work_on(client: httpx.Client, node: str) -> None:
     """Tasks submitted now go elsewhere, and the node is turned away by its state."""
     for _ in range(3):
-        created = client.post("/v1/tasks", json=TASK).json()
-        done = _until(
-            "a task ended",
-            lambda: (d := client.get(f"/v1/tasks/{created['id']}").json())["state"] in FINAL and d,
-        )
-        assert done["state"] == "completed" and done["placement"]["node_id"] != node
-    why = client.get(f"/v1/tasks/{created['id']}/explain", params={"node_id": node}).json()
+        task_id = client.post("/v1/tasks", json=TASK).json()["id"]
+        done = _ended(client, task_id)
+        assert done["state"] == "completed"
+        assert done["placement"]["node_id"] != node
+    why = client.get(f"/v1/tasks/{task_id}/explain", params={"node_id": node}).json()
     assert why["why_not"]["plugin"] == "node-health", why["why_not"]
+
+
+def _ended(client: httpx.Client, task_id: str) -> dict[str, Any]:
+    def final() -> dict[str, Any] | None:
+        document: dict[str, Any] = client.get(f"/v1/tasks/{task_id}").json()
+        return document if document["state"] in FINAL else None
+
+    found: dict[str, Any] = _until(f"task {task_id} ended", final)
+    return found
 
 
 def _liar_beats(url: str, token: str, keys: KeyPair) -> dict[str, Any] | None:
@@ -248,7 +258,8 @@ def test_a_wrong_answer_puts_the_node_in_quarantine_and_it_gets_no_new_work(
             headers={"Authorization": f"Bearer {token}"},
             timeout=30.0,
         )
-        assert judged.status_code == 200 and judged.json()["verdict"] == "wrong-result"
+        assert judged.status_code == 200
+        assert judged.json()["verdict"] == "wrong-result"
         standing = _trust(client, "liar-1")
         assert standing["trust"] == "quarantined"
         assert standing["reason"].startswith("wrong result")

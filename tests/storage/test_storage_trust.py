@@ -35,7 +35,8 @@ def test_a_token_enrols_once_and_everything_commits_together(stores: Stores) -> 
     assert issued.plaintext.startswith("swe_")
     enrolled = trust.redeem(issued.plaintext, "edge-1", KEY, "kid-1", NOW_S + 1)
     principal = enrolled.principal
-    assert principal.tenant == "acme" and principal.node_ids == {"edge-1"}
+    assert principal.tenant == "acme"
+    assert principal.node_ids == {"edge-1"}
     assert principal.agent_key_id == "kid-1"
     assert stores.principals.authenticate(enrolled.token.plaintext) == principal
     assert stores.agents.bindings() == [enrolled.binding]
@@ -63,7 +64,8 @@ def test_refusals_name_their_reason_and_write_nothing(
     with pytest.raises(EnrolRefusedError) as refused:
         trust.redeem(plaintext or issued.plaintext, node, KEY, "kid-1", at_s)
     assert refused.value.reason is reason
-    assert stores.agents.bindings() == [] and stores.audit.list() == []
+    assert stores.agents.bindings() == []
+    assert stores.audit.list() == []
 
 
 def test_of_concurrent_redemptions_exactly_one_wins(stores: Stores) -> None:
