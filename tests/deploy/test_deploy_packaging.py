@@ -43,8 +43,9 @@ def _check_command(words: list[str]) -> None:
     assert words[0].endswith("suanwang"), words
     command = words[1]
     assert command in {"serve", "agent"}, words
-    given = {w.split("=")[0] for w in words[2:] if w.startswith("--")}
-    assert given <= _flags(_cli(command, "--help")), words
+    named = words[1:3] if words[2:3] == ["enroll"] else words[1:2]
+    given = {w.split("=")[0] for w in words[1 + len(named) :] if w.startswith("--")}
+    assert given <= _flags(_cli(*named, "--help")), words
     if command == "serve":
         printed = json.loads(_cli(*words[1:], "--print-settings"))
         assert printed["host"] == "0.0.0.0"
@@ -91,9 +92,10 @@ def test_compose_commands_are_real_commands() -> None:
     _check_command(["suanwang", *services["server"]["command"]])
     for name in ("agent-1", "agent-2"):
         (line,) = services[name]["command"]
-        words = shlex.split(line.replace("$$", "$"))
-        assert words[0] == "exec"
-        _check_command(words[1:])
+        enrol, run = (shlex.split(part) for part in line.replace("$$", "$").split(" && "))
+        _check_command(enrol)  # enrols at the first start, then runs from its credentials
+        assert run[0] == "exec"
+        _check_command(run[1:])
     # Mounted files exist.
     for service in services.values():
         for volume in service.get("volumes", []):
@@ -112,6 +114,9 @@ def test_the_enrolment_script_uses_real_options() -> None:
             continue
         used = set(re.findall(r"--[a-z][a-z0-9-]*", line))
         assert used <= token_flags, line
+    enrol_flags = _flags(_cli("agent", "enrol-token", "--help"))
+    for line in re.findall(r"^\s*suanwang agent enrol-token[^\n]*(?:\\\n[^\n]*)*", script, re.M):
+        assert set(re.findall(r"--[a-z][a-z0-9-]*", line)) <= enrol_flags, line
     assert "--print-key-id" in _flags(_cli("agent", "--help"))
 
 
