@@ -10,6 +10,7 @@ import typer
 
 from suanwang.cli.common import bad_input_exits, console, err_console, fail, progress_bar
 from suanwang.cli.output import OutputFormat, chosen, print_data, print_whole
+from suanwang.cli.twin_defaults import RunDurationOption, RunRateOption, first_run
 from suanwang.cli.twin_tables import comparison_table, run_table, sweep_rich_table, totals_table
 
 if TYPE_CHECKING:
@@ -127,10 +128,10 @@ def run(
     profile: Annotated[
         str, typer.Option("--profile", "-p", help="Scheduling profile (built-in name or YAML).")
     ] = "cats-joint",
-    duration: DurationOption = 60.0,
+    duration: RunDurationOption = None,
     seed: SeedOption = 1,
     start_hour: StartHourOption = 20.0,
-    rate_scale: RateOption = 1.0,
+    rate_scale: RunRateOption = None,
     users: Annotated[int, typer.Option("--users", help="Mobile users moving between sites.")] = 0,
     dwell_s: Annotated[
         float, typer.Option("--dwell-s", help="Mean seconds a mobile user stays at one site.")
@@ -143,7 +144,9 @@ def run(
 ) -> None:
     """Run the twin once; print SLA, latency, energy and cost, and write the report folder.
 
-    The class table shows the p95 latency; --format wide adds the p50 and p99.
+    The class table shows the p95 latency; --format wide adds the p50 and p99. Without
+    --duration and --rate-scale a built-in runs the window and rate measured to load it
+    visibly (twin_defaults.FIRST_RUNS).
     """
     # Imported here: the twin, the scheduler and the scenario schema are slow to import.
     from suanwang.scenario import ScenarioError, resolve_scenario  # noqa: PLC0415
@@ -152,6 +155,8 @@ def run(
     from suanwang.twin.report import write_report  # noqa: PLC0415
     from suanwang.twin.summary import summarise  # noqa: PLC0415
 
+    window = first_run(scenario, duration, rate_scale)
+    duration = window.duration_s
     with bad_input_exits(ScenarioError, TwinError):
         loaded = resolve_scenario(scenario)
         check_profiles([profile])  # before the progress bar starts
@@ -161,7 +166,7 @@ def run(
             duration=duration,
             seed=seed,
             start_hour=start_hour,
-            rate_scale=rate_scale,
+            rate_scale=window.rate_scale,
             no_failures=no_failures,
             users=users,
             dwell_s=dwell_s,
