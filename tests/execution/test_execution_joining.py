@@ -60,7 +60,10 @@ def _until(what: str, check: Any, timeout_s: float = 60.0) -> Any:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "suanwang", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    env = {**os.environ, "COLUMNS": "250"}
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, env=env
+    )
 
 
 def _trust(client: httpx.Client, node: str) -> dict[str, Any]:
@@ -146,6 +149,10 @@ def test_a_provider_enrols_with_a_one_time_token_is_attested_and_gets_work(
         shown = client.get("/v1/nodes/honest-1").json()
         assert shown["attestation"] == "attested"
         assert shown["measured_gflops"] > 0
+        listed = _cli("node", "list", "-o", "wide", "--url", net.url, "--token", net.admin_token)
+        line = next(row for row in listed.stdout.splitlines() if "honest-1" in row)
+        assert "attested" in line, listed.stdout
+        assert " 0.01 " in line, listed.stdout
         created = client.post("/v1/tasks", json=TASK)
         assert created.status_code == 201, created.text
         task_id = created.json()["id"]

@@ -62,25 +62,34 @@ def history_table(t: dict[str, Any], wide: bool = False) -> Table:
 
 
 def node_table(nodes: list[dict[str, Any]], wide: bool = False) -> Table:
-    """One row per node: id, state, cores, memory, accelerators; ``wide`` adds the site.
+    """One row per node: id, state, cores, memory, accelerators; ``wide`` adds more.
 
-    A totals row sums the cores, the memory and the accelerator devices.
+    Wide adds the site, the attestation and the claimed against the measured fp64 rate
+    (GFLOP/s). A totals row sums the cores, the memory and the accelerator devices.
     """
     columns: list[tuple[str, Kind]] = [("id", "id")]
     if wide:
         columns.append(("site", "id"))
     columns += [("state", "id"), ("cores", "number"), ("mem GiB", "number")]
     columns.append(("accelerators", "text"))
+    if wide:
+        columns += [("attestation", "id"), ("claimed GFLOP/s", "number")]
+        columns.append(("measured GFLOP/s", "number"))
     rows = []
     for n in nodes:
         devices = ", ".join(f"{a['count']}x {a['model']}" for a in n["accelerators"])
         row = [n["id"], *([n["site_id"]] if wide else [])]
         row += [n["state"], str(n["cpu_cores"]), f"{n['mem_gib']:g}", devices]
+        if wide:
+            measured = n.get("measured_gflops")
+            row += [n.get("attestation", ""), f"{n.get('claimed_gflops', 0.0):g}"]
+            row.append("-" if measured is None else f"{measured:.2f}")
         rows.append(row)
     device_count = sum(a["count"] for n in nodes for a in n["accelerators"])
     totals = ["total", *([""] if wide else []), ""]
     totals += [summed([n["cpu_cores"] for n in nodes])]
     totals += [summed([n["mem_gib"] for n in nodes], ",g"), f"{device_count:,} devices"]
+    totals += ["", "", ""] if wide else []
     return whole_table(columns, rows, totals=totals)
 
 
