@@ -141,8 +141,8 @@ class MemoryTrustStore:
                 expires_s = 0.0 if token is None else token.expires_at_s
                 raise _refusal(node_id, stored, used, expires_s, now_s)
             principal, binding = enrolment_of(node_id, token.tenant, public_key, key_id, now_s)
+            self._principals.add_principal(principal)  # may refuse: the token stays unused
             token.used = True
-            self._principals.add_principal(principal)
             issued = self._principals.create_token(principal.id)
             enrol, bound = _audit(principal, binding, token_id, now_s)
             self._audit.append(enrol.who, enrol.action, enrol.target, enrol.detail, enrol.at_s)
