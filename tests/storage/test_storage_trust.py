@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from suanwang.control.stores import AuditEvent
+from suanwang.control.stores import AuditEvent, PrincipalExistsError
 from suanwang.control.trust import (
     Attestation,
     EnrolRefusal,
@@ -99,3 +99,14 @@ def test_attestations_read_back_newest_first_with_their_audit_entries(stores: St
     assert trust.attestations("edge-1") == [second, first]
     assert trust.attestations(limit=1) == [other]
     assert [entry.action for entry in stores.audit.list()] == ["node.attest"] * 3
+
+
+def test_a_key_enrolled_before_is_refused_and_the_token_stays_unused(stores: Stores) -> None:
+    trust = _trust(stores)
+    first = trust.create_enrol_token("edge-1", "acme", NOW_S + 60, NOW_S)
+    trust.redeem(first.plaintext, "edge-1", KEY, "kid-1", NOW_S)
+    second = trust.create_enrol_token("edge-1", "acme", NOW_S + 60, NOW_S)
+    with pytest.raises(PrincipalExistsError):
+        trust.redeem(second.plaintext, "edge-1", KEY, "kid-1", NOW_S)
+    enrolled = trust.redeem(second.plaintext, "edge-1", bytes(32), "kid-2", NOW_S)
+    assert enrolled.principal.agent_key_id == "kid-2"

@@ -142,6 +142,7 @@ class TrustStore(Protocol):
         Raises:
             EnrolRefusedError: the token is unknown, already used, expired, or for another
                 node; nothing is written.
+            PrincipalExistsError: this key was enrolled before (nothing is written).
             StoreUnavailableError: the database cannot be reached.
         """
         ...

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from suanwang.control.stores import (
@@ -23,6 +24,7 @@ from suanwang.control.stores import (
     AuditLog,
     IssuedToken,
     Principal,
+    PrincipalExistsError,
     PrincipalStore,
     Role,
 )
@@ -217,41 +219,44 @@ class SqlTrustStore:
             .values(used_at_s=now_s, used_by_key_id=key_id)
             .returning(EnrolTokenRow.id, EnrolTokenRow.tenant)
         )
-        with _reachable(), Session(self._engine) as session, session.begin():
-            consumed = session.execute(consume).one_or_none()
-            if consumed is None:
-                row = session.scalar(
-                    select(EnrolTokenRow).where(EnrolTokenRow.token_hash == token_hash)
+        try:
+            with _reachable(), Session(self._engine) as session, session.begin():
+                consumed = session.execute(consume).one_or_none()
+                if consumed is None:
+                    row = session.scalar(
+                        select(EnrolTokenRow).where(EnrolTokenRow.token_hash == token_hash)
+                    )
+                    if row is None:
+                        raise _refusal(node_id, None, False, 0.0, now_s)
+                    raise _refusal(
+                        node_id, row.node_id, row.used_at_s is not None, row.expires_at_s, now_s
+                    )
+                token_id, tenant = consumed
+                principal, binding = enrolment_of(node_id, tenant, public_key, key_id, now_s)
+                session.add(
+                    PrincipalRow(
+                        id=principal.id,
+                        tenant=tenant,
+                        roles=[Role.AGENT.value],
+                        node_ids=[node_id],
+                        agent_key_id=key_id,
+                    )
                 )
-                if row is None:
-                    raise _refusal(node_id, None, False, 0.0, now_s)
-                raise _refusal(
-                    node_id, row.node_id, row.used_at_s is not None, row.expires_at_s, now_s
+                bearer_id, bearer, bearer_hash = new_token()
+                session.flush()  # the principal before its token (foreign key)
+                session.add(
+                    TokenRow(
+                        id=bearer_id,
+                        principal_id=principal.id,
+                        token_hash=bearer_hash,
+                        created_at_s=time.time(),
+                        expires_at_s=None,
+                    )
                 )
-            token_id, tenant = consumed
-            principal, binding = enrolment_of(node_id, tenant, public_key, key_id, now_s)
-            session.add(
-                PrincipalRow(
-                    id=principal.id,
-                    tenant=tenant,
-                    roles=[Role.AGENT.value],
-                    node_ids=[node_id],
-                    agent_key_id=key_id,
-                )
-            )
-            bearer_id, bearer, bearer_hash = new_token()
-            session.flush()  # the principal before its token (foreign key)
-            session.add(
-                TokenRow(
-                    id=bearer_id,
-                    principal_id=principal.id,
-                    token_hash=bearer_hash,
-                    created_at_s=time.time(),
-                    expires_at_s=None,
-                )
-            )
-            session.execute(SqlAgentKeyStore.upsert(self._engine, binding))
-            session.add_all(_audit_row(e) for e in _audit(principal, binding, token_id, now_s))
+                session.execute(SqlAgentKeyStore.upsert(self._engine, binding))
+                session.add_all(_audit_row(e) for e in _audit(principal, binding, token_id, now_s))
+        except IntegrityError:
+            raise PrincipalExistsError(f"key {key_id} is enrolled already") from None
         return Enrolment(principal, IssuedToken(bearer_id, principal.id, bearer), binding)
 
     def add_attestation(self, attestation: Attestation, audit: AuditEvent) -> None:
