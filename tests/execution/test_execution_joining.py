@@ -191,8 +191,8 @@ def test_a_reused_token_is_refused_with_its_reason_and_audited(net: LocalNet) ->
         assert unknown.json()["reason"] == "unknown"
         entries = client.get("/v1/audit", params={"limit": 1000}).json()
         refused = [e for e in entries if e["action"] == "agent.enrol-refused"]
-        assert len(refused) >= 3
-        assert any(e["detail"].startswith("used") for e in refused)
+        # Coalesced per node and reason a minute: the CLI's and the API's reuse are one entry.
+        assert sorted(e["detail"].split(":")[0] for e in refused) == ["unknown", "used"]
 
 
 def test_an_inflated_claim_puts_the_node_in_quarantine_with_the_reason(net: LocalNet) -> None:

@@ -6,8 +6,8 @@
   store redeems the token (principal, bearer token, key binding and audit entries in one
   transaction with the consumption); the key ring then trusts the key, the health monitor
   watches the node, a ``no-agent`` node is back in the pool, and the node is challenged at its
-  agent's next heartbeat. A refused token (unknown, used, expired, another node's) is audited
-  (``agent.enrol-refused``) and answered with its reason;
+  agent's next heartbeat. A refused token (unknown, used, expired, another node's) raises
+  with its reason (the API audits it, rate-bounded);
 - ``challenge`` / ``answer``: the challenge handed out with a heartbeat's answer, and the
   agent's answer, judged by the ``Attestor``. A wrong result or an inflated claim quarantines
   the node through the writer: it is taken down like a ``no-agent`` node (its tasks placed
@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from suanwang.control.stores import NotFoundError, Principal, Role, StoreUnavailableError
-from suanwang.control.trust import Attestation, Enrolment, EnrolRefusedError, Verdict
+from suanwang.control.trust import Attestation, Enrolment, Verdict
 from suanwang.model import Precision
 from suanwang.security import key_id_of
 from suanwang.service.attest import Challenge
@@ -56,7 +56,7 @@ class Joining:
         """Redeem an enrolment token for the agent of ``node_id`` with ``public_key``.
 
         Raises:
-            EnrolRefusedError: the token cannot be redeemed (audited).
+            EnrolRefusedError: the token cannot be redeemed (the caller audits it).
             NotFoundError: the node does not exist.
             ValueError: the key is not a raw Ed25519 public key.
             StoreUnavailableError: no trust store, or the database cannot be reached.
@@ -71,14 +71,7 @@ class Joining:
         if store is None:
             raise StoreUnavailableError("this control plane keeps no enrolment tokens")
         key_id = key_id_of(public_key)
-        try:
-            enrolled = store.redeem(plaintext, node_id, public_key, key_id, plane.clock.now_s())
-        except EnrolRefusedError as refused:
-            detail = f"{refused.reason.value}: {refused} (key {key_id})"
-            plane.record(SYSTEM, "agent.enrol-refused", f"node:{node_id}", detail).result(
-                _COMMAND_TIMEOUT_S
-            )
-            raise
+        enrolled = store.redeem(plaintext, node_id, public_key, key_id, plane.clock.now_s())
         measured = ", ".join(f"{k} {v:g}" for k, v in sorted(facts.items())[:16])
         if measured:
             plane.record(enrolled.principal, "agent.measured", f"node:{node_id}", measured)

@@ -13,20 +13,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import threading
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from suanwang.api.auth import STAFF, allow
 from suanwang.api.deps import IdPath, PlaneDep
 from suanwang.api.problems import ApiError
+from suanwang.api.refusals import RefusalAudit
 from suanwang.control.stores import Principal, Role, StoreUnavailableError
 from suanwang.control.trust import EnrolRefusal, EnrolRefusedError
+from suanwang.service import ControlPlane
 from suanwang.service.attest import Challenge
+from suanwang.service.joining import SYSTEM as _SYSTEM
 
 router = APIRouter(tags=["joining"])
+log = logging.getLogger(__name__)
+_LOCK = threading.Lock()
+REFUSAL_AUDIT_INTERVAL_S = 60.0
+"""Least time between two audit entries of refused enrolments of one node and reason."""
+_AUDIT_WAIT_S = 5.0
+"""Longest a refusal waits for its audit entry's commit (the answer does not depend on it)."""
 
 Admin = Annotated[Principal, Depends(allow(Role.ADMIN))]
 Staff = Annotated[Principal, Depends(allow(*STAFF))]
@@ -151,7 +162,7 @@ def create_enrol_token(body: EnrolTokenIn, plane: PlaneDep, who: Admin) -> Enrol
 
 
 @router.post("/v1/enrol", operation_id="enrolAgent", status_code=201)
-def enrol_agent(body: EnrolIn, plane: PlaneDep) -> EnrolOut:
+def enrol_agent(body: EnrolIn, request: Request, plane: PlaneDep) -> EnrolOut:
     """Enrol an agent with a one-time token: its principal, bearer token and key binding."""
     try:
         raw = base64.b64decode(body.public_key, validate=True)
@@ -160,6 +171,7 @@ def enrol_agent(body: EnrolIn, plane: PlaneDep) -> EnrolOut:
     try:
         enrolled = plane.joining.enrol(body.enrol_token, body.node_id, raw, body.measured)
     except EnrolRefusedError as refused:
+        _audit_refusal(request, plane, body.node_id, refused)
         status = _STATUS[refused.reason]
         raise ApiError(
             status, f"enrolment refused: {refused}", reason=refused.reason.value
@@ -173,6 +185,29 @@ def enrol_agent(body: EnrolIn, plane: PlaneDep) -> EnrolOut:
         key_id=enrolled.binding.key_id,
         token=enrolled.token.plaintext,
     )
+
+
+def _audit_refusal(
+    request: Request, plane: ControlPlane, node_id: str, refused: EnrolRefusedError
+) -> None:
+    """Audit a refused enrolment: at most one entry per node and reason a minute, counted.
+
+    The route needs no bearer token, so its entries are rate-bounded like refused reports.
+    """
+    state = request.app.state
+    with _LOCK:
+        windows: RefusalAudit | None = getattr(state, "enrol_refusals", None)
+        if windows is None:
+            windows = RefusalAudit(REFUSAL_AUDIT_INTERVAL_S, plane.clock.now_s)
+            state.enrol_refusals = windows
+    count = windows.admit(node_id, refused.reason.value)
+    if count:
+        detail = f"{refused.reason.value}: {refused} ({count} refused in this window)"
+        written = plane.record(_SYSTEM, "agent.enrol-refused", f"node:{node_id}", detail)
+        try:
+            written.result(_AUDIT_WAIT_S)
+        except (StoreUnavailableError, TimeoutError):
+            log.warning("refused enrolment not audited: %s", detail)
 
 
 @router.post("/v1/agents/{node_id}/attestation", operation_id="answerChallenge")
