@@ -159,3 +159,50 @@ def test_scheduler_release_is_idempotent(sw: Any) -> None:
     assert len(ledger) == 0
     for array in _sums(ledger):
         assert not array.any()
+
+
+def test_runs_moving_input_count_as_flows_until_their_input_arrives(ledger: Reservations) -> None:
+    assert ledger.flow_version == 0
+    ledger.reserve(Reservation("a", EDGE_CPU, 1.0, 1.0, links=(U_E, E_R)))
+    ledger.reserve(Reservation("b", EDGE_CPU, 1.0, 1.0, links=(U_E,), bandwidth_mbps=10.0))
+    ledger.reserve(Reservation("local", EDGE_CPU, 1.0, 1.0))
+    assert ledger.flow_version == 0  # placed, not started: nothing moves yet
+    for task_id in ("a", "b", "b", "local", "unknown"):  # no path, or not held: no flow
+        ledger.input_moving(task_id)
+    assert ledger.link_flows[[U_E, E_R]].tolist() == [2.0, 1.0]
+    moved = ledger.flow_version
+    assert moved != 0
+    ledger.input_arrived("a")
+    ledger.input_arrived("a")  # a repeated report counts once
+    assert ledger.link_flows[[U_E, E_R]].tolist() == [1.0, 0.0]
+    assert ledger.flow_version not in (0, moved)
+    ledger.release("a")  # its input was in: releasing it moves no flow count
+    assert ledger.link_flows[U_E] == 1.0
+    ledger.release("b")  # released while still moving input
+    assert not ledger.link_flows.any()
+    assert ledger.flow_version == 0
+
+
+def test_a_new_flow_gets_its_reservation_and_a_share_of_the_spare(ledger: Reservations) -> None:
+    # u-e 1,000 Mbps: 100 reserved by a moving run, 200 by one whose input is in
+    ledger.reserve(Reservation("moving", EDGE_CPU, 0.0, 0.0, links=(U_E,), bandwidth_mbps=100.0))
+    ledger.reserve(Reservation("done", EDGE_CPU, 0.0, 0.0, links=(U_E,), bandwidth_mbps=200.0))
+    ledger.input_moving("moving")
+    rate = ledger.shared_rate_mbps(50.0)
+    # 50 of its own + (700 - 50) shared by two flows; e-r (100 Mbps) has no flow: its residual
+    assert rate[U_E] == pytest.approx(50.0 + 650.0 / 2)
+    assert rate[E_R] == pytest.approx(100.0)
+    assert ledger.shared_rate_mbps(0.0)[U_E] == pytest.approx(350.0)
+
+
+def test_copies_keep_the_flows(ledger: Reservations) -> None:
+    ledger.reserve(Reservation("a", EDGE_CPU, 1.0, 1.0, links=(U_E,)))
+    ledger.reserve(Reservation("b", EDGE_CPU, 1.0, 1.0, links=(U_E,)))
+    ledger.input_moving("a")
+    ledger.input_moving("b")
+    frozen = ledger.frozen_copy()
+    assert frozen.link_flows[U_E] == 2.0
+    assert frozen.flow_version == ledger.flow_version
+    without = ledger.copy_without(["a"])
+    assert without.link_flows[U_E] == 1.0
+    assert ledger.link_flows[U_E] == 2.0  # the original is untouched

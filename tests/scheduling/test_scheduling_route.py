@@ -174,3 +174,22 @@ def test_node_at_the_ingress_site_needs_no_path() -> None:
     assert (placement.path, placement.segments) == (("U",), ())
     assert placement.reserved_bandwidth_mbps == 0.0
     assert placement.estimate.network_ms == 0.0  # no latency, no bottleneck at the ingress
+
+
+def test_the_transfer_estimate_shares_links_with_flows_moving_input(sw: Any) -> None:
+    state = ClusterState(sw.hand_topology())
+    # best effort (no budget): 10 MB in at the path's rate; u-e 1,000 Mbps
+    spec = TaskSpec(1.0, ingress_site="U", data_in_mb=10.0)
+    alone = sw.cycle_for(state, spec)
+    edge = sw.index_of(state, "edge-cpu")
+    assert alone.route.rate_mbps is None
+    assert alone.network_ms()[edge] == pytest.approx(2 * 1.0 + 80.0 / 1_000.0 * 1000.0)
+    sw.hold(state, "moving", "edge-cpu", 0.0, links=(0,))
+    assert sw.cycle_for(state, spec).route.rate_mbps is None  # held, not yet moving input
+    state.reservations.input_moving("moving")  # started: its input crosses u-e
+    shared = sw.cycle_for(state, spec)
+    assert shared.route.transfer_rate_mbps()[edge] == pytest.approx(500.0)
+    assert shared.route.bottleneck_mbps[edge] == pytest.approx(1_000.0)  # residual unchanged
+    assert shared.network_ms()[edge] == pytest.approx(2 * 1.0 + 80.0 / 500.0 * 1000.0)
+    state.reservations.input_arrived("moving")
+    assert sw.cycle_for(state, spec).network_ms()[edge] == pytest.approx(alone.network_ms()[edge])

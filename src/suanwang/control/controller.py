@@ -202,7 +202,12 @@ class Controller(MovesMixin, WindowMixin):
     # ----------------------------------------------------------------- engine reports
 
     def task_started(self, task_id: str) -> None:
-        """The engine began run ``task_id``: SCHEDULED -> RUNNING, or a move completes."""
+        """The engine began run ``task_id``: SCHEDULED -> RUNNING, or a move completes.
+
+        Its input has arrived, so it no longer shares its path's links with the flows a new
+        task's transfer estimate counts.
+        """
+        self.state.reservations.input_arrived(task_id)
         owner = self._runs.owner(task_id)
         task = self._tasks.get(owner)
         if task is None:
@@ -397,6 +402,7 @@ class Controller(MovesMixin, WindowMixin):
         if held is None:
             return
         self._runs.hold(run_id, held)
+        self.state.reservations.input_moving(run_id)  # the engine starts it next
         # It holds its resources from now until its input is in, computed and sent back.
         estimate = placement.estimate
         holding_ms = estimate.network_ms + estimate.compute_ms

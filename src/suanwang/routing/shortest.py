@@ -78,6 +78,21 @@ class ShortestPaths:
             raise ValueError(f"{self.graph.vertex_ids[index]!r} is not a source of these paths")
         return int(rows[0])
 
+    def path_minimum(self, per_link: npt.ArrayLike) -> FloatArray:
+        """``(S, V)``: the least of ``per_link`` (one figure per link) along each path.
+
+        For a figure other than the query's bandwidth over the same paths (the rate a flow
+        would get where links are shared); inf at the source, 0 where unreachable.
+
+        Raises:
+            ValueError: ``per_link`` does not have one entry per link.
+        """
+        figures = self.graph.query_bandwidth(per_link)
+        _, least = fold_paths(
+            self.predecessors, self.predecessor_links, figures, self.reachable, with_hops=False
+        )
+        return least
+
     def path(self, vertex: VertexRef, source: VertexRef | None = None) -> Path:
         """Materialise the path to ONE vertex (a Python walk of its hops; do it for the winner).
 

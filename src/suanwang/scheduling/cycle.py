@@ -15,7 +15,10 @@ elsewhere); ``alive`` only ever narrows, so a cached estimate stays valid for th
   (``Request.waited_ms``, its time in the controller's queue); where there is none it cannot
   start now: ``inf`` (the controller queues the task and predicts its wait from the runs it
   holds, see ``control.waiting``).
-* network_ms = 2 x one-way path latency + (data_in_mb + data_out_mb) x 8 / bottleneck_mbps x 1000.
+* network_ms = 2 x one-way path latency + (data_in_mb + data_out_mb) x 8 / rate_mbps x 1000, the
+  rate being the least along the path of what the task gets on each link: its reservation plus
+  an equal share of the spare bandwidth with the flows moving input there
+  (``Reservations.shared_rate_mbps``; the residual bandwidth on a link no flow shares).
 * total_ms = network_ms + queueing_ms + compute_ms + the task's fixed_latency_ms (sensor,
   display, terminal time outside the network and the node, which the budget covers too).
 * cost = node price_per_hour x share x compute hours + path cost_per_gb x data GB.
@@ -219,7 +222,7 @@ class Cycle:
         network = 2.0 * route.latency_ms[at]
         data_mbit = (self.spec.data_in_mb + self.spec.data_out_mb) * MB_BITS / 1e6
         if data_mbit > 0:
-            network = network + data_mbit / route.bottleneck_mbps[at] * 1000.0
+            network = network + data_mbit / route.transfer_rate_mbps()[at] * 1000.0
         return network
 
     def total_ms(self) -> FloatArray:

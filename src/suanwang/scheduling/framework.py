@@ -242,12 +242,20 @@ class RouteResult:
         bottleneck_mbps: Smallest residual bandwidth along the path (``inf`` at the ingress site).
         hops: Links on the path.
         cost_per_gb: Transfer price along the path.
+        rate_mbps: The rate the task's data would move at along the path, where it shares links
+            with flows already moving input (``Reservations.shared_rate_mbps``); None when no
+            link on any path is shared, the rate then being ``bottleneck_mbps``.
     """
 
     latency_ms: FloatArray
     bottleneck_mbps: FloatArray
     hops: FloatArray
     cost_per_gb: FloatArray
+    rate_mbps: FloatArray | None = None
+
+    def transfer_rate_mbps(self) -> FloatArray:
+        """``rate_mbps`` where links are shared, else ``bottleneck_mbps``."""
+        return self.bottleneck_mbps if self.rate_mbps is None else self.rate_mbps
 
 
 @dataclass(frozen=True, slots=True)

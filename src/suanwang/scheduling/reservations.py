@@ -8,6 +8,13 @@ invariant "reserved <= capacity" holds after every call, whatever the order of c
 
 Both ``reserve`` and ``release`` are idempotent per task id, so a retried bind or a duplicate
 completion event cannot count twice.
+
+The ledger also counts, per link, the runs still moving their input over it (``link_flows``):
+a run with a path counts from ``input_moving`` (the controller started it on the engine) until
+``input_arrived`` (the engine reported it started) or ``release``. Links are shared by their
+flows, so a new task's transfer rate depends on how many are there (``shared_rate_mbps``), not
+only on what is reserved. Planners that place without running (a batch, a plan) move no
+input, so they count no flow.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from suanwang.model.topology import FloatArray
 
 # Reserving exactly the free capacity must succeed despite float rounding in the sums.
 _SLACK = 1e-9
+
+
+_SUMS = ("cpu_cores", "mem_gib", "accelerators", "link_mbps", "link_flows")
+"""The per-node and per-link arrays a copy of the ledger takes."""
 
 
 class OverCommitError(ValueError):
@@ -82,12 +93,14 @@ class Reservation:
 class Reservations:
     """Reserved compute per node and bandwidth per link, for one topology's arrays.
 
-    The sums are public arrays for reading; only ``reserve`` and ``release`` change them.
+    The sums are public arrays for reading; only ``reserve`` and ``release`` change them, and
+    ``input_moving`` and ``input_arrived`` the flow counts.
     ``link_version`` names the current ``link_mbps``: equal versions mean equal fills. It is 0
     while the ledger has held nothing since it was made or last emptied (every fill zero), and
     takes a new number at every other change of ``link_mbps``. Figures derived from the residual
     bandwidth (path bottlenecks) can so be kept while it stays the same: most tasks move no
-    data, and a ledger that empties returns to version 0.
+    data, and a ledger that empties returns to version 0. ``flow_version`` does the same for
+    ``link_flows`` (0 while no run is moving input).
 
     Args:
         arrays: Capacities come from here (cores, memory, devices per kind, link bandwidth).
@@ -102,7 +115,11 @@ class Reservations:
         self.link_mbps: FloatArray = np.zeros(n_links)
         self.link_version = 0
         self._link_fills = 0
+        self.link_flows: FloatArray = np.zeros(n_links)
+        self.flow_version = 0
+        self._flow_changes = 0
         self._held: dict[str, Reservation] = {}
+        self._moving: set[str] = set()
 
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._held
@@ -134,14 +151,25 @@ class Reservations:
         """Bandwidth not reserved, per link."""
         return self._arrays.link_bandwidth_mbps - self.link_mbps
 
+    def shared_rate_mbps(self, bandwidth_mbps: float) -> FloatArray:
+        """Per link, the rate a new flow reserving ``bandwidth_mbps`` there would move data at.
+
+        Its reservation plus an equal share of the spare bandwidth with the flows already moving
+        input over the link (``b + (residual - b) / (flows + 1)``): the residual where no flow
+        is, and below ``b`` exactly where the residual is.
+        """
+        spare = self.residual_mbps() - bandwidth_mbps
+        return bandwidth_mbps + spare / (self.link_flows + 1.0)
+
     def frozen_copy(self) -> Reservations:
         """A read-only copy of the sums as they are now (holds no per-task records)."""
         copy = Reservations(self._arrays)
-        for name in ("cpu_cores", "mem_gib", "accelerators", "link_mbps"):
+        for name in _SUMS:
             array = getattr(self, name).copy()
             array.flags.writeable = False
             setattr(copy, name, array)
         copy.link_version, copy._link_fills = self.link_version, self._link_fills
+        copy.flow_version, copy._flow_changes = self.flow_version, self._flow_changes
         return copy
 
     def copy_without(self, task_ids: Iterable[str]) -> Reservations:
@@ -151,10 +179,11 @@ class Reservations:
         placed task) without touching this ledger. Ids that hold nothing are skipped.
         """
         copy = Reservations(self._arrays)
-        for name in ("cpu_cores", "mem_gib", "accelerators", "link_mbps"):
+        for name in _SUMS:
             setattr(copy, name, getattr(self, name).copy())
         copy.link_version, copy._link_fills = self.link_version, self._link_fills
-        copy._held = dict(self._held)
+        copy.flow_version, copy._flow_changes = self.flow_version, self._flow_changes
+        copy._held, copy._moving = dict(self._held), set(self._moving)
         for task_id in task_ids:
             copy.release(task_id)
         return copy
@@ -177,12 +206,36 @@ class Reservations:
         self._held[reservation.task_id] = reservation
         return True
 
+    def input_moving(self, task_id: str) -> None:
+        """``task_id`` started moving its input over its path's links (a no-op without one)."""
+        held = self._held.get(task_id)
+        if held is not None and held.links and task_id not in self._moving:
+            self._moving.add(task_id)
+            self._count_flow(held.links, +1.0)
+
+    def input_arrived(self, task_id: str) -> None:
+        """``task_id``'s input is in: it no longer shares its links (a no-op otherwise)."""
+        if task_id in self._moving:
+            self._moving.discard(task_id)
+            self._count_flow(self._held[task_id].links, -1.0)
+
     def release(self, task_id: str) -> Reservation | None:
         """Give back what ``task_id`` holds; None when it holds nothing (a no-op)."""
+        self.input_arrived(task_id)
         reservation = self._held.pop(task_id, None)
         if reservation is not None:
             self._apply(reservation, -1.0)
         return reservation
+
+    def _count_flow(self, links: tuple[int, ...], sign: float) -> None:
+        for link in links:  # a path has few links: no numpy call
+            self.link_flows[link] += sign
+        if self._moving:
+            self._flow_changes += 1
+            self.flow_version = self._flow_changes
+        else:  # no flow left: every count is exactly zero again
+            self.link_flows.fill(0.0)
+            self.flow_version = 0
 
     def _check(self, r: Reservation) -> None:
         arrays = self._arrays

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from suanwang.model import Topology
@@ -48,6 +50,8 @@ class LatencyShortest:
         self._queries: dict[tuple[str, float], ShortestPaths] = {}
         self._chosen: dict[tuple[int, int], tuple[ShortestPaths, ChosenPath]] = {}
         self._routes: dict[tuple[int, bool], tuple[ShortestPaths, RouteResult]] = {}
+        # Shared-link rates by (answer, flow counts, bandwidth the task reserves), kept likewise.
+        self._rates: dict[tuple[int, int, float], tuple[ShortestPaths, FloatArray]] = {}
 
     def _paths(self, cycle: Cycle) -> ShortestPaths:
         paths = cycle.scratch.get(self.name)
@@ -103,6 +107,7 @@ class LatencyShortest:
         self._queries.clear()
         self._chosen.clear()
         self._routes.clear()
+        self._rates.clear()
 
     def route(self, cycle: Cycle) -> RouteResult:
         """Latency, bottleneck, hops and path transfer price of the surviving nodes.
@@ -112,6 +117,29 @@ class LatencyShortest:
         """
         paths = self._paths(cycle)
         with_data = cycle.spec.data_in_mb + cycle.spec.data_out_mb > 0
+        result = self._route_of(cycle, paths, with_data)
+        if not with_data or cycle.state.reservations.flow_version == 0:
+            return result
+        return replace(result, rate_mbps=self._shared_rate(cycle, paths))
+
+    def _shared_rate(self, cycle: Cycle, paths: ShortestPaths) -> FloatArray:
+        """Per node, the rate the task's data would move at along its path (links shared)."""
+        ledger = cycle.state.reservations
+        need = required_bandwidth_mbps(cycle.spec)
+        key = (id(paths), ledger.flow_version, need)
+        kept = self._rates.get(key)
+        if kept is not None and kept[0] is paths:
+            return kept[1]
+        if len(self._rates) >= _QUERIES_KEPT:
+            self._rates.clear()
+        rate: FloatArray = paths.path_minimum(ledger.shared_rate_mbps(need))[
+            0, self._graph.node_vertex
+        ]
+        rate.flags.writeable = False
+        self._rates[key] = (paths, rate)
+        return rate
+
+    def _route_of(self, cycle: Cycle, paths: ShortestPaths, with_data: bool) -> RouteResult:
         at = cycle.alive_index()
         if at.size == len(cycle.alive):
             return self._route_everyone(paths, with_data)
