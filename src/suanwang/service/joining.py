@@ -12,7 +12,9 @@
   agent's answer, judged by the ``Attestor``. A wrong result or an inflated claim quarantines
   the node through the writer: it is taken down like a ``no-agent`` node (its tasks placed
   again, nothing new placed there) and the quarantine audited with its reason; a consistent
-  answer of a quarantined node (only after an admin's ``request``) brings it back.
+  answer of a quarantined node (only after an admin's ``request``) brings it back;
+- ``attach``: a live network built at start or by a scenario load keeps its quarantines, and
+  its agents are challenged again.
 """
 
 from __future__ import annotations
@@ -132,9 +134,18 @@ class Joining:
             detail = f"{reason}; {moved} tasks placed again"
             plane.audit(batch, SYSTEM.id, "node.quarantine", f"node:{node_id}", detail)
 
-    def mark_quarantined(self, live: LiveNetwork) -> None:
-        """Mark the quarantined nodes down on a newly built live network (before it serves)."""
-        quarantined = self.plane.attestor.quarantined()
+    def attach(self, live: LiveNetwork) -> None:
+        """Prepare a newly built live network (before it serves; after its key bindings).
+
+        Quarantined nodes are marked down; every node a bound agent speaks for is challenged
+        at its next heartbeat, so attestation goes on over restarts and scenario loads.
+        """
+        attestor = self.plane.attestor
+        with live.aggregator_lock:
+            served = live.aggregator.verifier.keyring.agent_nodes()
+        for node_id in served:
+            attestor.join(node_id)
+        quarantined = attestor.quarantined()
         state = live.controller.state
         for index, node_id in enumerate(state.arrays.node_ids):
             if node_id in quarantined:

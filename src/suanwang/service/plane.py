@@ -145,7 +145,7 @@ class ControlPlane:
             dispatch=self._dispatch,
         )
         self.agents.attach(live)  # bindings kept over restarts and scenario loads
-        self.joining.mark_quarantined(live)
+        self.joining.attach(live)  # quarantines kept; agents challenged again
         return live
 
     def start(self, timeout_s: float = 120.0) -> int:
