@@ -45,3 +45,14 @@ def test_own_tenant_reads_and_consumers_reads_are_not_recorded(api: Api) -> None
     assert api.call("admin", "GET", f"/v1/tasks/{own['id']}").status_code == 200
     api.submit("alice")  # the writer is FIFO: any entry the reads queued is committed by now
     assert _reads(api) == []
+
+
+def test_an_operator_reading_a_providers_node_metrics_is_recorded(api: Api) -> None:
+    nodes = api.call("ops", "GET", "/v1/nodes").json()
+    owned = next(n["id"] for n in nodes if n["owner"] not in ("operator", ""))
+    owner = next(n["owner"] for n in nodes if n["id"] == owned)
+    assert api.call("ops", "GET", f"/v1/nodes/{owned}/metrics").status_code == 200
+    assert api.call("ops", "GET", f"/v1/nodes/{owned}/levels").status_code == 200
+    entries = _settled(api, 2)
+    assert {e["who"] for e in entries} == {"ops"}
+    assert {e["target"] for e in entries} == {f"tenant:{owner}"}

@@ -1,7 +1,8 @@
 """Access audit: staff reads of another tenant's tasks, results and explanations are recorded.
 
 When an admin or an operator reads data of a tenant other than their own (a task with its
-result, a listing across tenants, an explanation), the audit log gets an ``access.read`` entry
+result, a listing across tenants, an explanation; a provider's node's measured metrics), the
+audit log gets an ``access.read`` entry
 naming who, what and the tenant whose data it was; the entry's time is when. Reads are
 coalesced so that a portal polling every two seconds cannot flood the log: at most one entry
 per reader, kind of read and tenant per ``ACCESS_AUDIT_INTERVAL_S``, saying how many reads it

@@ -6,9 +6,10 @@ import math
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from suanwang.api.access import audit_read
 from suanwang.api.auth import PEOPLE, STAFF, allow, speaks_for
 from suanwang.api.deps import IdPath, PlaneDep, answer
 from suanwang.api.problems import ApiError
@@ -96,13 +97,18 @@ def _attested(plane: ControlPlane, node_id: str) -> tuple[str, float | None]:
 
 
 @router.get("/v1/nodes/{node_id}/metrics", operation_id="getNodeMetrics")
-def get_node_metrics(node_id: IdPath, plane: PlaneDep, who: NodeKeeper) -> NodeMetricsOut:
+def get_node_metrics(
+    node_id: IdPath, request: Request, plane: PlaneDep, who: NodeKeeper
+) -> NodeMetricsOut:
     """The latest verified metrics its agent reported, and their age."""
     live = plane.live
     if node_id not in live.scenario.topology.nodes:
         raise ApiError(404, f"node {node_id!r} does not exist")
     if not speaks_for(who, node_id):
         raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
+    audit_read(
+        request, who, f"node-metrics:{node_id}", [live.scenario.topology.nodes[node_id].owner]
+    )
     with live.aggregator_lock:
         age_s = live.aggregator.age_s(node_id)
         values = live.aggregator.latest(node_id)
@@ -126,13 +132,18 @@ class NodeLevelsOut(BaseModel):
 
 
 @router.get("/v1/nodes/{node_id}/levels", operation_id="getNodeLevels")
-def get_node_levels(node_id: IdPath, plane: PlaneDep, who: NodeKeeper) -> NodeLevelsOut:
+def get_node_levels(
+    node_id: IdPath, request: Request, plane: PlaneDep, who: NodeKeeper
+) -> NodeLevelsOut:
     """The latest verified metrics of a node with their L1 and L2 scores."""
     live = plane.live
     if node_id not in live.scenario.topology.nodes:
         raise ApiError(404, f"node {node_id!r} does not exist")
     if not speaks_for(who, node_id):
         raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
+    audit_read(
+        request, who, f"node-levels:{node_id}", [live.scenario.topology.nodes[node_id].owner]
+    )
     aggregator = live.aggregator
     with live.aggregator_lock:
         age_s = aggregator.age_s(node_id)
