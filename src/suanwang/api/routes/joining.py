@@ -12,7 +12,6 @@ is the agent's answer to the challenge its heartbeat's answer carried; ``GET
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import threading
 from typing import Annotated
@@ -166,7 +165,7 @@ def enrol_agent(body: EnrolIn, request: Request, plane: PlaneDep) -> EnrolOut:
     """Enrol an agent with a one-time token: its principal, bearer token and key binding."""
     try:
         raw = base64.b64decode(body.public_key, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or text that is not ASCII
         raise ApiError(422, f"body.public_key: {exc}") from None
     try:
         enrolled = plane.joining.enrol(body.enrol_token, body.node_id, raw, body.measured)
