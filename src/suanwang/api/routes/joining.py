@@ -112,6 +112,8 @@ class ChallengeOut(BaseModel):
 class AnswerIn(_In):
     """The agent's answer: per row of the product the sum of absolute values, and its rate."""
 
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     challenge_id: str = Field(min_length=1, max_length=64)
     row_checksums: list[float] = Field(max_length=4096)
     measured_gflops: float = Field(ge=0.0)
