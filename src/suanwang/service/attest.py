@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from suanwang.control.ports import Clock
-from suanwang.control.stores import AuditEvent
+from suanwang.control.stores import AuditEvent, StoreError
 from suanwang.control.trust import Attestation, TrustStore, Verdict
 from suanwang.measure.challenge import check_rows
 
@@ -188,6 +188,7 @@ class Attestor:
             pending = None if node is None else node.pending
             if node is None or pending is None or pending.id != challenge_id:
                 return None
+            node.pending = None  # claimed: a second answer to it is not judged
         size = pending.size
         rows = sorted(self._random.sample(range(size), min(self.policy.sample_rows, size)))
         floor = claimed_gflops * self.policy.tolerance
@@ -222,9 +223,13 @@ class Attestor:
         if self.store is not None:
             detail = f"{verdict.value}; seed {pending.seed}; {reason}"
             event = AuditEvent("system", ATTEST_ACTION, f"node:{node_id}", detail[:2000], now_s)
-            self.store.add_attestation(attestation, event)
+            try:
+                self.store.add_attestation(attestation, event)
+            except StoreError:
+                with self._lock:
+                    node.pending = node.pending or pending  # open again for another answer
+                raise
         with self._lock:
-            node.pending = None
             self._judge(node, attestation)
             node.due_s = None if node.trust is Trust.QUARANTINED else self._next_due(now_s)
         return attestation
