@@ -381,10 +381,10 @@ class ControlPlane:
                 raise NotFoundError(f"{kind} {element_id!r} does not exist")
             moved = 0
             if kind == "node":
-                if up and element_id in live.quarantined_nodes:
-                    pass  # only a consistent attestation lifts a quarantine
-                elif up:
-                    controller.node_up(element_id)
+                if up:
+                    # Only a consistent attestation lifts a quarantine (``joining``).
+                    if element_id not in live.quarantined_nodes:
+                        controller.node_up(element_id)
                     # An operator's up overrides no-agent (until a dispatch timeout says again).
                     live.no_agent_nodes = _marked(live.no_agent_nodes, element_id, down_now=False)
                 else:
