@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from suanwang.model import IllegalTransitionError, Task, TaskState
 
 if TYPE_CHECKING:
+    from suanwang.control.changes import TopologyChangeStore
     from suanwang.control.ledgerstore import LedgerStore
     from suanwang.control.trust import TrustStore
 
@@ -550,6 +551,7 @@ class Stores:
             kept.
         trust: Enrolment tokens and attestations (``control.trust``), or None where none are
             kept.
+        topology: Runtime topology changes (``control.changes``), or None where none are kept.
     """
 
     tasks: TaskStore
@@ -560,6 +562,7 @@ class Stores:
     engine: DatabaseHandle | None = None
     ledger: LedgerStore | None = None
     trust: TrustStore | None = None
+    topology: TopologyChangeStore | None = None
 
     def close(self) -> None:
         """Close the database connections (the stores must not be used afterwards)."""

@@ -13,6 +13,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from suanwang.control.stores import Stores, StoreUnavailableError
 from suanwang.storage.agents import MemoryAgentKeyStore, SqlAgentKeyStore
+from suanwang.storage.changes import MemoryTopologyChangeStore, SqlTopologyChangeStore
 from suanwang.storage.engine import make_engine, normalise_url, upgrade
 from suanwang.storage.ledger import MemoryLedgerStore, SqlLedgerStore
 from suanwang.storage.memory import MemoryAuditLog, MemoryPrincipalStore, MemoryTaskStore
@@ -59,6 +60,7 @@ def open_store(url: str | None = None) -> Stores:
             MEMORY_URL,
             ledger=MemoryLedgerStore(),
             trust=MemoryTrustStore(principals, agents, audit),
+            topology=MemoryTopologyChangeStore(audit),
         )
     shown = normalise_url(url).render_as_string(hide_password=True)
     engine = make_engine(url)
@@ -76,4 +78,5 @@ def open_store(url: str | None = None) -> Stores:
         engine,
         SqlLedgerStore(engine),
         SqlTrustStore(engine),
+        SqlTopologyChangeStore(engine),
     )

@@ -197,3 +197,16 @@ class AttestationRow(Base):
     measured_gflops: Mapped[float] = mapped_column(Float)
     verdict: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
+
+
+class TopologyChangeRow(Base):
+    """One runtime change of the live topology; its version is the primary key (no gaps)."""
+
+    __tablename__ = "topology_changes"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    who: Mapped[str] = mapped_column(String(ID_CHARS))
+    at_s: Mapped[float] = mapped_column(Float)
