@@ -177,6 +177,8 @@ def build_plane(settings: Settings, clock: Clock | None = None) -> Built:
             trust_after=settings.attest_trust_after,
             tolerance=settings.attest_tolerance,
         ),
+        series_period_s=settings.series_period_s,
+        series_samples=settings.series_samples,
     )
     return Built(plane, first)
 

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         attest_trust_after: Consistent attestations in a row that make a node ``attested``.
         attest_tolerance: Least share of a node's claimed fp64 peak its measured rate must
             reach; below it the claim is inflated and the node quarantined.
+        series_period_s: Seconds between two samples of the server's time series
+            (``GET /v1/series``; taken on the writer's tick, so at least about a second).
+        series_samples: Samples of the time series kept (the oldest go first).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -113,6 +116,9 @@ class Settings(BaseSettings):
     attest_size: int = Field(default=256, ge=8, le=4096)
     attest_trust_after: int = Field(default=3, ge=1)
     attest_tolerance: float = Field(default=0.1, ge=0.0, le=1.0)
+    # Time series: how often the server samples its counters, and how many samples it keeps.
+    series_period_s: float = Field(default=5.0, gt=0.0)
+    series_samples: int = Field(default=720, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

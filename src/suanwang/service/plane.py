@@ -46,6 +46,7 @@ from suanwang.service.ledger import LedgerSyncer
 from suanwang.service.live import Explanation, LiveNetwork
 from suanwang.service.livefile import LOAD_ACTION, LiveScenarioFile, Staged, committed_loads
 from suanwang.service.metrics import PlaneMetrics
+from suanwang.service.series import DEFAULT_CAPACITY, DEFAULT_PERIOD_S, PlaneSeries
 from suanwang.service.worker import Batch, Recorder, Worker
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ class ControlPlane:
         agents: No-agent nodes, dispatch timeout and run time limits of agents' tasks.
         ledger: Keeps the audit ledger synced while the plane runs; None keeps none.
         attest: When nodes are challenged and how their answers are judged (``attest``).
+        series_period_s: Time between samples of the plane's time series (``series``).
+        series_samples: Samples of the time series kept.
     """
 
     def __init__(
@@ -104,10 +107,13 @@ class ControlPlane:
         agents: AgentPolicy | None = None,
         ledger: LedgerSyncer | None = None,
         attest: AttestPolicy | None = None,
+        series_period_s: float = DEFAULT_PERIOD_S,
+        series_samples: int = DEFAULT_CAPACITY,
     ) -> None:
         self.stores = stores
         self.ledger = ledger
         self.metrics = PlaneMetrics()
+        self.series = PlaneSeries(self.metrics, series_period_s, series_samples)
         self.clock: Clock = clock or SystemClock()
         self.agents = AgentRegistry(stores.agents, self.clock, agents or AgentPolicy())
         self.attestor = Attestor(stores.trust, self.clock, attest or AttestPolicy())
@@ -233,6 +239,13 @@ class ControlPlane:
                 ("no-agent", live.no_agent_nodes),
                 ("draining", live.draining_nodes),
             ),
+        )
+        self.series.observe(
+            self.clock.now_s(),
+            live.scenario.topology,
+            held.cpu_cores,
+            controller.queued,
+            controller.active,
         )
 
     def _agents_tick(self, batch: Batch) -> None:
