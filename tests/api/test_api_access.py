@@ -43,6 +43,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/v1/links", PEOPLE),
     ("GET", "/v1/links/x", PEOPLE),
     ("GET", "/v1/load", PEOPLE),
+    ("GET", "/v1/series", PEOPLE),
     ("POST", "/v1/links/x/down", STAFF),
     ("POST", "/v1/links/x/up", STAFF),
     ("GET", "/v1/services", PEOPLE),

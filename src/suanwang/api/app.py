@@ -18,6 +18,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import GZipMiddleware
 
 from suanwang import __version__
 from suanwang.api import problems
@@ -33,6 +34,7 @@ from suanwang.api.routes import (
     network,
     ops,
     scenarios,
+    series,
     tasks,
 )
 from suanwang.bootstrap import Settings, build_plane
@@ -51,6 +53,9 @@ these documentation pages) needs a bearer token (`suanwang token create`); a ten
 submission rate gets 429 with `Retry-After`; errors are problem details (RFC 9457).
 """
 
+
+GZIP_MIN_BYTES = 1024
+"""Smallest answer compressed: below it gzip's header and the CPU cost outweigh the saving."""
 
 # Young objects a cyclic collection waits for (Python's default is 700). Every request makes
 # hundreds of short-lived objects; with the default, a collection would run every few requests.
@@ -124,12 +129,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: answers of at least GZIP_MIN_BYTES go compressed to clients that accept gzip.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     app.state.submit_limiter = (
         SubmitLimiter(settings.submit_rate_per_s, settings.submit_burst)
         if settings.submit_rate_per_s > 0
         else None
     )
-    for module in (ops, tasks, network, agents, scenarios, catalogue, admin, geo, ledger):
+    for module in (ops, tasks, network, agents, scenarios, catalogue, admin, geo, ledger, series):
         app.include_router(module.router)
     install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.

@@ -6,12 +6,13 @@ import math
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from suanwang.api.access import audit_read
 from suanwang.api.auth import PEOPLE, STAFF, allow, speaks_for
 from suanwang.api.deps import IdPath, PlaneDep, answer
+from suanwang.api.etag import NOT_MODIFIED, conditional_json
 from suanwang.api.problems import ApiError
 from suanwang.api.topology import (
     LinkOut,
@@ -278,9 +279,12 @@ class LoadOut(BaseModel):
     active_placements: int
 
 
-@router.get("/v1/load", operation_id="getLoad")
-def get_load(plane: PlaneDep, _: People) -> LoadOut:
-    """Node and link load of the live topology, as the scheduler sees it now."""
+@router.get("/v1/load", operation_id="getLoad", response_model=LoadOut, responses=NOT_MODIFIED)
+def get_load(request: Request, plane: PlaneDep, _: People) -> Response:
+    """Node and link load of the live topology, as the scheduler sees it now.
+
+    With an ``ETag``: a poll sending it back in ``If-None-Match`` gets 304 while nothing changed.
+    """
     state = plane.live.controller.state
     arrays = state.arrays
     # Copies: the writer thread updates the ledger in place; a view taken mid-update is at
@@ -299,7 +303,7 @@ def get_load(plane: PlaneDep, _: People) -> LoadOut:
         for k, kind in enumerate(ACCELERATOR_KINDS)
         if bool(np.any(devices[:, k] > 0))
     }
-    return LoadOut(
+    document = LoadOut(
         node_ids=list(arrays.node_ids),
         cpu_utilisation=np.round(cpu, 4).tolist(),
         mem_utilisation=np.round(mem, 4).tolist(),
@@ -308,3 +312,4 @@ def get_load(plane: PlaneDep, _: People) -> LoadOut:
         link_utilisation=np.round(links, 4).tolist(),
         active_placements=len(state.reservations),
     )
+    return conditional_json(request, document)
