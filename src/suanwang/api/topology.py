@@ -18,7 +18,7 @@ from suanwang.model import (
 )
 
 State = Literal["up", "down"]
-NodeState = Literal["up", "draining", "down", "no-agent", "quarantined"]
+NodeState = Literal["up", "draining", "down", "no-agent", "quarantined", "retired"]
 
 
 class SiteOut(BaseModel):

@@ -133,6 +133,36 @@ class Aggregator:
             **options,
         )
 
+    def grown(self, topology: Topology) -> Aggregator:
+        """An aggregator over ``topology``'s nodes that keeps what this one holds of its own.
+
+        ``topology`` lists this aggregator's nodes first, in order, then new ones (which start
+        unreported); the verifier, the policies and the latest values are carried over.
+
+        Raises:
+            ValueError: ``topology`` does not start with this aggregator's nodes.
+        """
+        arrays = topology.arrays
+        n = len(self.node_ids)
+        if tuple(arrays.node_ids[:n]) != self.node_ids:
+            raise ValueError("the new topology does not extend the aggregator's nodes")
+        grown = Aggregator(
+            arrays.node_ids,
+            self.verifier,
+            self.clock,
+            policy=self.policy,
+            staleness=self.staleness,
+            config=self.config,
+            cpu_capacity_cores=arrays.node_cpu_cores,
+            mem_capacity_gib=arrays.node_mem_gib,
+            metric_types=self.metric_types,
+        )
+        for name in ("_cpu_capacity", "_mem_capacity", "_values", "_pending", "_has_pending"):
+            getattr(grown, name)[:n] = getattr(self, name)
+        grown._applied_s[:n] = self._applied_s
+        grown._seen_s[:n] = self._seen_s
+        return grown
+
     def register(self, envelope: SignedEnvelope | bytes) -> Verdict:
         """Verify a provider-signed registration, bind its agent key, record the node's capacity.
 

@@ -140,6 +140,23 @@ class Controller(MovesMixin, WindowMixin):
         ids = self.state.arrays.node_ids
         return tuple(ids[node] for node in sorted(self._draining))
 
+    def runs_on(self, node_id: str) -> int:
+        """Engine runs (tasks and their replacements) placed on ``node_id`` now."""
+        return len(self._runs.on_node(self._node_index[node_id]))
+
+    def grow(self, scheduler: Scheduler) -> None:
+        """Go on with ``scheduler``, whose state is this one's over a topology that grew.
+
+        The new topology lists the old nodes and links first, in order, so every index held
+        (runs, drains, reservations carried with ``Reservations.carried_to``) stays right; the
+        tasks, runs and queue go on untouched. Call on the writer thread.
+        """
+        self.scheduler = scheduler
+        self.state = scheduler.state
+        self._node_index = {node: i for i, node in enumerate(self.state.arrays.node_ids)}
+        self._link_index = {link: i for i, link in enumerate(self.state.arrays.link_ids)}
+        self._retry_queue(None)
+
     # ----------------------------------------------------------------- requests
 
     def submit(self, task_id: str, spec: TaskSpec, tenant: str = "") -> Task:

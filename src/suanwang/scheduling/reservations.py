@@ -188,6 +188,29 @@ class Reservations:
             copy.release(task_id)
         return copy
 
+    def carried_to(self, arrays: TopologyArrays) -> Reservations:
+        """A writable ledger over ``arrays`` holding every reservation this one holds.
+
+        For a topology that grew: ``arrays`` lists this ledger's nodes and links first, in the
+        same order, then the new ones (so the indexes held stay right).
+
+        Raises:
+            ValueError: ``arrays`` does not start with this ledger's nodes and links.
+        """
+        old = self._arrays
+        n_nodes, n_links = len(old.node_ids), len(old.link_ids)
+        if tuple(arrays.node_ids[:n_nodes]) != tuple(old.node_ids) or tuple(
+            arrays.link_ids[:n_links]
+        ) != tuple(old.link_ids):
+            raise ValueError("the new topology does not extend the ledger's one")
+        carried = Reservations(arrays)
+        for reservation in self._held.values():
+            carried._held[reservation.task_id] = reservation
+            carried._apply(reservation, +1.0)
+        for task_id in self._moving:
+            carried.input_moving(task_id)
+        return carried
+
     def reserve(self, reservation: Reservation) -> bool:
         """Hold ``reservation``; True if newly held, False if this task already holds one.
 

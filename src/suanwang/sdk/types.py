@@ -12,7 +12,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 TaskState = Literal[
     "pending", "scheduled", "running", "completed", "failed", "rejected", "cancelled"
 ]
-NodeState = Literal["up", "draining", "down", "no-agent", "quarantined"]
+NodeState = Literal["up", "draining", "down", "no-agent", "quarantined", "retired"]
 
 
 class Accelerator(TypedDict):

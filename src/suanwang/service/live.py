@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from suanwang.control.awareness import Aggregator
 from suanwang.control.controller import Controller, ControllerConfig
 from suanwang.control.feed import StateFeed
@@ -82,7 +84,7 @@ class Explanation:
     placed_on: str | None = None
 
 
-NodeState = Literal["up", "draining", "down", "no-agent", "quarantined"]
+NodeState = Literal["up", "draining", "down", "no-agent", "quarantined", "retired"]
 
 
 @dataclass(slots=True)
@@ -105,6 +107,9 @@ class LiveNetwork:
         network: Measured link figures (use under ``aggregator_lock``).
         probes: Agents' echo endpoints and RTT reports.
         feed: Gives the controller's state the measured state at each writer tick.
+        base: The scenario served before runtime changes (``registry``); None: ``scenario``.
+        topology_version: Newest runtime topology change applied (0: none).
+        retired_nodes: Nodes retired at runtime: drained, then down for good (likewise).
     """
 
     scenario: Scenario
@@ -121,6 +126,9 @@ class LiveNetwork:
     network: NetworkMetricAgent = field(default=None)  # type: ignore[assignment]
     probes: LinkProbes = field(default=None)  # type: ignore[assignment]
     feed: StateFeed = field(default=None)  # type: ignore[assignment]
+    base: Scenario | None = None
+    topology_version: int = 0
+    retired_nodes: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         topology, clock = self.scenario.topology, self.aggregator.clock
@@ -163,8 +171,49 @@ class LiveNetwork:
         )
         return cls(scenario, controller, engine, aggregator)
 
+    def grow(self, scenario: Scenario) -> None:
+        """Serve ``scenario``, whose topology extends this one's, without stopping anything.
+
+        Nodes and links are added after the present ones (``Topology.updated`` keeps the
+        order), so the controller's tasks, runs, queue and reservations go on as they are; the
+        new nodes start unreported, every mark carries over. Measured link figures start again
+        from the configured ones (the probes refill them). Call on the writer thread.
+
+        Raises:
+            ValueError: ``scenario``'s topology does not extend this one's (nothing changed).
+        """
+        old = self.controller.state
+        topology = scenario.topology
+        reservations = old.reservations.carried_to(topology.arrays)
+        aggregator = self.aggregator.grown(topology)
+        n_nodes, n_links = len(old.node_down), len(old.link_down)
+        node_down = np.zeros(len(topology.arrays.node_ids), dtype=bool)
+        node_down[:n_nodes] = old.node_down
+        link_down = np.zeros(len(topology.arrays.link_ids), dtype=bool)
+        link_down[:n_links] = old.link_down
+        state = ClusterState(
+            topology,
+            reservations,
+            None,
+            old.hour_of_day,
+            old.efficiency,
+            node_down,
+            link_down,
+        )
+        self.controller.grow(Scheduler(self.controller.scheduler.profile, state))
+        with self.aggregator_lock:
+            self.aggregator = aggregator
+            self.network = NetworkMetricAgent(topology.arrays, aggregator.clock)
+            self.feed = StateFeed(
+                aggregator, aggregator.clock, network=self.network, lock=self.aggregator_lock
+            )
+        self.probes = LinkProbes(topology, aggregator, self.network, self.aggregator_lock)
+        self.scenario = scenario
+
     def node_state(self, node_id: str) -> NodeState:
-        """Whether a node is up, draining (taking nothing new), down, quarantined or agentless."""
+        """Up, draining (taking nothing new), down, quarantined, agentless or retired."""
+        if node_id in self.retired_nodes:
+            return "retired"
         if node_id in self.quarantined_nodes:
             return "quarantined"
         if node_id in self.down_nodes:

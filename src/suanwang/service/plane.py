@@ -46,6 +46,7 @@ from suanwang.service.ledger import LedgerSyncer
 from suanwang.service.live import Explanation, LiveNetwork
 from suanwang.service.livefile import LOAD_ACTION, LiveScenarioFile, Staged, committed_loads
 from suanwang.service.metrics import PlaneMetrics
+from suanwang.service.registry import Registry
 from suanwang.service.series import DEFAULT_CAPACITY, DEFAULT_PERIOD_S, PlaneSeries
 from suanwang.service.worker import Batch, Recorder, Worker
 
@@ -118,6 +119,7 @@ class ControlPlane:
         self.agents = AgentRegistry(stores.agents, self.clock, agents or AgentPolicy())
         self.attestor = Attestor(stores.trust, self.clock, attest or AttestPolicy())
         self.joining = Joining(self)
+        self.registry = Registry(self)
         self._profile, self._config, self._dispatch = profile, config, dispatch
         self._live_file = (
             None if live_scenario_path is None else LiveScenarioFile(live_scenario_path)
@@ -142,8 +144,9 @@ class ControlPlane:
         return self.stores.tasks
 
     def _build(self, scenario: Scenario) -> LiveNetwork:
+        found = self.registry.overlay(scenario)  # runtime registrations on top (``registry``)
         live = LiveNetwork.build(
-            scenario,
+            found.scenario,
             self._profile,
             self.clock,
             self._recorder,
@@ -152,6 +155,7 @@ class ControlPlane:
         )
         self.agents.attach(live)  # bindings kept over restarts and scenario loads
         self.joining.attach(live)  # quarantines kept; agents challenged again
+        self.registry.attach(live, scenario, found)
         return live
 
     def start(self, timeout_s: float = 120.0) -> int:
@@ -224,6 +228,7 @@ class ControlPlane:
         self.live.feed.tick(controller.state)
         controller.expire()
         self._agents_tick(batch)
+        self.registry.tick(batch)
         self.metrics.queue_depth.set(controller.queued)
         self.metrics.active_tasks.set(controller.active)
         for state, count in nodes_by_state(controller.state).items():
@@ -392,6 +397,8 @@ class ControlPlane:
             known = topology.nodes if kind == "node" else topology.links
             if element_id not in known:
                 raise NotFoundError(f"{kind} {element_id!r} does not exist")
+            if kind == "node" and element_id in live.retired_nodes:
+                raise ConflictError(f"node {element_id} is retired")
             moved = 0
             if kind == "node":
                 if up:
