@@ -33,6 +33,7 @@ from suanwang.api.routes import (
     ledger,
     network,
     ops,
+    registry,
     scenarios,
     series,
     tasks,
@@ -136,7 +137,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if settings.submit_rate_per_s > 0
         else None
     )
-    for module in (ops, tasks, network, agents, scenarios, catalogue, admin, geo, ledger, series):
+    routers = (ops, tasks, network, registry, agents, scenarios, catalogue, admin, geo, ledger)
+    for module in (*routers, series):
         app.include_router(module.router)
     install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.

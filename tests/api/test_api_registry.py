@@ -1,0 +1,83 @@
+"""Runtime registration over HTTP: sites, nodes and links added, refused with field and value,
+owned by a provider's tenant, retired; the roles each route admits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_support import Api
+
+SITE: dict[str, Any] = {"id": "edge-new", "tier": "edge", "region": "cn-south"}
+NODE: dict[str, Any] = {
+    "id": "edge-new-1",
+    "site": "edge-new",
+    "cpu_cores": 16,
+    "mem_gib": 64,
+    "cpu_peak_gflops": {"fp64": 1000, "fp32": 2000},
+}
+LINK: dict[str, Any] = {
+    "a": "term-futian",
+    "b": "edge-new",
+    "bandwidth_mbps": 10000,
+    "latency_ms": 1,
+}
+
+
+def _register(api: Api, who: str = "admin") -> None:
+    for path, body in (("/v1/sites", SITE), ("/v1/nodes", NODE), ("/v1/links", LINK)):
+        response = api.call(who, "POST", path, json=body)
+        assert response.status_code == 201, response.text
+
+
+def test_an_admin_registers_a_site_a_node_and_a_link_and_they_are_live(api: Api) -> None:
+    _register(api)
+    node = api.call("alice", "GET", "/v1/nodes/edge-new-1").json()
+    assert node["state"] == "up"
+    assert node["site_id"] == "edge-new"
+    links = {link["id"] for link in api.call("alice", "GET", "/v1/links").json()}
+    assert "term-futian--edge-new" in links
+    changes = api.call("ops", "GET", "/v1/topology/changes").json()
+    assert [(c["version"], c["kind"], c["id"], c["who"]) for c in changes] == [
+        (1, "site", "edge-new", "admin"),
+        (2, "node", "edge-new-1", "admin"),
+        (3, "link", "term-futian--edge-new", "admin"),
+    ]
+    assert api.call("ops", "GET", "/v1/topology/changes?after_version=2").json()[0]["version"] == 3
+    audit = [e["action"] for e in api.call("admin", "GET", "/v1/audit").json()]
+    assert {"site.register", "node.register", "link.register"} <= set(audit)
+
+
+def test_a_record_that_does_not_fit_is_a_422_naming_field_and_value(api: Api) -> None:
+    response = api.call("admin", "POST", "/v1/nodes", json={**NODE, "site": "nowhere"})
+    assert response.status_code == 422
+    problem = response.json()
+    assert (problem["field"], problem["value"]) == ("site", "nowhere")
+    assert "nowhere" in problem["detail"]
+    response = api.call(
+        "admin", "POST", "/v1/nodes", json={**NODE, "site": "edge-futian", "mem_gib": -4}
+    )
+    assert response.status_code == 422
+    assert (response.json()["field"], response.json()["value"]) == ("mem_gib", -4)
+    assert api.call("ops", "GET", "/v1/topology/changes").json() == []
+
+
+def test_a_provider_registers_nodes_of_its_own_tenant_and_retires_them(api: Api) -> None:
+    node = {**NODE, "site": "edge-futian"}
+    other = api.call("prov", "POST", "/v1/nodes", json={**node, "owner": "globex"})
+    assert other.status_code == 403
+    made = api.call("prov", "POST", "/v1/nodes?enrol_ttl_s=600", json=node)
+    assert made.status_code == 201, made.text
+    assert made.json()["body"]["owner"] == "acme-compute"
+    assert made.json()["enrol_token"].startswith("swe_")
+    assert api.call("alice", "GET", "/v1/nodes/edge-new-1").json()["owner"] == "acme-compute"
+    assert api.call("alice", "POST", "/v1/nodes", json={**node, "id": "x-1"}).status_code == 403
+    foreign = api.call("prov", "POST", "/v1/nodes/onsite-futian-cbd-mec-1/retire", json={})
+    assert foreign.status_code == 403
+    retired = api.call("prov", "POST", "/v1/nodes/edge-new-1/retire", json={"reason": "sold"})
+    assert retired.status_code == 200, retired.text
+    assert retired.json() == {"id": "edge-new-1", "state": "retired", "moving": 0}
+    again = api.call("admin", "POST", "/v1/nodes/edge-new-1/retire")
+    assert again.status_code == 409
+    assert api.call("admin", "POST", "/v1/nodes/ghost-1/retire").status_code == 404
+    assert api.call("admin", "POST", "/v1/nodes/edge-new-1/up").status_code == 409
+    assert api.call("alice", "GET", "/v1/nodes/edge-new-1").json()["state"] == "retired"
