@@ -3,10 +3,11 @@
 
 import { fillSiteList, initSwitches, initTablist, selectTab } from "./access.js";
 import { t } from "./i18n.js";
-import { ApiError, get, saveToken, savedToken, call } from "./api.js";
+import { ApiError, get, getIfChanged, saveToken, savedToken, call } from "./api.js";
 import { Liveness, unanswered } from "./liveness.js";
 import { loadColour, nodeLoads, siteLoads } from "./load.js";
 import { NetworkMap } from "./map.js";
+import { SeriesPanel } from "./series.js";
 import { initSubmit } from "./submit.js";
 import { TaskList } from "./tasks.js";
 import { showNodes, showTwin, startTwin, twinSetup } from "./views.js";
@@ -38,6 +39,7 @@ function openSite(siteId) {
 }
 const map = new NetworkMap($("#map"), openSite);
 const tasks = new TaskList(state, map);
+const series = new SeriesPanel($("#series-charts"));
 // The legend's scale in the very colours the map uses.
 for (const swatch of document.querySelectorAll("#scale .swatch")) {
   swatch.style.background = loadColour(Number(swatch.dataset.share));
@@ -86,6 +88,8 @@ async function login(token) {
 function showLoggedOut() {
   clearInterval(state.timer);
   state.timer = null;
+  state.load = null;
+  series.reset();
   liveness.reset();
   $("#portal").hidden = true;
   $("#logout").hidden = true;
@@ -163,10 +167,14 @@ async function refresh() {
   try {
     const health = await get("/health");
     if (health.scenario !== state.scenario) await loadTopology();
-    const [load] = await Promise.all([get("/v1/load"), tasks.refresh()]);
-    state.load = load;
-    map.paintLoad(load, siteLoads(nodeLoads(load, state.nodes), state.nodes));
-    if (!$("#tab-nodes").hidden) showNodes(state);
+    // The load comes back as the object held when the server says it has not changed.
+    const [load] = await Promise.all([getIfChanged("/v1/load"), tasks.refresh()]);
+    if (load !== state.load) {
+      state.load = load;
+      map.paintLoad(load, siteLoads(nodeLoads(load, state.nodes), state.nodes));
+      if (!$("#tab-nodes").hidden) showNodes(state);
+    }
+    if (!$("#tab-series").hidden) await series.refresh();
     await showTwin(state);
     liveness.answered();
   } catch (error) {
@@ -197,12 +205,14 @@ for (const button of document.querySelectorAll("#tabs button")) {
   button.addEventListener("click", () => {
     openTab(button.dataset.tab);
     if (button.dataset.tab === "nodes") showNodes(state);
+    if (button.dataset.tab === "series") series.refresh().catch(() => {}); // the poll retries
   });
 }
 // Texts that scripts wrote: drawn again in the language just chosen.
 document.addEventListener("langchange", () => {
   if (state.who) showStats();
   tasks.showCount();
+  series.draw();
   liveness.redraw();
 });
 $("#node-site").addEventListener("change", () => showNodes(state));

@@ -2,7 +2,10 @@
 // comparison plot.
 
 import { keyRow, replaceRows } from "./access.js";
-import { blobUrl, get, post } from "./api.js";
+import { blobUrl, get, getText, post } from "./api.js";
+import { lineChart } from "./chart.js";
+import { t } from "./i18n.js";
+import { slaPercent } from "./series.js";
 import { freeDevices, loadColour, nodeLoads } from "./load.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -155,7 +158,56 @@ export async function showTwin(state) {
     }
     list.append(card);
   }
-  drawComparison(runs.filter((r) => r.state === "done" && r.summary));
+  const done = runs.filter((r) => r.state === "done" && r.summary);
+  drawComparison(done);
+  await drawTwinSeries(state, done);
+}
+
+/** A twin run's ``timeseries.csv`` as columns of numbers (its cells are all numbers). */
+export function parseSeries(text) {
+  const [head, ...rows] = text.trim().split(/\r?\n/);
+  const names = head.split(",");
+  const columns = Object.fromEntries(names.map((name) => [name, []]));
+  for (const row of rows) {
+    row.split(",").forEach((cell, i) => columns[names[i]].push(Number(cell)));
+  }
+  return columns;
+}
+
+// What the twin's buckets are compared by: one chart each, a line per run.
+const TWIN_FIGURES = [
+  ["twinSla", (c) => slaPercent(c.sla_met, c.completed.map((n, i) => n - c.sla_met[i])), 100, "%"],
+  ["twinArrivals", (c) => c.arrivals, null, ""],
+  ["twinRejected", (c) => c.rejected, null, ""],
+  ["twinQueued", (c) => c.queued, null, ""],
+];
+
+/** The finished runs' time series (fetched once per run) over simulated time. */
+async function drawTwinSeries(state, runs) {
+  state.twinSeries = state.twinSeries || new Map();
+  const withSeries = runs.filter((run) => run.files.includes("timeseries.csv"));
+  for (const run of withSeries) {
+    if (!state.twinSeries.has(run.id)) {
+      const text = await getText(`/v1/twin-runs/${run.id}/files/timeseries.csv`);
+      state.twinSeries.set(run.id, parseSeries(text));
+    }
+  }
+  const box = $("#twin-series");
+  box.replaceChildren();
+  if (!withSeries.length) return;
+  const head = document.createElement("h4");
+  head.textContent = t("twinSeries");
+  box.append(head);
+  // Runs may differ in length: each line is drawn over the longest run's buckets.
+  const longest = withSeries.map((r) => state.twinSeries.get(r.id).t_s).reduce((a, b) => (b.length > a.length ? b : a));
+  const xLabel = t("simSeconds", { s: Math.round(longest[longest.length - 1] || 0) });
+  for (const [key, value, max, unit] of TWIN_FIGURES) {
+    const lines = withSeries.map((run) => ({
+      name: `${run.profile} (${run.scenario})`,
+      values: value(state.twinSeries.get(run.id)),
+    }));
+    box.append(lineChart(t(key), longest, lines, { max, unit, xLabel }));
+  }
 }
 
 // Figures compared across the finished runs: one small bar chart each.
