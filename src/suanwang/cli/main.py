@@ -13,6 +13,7 @@ from suanwang.cli.demo import demo
 from suanwang.cli.ledger import ledger_app
 from suanwang.cli.measure import measure
 from suanwang.cli.plan import plan
+from suanwang.cli.registration import add_registration_commands
 from suanwang.cli.resources import audit_app, link_app, load_scenario, principal_app, site_app
 from suanwang.cli.scenario import app as scenario_app
 from suanwang.cli.serve import serve
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(twin_app, name="twin")
 app.add_typer(task_app, name="task")
+add_registration_commands()
 app.add_typer(node_app, name="node")
 app.add_typer(token_app, name="token")
 app.add_typer(site_app, name="site")

@@ -135,6 +135,8 @@ def with_changes(
         if len(path) >= 2 and (path[0], path[1]) in where:
             name = format_path(path[2:]) if len(path) > 2 else "(record)"
             value = getattr(error, "value", None)
+            if type(value) is object:  # the error's "no value" mark
+                value = None
             shown = "" if value is None else f" (got {value!r})"
             raise RegistrationError(f"{name}: {error.message}{shown}", name, value) from None
         raise RegistrationError(f"does not fit the live topology: {error}") from None
