@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from suanwang.cli.common import bad_input_exits, console, err_console, fail, progress_bar
 from suanwang.cli.output import OutputFormat, chosen, print_data, print_whole
 from suanwang.cli.twin_defaults import RunDurationOption, RunRateOption, first_run
-from suanwang.cli.twin_tables import comparison_table, run_table, sweep_rich_table, totals_table
+from suanwang.cli.twin_tables import (
+    bill_table,
+    comparison_table,
+    revenue_table,
+    run_table,
+    sweep_rich_table,
+    totals_table,
+)
 
 if TYPE_CHECKING:
+    from suanwang.market import Meter, PricePlan
     from suanwang.twin import TwinConfig
 
 app = typer.Typer(
@@ -141,12 +150,20 @@ def run(
     overwrite: OverwriteOption = False,
     output_format: RunFormatOption = None,
     json_output: JsonOption = False,
+    bill_plan: Annotated[
+        str | None,
+        typer.Option(
+            "--bill",
+            help="Meter every run; print its bill under a plan: 'standard' or a YAML file.",
+        ),
+    ] = None,
 ) -> None:
     """Run the twin once; print SLA, latency, energy and cost, and write the report folder.
 
     The class table shows the p95 latency; --format wide adds the p50 and p99. Without
     --duration and --rate-scale a built-in runs the window and rate measured to load it
-    visibly (twin_defaults.FIRST_RUNS).
+    visibly (twin_defaults.FIRST_RUNS). With --bill every run's usage is metered and the
+    invoices per tenant and each provider's revenue are printed (and under "bill" in --json).
     """
     # Imported here: the twin, the scheduler and the scenario schema are slow to import.
     from suanwang.scenario import ScenarioError, resolve_scenario  # noqa: PLC0415
@@ -157,6 +174,7 @@ def run(
 
     window = first_run(scenario, duration, rate_scale)
     duration = window.duration_s
+    plan = _plan(bill_plan)
     with bad_input_exits(ScenarioError, TwinError):
         loaded = resolve_scenario(scenario)
         check_profiles([profile])  # before the progress bar starts
@@ -171,6 +189,7 @@ def run(
             users=users,
             dwell_s=dwell_s,
         )
+        config = dataclasses.replace(config, billing=plan is not None)
         with progress_bar() as progress:
             bar = progress.add_task("simulating", total=max(duration, 0.0))
 
@@ -183,15 +202,42 @@ def run(
         folder = free_folder(folder, overwrite=overwrite)
         write_report(result, folder)
     summary = summarise(result)
+    charged = _bill(result.usage, plan)
     fmt = chosen(output_format, json_output)
     if fmt.is_data:
-        print_data({**summary, "output": str(folder)}, fmt)
+        extra = {"bill": charged} if charged is not None else {}
+        print_data({**summary, **extra, "output": str(folder)}, fmt)
         err_console.print(f"report: {folder}", highlight=False)
         return
     overall = overall_latency(result).summary()
     print_whole(run_table(summary, overall, wide=fmt is OutputFormat.WIDE))
     print_whole(totals_table(summary))
+    if charged is not None:
+        print_whole(bill_table(charged))
+        print_whole(revenue_table(charged))
     console.print(f"report: {folder}", highlight=False)
+
+
+def _plan(name: str | None) -> PricePlan | None:
+    """The price plan of --bill: the built-in by name, else a YAML file (None: no bill)."""
+    if name is None:
+        return None
+    from suanwang.market import RatingError, builtin_plan, load_plan  # noqa: PLC0415
+
+    if name == "standard":
+        return builtin_plan()
+    with bad_input_exits(RatingError):
+        return load_plan(Path(name))
+
+
+def _bill(usage: Meter | None, plan: PricePlan | None) -> dict[str, Any] | None:
+    if usage is None or plan is None:
+        return None
+    from suanwang.market import RatingError  # noqa: PLC0415
+    from suanwang.twin.billing import bill  # noqa: PLC0415
+
+    with bad_input_exits(RatingError):  # usage the plan does not price
+        return bill(usage, plan)
 
 
 def _split(text: str, option: str) -> list[str]:

@@ -86,6 +86,42 @@ def totals_table(summary: dict[str, Any]) -> Table:
     return keep_whole(table)
 
 
+def bill_table(bill: dict[str, Any]) -> Table:
+    """Per tenant and period: each dimension's quantity, amount and SLA credit, and totals."""
+    table = Table(
+        title=f"bill · plan {bill['plan']} · {bill['currency']} · {bill['events']:,} usage events",
+        title_justify="left",
+    )
+    table.add_column("tenant", style="bold cyan")
+    table.add_column("day", justify="right")
+    table.add_column("dimension")
+    for column in ("quantity", "amount", "credit"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for invoice in bill["invoices"]:
+        for label, line in invoice["dimensions"].items():
+            table.add_row(
+                invoice["tenant"],
+                str(invoice["period"]),
+                label,
+                _figure(line["quantity"]),
+                line["amount"],
+                line["credit"],
+            )
+        table.add_row(invoice["tenant"], str(invoice["period"]), "total", "", invoice["total"], "")
+    return keep_whole(table)
+
+
+def revenue_table(bill: dict[str, Any]) -> Table:
+    """Each provider's revenue over the run (charges less SLA credits), and the sum."""
+    table = Table(title=f"provider revenue · {bill['currency']}", title_justify="left")
+    table.add_column("provider", style="bold cyan")
+    table.add_column("revenue", justify="right", no_wrap=True)
+    for provider, revenue in bill["providers"].items():
+        table.add_row(provider, revenue)
+    table.add_row("all", bill["total"])
+    return keep_whole(table)
+
+
 def _compact_table(title: str, caption: str) -> Table:
     """A table without vertical rules, for many columns side by side."""
     return Table(

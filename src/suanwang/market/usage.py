@@ -161,6 +161,10 @@ class Meter:
         """The usage lines metered so far into ``period`` (open or closed)."""
         yield from self._lines.get(period, {}).values()
 
+    def periods(self) -> list[int]:
+        """Indices of the periods holding usage, in order."""
+        return sorted(self._lines)
+
     @property
     def events(self) -> int:
         """Events metered (duplicates not counted)."""

@@ -12,15 +12,24 @@ intensity at the local hour (dynamic energy at the hour the run started; idle en
 hour). The dynamic part alone is also kept as the work-only energy and carbon: what the placements
 cause, which the idle draw of a large fleet would hide. Users pay the node's price for the share
 they hold, plus each link's price per GB moved.
+
+With a usage sink (a ``market.Meter``'s ``ingest``), every run, completed or cut, is also
+metered as the live engines meter it: core-seconds, GiB-seconds and accelerator-seconds (by
+kind) for the time it held its node, and one task; a completed run adds its GFLOP (by
+precision) and the GB it moved over the network, and carries whether it met its SLA (a cut run
+did not). The tenant is the task's (``workload`` when it has none), the provider the node's
+owner, the run id the task id with the run's start time.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from suanwang.market import Dimension, UsageEvent
 from suanwang.model import ACCELERATOR_KINDS, Task, TaskState, Tier
 from suanwang.model.site import HOURS_PER_DAY
 from suanwang.scheduling import ClusterState
@@ -35,10 +44,16 @@ class Accounting:
         metrics: Aggregates to add to.
         series: Time series to add to.
         start_hour: Local hour at time 0.
+        usage: Where each run's usage events go (module docstring), or None: not metered.
     """
 
     def __init__(
-        self, state: ClusterState, metrics: RunMetrics, series: TimeSeries, start_hour: float
+        self,
+        state: ClusterState,
+        metrics: RunMetrics,
+        series: TimeSeries,
+        start_hour: float,
+        usage: Callable[[UsageEvent], Any] | None = None,
     ) -> None:
         arrays, sites = state.arrays, state.sites
         topology = state.topology
@@ -56,6 +71,8 @@ class Accounting:
         self._link_cost_per_gb: list[float] = arrays.link_cost_per_gb.tolist()
         self._idle_kw = _idle_power_w(state) * sites.pue / 1000.0
         self._state = state
+        self._usage = usage
+        self._owner: list[str] = [n.owner for n in topology.nodes.values()]
 
     def hour(self, at_s: float) -> int:
         """Local hour of day at simulated time ``at_s``."""
@@ -94,6 +111,31 @@ class Accounting:
         series.add(ended_s, "work_carbon_kg", carbon_kg)
         series.add(ended_s, "cost", cost)
 
+    def _meter(
+        self, task: Task, node: int, span_s: tuple[float, float], *, moved_gb: float, met: bool
+    ) -> None:
+        """Usage events of one run (module docstring); ``moved_gb`` < 0: the run was cut."""
+        sink = self._usage
+        if sink is None:
+            return
+        spec, (started_s, ended_s) = task.spec, span_s
+        held_s = ended_s - started_s
+        run = f"{task.id}@{started_s:.6f}"
+        tenant, owner = task.tenant or "workload", self._owner[node]
+        figures: list[tuple[Dimension, float, str]] = [
+            (Dimension.CORE_SECONDS, spec.cpu_cores * held_s, ""),
+            (Dimension.MEMORY_GIB_SECONDS, spec.mem_gib * held_s, ""),
+            (Dimension.TASKS, 1.0, ""),
+        ]
+        if spec.accelerator is not None:
+            kind = spec.accelerator.kind.value
+            figures.append((Dimension.ACCELERATOR_SECONDS, spec.accelerator.count * held_s, kind))
+        if moved_gb >= 0:
+            figures.append((Dimension.GFLOP, spec.work_gflop, spec.precision.value))
+            figures.append((Dimension.NETWORK_GB, moved_gb, ""))
+        for dimension, quantity, detail in figures:
+            sink(UsageEvent(run, tenant, owner, dimension, quantity, ended_s, detail, met))
+
     def run_completed(
         self,
         task: Task,
@@ -123,6 +165,7 @@ class Accounting:
             budget_ms = spec.deadline_s * 1000.0
         met = budget_ms is None or total_ms <= budget_ms
         data_gb = (spec.data_in_mb + spec.data_out_mb) / 1000.0
+        self._meter(task, node, (started_s, ended_s), moved_gb=data_gb if links else 0.0, met=met)
         if data_gb > 0 and links:
             transfer_cost = data_gb * sum(self._link_cost_per_gb[link] for link in links)
             self.metrics.cost += transfer_cost
@@ -151,6 +194,7 @@ class Accounting:
     def run_cut(self, task: Task, node: int, started_s: float, ended_s: float) -> None:
         """A run stopped before its end (its node or link failed, or it was cancelled)."""
         self._held(task, node, started_s, ended_s)
+        self._meter(task, node, (started_s, ended_s), moved_gb=-1.0, met=False)
 
     def idle(self, horizon_s: float, down_s: np.ndarray) -> None:
         """Add the fleet's idle draw over ``[0, horizon_s)``, less each node's time down.

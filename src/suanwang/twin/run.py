@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from suanwang.control.controller import Controller, ControllerConfig
+from suanwang.market import Meter
 from suanwang.model import Scenario, TaskSpec, Tier
 from suanwang.model.failures import Failure
 from suanwang.scheduling import ClusterState, Scheduler, resolve_profile
@@ -36,6 +37,9 @@ from suanwang.twin.feed import twin_feed
 from suanwang.twin.loop import EventLoop
 from suanwang.twin.metrics import RunMetrics, TimeSeries
 from suanwang.twin.mobility import Mobility, MobilityConfig
+
+BILLING_PERIOD_S = 86_400.0
+"""A billing twin run's period: a simulated day (a run of a day or less has one invoice)."""
 
 Progress = Callable[[float, int], None]
 """Called now and then with (simulated seconds done, tasks generated so far)."""
@@ -61,6 +65,7 @@ class TwinConfig:
         failures: Further failures for this run.
         base_dir: Folder that trace files are relative to.
         controller: Controller tunables.
+        billing: Meter every run's usage (``TwinResult.usage``, one period a simulated day).
     """
 
     profile: str = "cats-joint"
@@ -77,6 +82,7 @@ class TwinConfig:
     failures: tuple[Failure, ...] = ()
     base_dir: Path | None = None
     controller: ControllerConfig = field(default_factory=ControllerConfig)
+    billing: bool = False
 
 
 @dataclass(slots=True)
@@ -94,6 +100,7 @@ class TwinResult:
         wall_s: Wall-clock seconds the run took.
         events: Events processed.
         peak_memory_mb: Peak traced Python memory, when asked for.
+        usage: The metered usage of every run, when the config asked for billing.
     """
 
     scenario: str
@@ -106,6 +113,7 @@ class TwinResult:
     wall_s: float
     events: int
     peak_memory_mb: float | None = None
+    usage: Meter | None = None
 
     @property
     def generated(self) -> int:
@@ -147,7 +155,14 @@ class Twin:
         tiers = tuple(sorted({s.tier for s in scenario.topology.sites.values()}, key=str))
         sampled = (*(f"util_{t}" for t in tiers), *(f"accel_{t}" for t in tiers))
         self.series = TimeSeries(duration_s, config.buckets, sampled)
-        self.accounting = Accounting(self.state, self.metrics, self.series, config.start_hour)
+        self.usage = Meter(BILLING_PERIOD_S) if config.billing else None
+        self.accounting = Accounting(
+            self.state,
+            self.metrics,
+            self.series,
+            config.start_hour,
+            usage=self.usage.ingest if self.usage is not None else None,
+        )
         self.engine = SimEngine(
             self.loop,
             self.state,
@@ -313,6 +328,7 @@ class Twin:
             wall_s=wall_s,
             events=self.loop.processed,
             peak_memory_mb=peak_mb,
+            usage=self.usage,
         )
 
     def _drain(self) -> None:
