@@ -1,0 +1,37 @@
+"""Decomposition: placing a task graph (a DAG of stages) over cloud, edge and end.
+
+``place_graph(graph, state)`` is the online path: a network-aware HEFT list scheduler over a
+cost model of prefiltered candidate nodes (``costs``), the budgets checked, the stages' room
+held in the ledger. ``solve_exact`` is the optimum of the same cost model by MILP, for small
+graphs, against which the heuristic's gap is measured (``benchmarks/bench_graph.py``).
+"""
+
+from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, graph_costs
+from suanwang.scheduling.graph.exact import ExactResult, solve_exact
+from suanwang.scheduling.graph.heft import GraphSchedule, evaluate, heft, upward_ranks
+from suanwang.scheduling.graph.place import (
+    CANDIDATES_PER_STAGE,
+    GraphPlacement,
+    GraphRefusedError,
+    place_graph,
+    release_graph,
+    stage_task_id,
+)
+
+__all__ = [
+    "CANDIDATES_PER_STAGE",
+    "ExactResult",
+    "GraphCosts",
+    "GraphPlacement",
+    "GraphPlacementError",
+    "GraphRefusedError",
+    "GraphSchedule",
+    "evaluate",
+    "graph_costs",
+    "heft",
+    "place_graph",
+    "release_graph",
+    "solve_exact",
+    "stage_task_id",
+    "upward_ranks",
+]
