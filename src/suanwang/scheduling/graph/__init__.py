@@ -8,7 +8,14 @@ graphs, against which the heuristic's gap is measured (``benchmarks/bench_graph.
 
 from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, graph_costs
 from suanwang.scheduling.graph.exact import ExactResult, solve_exact
-from suanwang.scheduling.graph.heft import GraphSchedule, evaluate, heft, upward_ranks
+from suanwang.scheduling.graph.heft import (
+    GraphSchedule,
+    evaluate,
+    heft,
+    list_schedule,
+    optimistic_costs,
+    upward_ranks,
+)
 from suanwang.scheduling.graph.place import (
     CANDIDATES_PER_STAGE,
     GraphPlacement,
@@ -29,6 +36,8 @@ __all__ = [
     "evaluate",
     "graph_costs",
     "heft",
+    "list_schedule",
+    "optimistic_costs",
     "place_graph",
     "release_graph",
     "solve_exact",

@@ -1,7 +1,8 @@
 """Online placement of a task graph: the cost model, HEFT, the budgets, then the ledger.
 
 ``place_graph`` builds the graph's cost model over prefiltered candidates
-(``costs.graph_costs``), places it with ``heft``, checks its latency budget and price budget,
+(``costs.graph_costs``), places it with ``heft.list_schedule`` (HEFT with and without its
+lookahead, the better of the two), checks its latency budget and price budget,
 and reserves every stage's room in the state's ledger under ``<graph id>/<stage id>`` (all or
 nothing: a refused reservation gives back the ones made). Links are not reserved: stages' data
 moves best effort, at the bottleneck of the residual bandwidth the model was built on.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from suanwang.model.graph import TaskGraph
 from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, graph_costs
-from suanwang.scheduling.graph.heft import GraphSchedule, heft
+from suanwang.scheduling.graph.heft import GraphSchedule, list_schedule
 from suanwang.scheduling.reservations import OverCommitError, Reservation
 from suanwang.scheduling.state import ClusterState
 
@@ -65,7 +66,7 @@ def place_graph(
     traffic_weight: float = 0.0,
     reserve: bool = True,
 ) -> GraphPlacement:
-    """Place ``graph`` on ``state`` by HEFT and, with ``reserve``, hold its stages' room.
+    """Place ``graph`` on ``state`` by HEFT (``list_schedule``); with ``reserve`` hold its room.
 
     Args:
         graph: The graph; it needs an ingress site.
@@ -80,7 +81,7 @@ def place_graph(
             ``budget``, or the ledger refused a stage; the ledger is as it was.
     """
     costs = graph_costs(graph, state, candidates_per_stage)
-    schedule = heft(graph, costs, traffic_weight)
+    schedule = list_schedule(graph, costs, traffic_weight)
     budget_ms = graph.latency_budget_ms
     if budget_ms is not None and schedule.makespan_ms > budget_ms:
         raise GraphRefusedError(
