@@ -8,9 +8,9 @@ series tab open also ``GET /v1/series?since=<next>``. Figures are bytes on the w
 answers: status line, headers and body as sent (compressed when it was).
 
 * **plain**: no ``Accept-Encoding`` and no ``If-None-Match`` (what the portal sent before);
-* **gzip, idle**: ``Accept-Encoding: gzip`` and the ETag of the load held, nothing changed
-  since the last poll (the load is a 304);
-* **gzip, busy**: as above, one task placed since the last poll (the load is sent again).
+* **gzip, idle**: ``Accept-Encoding: gzip`` and the ETags of the load and the task page held,
+  nothing changed since the last poll (both are a 304);
+* **gzip, busy**: as above, one task placed since the last poll (both are sent again).
 
 The server runs without agents (``SUANWANG_REQUIRE_AGENT=false``), so tasks are placed.
 
@@ -49,24 +49,24 @@ def _wire_bytes(response: httpx.Response) -> int:
 
 
 def _poll(client: httpx.Client, held: dict[str, str], *, compressed: bool) -> dict[str, int]:
-    """One poll; ``held`` keeps the load's ETag between polls when ``compressed``."""
+    """One poll; ``held`` keeps the ETags and the series' index between polls."""
     headers = {"Accept-Encoding": "gzip" if compressed else "identity"}
     sizes = {}
     for name, path, params in (
         ("health", "/health", None),
         ("load", "/v1/load", None),
         ("tasks", "/v1/tasks", TASK_PAGE),
-        ("series", "/v1/series", {"since": held.get("series", "0")}),
+        ("series", "/v1/series", {"since": held.get("series_next", "0")}),
     ):
         extra = dict(headers)
-        if compressed and name == "load" and "load" in held:
-            extra["If-None-Match"] = held["load"]
+        if compressed and name in held:
+            extra["If-None-Match"] = held[name]
         response = client.get(path, params=params, headers=extra)
         assert response.status_code in (200, 304), response.text
-        if compressed and name == "load" and "etag" in response.headers:
-            held["load"] = response.headers["etag"]
+        if compressed and "etag" in response.headers:
+            held[name] = response.headers["etag"]
         if name == "series":
-            held["series"] = str(response.json()["next"])
+            held["series_next"] = str(response.json()["next"])
         sizes[name] = _wire_bytes(response)
     sizes["poll"] = sizes["health"] + sizes["load"] + sizes["tasks"]
     return sizes
@@ -82,7 +82,7 @@ def _measure(url: str, token: str, ingress: str, runs: int) -> dict[str, Any]:
         for _ in range(runs):
             out["plain"].append(_poll(client, {}, compressed=False))
             held: dict[str, str] = {}
-            _poll(client, held, compressed=True)  # the first poll fetches the load
+            _poll(client, held, compressed=True)  # the first poll fetches every body
             out["gzip_idle"].append(_poll(client, held, compressed=True))
             created = client.post("/v1/tasks", json={**TASK, "ingress_site": ingress})
             assert created.status_code == 201, created.text

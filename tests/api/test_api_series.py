@@ -105,3 +105,17 @@ def test_an_unchanged_load_is_not_sent_again(api: Api) -> None:
     assert changed.status_code == 200
     assert changed.headers["etag"] != tag
     assert changed.json()["active_placements"] == 1
+
+
+def test_an_unchanged_task_page_is_not_sent_again(api: Api) -> None:
+    api.submit("alice", CPU_TASK)
+    params = {"order": "newest", "include_total": "true", "limit": 50}
+    first = api.call("alice", "GET", "/v1/tasks", params=params)
+    tag = first.headers["etag"]
+    again = api.call("alice", "GET", "/v1/tasks", params=params, headers={"If-None-Match": tag})
+    assert again.status_code == 304
+    assert again.content == b""
+    api.submit("alice", CPU_TASK)
+    changed = api.call("alice", "GET", "/v1/tasks", params=params, headers={"If-None-Match": tag})
+    assert changed.status_code == 200
+    assert changed.json()["total"] == 2

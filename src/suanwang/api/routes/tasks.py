@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from suanwang.api.access import audit_read
 from suanwang.api.auth import PEOPLE, SUBMITTERS, allow, tenant_scope
 from suanwang.api.deps import IdPath, PlaneDep, answer, plane_of
+from suanwang.api.etag import NOT_MODIFIED, conditional_json
 from suanwang.api.explanations import ExplanationOut
 from suanwang.api.problems import ApiError
 from suanwang.api.schemas import (
@@ -72,7 +73,9 @@ class TaskListOut(TaskPageOut):
     total: int | None = None
 
 
-@router.get("/v1/tasks", operation_id="listTasks")
+@router.get(
+    "/v1/tasks", operation_id="listTasks", response_model=TaskListOut, responses=NOT_MODIFIED
+)
 def list_tasks(
     *,
     request: Request,
@@ -92,10 +95,12 @@ def list_tasks(
     ] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> TaskListOut:
+) -> Response:
     """List tasks in submission order, oldest first unless ``order=newest``, page by page.
 
     A cursor continues the listing it came from: pass the same filters and order with it.
+    With an ``ETag``: a poll sending it back in ``If-None-Match`` gets 304 while the page and
+    its count are unchanged.
     """
     scope = tenant_scope(who)
     if scope is not None and tenant is not None and tenant != scope:
@@ -108,9 +113,10 @@ def list_tasks(
     # and not listed (a display figure, as the page itself is by the next poll).
     total = plane.tasks.count(*filters, id_prefix=id_prefix) if include_total else None
     audit_read(request, who, "tasks", (t.tenant for t in page.tasks))
-    return TaskListOut(
+    document = TaskListOut(
         items=[TaskOut.of(t) for t in page.tasks], next_cursor=page.next_cursor, total=total
     )
+    return conditional_json(request, document)
 
 
 @router.get("/v1/tasks/{task_id}", operation_id="getTask")

@@ -1,7 +1,7 @@
 // The task list, newest first and paged by the server, with a search and a count; and the
 // detail of the task chosen (placement, path on the map, explanation).
 
-import { get } from "./api.js";
+import { get, getIfChanged } from "./api.js";
 import { keyRow, replaceRows } from "./access.js";
 import { explanationPanel } from "./explain.js";
 import { t } from "./i18n.js";
@@ -80,7 +80,7 @@ export class TaskList {
   /** The page shown, read again (each poll): a cursor keeps older pages where they are. */
   async refresh() {
     const ticket = ++this.listTicket;
-    const page = await get(`/v1/tasks?${this.query()}`);
+    const page = await getIfChanged(`/v1/tasks?${this.query()}`);
     if (ticket !== this.listTicket) return; // a later query (new filter, turned page) won
     this.next = page.next_cursor;
     const tasks = page.items;
