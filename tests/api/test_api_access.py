@@ -43,6 +43,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/v1/sites", {ADMIN, OPS, PROVIDER}),
     ("POST", "/v1/nodes", {ADMIN, OPS, PROVIDER}),
     ("POST", "/v1/links", {ADMIN, OPS, PROVIDER}),
+    ("POST", "/v1/services", {ADMIN, OPS, PROVIDER}),
     ("POST", f"/v1/nodes/{N}/retire", {ADMIN, OPS, PROVIDER}),
     ("GET", "/v1/topology/changes", STAFF),
     ("GET", "/v1/links", PEOPLE),

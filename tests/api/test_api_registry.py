@@ -81,3 +81,22 @@ def test_a_provider_registers_nodes_of_its_own_tenant_and_retires_them(api: Api)
     assert api.call("admin", "POST", "/v1/nodes/ghost-1/retire").status_code == 404
     assert api.call("admin", "POST", "/v1/nodes/edge-new-1/up").status_code == 409
     assert api.call("alice", "GET", "/v1/nodes/edge-new-1").json()["state"] == "retired"
+
+
+def test_a_service_with_instances_joins_the_catalogue(api: Api) -> None:
+    _register(api)
+    service: dict[str, Any] = {"id": "cs-new", "name": "new service"}
+    service["instances"] = [{"id": "csci-new-1", "node": "edge-new-1"}]
+    made = api.call("admin", "POST", "/v1/services", json=service)
+    assert made.status_code == 201, made.text
+    assert made.json()["version"] == 4
+    shown = api.call("alice", "GET", "/v1/services/cs-new").json()
+    assert [i["node_id"] for i in shown["instances"]] == ["edge-new-1"]
+    again = api.call("admin", "POST", "/v1/services", json=service)
+    assert (again.status_code, again.json()["field"]) == (422, "id")
+    ghost = {"id": "cs-ghost", "instances": [{"id": "csci-g", "node": "ghost-1"}]}
+    refused = api.call("admin", "POST", "/v1/services", json=ghost)
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "instances[0].node"
+    foreign = {"id": "cs-foreign", "instances": [{"id": "csci-f", "node": "edge-new-1"}]}
+    assert api.call("prov", "POST", "/v1/services", json=foreign).status_code == 403

@@ -170,12 +170,18 @@ def test_registrations_and_retirements_survive_a_restart(
 ) -> None:
     plane = open_plane()
     _register_west(plane)
+    service = {"id": "cs-west", "instances": [{"id": "csci-west-1", "node": "edge-west-1"}]}
+    plane.registry.register(ADMIN, ChangeKind.SERVICE, service).result(10)
+    topology = plane.live.scenario.topology
+    assert [s.id for s in plane.live.scenario.services][-1:] == ["cs-west"]
+    assert plane.live.scenario.topology is topology  # the catalogue only: nothing rebuilt
     assert plane.registry.retire(ADMIN, "edge-west-1", "decommissioned").result(10) == 0
     plane.call(plane.registry.tick).result(10)
     assert plane.live.node_state("edge-west-1") == "retired"
     plane = open_plane()  # a restart rebuilds scenario + rows
     live = plane.live
-    assert live.topology_version == 4
+    assert live.topology_version == 5
+    assert "cs-west" in {s.id for s in live.scenario.services}
     assert "edge-west-1" in live.scenario.topology.nodes
     assert live.node_state("edge-west-1") == "retired"
     with pytest.raises(ConflictError, match="retired"):

@@ -1,4 +1,4 @@
-"""The topology change port: sites, nodes and links registered (and nodes retired) at runtime.
+"""The topology change port: sites, nodes, links and services registered, nodes retired, live.
 
 The live topology is the configured scenario with these changes applied in version order. Each
 change is one row with its version, the principal who made it and its audit entry, written in
@@ -23,6 +23,7 @@ class ChangeKind(StrEnum):
     SITE = "site"
     NODE = "node"
     LINK = "link"
+    SERVICE = "service"
     RETIRE = "retire"
 
 
@@ -37,7 +38,7 @@ class TopologyChange:
     Attributes:
         version: Topology version this change made (1 for the first).
         kind: What it does.
-        record_id: The site, node or link it names.
+        record_id: The site, node, link or service it names.
         body: The record as a scenario file writes it (a JSON object); empty for a retirement.
         who: Principal that made it.
         at_s: When, seconds since the epoch.

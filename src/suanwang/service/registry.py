@@ -1,4 +1,4 @@
-"""Runtime registration: sites, nodes and links added to the live topology, nodes retired.
+"""Runtime registration: sites, nodes, links and services added to the live topology, nodes retired.
 
 The live topology is the scenario being served (the configured one, or the one last loaded,
 kept by ``livefile``) with the stored topology changes (``control.changes``) applied in
@@ -6,7 +6,8 @@ version order. A registration is checked against the live topology (a clear erro
 field and the value, nothing written), stored as the next version with its audit entry in one
 transaction, and then the live network grows in place (``LiveNetwork.grow``): tasks, runs and
 reservations go on, and the next scheduling cycle sees the new node or link. A node starts
-``no-agent`` (when agents are required) until its agent enrols.
+``no-agent`` (when agents are required) until its agent enrols. A service (with its instances
+on known nodes) joins the catalogue only.
 
 Retiring a node stores a ``retire`` change, then drains it (services move make-before-break,
 batch tasks finish there); once nothing runs on it the writer's tick marks it down for good.
@@ -19,6 +20,7 @@ The writer's tick also catches up with changes stored by another process on the 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Iterable
 from concurrent.futures import Future
@@ -26,7 +28,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from suanwang.control.changes import ChangeKind, TopologyChange
-from suanwang.control.stores import AuditEvent, ConflictError, NotFoundError, Principal
+from suanwang.control.stores import (
+    AuditEvent,
+    ConflictError,
+    NotFoundError,
+    Principal,
+    StoreError,
+)
 from suanwang.model import Scenario
 from suanwang.scenario import ScenarioError
 from suanwang.scenario.dump import scenario_to_data
@@ -40,7 +48,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_LISTS = {ChangeKind.SITE: "sites", ChangeKind.NODE: "nodes", ChangeKind.LINK: "links"}
+_LISTS = {
+    ChangeKind.SITE: "sites",
+    ChangeKind.NODE: "nodes",
+    ChangeKind.LINK: "links",
+    ChangeKind.SERVICE: "services",
+}
 RETIRED_REASON = "retired"
 
 
@@ -85,7 +98,9 @@ def _check_fits(scenario: Scenario, kind: ChangeKind, body: dict[str, Any]) -> N
     """Refuse a taken id and unknown references with the field and value named."""
     topology = scenario.topology
     record_id = record_id_of(kind, body)
-    taken = (topology.sites, topology.nodes, topology.elements, topology.links)
+    taken: tuple[Any, ...] = (topology.sites, topology.nodes, topology.elements, topology.links)
+    if kind is ChangeKind.SERVICE:
+        taken = ({service.id for service in scenario.services},)
     if record_id and any(record_id in records for records in taken):
         raise RegistrationError(f"id: {record_id!r} is taken in the live topology", "id", record_id)
     if kind is ChangeKind.NODE:
@@ -267,6 +282,10 @@ class Registry:
     # ----------------------------------------------------------------- writer side
 
     def _grow(self, live: LiveNetwork, scenario: Scenario, version: int) -> None:
+        if scenario.topology == live.scenario.topology:  # a service: the catalogue only
+            live.scenario = dataclasses.replace(scenario, topology=live.scenario.topology)
+            live.topology_version = version
+            return
         before = set(live.scenario.topology.nodes)
         live.grow(scenario)
         live.topology_version = version
@@ -293,8 +312,11 @@ class Registry:
     def tick(self, batch: Batch) -> None:
         """Catch up with changes stored elsewhere; take down retired nodes that drained."""
         live, store = self.plane.live, self.plane.stores.topology
-        if store is not None and store.version() > live.topology_version:
-            self._catch_up(live, store.changes(live.topology_version))
+        try:
+            if store is not None and store.version() > live.topology_version:
+                self._catch_up(live, store.changes(live.topology_version))
+        except StoreError:
+            log.warning("topology changes not read; asked again at the next tick", exc_info=True)
         for node_id in live.retired_nodes - live.down_nodes:
             if live.controller.runs_on(node_id):
                 continue

@@ -1,8 +1,9 @@
-"""Runtime registration: providers add sites, nodes and links to the live topology, retire nodes.
+"""Runtime registration: providers add sites, nodes, links and services, and retire nodes.
 
-``POST /v1/sites``, ``POST /v1/nodes`` and ``POST /v1/links`` take one record as a scenario
-file writes it (``suanwang scenario schema``); a record that does not fit the live topology is
-a 422 naming ``field`` and ``value``, and nothing is written. Each change is stored with its
+``POST /v1/sites``, ``POST /v1/nodes``, ``POST /v1/links`` and ``POST /v1/services`` (with its
+instances on known nodes) take one record as a scenario file writes it (``suanwang scenario
+schema``); a record that does not fit the live topology is a 422 naming ``field`` and
+``value``, and nothing is written. Each change is stored with its
 topology version and audit entry in one transaction (``service.registry``); the answer comes
 after that commit, and the next scheduling cycle sees it. ``POST /v1/nodes`` may also issue a
 one-time enrolment token for the node (``enrol_ttl_s``), so that a provider enrols the node's
@@ -10,8 +11,8 @@ agent without an admin. ``POST /v1/nodes/{id}/retire`` drains the node, services
 make-before-break, and then keeps it down for good (its record stays, retired).
 
 Roles: admins, operators and providers. A provider's node is owned by the provider's tenant
-(an ``owner`` naming another tenant is refused), and a provider retires only the nodes its
-tenant owns or that it speaks for.
+(an ``owner`` naming another tenant is refused); a provider places service instances on, and
+retires, only the nodes its tenant owns or that it speaks for.
 """
 
 from __future__ import annotations
@@ -108,6 +109,18 @@ async def register_link(body: Record, plane: PlaneDep, who: Registrar) -> Change
     return ChangeOut.of(await _register(plane, who, ChangeKind.LINK, body))
 
 
+@router.post("/v1/services", operation_id="registerService", status_code=201)
+async def register_service(body: Record, plane: PlaneDep, who: Registrar) -> ChangeOut:
+    """Add a service (CS-ID) with its instances (CSCI-IDs) on known nodes to the catalogue."""
+    nodes = plane.live.scenario.topology.nodes
+    instances = body.get("instances")
+    for instance in instances if isinstance(instances, list) else []:
+        node = nodes.get(str(instance.get("node"))) if isinstance(instance, dict) else None
+        if node is not None and not _keeps(who, node.id, node.owner):
+            raise ApiError(403, f"principal {who.id} does not keep node {node.id}")
+    return ChangeOut.of(await _register(plane, who, ChangeKind.SERVICE, body))
+
+
 @router.post("/v1/nodes", operation_id="registerNode", status_code=201)
 async def register_node(
     body: Record,
@@ -137,9 +150,14 @@ async def register_node(
     return out
 
 
+def _keeps(who: Principal, node_id: str, owner: str) -> bool:
+    """Whether ``who`` may act for a node: staff, its agent or provider, or its owner tenant."""
+    return speaks_for(who, node_id) or owner == who.tenant
+
+
 async def _retire(plane: ControlPlane, who: Principal, node_id: str, reason: str) -> RetireOut:
     node = plane.live.scenario.topology.nodes.get(node_id)
-    if node is not None and not (speaks_for(who, node_id) or node.owner == who.tenant):
+    if node is not None and not _keeps(who, node_id, node.owner):
         raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
     moving = await answer(plane.registry.retire(who, node_id, reason))
     return RetireOut(id=node_id, state=plane.live.node_state(node_id), moving=moving)
