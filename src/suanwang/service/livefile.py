@@ -15,6 +15,11 @@ scenario and its tasks stand). A crash between 2 and 3 leaves a staged file the 
 ``recover`` finishes the rename (the new scenario, the old tasks cancelled). A live file that
 cannot be read is moved aside and the configured scenario served instead, with a note that
 the caller logs and audits, so that one bad file never stops every later start.
+
+Runtime registrations do not rewrite this file: they are rows in the database
+(``control.changes``, applied by ``service.registry`` on top of the scenario served here). The
+file stays for what rows do not hold: a whole scenario loaded through the API (its sites,
+energy profiles, workload and failures), which replaces the base the rows are applied to.
 """
 
 from __future__ import annotations
