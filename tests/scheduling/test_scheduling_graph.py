@@ -209,6 +209,16 @@ def test_milp_finds_the_brute_force_optimum_and_heft_is_never_below(seed: int) -
     assert list_schedule(graph, costs).makespan_ms == pytest.approx(min(both))
 
 
+def test_the_milp_under_a_time_limit_gives_a_bound_below_its_placement() -> None:
+    graph = random_graph("random", 14, 5)
+    costs = graph_costs(graph, ClusterState(small_topology("mesh", 8, 5)))
+    exact = solve_exact(graph, costs, time_limit_s=0.05)
+    assert 0.0 < exact.bound_ms <= exact.schedule.makespan_ms * (1 + 1e-9)
+    if not exact.proven:
+        assert exact.bound_ms < exact.schedule.makespan_ms
+    assert exact.schedule.makespan_ms >= solve_exact(graph, costs).schedule.makespan_ms * (1 - 1e-6)
+
+
 def _check_schedule(graph: TaskGraph, costs: GraphCosts, schedule: GraphSchedule) -> None:
     """Precedence with communication, entry input, exits' results, and capacity."""
     site = costs.node_site[schedule.position]
