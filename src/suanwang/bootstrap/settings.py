@@ -75,7 +75,8 @@ class Settings(BaseSettings):
             reach; below it the claim is inflated and the node quarantined.
         series_period_s: Seconds between two samples of the server's time series
             (``GET /v1/series``; taken on the writer's tick, so at least about a second).
-        series_samples: Samples of the time series kept (the oldest go first).
+        series_samples: Samples of the time series kept (the oldest go first; at most 10,000:
+            with the sites' series, 4 bytes per sample and site).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -118,7 +119,7 @@ class Settings(BaseSettings):
     attest_tolerance: float = Field(default=0.1, ge=0.0, le=1.0)
     # Time series: how often the server samples its counters, and how many samples it keeps.
     series_period_s: float = Field(default=5.0, gt=0.0)
-    series_samples: int = Field(default=720, ge=1, le=100_000)
+    series_samples: int = Field(default=720, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
