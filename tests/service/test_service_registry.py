@@ -242,3 +242,15 @@ def test_changes_stored_by_another_process_are_applied_at_the_next_tick(
     plane.call(plane.registry.tick).result(10)
     assert "edge-west" in plane.live.scenario.topology.sites
     assert plane.live.topology_version == 1
+
+
+def test_a_link_without_latency_gets_it_from_the_ends_geo_and_comes_last(
+    open_plane: Callable[[], ControlPlane],
+) -> None:
+    plane = open_plane()
+    plane.registry.register(ADMIN, ChangeKind.SITE, SITE).result(10)
+    link = {"a": "edge-north", "b": "edge-west", "bandwidth_mbps": 100}
+    change = plane.registry.register(ADMIN, ChangeKind.LINK, link).result(10)
+    topology = plane.live.scenario.topology
+    assert list(topology.links)[-1] == change.record_id == "edge-north--edge-west"
+    assert topology.links["edge-north--edge-west"].latency_ms > 0

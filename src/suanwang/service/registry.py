@@ -35,7 +35,7 @@ from suanwang.control.stores import (
     Principal,
     StoreError,
 )
-from suanwang.model import Scenario
+from suanwang.model import Link, NetworkElement, Node, Scenario, Site, Topology, TopologyError
 from suanwang.scenario import ScenarioError
 from suanwang.scenario.dump import scenario_to_data
 from suanwang.scenario.errors import format_path
@@ -157,6 +157,49 @@ def with_changes(
         raise RegistrationError(f"does not fit the live topology: {error}") from None
 
 
+def grown_by(scenario: Scenario, kind: ChangeKind, body: dict[str, Any]) -> Scenario:
+    """``scenario`` with one registration added after its own records (``_check_fits`` first).
+
+    A site, node or link is checked as a scenario file's entry is, in a scenario of just the
+    vertices it names, so its cost does not grow with the topology; a service (which names
+    nodes and task types) is checked in the whole scenario.
+
+    Raises:
+        RegistrationError: the registration does not fit (its field and value named).
+    """
+    if kind is ChangeKind.SERVICE:
+        return with_changes(scenario, [(kind, body)])
+    topology = scenario.topology
+    sites: dict[str, Site] = {}
+    elements: dict[str, NetworkElement] = {}
+    ends = [body.get("site")] if kind is ChangeKind.NODE else [body.get("a"), body.get("b")]
+    for vertex in [str(v) for v in ends] if kind is not ChangeKind.SITE else []:
+        if vertex in topology.sites:
+            sites[vertex] = topology.sites[vertex]
+        elif vertex in topology.elements:
+            element = elements[vertex] = topology.elements[vertex]
+            if element.site_id is not None:
+                sites[element.site_id] = topology.sites[element.site_id]
+    around = Scenario(
+        scenario.name,
+        Topology(sites=sites.values(), elements=elements.values()),
+        energy_profiles=scenario.energy_profiles,
+    )
+    made = with_changes(around, [(kind, body)]).topology
+    record_id = record_id_of(kind, body)
+    record: Site | Node | Link
+    if kind is ChangeKind.SITE:
+        record = made.sites[record_id]
+    elif kind is ChangeKind.NODE:
+        record = made.nodes[record_id]
+    else:
+        record = made.links[record_id]
+    try:
+        return dataclasses.replace(scenario, topology=topology.updated(record))
+    except TopologyError as error:
+        raise RegistrationError(f"does not fit the live topology: {error}") from None
+
+
 def overlay(base: Scenario, changes: list[TopologyChange]) -> Overlay:
     """``base`` with ``changes`` applied in version order; a change that does not fit is skipped.
 
@@ -177,7 +220,7 @@ def overlay(base: Scenario, changes: list[TopologyChange]) -> Overlay:
                 continue
             try:
                 _check_fits(scenario, change.kind, change.body)
-                scenario = with_changes(scenario, [(change.kind, change.body)])
+                scenario = grown_by(scenario, change.kind, change.body)
             except RegistrationError as error:
                 notes.append(f"topology version {change.version} skipped: {error}")
     nodes = scenario.topology.nodes
@@ -237,7 +280,7 @@ class Registry:
         def run(batch: Batch) -> TopologyChange:
             live = self.plane.live
             _check_fits(live.scenario, kind, body)
-            grown = with_changes(live.scenario, [(kind, body)])
+            grown = grown_by(live.scenario, kind, body)
             record_id = record_id_of(kind, body)
             event = AuditEvent(
                 who.id,
@@ -337,7 +380,7 @@ class Registry:
                 continue
             try:
                 _check_fits(live.scenario, change.kind, change.body)
-                grown = with_changes(live.scenario, [(change.kind, change.body)])
+                grown = grown_by(live.scenario, change.kind, change.body)
             except RegistrationError as error:
                 log.warning("topology version %d skipped: %s", change.version, error)
                 live.topology_version = change.version
