@@ -10,6 +10,7 @@ from suanwang.cli.common import console
 from suanwang.cli.config import config_app
 from suanwang.cli.contexts import CONTEXT_META
 from suanwang.cli.demo import demo
+from suanwang.cli.graph import graph_app
 from suanwang.cli.ledger import ledger_app
 from suanwang.cli.measure import measure
 from suanwang.cli.plan import plan
@@ -42,6 +43,7 @@ app.add_typer(principal_app, name="principal")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(agent_app, name="agent")
 app.add_typer(config_app, name="config")
+app.add_typer(graph_app, name="graph")
 scenario_app.command("load")(load_scenario)
 app.command()(serve)
 app.command()(demo)
