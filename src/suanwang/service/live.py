@@ -107,7 +107,6 @@ class LiveNetwork:
         network: Measured link figures (use under ``aggregator_lock``).
         probes: Agents' echo endpoints and RTT reports.
         feed: Gives the controller's state the measured state at each writer tick.
-        base: The scenario served before runtime changes (``registry``); None: ``scenario``.
         topology_version: Newest runtime topology change applied (0: none).
         retired_nodes: Nodes retired at runtime: drained, then down for good (likewise).
     """
@@ -126,7 +125,6 @@ class LiveNetwork:
     network: NetworkMetricAgent = field(default=None)  # type: ignore[assignment]
     probes: LinkProbes = field(default=None)  # type: ignore[assignment]
     feed: StateFeed = field(default=None)  # type: ignore[assignment]
-    base: Scenario | None = None
     topology_version: int = 0
     retired_nodes: frozenset[str] = frozenset()
 

@@ -155,7 +155,7 @@ class ControlPlane:
         )
         self.agents.attach(live)  # bindings kept over restarts and scenario loads
         self.joining.attach(live)  # quarantines kept; agents challenged again
-        self.registry.attach(live, scenario, found)
+        self.registry.attach(live, found)
         return live
 
     def start(self, timeout_s: float = 120.0) -> int:

@@ -27,7 +27,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from suanwang.control.changes import ChangeKind, TopologyChange
+from suanwang.control.changes import ChangeKind, TopologyChange, TopologyChangeStore
 from suanwang.control.stores import (
     AuditEvent,
     ConflictError,
@@ -238,7 +238,7 @@ class Registry:
         self.plane = plane
 
     @property
-    def _store(self) -> Any:
+    def _store(self) -> TopologyChangeStore:
         store = self.plane.stores.topology
         if store is None:
             raise ConflictError("this database keeps no topology changes")
@@ -252,9 +252,9 @@ class Registry:
             log.warning("%s", note)
         return found
 
-    def attach(self, live: LiveNetwork, base: Scenario, found: Overlay) -> None:
-        """Give a newly built live network its base scenario, version and retired nodes."""
-        live.base = base
+    @staticmethod
+    def attach(live: LiveNetwork, found: Overlay) -> None:
+        """Give a newly built live network its topology version and retired nodes."""
         live.topology_version = found.version
         live.retired_nodes = found.retired
         state = live.controller.state
@@ -289,9 +289,7 @@ class Registry:
                 f"topology version {live.topology_version + 1}",
                 self.plane.clock.now_s(),
             )
-            change: TopologyChange = store.append(
-                kind, record_id, body, event, live.topology_version
-            )
+            change = store.append(kind, record_id, body, event, live.topology_version)
             self._grow(live, grown, change.version)
             return change
 
