@@ -111,9 +111,11 @@ def test_registrations_are_stored_audited_and_scheduled_on_at_once(
     open_plane: Callable[[], ControlPlane],
 ) -> None:
     plane = open_plane()
+    plane.live.probes.announce("edge-north-1", "127.0.0.1", 9999)
     _register_west(plane)
     live = plane.live
     assert live.topology_version == 3
+    assert live.probes.endpoints() == {"edge-north-1": ("127.0.0.1", 9999)}  # kept over growth
     assert "edge-west-1" in live.controller.state.arrays.node_ids
     assert "users--edge-west" in live.scenario.topology.links
     assert plane.stores.topology is not None

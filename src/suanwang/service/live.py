@@ -174,8 +174,9 @@ class LiveNetwork:
 
         Nodes and links are added after the present ones (``Topology.updated`` keeps the
         order), so the controller's tasks, runs, queue and reservations go on as they are; the
-        new nodes start unreported, every mark carries over. Measured link figures start again
-        from the configured ones (the probes refill them). Call on the writer thread.
+        new nodes start unreported, every mark and agents' echo endpoints carry over. Measured
+        link figures start again from the configured ones (the probes refill them). Call on
+        the writer thread.
 
         Raises:
             ValueError: ``scenario``'s topology does not extend this one's (nothing changed).
@@ -205,7 +206,10 @@ class LiveNetwork:
             self.feed = StateFeed(
                 aggregator, aggregator.clock, network=self.network, lock=self.aggregator_lock
             )
+        echoes = self.probes.endpoints()
         self.probes = LinkProbes(topology, aggregator, self.network, self.aggregator_lock)
+        for node_id, (host, port) in echoes.items():
+            self.probes.announce(node_id, host, port)
         self.scenario = scenario
 
     def node_state(self, node_id: str) -> NodeState:

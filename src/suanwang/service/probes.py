@@ -76,6 +76,11 @@ class LinkProbes:
         with self._lock:
             self._echo[node_id] = (host, port)
 
+    def endpoints(self) -> dict[str, tuple[str, int]]:
+        """The echo endpoint announced by each node's agent (a copy)."""
+        with self._lock:
+            return dict(self._echo)
+
     def _endpoint_at(self, site_id: str) -> tuple[str, int] | None:
         nodes = [n for n in self._echo if self._topology.nodes[n].site_id == site_id]
         if not nodes:
