@@ -112,10 +112,15 @@ def test_registrations_are_stored_audited_and_scheduled_on_at_once(
 ) -> None:
     plane = open_plane()
     plane.live.probes.announce("edge-north-1", "127.0.0.1", 9999)
+    with plane.live.aggregator_lock:
+        plane.live.network.observe("users--edge-north", latency_ms=7.0)
     _register_west(plane)
     live = plane.live
     assert live.topology_version == 3
     assert live.probes.endpoints() == {"edge-north-1": ("127.0.0.1", 9999)}  # kept over growth
+    measured = live.network.metrics()
+    assert measured.latency_ms[measured.index["users--edge-north"]] == 7.0
+    assert not measured.measured[measured.index["users--edge-west"]]
     assert "edge-west-1" in live.controller.state.arrays.node_ids
     assert "users--edge-west" in live.scenario.topology.links
     assert plane.stores.topology is not None

@@ -28,6 +28,23 @@ class NetworkMetricAgent:
         self._loss_ratio = base.loss_ratio.copy()
         self._measured_at_s = np.full(len(base.link_ids), np.nan)
 
+    def grown(self, arrays: TopologyArrays) -> NetworkMetricAgent:
+        """An agent over ``arrays``' links that keeps this one's figures of its own links.
+
+        ``arrays`` lists this agent's links first, in order, then new ones (configured
+        figures, unmeasured).
+
+        Raises:
+            ValueError: ``arrays`` does not start with this agent's links.
+        """
+        n = len(self._link_ids)
+        if tuple(arrays.link_ids[:n]) != tuple(self._link_ids):
+            raise ValueError("the new topology does not extend the agent's links")
+        grown = NetworkMetricAgent(arrays, self.clock)
+        for name in ("_latency_ms", "_bandwidth_mbps", "_loss_ratio", "_measured_at_s"):
+            getattr(grown, name)[:n] = getattr(self, name)
+        return grown
+
     def observe(
         self,
         link_id: str,

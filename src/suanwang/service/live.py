@@ -174,8 +174,8 @@ class LiveNetwork:
 
         Nodes and links are added after the present ones (``Topology.updated`` keeps the
         order), so the controller's tasks, runs, queue and reservations go on as they are; the
-        new nodes start unreported, every mark and agents' echo endpoints carry over. Measured
-        link figures start again from the configured ones (the probes refill them). Call on
+        new nodes and links start unreported; every mark, the measured link figures and the
+        agents' echo endpoints carry over (the feed's latency damping starts again). Call on
         the writer thread.
 
         Raises:
@@ -202,7 +202,7 @@ class LiveNetwork:
         self.controller.grow(Scheduler(self.controller.scheduler.profile, state))
         with self.aggregator_lock:
             self.aggregator = aggregator
-            self.network = NetworkMetricAgent(topology.arrays, aggregator.clock)
+            self.network = self.network.grown(topology.arrays)
             self.feed = StateFeed(
                 aggregator, aggregator.clock, network=self.network, lock=self.aggregator_lock
             )
