@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suanwang.model import (
+    Accelerator,
     AcceleratorKind,
     AcceleratorNeed,
     Link,
@@ -121,6 +122,43 @@ def test_capacity_splits_the_chain_and_the_milp_agrees() -> None:
     exact = solve_exact(graph, costs)
     assert exact.proven
     assert exact.schedule.makespan_ms == pytest.approx(schedule.makespan_ms)
+
+
+def test_cpu_stages_leave_the_cores_a_later_gpu_stage_needs() -> None:
+    gpu = Accelerator(AcceleratorKind.GPU, "gpu", 1, {Precision.FP16: 50_000.0}, 16.0, 70.0)
+    topology = Topology(
+        [Site("U", Tier.TERMINAL), Site("A", Tier.EDGE)],
+        [
+            # The GPU box is also the faster CPU, but has one core.
+            Node(
+                "g",
+                "A",
+                cpu_cores=1,
+                mem_gib=8.0,
+                cpu_peak_gflops={FP32: 4_000.0},
+                accelerators=(gpu,),
+            ),
+            Node("c", "A", cpu_cores=4, mem_gib=8.0, cpu_peak_gflops={FP32: 400.0}),
+        ],
+        links=[Link("u-a", "U", "A", 1_000.0, 1.0)],
+    )
+    graph = TaskGraph(
+        "g",
+        (
+            Stage("prepare", 10.0, cpu_cores=1.0, input_mb=1.0),
+            Stage(
+                "infer",
+                100.0,
+                Precision.FP16,
+                cpu_cores=1.0,
+                accelerator=AcceleratorNeed(AcceleratorKind.GPU),
+            ),
+        ),
+        (Edge("prepare", "infer", data_mb=1.0),),
+        ingress_site="U",
+    )
+    placement = place_graph(graph, ClusterState(topology))
+    assert placement.node_ids == ("c", "g")
 
 
 def test_a_stage_no_node_can_run_is_named() -> None:

@@ -8,7 +8,7 @@ graphs, against which the heuristic's gap is measured (``benchmarks/bench_graph.
 
 from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, graph_costs
 from suanwang.scheduling.graph.exact import ExactResult, solve_exact
-from suanwang.scheduling.graph.heft import (
+from suanwang.scheduling.graph.list_scheduler import (
     GraphSchedule,
     evaluate,
     heft,

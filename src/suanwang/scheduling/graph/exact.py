@@ -1,9 +1,9 @@
 """The exact optimum of a small graph placement: a MILP on HiGHS (``scipy.optimize.milp``).
 
-The model is the list scheduler's (``costs.GraphCosts``, ``heft.evaluate``), so the gap between
-the two is the heuristic's alone. Variables: ``x[s, n]`` (stage s on node position n, binary,
-only where its compute is finite), ``t[s]`` (start, ms) and ``C`` (makespan, ms). Minimise C
-subject to
+The model is the list scheduler's (``costs.GraphCosts``, ``list_scheduler.evaluate``), so the
+gap between the two is the heuristic's alone. Variables: ``x[s, n]`` (stage s on node position
+n, binary, only where its compute is finite), ``t[s]`` (start, ms) and ``C`` (makespan, ms).
+Minimise C subject to
 
 * each stage on one node: sum_n x[s, n] = 1;
 * entry stages wait for their input: t[s] >= sum_n in_comm[s, n] x[s, n];
@@ -30,7 +30,7 @@ from scipy.sparse import coo_array
 
 from suanwang.model.graph import TaskGraph
 from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, IntArray
-from suanwang.scheduling.graph.heft import GraphSchedule, evaluate
+from suanwang.scheduling.graph.list_scheduler import GraphSchedule, evaluate
 
 MIP_REL_GAP = 1e-7
 """Relative gap at which HiGHS calls an incumbent optimal (its default, 1e-4, is too coarse
@@ -42,7 +42,7 @@ class ExactResult:
     """The MILP's answer.
 
     Attributes:
-        schedule: The best assignment found, timed by ``heft.evaluate``.
+        schedule: The best assignment found, timed by ``list_scheduler.evaluate``.
         bound_ms: Proven lower bound on the makespan (equals it when ``proven``).
         proven: Whether the makespan is proven optimal (within ``MIP_REL_GAP``).
         solve_s: Wall time of the solve.

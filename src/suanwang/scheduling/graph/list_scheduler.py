@@ -197,9 +197,20 @@ def heft(
     position = np.full(len(graph.stages), -1, dtype=np.intp)
     finish = np.zeros(len(graph.stages))
     entries = set(graph.entries)
+    devices = costs.demand[:, 2:] > 0
+    pending = devices.sum(axis=0)  # device stages of each kind still to place
+    # The most cores and devices one stage of each kind holds (1 where no stage uses it).
+    largest = np.ones((2, devices.shape[1]))
+    for k in np.flatnonzero(pending).tolist():
+        users = devices[:, k]
+        largest[:, k] = costs.demand[users, 0].max(), costs.demand[users, 2 + k].max()
+    largest = np.maximum(largest, _SLACK)
     for s in np.lexsort((topological, -rank)).tolist():
         need = costs.demand[s]
+        pending = pending - devices[s]
         places = _places(costs, s, room)
+        if pending.any() and not need[2:].any():
+            places = _keep_device_room(places, room, need, pending, largest)
         end, done, traffic = _finish_at(
             graph, costs, s, places, position=position, finish=finish, entry=s in entries
         )
@@ -261,6 +272,36 @@ def _places(costs: GraphCosts, s: int, room: FloatArray) -> IntArray:
     wider = np.isfinite(costs.compute_ms[s]) & (room >= need).all(axis=1)
     wide: IntArray = np.flatnonzero(wider)
     return wide
+
+
+def _keep_device_room(
+    places: IntArray,
+    room: FloatArray,
+    need: FloatArray,
+    pending: IntArray,
+    largest: FloatArray,
+) -> IntArray:
+    """``places`` less the device nodes whose room the device stages still to come need.
+
+    For a stage that uses no device. Per device kind that later stages need, a node has room
+    for min(its free cores / the most cores such a stage holds, its free devices / the most
+    devices one holds) of them (``largest``); those slots must cover the stages to come. The
+    stage is kept off a node where its cores would break that; if that leaves no place,
+    ``places`` stays as it was.
+    """
+    keep = np.ones(places.size, dtype=bool)
+    for k in np.flatnonzero(pending > 0).tolist():
+        cores, count = largest[0, k], largest[1, k]
+        by_devices = np.floor(room[:, 2 + k] / count + _SLACK)
+        slots = np.minimum(np.floor(room[:, 0] / cores + _SLACK), by_devices)
+        after = np.minimum(
+            np.floor((room[places, 0] - need[0]) / cores + _SLACK), by_devices[places]
+        )
+        keep &= slots.sum() - slots[places] + after >= pending[k]
+    if keep.all() or not keep.any():
+        return places
+    kept: IntArray = places[keep]
+    return kept
 
 
 def _finish_at(

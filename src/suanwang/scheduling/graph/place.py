@@ -1,7 +1,7 @@
 """Online placement of a task graph: the cost model, HEFT, the budgets, then the ledger.
 
 ``place_graph`` builds the graph's cost model over prefiltered candidates
-(``costs.graph_costs``), places it with ``heft.list_schedule`` (HEFT with and without its
+(``costs.graph_costs``), places it with ``list_scheduler.list_schedule`` (HEFT with and without its
 lookahead, the better of the two), checks its latency budget and price budget,
 and reserves every stage's room in the state's ledger under ``<graph id>/<stage id>`` (all or
 nothing: a refused reservation gives back the ones made). Links are not reserved: stages' data
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from suanwang.model.graph import TaskGraph
 from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, graph_costs
-from suanwang.scheduling.graph.heft import GraphSchedule, list_schedule
+from suanwang.scheduling.graph.list_scheduler import GraphSchedule, list_schedule
 from suanwang.scheduling.reservations import OverCommitError, Reservation
 from suanwang.scheduling.state import ClusterState
 
@@ -35,7 +35,8 @@ class GraphPlacement:
         graph_id: The graph.
         node_ids: Per stage (in ``graph.stages`` order), the node it runs on.
         node_index: The same as node indexes (``TopologyArrays`` order).
-        schedule: Start and finish times, makespan, traffic, cost (``heft.GraphSchedule``).
+        schedule: Start and finish times, makespan, traffic, cost
+            (``list_scheduler.GraphSchedule``).
         costs: The cost model it was decided on.
         reserved: Whether the stages hold their room in the ledger.
     """
@@ -72,7 +73,7 @@ def place_graph(
         graph: The graph; it needs an ingress site.
         state: The cluster; its ledger is written when ``reserve``.
         candidates_per_stage: ``k`` of the prefilter, None for every node (small clusters).
-        traffic_weight: ms one MB x hop of traffic is worth (see ``heft``).
+        traffic_weight: ms one MB x hop of traffic is worth (see ``list_scheduler.heft``).
         reserve: Hold the stages in the ledger.
 
     Raises:
