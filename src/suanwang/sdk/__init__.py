@@ -16,11 +16,13 @@ from suanwang.sdk.types import (
     Explanation,
     Node,
     Problem,
+    Retirement,
     Site,
     Task,
     TaskPage,
     TaskSpec,
     TaskType,
+    TopologyChange,
 )
 
 __all__ = [
@@ -30,9 +32,11 @@ __all__ = [
     "Explanation",
     "Node",
     "Problem",
+    "Retirement",
     "Site",
     "Task",
     "TaskPage",
     "TaskSpec",
     "TaskType",
+    "TopologyChange",
 ]

@@ -20,10 +20,12 @@ from suanwang.sdk.types import (
     Node,
     NodeState,
     Problem,
+    Retirement,
     Site,
     Task,
     TaskPage,
     TaskState,
+    TopologyChange,
 )
 from suanwang.security.tls import client_context
 
@@ -175,6 +177,29 @@ class Client:
     def list_sites(self, *, tier: str | None = None) -> list[Site]:
         """Every site of the live topology (all pages) with its node count."""
         return cast(list[Site], self._pages("/v1/sites", {} if tier is None else {"tier": tier}))
+
+    def register(
+        self,
+        kind: str,
+        record: dict[str, Any],
+        *,
+        enrol_ttl_s: float | None = None,
+    ) -> TopologyChange:
+        """Add a ``site``, ``node``, ``link`` or ``service`` record to the live topology.
+
+        The record is written as in a scenario file; a node with ``enrol_ttl_s`` also gets a
+        one-time enrolment token for its agent. A record that does not fit is a 422
+        ``ApiError`` whose problem names ``field`` and ``value``.
+        """
+        if kind not in ("site", "node", "link", "service"):
+            raise ValueError(f"cannot register a {kind!r}: site, node, link or service")
+        params = {} if enrol_ttl_s is None else {"enrol_ttl_s": enrol_ttl_s}
+        return cast(TopologyChange, self._call("POST", f"/v1/{kind}s", json=record, params=params))
+
+    def retire_node(self, node_id: str, reason: str = "retired by its provider") -> Retirement:
+        """Retire a node: it drains (services move without a break), then stays down."""
+        body = {"reason": reason}
+        return cast(Retirement, self._call("POST", f"/v1/nodes/{node_id}/retire", json=body))
 
     def catalogue_types(self) -> Catalogue:
         """The live scenario's catalogue task types, with the demand each gives a task."""

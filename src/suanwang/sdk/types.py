@@ -118,6 +118,27 @@ class Node(TypedDict):
     price_per_hour: float
 
 
+class TopologyChange(TypedDict):
+    """A runtime topology change as stored: its version, what it added or retired, who, when."""
+
+    version: int
+    kind: Literal["site", "node", "link", "service", "retire"]
+    id: str
+    who: str
+    at_s: float
+    body: dict[str, Any]
+    enrol_token: str | None
+    enrol_token_expires_at_s: float | None
+
+
+class Retirement(TypedDict):
+    """A node retired: it drains (``moving`` services began to move), then stays down."""
+
+    id: str
+    state: NodeState
+    moving: int
+
+
 class Site(TypedDict):
     """A site: tier, region, position, energy and its node count."""
 
