@@ -18,12 +18,15 @@ the graph's end-to-end latency, is the last arrival of an exit stage's result at
    node (PEFT's table, Arabnejad and Barbosa, 2014: the least time, capacity aside, from its
    finish there to the end); ties go to less traffic, then the lower position. Without the
    lookahead a stage is put next to its parents even when its children's data then has a long
-   way to go (on the gap benchmark, a median gap several times larger).
+   way to go (on the 96 gap instances of ``bench_graph``, within 10 % of the optimum on 67
+   against 84 with it).
 
 Non-insertion, and none is needed: a node runs its stages side by side within its free room
 (cores, memory, devices), which the scheduler keeps per node as it assigns stages, so a node
-never has a busy interval to insert into. When no candidate has room left, every node of the
-model with room is tried before the graph is refused.
+never has a busy interval to insert into. A stage that uses no device is kept off device nodes
+whose cores the device stages still to come need (``_keep_device_room``). When no candidate has
+room left, every node of the model with room is tried before the graph is refused.
+``list_schedule`` runs HEFT with and without the lookahead and keeps the lower makespan.
 """
 
 from __future__ import annotations
