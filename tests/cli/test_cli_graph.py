@@ -92,6 +92,17 @@ def test_exact_is_refused_on_a_large_model(tmp_path: Path) -> None:
     assert "--exact is for small graphs" in err
 
 
+def test_the_example_in_docs_places_within_its_budget() -> None:
+    example = Path(__file__).resolve().parents[2] / "docs/examples/video-analytics-graph.yaml"
+    result = runner.invoke(
+        app, ["graph", "place", "-f", str(example), "-o", "json"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert len(data["stages"]) == 5
+    assert data["makespan_ms"] <= data["latency_budget_ms"]
+
+
 def test_the_command_is_registered() -> None:
     result = runner.invoke(main_app, ["graph", "place", "--help"], env={"COLUMNS": "120"})
     assert result.exit_code == 0
