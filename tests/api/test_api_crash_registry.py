@@ -4,7 +4,8 @@ Each round starts the server on one SQLite data folder, registers a new node and
 process after a delay drawn from a seeded RNG (from before the request is read to after it is
 answered). The store is then opened directly: the node is either wholly registered (its change
 row with the next version and its ``node.register`` audit entry) or absent (neither), never
-half; versions have no gap; and the next start serves exactly the registered nodes.
+half; versions have no gap; the next start serves exactly the registered nodes; and the
+caller's retry of the same record succeeds without registering it twice.
 """
 
 from __future__ import annotations
@@ -105,7 +106,12 @@ def test_a_killed_registration_leaves_the_node_whole_or_absent_never_half(
                 served = {
                     n["id"] for n in client.get("/v1/nodes", params={"limit": 100_000}).json()
                 }
-            assert {n for n in served if n.startswith("crash-")} == registered, round_no
+                assert {n for n in served if n.startswith("crash-")} == registered, round_no
+                # The caller retries: the same record answers the stored change or makes it.
+                retried = client.post("/v1/nodes", json=_node(round_no))
+                assert retried.status_code == 201, (round_no, retried.text)
+            registered.add(node_id)
+            assert len(_stored(url, node_id)[0]) == 2 + len(registered), round_no
     finally:
         server.stop()
     assert sum(outcomes.values()) == ROUNDS

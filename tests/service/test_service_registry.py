@@ -261,3 +261,18 @@ def test_a_link_without_latency_gets_it_from_the_ends_geo_and_comes_last(
     topology = plane.live.scenario.topology
     assert list(topology.links)[-1] == change.record_id == "edge-north--edge-west"
     assert topology.links["edge-north--edge-west"].latency_ms > 0
+
+
+def test_a_registration_sent_again_answers_the_stored_change_and_writes_nothing(
+    open_plane: Callable[[], ControlPlane],
+) -> None:
+    plane = open_plane()
+    _register_west(plane)
+    again = plane.registry.register(ADMIN, ChangeKind.NODE, dict(NODE)).result(10)
+    assert (again.version, again.record_id) == (2, "edge-west-1")
+    assert len(plane.stores.audit.list()) == 3
+    with pytest.raises(RegistrationError, match="taken"):
+        plane.registry.register(ADMIN, ChangeKind.NODE, {**NODE, "cpu_cores": 2}).result(10)
+    plane.registry.retire(ADMIN, "edge-west-1", "gone").result(10)
+    with pytest.raises(RegistrationError, match="taken"):
+        plane.registry.register(ADMIN, ChangeKind.NODE, dict(NODE)).result(10)

@@ -7,7 +7,8 @@ field and the value, nothing written), stored as the next version with its audit
 transaction, and then the live network grows in place (``LiveNetwork.grow``): tasks, runs and
 reservations go on, and the next scheduling cycle sees the new node or link. A node starts
 ``no-agent`` (when agents are required) until its agent enrols. A service (with its instances
-on known nodes) joins the catalogue only.
+on known nodes) joins the catalogue only. Sending a registration again with the same record
+answers the stored change (nothing written), so a caller who heard no answer may retry.
 
 Retiring a node stores a ``retire`` change, then drains it (services move make-before-break,
 batch tasks finish there); once nothing runs on it the writer's tick marks it down for good.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import logging
 from collections.abc import Iterable
 from concurrent.futures import Future
@@ -279,9 +281,17 @@ class Registry:
 
         def run(batch: Batch) -> TopologyChange:
             live = self.plane.live
-            _check_fits(live.scenario, kind, body)
-            grown = grown_by(live.scenario, kind, body)
             record_id = record_id_of(kind, body)
+            try:
+                _check_fits(live.scenario, kind, body)
+            except RegistrationError as error:
+                replayed = (
+                    self._replayed(live, kind, record_id, body) if error.field == "id" else None
+                )
+                if replayed is None:
+                    raise
+                return replayed
+            grown = grown_by(live.scenario, kind, body)
             event = AuditEvent(
                 who.id,
                 f"{kind.value}.register",
@@ -294,6 +304,22 @@ class Registry:
             return change
 
         return self.plane.call(run)
+
+    def _replayed(
+        self, live: LiveNetwork, kind: ChangeKind, record_id: str, body: dict[str, Any]
+    ) -> TopologyChange | None:
+        """The stored change a retried registration repeats (same kind, id and record), if any.
+
+        So that a caller who heard no answer (a lost connection, a crash) can send it again;
+        a retired node's record is not registered again.
+        """
+        if record_id in live.retired_nodes:
+            return None
+        same = json.dumps(body, sort_keys=True, allow_nan=False)
+        for change in self._store.changes():
+            if change.kind is kind and change.record_id == record_id:
+                return change if json.dumps(change.body, sort_keys=True) == same else None
+        return None
 
     def retire(self, who: Principal, node_id: str, reason: str) -> Future[int]:
         """Retire a node: stored, then drained; the future holds how many services move."""
