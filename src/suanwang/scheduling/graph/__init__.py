@@ -9,8 +9,6 @@ graphs, against which the heuristic's gap is measured (``benchmarks/bench_graph.
 from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, graph_costs
 from suanwang.scheduling.graph.exact import ExactResult, solve_exact
 from suanwang.scheduling.graph.list_scheduler import (
-    GraphSchedule,
-    evaluate,
     heft,
     list_schedule,
     optimistic_costs,
@@ -24,6 +22,7 @@ from suanwang.scheduling.graph.place import (
     release_graph,
     stage_task_id,
 )
+from suanwang.scheduling.graph.timing import GraphSchedule, evaluate
 
 __all__ = [
     "CANDIDATES_PER_STAGE",

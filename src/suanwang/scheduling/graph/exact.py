@@ -1,6 +1,6 @@
 """The exact optimum of a small graph placement: a MILP on HiGHS (``scipy.optimize.milp``).
 
-The model is the list scheduler's (``costs.GraphCosts``, ``list_scheduler.evaluate``), so the
+The model is the list scheduler's (``costs.GraphCosts``, ``timing.evaluate``), so the
 gap between the two is the heuristic's alone. Variables: ``x[s, n]`` (stage s on node position
 n, binary, only where its compute is finite), ``t[s]`` (start, ms) and ``C`` (makespan, ms).
 Minimise C subject to
@@ -30,7 +30,7 @@ from scipy.sparse import coo_array
 
 from suanwang.model.graph import TaskGraph
 from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, IntArray
-from suanwang.scheduling.graph.list_scheduler import GraphSchedule, evaluate
+from suanwang.scheduling.graph.timing import GraphSchedule, evaluate
 
 MIP_REL_GAP = 1e-7
 """Relative gap at which HiGHS calls an incumbent optimal (its default, 1e-4, is too coarse
@@ -42,7 +42,7 @@ class ExactResult:
     """The MILP's answer.
 
     Attributes:
-        schedule: The best assignment found, timed by ``list_scheduler.evaluate``.
+        schedule: The best assignment found, timed by ``timing.evaluate``.
         bound_ms: Proven lower bound on the makespan (equals it when ``proven``).
         proven: Whether the makespan is proven optimal (within ``MIP_REL_GAP``).
         solve_s: Wall time of the solve.

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from suanwang.model.graph import TaskGraph
 from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, graph_costs
-from suanwang.scheduling.graph.list_scheduler import GraphSchedule, list_schedule
+from suanwang.scheduling.graph.list_scheduler import list_schedule
+from suanwang.scheduling.graph.timing import GraphSchedule
 from suanwang.scheduling.reservations import OverCommitError, Reservation
 from suanwang.scheduling.state import ClusterState
 
@@ -36,7 +37,7 @@ class GraphPlacement:
         node_ids: Per stage (in ``graph.stages`` order), the node it runs on.
         node_index: The same as node indexes (``TopologyArrays`` order).
         schedule: Start and finish times, makespan, traffic, cost
-            (``list_scheduler.GraphSchedule``).
+            (``timing.GraphSchedule``).
         costs: The cost model it was decided on.
         reserved: Whether the stages hold their room in the ledger.
     """
