@@ -3,6 +3,10 @@
 Each ``Arrivals`` of the workload becomes an iterator of ``(time_s, task_type, ingress)`` drawn
 in chunks with numpy from its own random generator (spawned from the run's seed), so a stream's
 requests do not depend on how the streams interleave, and a run is the same for the same seed.
+Within a stream, the times, the ingress sites and the thinning draws each have a generator of
+their own (spawned from the stream's), so that their chunks never interleave. Chunks start
+small and double up to ``_CHUNK_MAX``: a stream holds buffered draws in proportion to what it
+has used so far, so thousands of slow streams (one user each) stay small in memory.
 Diurnal and burst rates are drawn by thinning a Poisson process at the peak rate (Lewis and
 Shedler), which is exact for piecewise-constant rates.
 """
@@ -23,7 +27,15 @@ from suanwang.twin.errors import TwinError
 Arrival = tuple[float, str, str]
 """(time in seconds from the start of the run, task type, ingress site id)"""
 
-_CHUNK = 4096
+_CHUNK_MIN, _CHUNK_MAX = 16, 1024
+
+
+def _chunk_sizes() -> Iterator[int]:
+    """16, 32, 64, ... then ``_CHUNK_MAX`` for ever: draws per numpy call."""
+    size = _CHUNK_MIN
+    while True:
+        yield size
+        size = min(2 * size, _CHUNK_MAX)
 
 
 def _ingress_draw(arrivals: Arrivals, rng: np.random.Generator) -> Iterator[str]:
@@ -33,8 +45,9 @@ def _ingress_draw(arrivals: Arrivals, rng: np.random.Generator) -> Iterator[str]
     sites = [site for site, _ in arrivals.ingress]
     weights = np.array([weight for _, weight in arrivals.ingress], dtype=np.float64)
     weights /= weights.sum()
-    while True:
-        for index in rng.choice(len(sites), size=_CHUNK, p=weights).tolist():
+    for size in _chunk_sizes():
+        # Indices stay in the array (8 bytes each), not a list of Python ints.
+        for index in rng.choice(len(sites), size=size, p=weights):
             yield sites[index]
 
 
@@ -43,11 +56,11 @@ def _poisson_times(rate_per_s: float, rng: np.random.Generator) -> Iterator[floa
     if rate_per_s <= 0:
         return
     now = 0.0
-    while True:
-        gaps = rng.exponential(1.0 / rate_per_s, size=_CHUNK)
+    for size in _chunk_sizes():
+        gaps = rng.exponential(1.0 / rate_per_s, size=size)
         times = now + np.cumsum(gaps)
         now = float(times[-1])
-        yield from times.tolist()
+        yield from map(float, times)  # 8 bytes a buffered time, not a list of floats
 
 
 def arrival_stream(
@@ -71,11 +84,12 @@ def arrival_stream(
     if arrivals.kind is ArrivalKind.TRACE:
         yield from _trace(arrivals, rng, base_dir)
         return
-    ingress = _ingress_draw(arrivals, rng)
+    sites_rng, times_rng, thinning_rng = rng.spawn(3)
+    ingress = _ingress_draw(arrivals, sites_rng)
     task_type = arrivals.task_type
     kind = arrivals.kind
     if kind is ArrivalKind.POISSON:
-        for time_s in _poisson_times(arrivals.rate_per_s, rng):
+        for time_s in _poisson_times(arrivals.rate_per_s, times_rng):
             yield time_s, task_type, next(ingress)
         return
     if kind is ArrivalKind.DIURNAL:
@@ -96,15 +110,15 @@ def arrival_stream(
             return 1.0 if time_s % every < duration else 1.0 / factor
 
         peak_rate = arrivals.rate_per_s * factor
-    draws = _uniforms(rng)
-    for time_s in _poisson_times(peak_rate, rng):
+    draws = _uniforms(thinning_rng)
+    for time_s in _poisson_times(peak_rate, times_rng):
         if next(draws) < keep(time_s):
             yield time_s, task_type, next(ingress)
 
 
 def _uniforms(rng: np.random.Generator) -> Iterator[float]:
-    while True:
-        yield from rng.random(_CHUNK).tolist()
+    for size in _chunk_sizes():
+        yield from map(float, rng.random(size))
 
 
 def _trace(
