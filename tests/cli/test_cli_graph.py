@@ -86,6 +86,14 @@ def test_bad_graphs_exit_2_with_one_line(tmp_path: Path, text: str, message: str
     assert re.search(message, err), err
 
 
+def test_a_traffic_weight_lowers_the_traffic(tmp_path: Path) -> None:
+    code, out, err = run(tmp_path, GRAPH, "-o", "json")
+    assert code == 0, err
+    code, weighted, err = run(tmp_path, GRAPH, "--traffic-weight", "100", "-o", "json")
+    assert code == 0, err
+    assert json.loads(weighted)["traffic_mb_hops"] < json.loads(out)["traffic_mb_hops"]
+
+
 def test_exact_is_refused_on_a_large_model(tmp_path: Path) -> None:
     code, _, err = run(tmp_path, GRAPH, "--exact")
     assert code == 2

@@ -161,6 +161,27 @@ def test_cpu_stages_leave_the_cores_a_later_gpu_stage_needs() -> None:
     assert placement.node_ids == ("c", "g")
 
 
+def test_a_traffic_weight_trades_latency_for_traffic() -> None:
+    # U - A - B in a line, 1 ms and 10,000 Mbps a link; a at A (50 ms of work), b at B (12.5 ms).
+    topology = Topology(
+        [Site("U", Tier.TERMINAL), Site("A", Tier.EDGE), Site("B", Tier.REGION)],
+        [
+            Node("a", "A", cpu_cores=8, mem_gib=16.0, cpu_peak_gflops={FP32: 1_000.0}),
+            Node("b", "B", cpu_cores=8, mem_gib=16.0, cpu_peak_gflops={FP32: 4_000.0}),
+        ],
+        links=[Link("u-a", "U", "A", 10_000.0, 1.0), Link("a-b", "A", "B", 10_000.0, 1.0)],
+    )
+    graph = TaskGraph("g", (Stage("s", 10.0, cpu_cores=4.0, input_mb=10.0),), ingress_site="U")
+    costs = graph_costs(graph, ClusterState(topology))
+    fast = heft(graph, costs)  # b: 2 + 8 + 12.5 + 2 = 24.5 ms, 10 MB over two links
+    assert _node_ids(costs, fast, topology) == ["b"]
+    assert (fast.makespan_ms, fast.traffic_mb_hops) == pytest.approx((24.5, 20.0))
+    # At 10 ms a MB x hop, a (60 ms + 100) beats b (24.5 ms + 200).
+    near = heft(graph, costs, traffic_weight=10.0)
+    assert _node_ids(costs, near, topology) == ["a"]
+    assert (near.makespan_ms, near.traffic_mb_hops) == pytest.approx((60.0, 10.0))
+
+
 def test_a_stage_no_node_can_run_is_named() -> None:
     graph = TaskGraph(
         "g",

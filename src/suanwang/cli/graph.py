@@ -193,6 +193,14 @@ def place(
             "--candidates", min=0, help="Candidate nodes per kind of demand; 0: every node."
         ),
     ] = 32,
+    traffic_weight: Annotated[
+        float,
+        typer.Option(
+            "--traffic-weight",
+            min=0.0,
+            help="ms one MB x hop of traffic is worth against latency (0: least latency).",
+        ),
+    ] = 0.0,
     exact: Annotated[
         bool, typer.Option("--exact", help="Also solve the MILP optimum (small graphs only).")
     ] = False,
@@ -216,7 +224,9 @@ def place(
         graph = read_graph(file)
         topology = resolve_scenario(scenario).topology
         state = ClusterState(topology)
-        placement = place_graph(graph, state, candidates_per_stage=candidates or None)
+        placement = place_graph(
+            graph, state, candidates_per_stage=candidates or None, traffic_weight=traffic_weight
+        )
         optimum = _exact(graph, placement, time_limit) if exact else None
     arrays = topology.arrays
     sites = [arrays.vertex_ids[int(v)] for v in arrays.node_vertex[list(placement.node_index)]]
