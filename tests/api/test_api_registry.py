@@ -92,8 +92,10 @@ def test_a_service_with_instances_joins_the_catalogue(api: Api) -> None:
     assert made.json()["version"] == 4
     shown = api.call("alice", "GET", "/v1/services/cs-new").json()
     assert [i["node_id"] for i in shown["instances"]] == ["edge-new-1"]
-    again = api.call("admin", "POST", "/v1/services", json=service)
-    assert (again.status_code, again.json()["field"]) == (422, "id")
+    again = api.call("admin", "POST", "/v1/services", json=service)  # a retry: the same change
+    assert (again.status_code, again.json()["version"]) == (201, 4)
+    other = api.call("admin", "POST", "/v1/services", json={**service, "name": "another"})
+    assert (other.status_code, other.json()["field"]) == (422, "id")
     ghost = {"id": "cs-ghost", "instances": [{"id": "csci-g", "node": "ghost-1"}]}
     refused = api.call("admin", "POST", "/v1/services", json=ghost)
     assert refused.status_code == 422
