@@ -90,6 +90,17 @@ def test_edgesimpy_servers_become_nodes() -> None:
     assert dict(node.labels)["model"] == "E5645"
 
 
+def test_edgesimpy_static_power_in_watts_as_its_builders_write_it(tmp_path: Path) -> None:
+    data = _edgesimpy_data()
+    server = data["EdgeServer"][2]["attributes"]  # es-3: a 200 W peak
+    server["power_model_parameters"]["static_power_percentage"] = 63.1
+    path = tmp_path / "builders.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    node = import_edgesimpy(path).topology.nodes["es-3"]
+    assert node.idle_power_w == 63.1
+    assert node.peak_power_w == 200.0
+
+
 def test_edgesimpy_services_applications_and_users() -> None:
     scenario = import_edgesimpy(EDGESIMPY)
     placed, unplaced = scenario.services
@@ -155,7 +166,8 @@ def _negative_delay(data: dict[str, Any]) -> None:
 
 
 def _bad_static_power(data: dict[str, Any]) -> None:
-    data["EdgeServer"][0]["attributes"]["power_model_parameters"]["static_power_percentage"] = 2
+    # Above 1 reads as watts (as EdgeSimPy's builders write it), so above the peak is wrong.
+    data["EdgeServer"][0]["attributes"]["power_model_parameters"]["static_power_percentage"] = 1000
 
 
 @pytest.mark.parametrize(
