@@ -26,7 +26,7 @@ from suanwang.security import KeyPair
 from suanwang.security import Role as KeyRole
 from suanwang.service import ControlPlane
 from suanwang.service.agents import AgentPolicy
-from suanwang.service.registry import RegistrationError
+from suanwang.service.overlay import RegistrationError
 from suanwang.storage import open_store
 
 ADMIN = Principal("root", "ops", frozenset({Role.ADMIN}))

@@ -29,7 +29,7 @@ from suanwang.api.problems import ApiError
 from suanwang.control.changes import ChangeKind, TopologyChange
 from suanwang.control.stores import Principal, Role
 from suanwang.service import ControlPlane
-from suanwang.service.registry import RegistrationError
+from suanwang.service.overlay import RegistrationError
 
 router = APIRouter(tags=["registry"])
 
