@@ -230,3 +230,82 @@ def test_sigkill_during_enrolment_leaves_a_binding_whole_or_absent(tmp_path: Pat
         net.close()
     assert sum(outcomes.values()) == ENROL_ROUNDS
     print(f"enrolment kill rounds: {outcomes}")  # the report of the rounds (pytest -s)
+
+
+REGISTER_ROUNDS = 20
+
+
+def _register(url: str, token: str, body: dict[str, Any], outcome: dict[str, object]) -> None:
+    """Register a node with an enrolment token, noting the answer (if one came)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=10.0) as client:
+            answer = client.post("/v1/nodes", params={"enrol_ttl_s": 600}, json=body)
+            outcome["status"] = answer.status_code
+    except httpx.HTTPError as error:
+        outcome["error"] = type(error).__name__
+
+
+def _registration_rows(net: RestartingNet, node: str) -> tuple[int, int]:
+    """How many topology changes and register audit entries the database holds for ``node``."""
+    changes = net.query("SELECT COUNT(*) FROM topology_changes WHERE record_id = ?", node)
+    audited = net.query(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'node.register' AND target = ?",
+        f"node:{node}",
+    )
+    return int(str(changes[0][0])), int(str(audited[0][0]))
+
+
+@pytest.mark.timeout(400)
+def test_sigkill_during_registration_leaves_a_node_whole_or_absent(tmp_path: Path) -> None:
+    """A kill at a random point of ``POST /v1/nodes``: the node is whole or absent, never half.
+
+    Whole: its change row, its audit entry and the node in the rebuilt live topology, all three;
+    absent: none of them. Sending the same registration again then completes it exactly once
+    (a replay of the stored change, or the first write), with an enrolment token.
+    """
+    scenario = write_three_sites(tmp_path)
+    net = RestartingNet(tmp_path / "data", str(scenario), HEALTH)
+    rng = random.Random(16)
+    outcomes = {"whole": 0, "absent": 0}
+    try:
+        net.start()
+        for round_no in range(REGISTER_ROUNDS):
+            node = f"reg-{round_no}"
+            body = {"id": node, "site": "edge-north", "cpu_cores": 2, "mem_gib": 4}
+            outcome: dict[str, object] = {}
+            args = (net.net.url, net.net.admin_token, body, outcome)
+            registering = threading.Thread(target=_register, args=args)
+            registering.start()
+            time.sleep(rng.uniform(0.0, 0.06))  # the kill point, drawn at random
+            net.kill()
+            registering.join(30)
+            net.start()
+
+            changes, audited = _registration_rows(net, node)
+            with net.net.client() as admin:
+                seen = admin.get(f"/v1/nodes/{node}").status_code
+            assert changes in (0, 1), (round_no, outcome, changes)
+            assert (changes, audited, seen) in ((1, 1, 200), (0, 0, 404)), (
+                round_no,
+                outcome,
+                changes,
+                audited,
+                seen,
+            )
+            if outcome.get("status") == 201:
+                assert changes == 1, (round_no, outcome)  # acknowledged: kept
+            outcomes["whole" if changes else "absent"] += 1
+
+            again: dict[str, object] = {}
+            _register(net.net.url, net.net.admin_token, body, again)
+            assert again.get("status") == 201, (round_no, again)
+            assert _registration_rows(net, node) == (1, 1), round_no
+            tokens = net.query("SELECT COUNT(*) FROM enrol_tokens WHERE node_id = ?", node)
+            assert int(str(tokens[0][0])) >= 1, round_no
+        versions = [int(str(v)) for (v,) in net.query("SELECT version FROM topology_changes")]
+        assert sorted(versions) == list(range(1, REGISTER_ROUNDS + 1))
+    finally:
+        net.close()
+    assert sum(outcomes.values()) == REGISTER_ROUNDS
+    print(f"registration kill rounds: {outcomes}")  # the report of the rounds (pytest -s)
