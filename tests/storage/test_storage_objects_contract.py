@@ -297,3 +297,22 @@ def test_a_crashed_puts_leftover_is_invisible_and_swept(tmp_path: Path) -> None:
     clock.now_s += STALE_TMP_S + 1
     store.expire()
     assert not leftover.exists()
+
+
+def test_a_reference_names_an_object_of_its_tenant_while_it_lives(adapter: Any) -> None:
+    _, store, clock = adapter
+    first = _put(store, "acme", b"result one")
+    assert store.ref("acme", "result-t1") is None
+    store.put_ref("acme", "result-t1", first)
+    assert store.ref("acme", "result-t1") == first
+    second = _put(store, "acme", b"result two")
+    store.put_ref("acme", "result-t1", second)
+    assert store.ref("acme", "result-t1") == second
+    assert store.ref("rival", "result-t1") is None
+    with pytest.raises(ObjectNotFoundError):
+        store.put_ref("rival", "result-t1", second)
+    assert store.expire() == 0
+    clock.now_s += RETENTION_S + 1
+    assert store.ref("acme", "result-t1") is None
+    with pytest.raises(ValueError, match="'../x'"):
+        store.ref("acme", "../x")

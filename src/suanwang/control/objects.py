@@ -20,6 +20,9 @@ DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 """A tenant name usable as a namespace (a folder or key prefix)."""
 
+REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+"""A reference's name: letters, digits, '.', '_' and '-', 1-200 characters."""
+
 CHUNK_BYTES = 1 << 20
 """Bytes read and written at a time while streaming an object."""
 
@@ -99,6 +102,19 @@ def check_tenant(tenant: str) -> str:
     return tenant
 
 
+def check_ref(name: str) -> str:
+    """``name`` if it can name a reference.
+
+    Raises:
+        ValueError: it cannot, naming the value.
+    """
+    if not isinstance(name, str) or not REF_RE.match(name) or ".." in name:
+        raise ValueError(
+            f"a reference name is 1-200 letters, digits, '.', '_' or '-', got {name!r}"
+        )
+    return name
+
+
 def sha256_of(data: bytes) -> str:
     """The digest the store gives ``data``."""
     return hashlib.sha256(data).hexdigest()
@@ -164,6 +180,9 @@ class ObjectStore(Protocol):
           end of a corrupted stream rather than returning wrong bytes silently).
         * Bad digests and tenants raise ``ValueError`` naming the value; a missing object
           raises ``ObjectNotFoundError``; ``delete`` of a missing object returns False.
+        * A reference is a tenant's name for one of its objects (``put_ref``; a task's result,
+          say): ``ref`` returns the digest last set, or None when there is none or its object
+          is gone (deleted or expired); setting it is atomic. Names are checked (``check_ref``).
         * Every method is safe to call from several threads at once.
     """
 
@@ -195,6 +214,14 @@ class ObjectStore(Protocol):
 
     def expire(self) -> int:
         """Delete every tenant's expired objects; returns how many."""
+        ...
+
+    def put_ref(self, tenant: str, name: str, digest: str) -> None:
+        """Point the tenant's reference ``name`` at the object ``digest`` (which it holds)."""
+        ...
+
+    def ref(self, tenant: str, name: str) -> str | None:
+        """The digest ``name`` points at, or None (unset, or its object is gone)."""
         ...
 
 

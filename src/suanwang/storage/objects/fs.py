@@ -23,9 +23,13 @@ from suanwang.control.objects import (
     Readable,
     VerifyingReader,
     check_digest,
+    check_ref,
     check_tenant,
 )
 from suanwang.storage.objects.spool import spool
+
+REFS_DIR = "refs"
+"""A tenant's folder of references (object folders are two hex digits, so no clash)."""
 
 TMP_DIR = ".tmp"
 """Folder of puts in progress; a name no tenant can have (tenants start with a letter or digit)."""
@@ -149,3 +153,22 @@ class FileObjectStore:
                             path.unlink()
                             deleted += 1
         return deleted
+
+    def put_ref(self, tenant: str, name: str, digest: str) -> None:
+        """Point ``name`` at ``digest`` (a file holding the digest, renamed into place)."""
+        if not self.exists(tenant, digest):
+            raise ObjectNotFoundError(tenant, digest)
+        folder = self.root / tenant / REFS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / TMP_DIR / f"ref-{threading.get_ident()}-{check_ref(name)}.part"
+        tmp.write_text(digest, encoding="ascii")
+        os.replace(tmp, folder / name)
+
+    def ref(self, tenant: str, name: str) -> str | None:
+        """The digest ``name`` points at while its object lives."""
+        path = self.root / check_tenant(tenant) / REFS_DIR / check_ref(name)
+        try:
+            digest = path.read_text(encoding="ascii")
+        except FileNotFoundError:
+            return None
+        return digest if self.exists(tenant, digest) else None

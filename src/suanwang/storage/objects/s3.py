@@ -23,6 +23,7 @@ from suanwang.control.objects import (
     Readable,
     VerifyingReader,
     check_digest,
+    check_ref,
     check_tenant,
 )
 from suanwang.storage.objects.spool import spool
@@ -144,6 +145,28 @@ class S3ObjectStore:
         with contextlib.suppress(Exception):
             self._s3.delete_object(Bucket=self.bucket, Key=self._key(tenant, digest))
         return visible
+
+    def put_ref(self, tenant: str, name: str, digest: str) -> None:
+        """Point ``name`` at ``digest`` (a small key under ``.refs/<tenant>/``; one PUT).
+
+        No tenant starts with '.', so reference keys never fall under a tenant's objects.
+        """
+        if not self.exists(tenant, digest):
+            raise ObjectNotFoundError(tenant, digest)
+        key = f"{self.prefix}.refs/{tenant}/{check_ref(name)}"
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=digest.encode("ascii"))
+
+    def ref(self, tenant: str, name: str) -> str | None:
+        """The digest ``name`` points at while its object lives."""
+        key = f"{self.prefix}.refs/{check_tenant(tenant)}/{check_ref(name)}"
+        try:
+            answer = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            if _missing(error):
+                return None
+            raise
+        digest = answer["Body"].read().decode("ascii")
+        return digest if self.exists(tenant, digest) else None
 
     def _digests(self, prefix: str) -> list[tuple[str, str]]:
         """(tenant, digest) of every key under ``prefix``."""
