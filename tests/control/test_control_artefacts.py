@@ -83,9 +83,7 @@ def test_a_file_that_is_not_a_zip_is_refused(tmp_path: Path) -> None:
         inspect_archive(path, "a:b", 4096)
 
 
-def test_an_archive_over_the_store_limit_is_refused(
-    store: FileObjectStore, tmp_path: Path
-) -> None:
+def test_an_archive_over_the_store_limit_is_refused(store: FileObjectStore, tmp_path: Path) -> None:
     path = tmp_path / "big.zip"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr("pkg.py", io.BytesIO(bytes(range(256)) * 300).getvalue())
