@@ -1,0 +1,306 @@
+"""One run of a tenant's own code in its own process, directory and limits.
+
+``Sandbox.start`` starts a fresh interpreter (``python -I``, no interpreter shared between
+runs or tenants) with the artefact first on its ``sys.path``; it calls the entry
+``function(inputs: Path, outputs: Path)``. The run gets ``root_dir/<tenant>/<run_id>/`` with
+``work/`` (its current and temporary directory) and ``out/`` (its outputs); its stdout and
+stderr are kept, bounded to ``log_bytes`` each (first and last parts), in ``stdout.log`` and
+``stderr.log`` there. The run is its own process group and session, so ``cancel`` and the wall
+clock's timer end the whole tree with one SIGKILL. Isolation between tenants is described in
+``sandbox_jail``: bubblewrap where it works, else per-tenant 0700 directories and uids.
+
+``SandboxResult.outcome`` is one of ``ok``, ``error`` (the entry raised or the process exited
+non-zero), ``killed-memory``, ``killed-cpu``, ``killed-wall`` and ``cancelled``; ``reason``
+says it in words (``killed: memory limit 512 MB exceeded``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from suanwang.execution.sandbox_jail import (
+    BOOTSTRAP,
+    EXIT_MEMORY,
+    BoundedLog,
+    bwrap_argv,
+    bwrap_path,
+    closed_ancestor,
+    limits_preexec,
+    tenant_uid,
+)
+
+Isolation = Literal["auto", "bwrap", "uid"]
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_LOG_DRAIN_S = 2.0
+"""Longest the log readers are waited for after the process ended (a leaked pipe holder)."""
+
+
+class SandboxError(ValueError):
+    """A run that cannot be started as asked: the message names the field and value."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one run may use; the first limit it passes ends it."""
+
+    memory_mb: int = 512
+    cpu_s: float = 60.0
+    wall_s: float = 120.0
+    log_bytes: int = 1_048_576
+
+    def __post_init__(self) -> None:
+        for name in ("memory_mb", "cpu_s", "wall_s", "log_bytes"):
+            value = getattr(self, name)
+            if not value > 0 or value == float("inf"):
+                raise SandboxError(
+                    f"limits.{name}: must be a positive finite number (got {value!r})"
+                )
+
+
+@dataclass(frozen=True)
+class SandboxRun:
+    """One run: whose, which code, which inputs, where, within what."""
+
+    run_id: str
+    tenant: str
+    artefact_path: Path  # a wheel (.whl) or a zip with the package at its root
+    entry: str  # "module:function"; called as function(inputs: Path, outputs: Path) -> None
+    input_dir: Path  # staged inputs (read-only by convention)
+    root_dir: Path  # per-node sandbox root; the run gets root_dir/<tenant>/<run_id>/
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """How a run ended, with its (bounded) logs and where its outputs are."""
+
+    run_id: str
+    outcome: str  # "ok" | "error" | "killed-memory" | "killed-cpu" | "killed-wall" | "cancelled"
+    reason: str
+    exit_code: int | None
+    output_dir: Path
+    stdout: str
+    stderr: str
+    wall_s: float
+
+
+def _check(run: SandboxRun) -> None:
+    for name in ("run_id", "tenant"):
+        value = getattr(run, name)
+        if not isinstance(value, str) or _NAME.fullmatch(value) is None:
+            raise SandboxError(
+                f"{name}: letters, digits, '.', '_' or '-', starting with a letter or digit,"
+                f" at most 128 (got {value!r})"
+            )
+    module, _, function = run.entry.partition(":")
+    if not module or not function or not all(p.isidentifier() for p in module.split(".")):
+        raise SandboxError(f"entry: must be 'module:function' (got {run.entry!r})")
+    if not function.isidentifier():
+        raise SandboxError(f"entry: must be 'module:function' (got {run.entry!r})")
+    if not run.artefact_path.is_file():
+        raise SandboxError(f"artefact_path: no such file (got {str(run.artefact_path)!r})")
+    if not run.input_dir.is_dir():
+        raise SandboxError(f"input_dir: no such directory (got {str(run.input_dir)!r})")
+
+
+class SandboxHandle:
+    """A started run: ``wait`` for its result, ``cancel`` it."""
+
+    def __init__(
+        self, run: SandboxRun, process: subprocess.Popen[bytes], run_dir: Path, bwrapped: bool
+    ) -> None:
+        self.run_id = run.run_id
+        self.pid = process.pid
+        self._run = run
+        self._process = process
+        self._run_dir = run_dir
+        self._bwrapped = bwrapped
+        self._started_s = time.monotonic()
+        self._killed: str | None = None  # "cancelled" or "killed-wall", set before the kill
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._result: SandboxResult | None = None
+        assert process.stdout is not None
+        assert process.stderr is not None
+        self._stdout = BoundedLog(process.stdout, run.limits.log_bytes)
+        self._stderr = BoundedLog(process.stderr, run.limits.log_bytes)
+        self._watcher = threading.Thread(
+            target=self._watch, name=f"sandbox-{run.run_id}", daemon=True
+        )
+        self._watcher.start()
+
+    def wait(self, timeout_s: float) -> SandboxResult | None:
+        """The result once the run ended; None if it is still running after ``timeout_s``."""
+        self._done.wait(timeout_s)
+        return self._result
+
+    def cancel(self) -> None:
+        """Ends the run's whole process tree now (SIGKILL to its group); its outcome: cancelled."""
+        self._kill("cancelled")
+
+    def _kill(self, why: str) -> None:
+        with self._lock:
+            if self._process.returncode is not None:
+                return
+            if self._killed is None:
+                self._killed = why
+            with contextlib.suppress(ProcessLookupError):  # gone: its exit is being reaped
+                os.killpg(self._process.pid, signal.SIGKILL)
+
+    def _watch(self) -> None:
+        limits = self._run.limits
+        try:
+            self._process.wait(timeout=limits.wall_s)
+        except subprocess.TimeoutExpired:
+            self._kill("killed-wall")
+            self._process.wait()
+        with self._lock:  # no kill after this point may hit a reused process group id
+            code = self._process.returncode
+        wall_s = time.monotonic() - self._started_s
+        stdout = self._stdout.text(_LOG_DRAIN_S)
+        stderr = self._stderr.text(_LOG_DRAIN_S)
+        (self._run_dir / "stdout.log").write_text(stdout)
+        (self._run_dir / "stderr.log").write_text(stderr)
+        outcome, reason = self._verdict(code)
+        self._result = SandboxResult(
+            run_id=self.run_id,
+            outcome=outcome,
+            reason=reason,
+            exit_code=code,
+            output_dir=self._run_dir / "out",
+            stdout=stdout,
+            stderr=stderr,
+            wall_s=wall_s,
+        )
+        self._done.set()
+
+    def _verdict(self, code: int) -> tuple[str, str]:  # noqa: PLR0911 (one answer a cause)
+        limits = self._run.limits
+        if self._killed == "cancelled":
+            return "cancelled", "cancelled: the run was stopped on request"
+        if self._killed == "killed-wall":
+            return "killed-wall", f"killed: wall time {limits.wall_s:g} s exceeded"
+        # bubblewrap passes a signal's death on as 128 + the signal's number
+        died_of = -code if code < 0 else code - 128 if self._bwrapped and code > 128 else None
+        if code == EXIT_MEMORY:
+            return "killed-memory", f"killed: memory limit {limits.memory_mb} MB exceeded"
+        if died_of == signal.SIGXCPU:
+            return "killed-cpu", f"killed: CPU time {limits.cpu_s:g} s exceeded"
+        if code == 0:
+            return "ok", "ok"
+        if died_of is not None and died_of > 0:
+            return "error", f"error: killed by signal {signal.Signals(died_of).name}"
+        return "error", f"error: exit status {code}"
+
+
+class Sandbox:
+    """Starts sandboxed runs under one per-node root directory.
+
+    Args:
+        root_dir: where runs get their directories (``root_dir/<tenant>/<run_id>/``).
+        isolation: ``bwrap`` (bubblewrap required), ``uid`` (directory modes and per-tenant
+            uids when root), or ``auto``: bubblewrap when it works here, else ``uid``.
+        python: the interpreter runs start (default: this one).
+    """
+
+    def __init__(
+        self, root_dir: Path, *, isolation: Isolation = "auto", python: Path | None = None
+    ) -> None:
+        import sys  # noqa: PLC0415 (only for the default interpreter)
+
+        self.root_dir = Path(root_dir)
+        self.root_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root_dir, 0o711)  # tenants may pass through, not list
+        self.python = Path(python) if python is not None else Path(sys.executable)
+        self._bwrap = bwrap_path() if isolation in ("auto", "bwrap") else None
+        if isolation == "bwrap" and self._bwrap is None:
+            raise SandboxError(
+                "isolation: 'bwrap' asked but bubblewrap is missing or cannot run here"
+            )
+        self.isolation: str = "bwrap" if self._bwrap is not None else "uid"
+        if self._bwrap is None and os.geteuid() == 0:
+            # tenants' uids must reach their directories and the interpreter
+            for what, path in (("root_dir", self.root_dir), ("python", self.python)):
+                closed = closed_ancestor(path)
+                if closed is not None:
+                    raise SandboxError(
+                        f"{what}: {str(path)!r} lies under {str(closed)!r}, which other uids"
+                        " may not enter; per-tenant uids could not reach it"
+                    )
+
+    def start(self, run: SandboxRun) -> SandboxHandle:
+        """Starts ``run`` and returns at once; raises ``SandboxError`` for a bad run."""
+        _check(run)
+        tenant_dir = self.root_dir / run.tenant
+        run_dir = tenant_dir / run.run_id
+        if run_dir.exists():
+            raise SandboxError(f"run_id: {run.run_id!r} already has a directory under {tenant_dir}")
+        work, out = run_dir / "work", run_dir / "out"
+        tenant_dir.mkdir(mode=0o700, exist_ok=True)
+        for path in (run_dir, work, out):
+            path.mkdir(mode=0o700)
+        uid = None
+        inputs = run.input_dir.resolve()
+        artefact = run.artefact_path.resolve()
+        if self._bwrap is None and os.geteuid() == 0:
+            uid = tenant_uid(run.tenant)
+            # The tenant's uid cannot read the agent's caches: the run gets its own copies.
+            inputs = Path(shutil.copytree(inputs, run_dir / "in"))
+            artefact = Path(shutil.copy2(artefact, run_dir / artefact.name))
+            for path in (tenant_dir, *run_dir.rglob("*"), run_dir):
+                os.chown(path, uid, uid, follow_symlinks=False)
+        os.chmod(tenant_dir, 0o700)
+        argv = [
+            str(self.python),
+            "-I",
+            "-c",
+            BOOTSTRAP,
+            str(artefact),
+            run.entry,
+            str(inputs),
+            str(out),
+        ]
+        if self._bwrap is not None:
+            argv = [
+                *bwrap_argv(
+                    self._bwrap,
+                    python=self.python,
+                    readable=[artefact, inputs],
+                    writable=run_dir,
+                    cwd=work,
+                ),
+                *argv,
+            ]
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(work),
+            "TMPDIR": str(work),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            # one thread per numeric library: the run's CPU limit is its own, not a thread pool's
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=work,
+            env=env,
+            start_new_session=True,
+            preexec_fn=limits_preexec(run.limits.memory_mb, run.limits.cpu_s, uid),  # noqa: PLW1509
+            close_fds=True,
+        )
+        return SandboxHandle(run, process, run_dir, self._bwrap is not None)
