@@ -15,7 +15,7 @@ only at rating (``rating``), so the meter never rounds.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -81,6 +81,21 @@ class UsageEvent:
         return f"{base}/{self.detail}" if self.detail else base
 
 
+Figures = tuple[str, str, float, float, bool]
+"""(tenant, provider, quantity, ended_s, sla_met): what a repeat of a key must match."""
+
+
+def figures_of(event: UsageEvent) -> Figures:
+    """The figures of ``event`` that its key does not already fix."""
+    return (event.tenant, event.provider, event.quantity, event.ended_s, event.sla_met)
+
+
+def agree(key: str, known: Figures, figures: Figures) -> None:
+    """Raise ``UsageConflictError`` unless a repeat of ``key`` brings the figures it is known by."""
+    if known != figures:
+        raise UsageConflictError(f"usage {key!r}: metered as {known}, now reported as {figures}")
+
+
 LineKey = tuple[str, str, Dimension, str, bool, bool]
 """(tenant, provider, dimension, detail, sla_met, late): what one usage line sums over."""
 
@@ -106,7 +121,7 @@ class Meter:
         if not (math.isfinite(period_s) and period_s > 0):
             raise ValueError(f"period_s: {period_s!r} is not a positive number of seconds")
         self.period_s, self.origin_s = period_s, origin_s
-        self._seen: dict[str, tuple[str, str, float, float, bool]] = {}
+        self._seen: dict[str, Figures] = {}
         self._lines: dict[int, dict[LineKey, UsageLine]] = {}
         self._closed_through = -1  # every period up to this index is closed
 
@@ -114,16 +129,25 @@ class Meter:
         """Index of the period holding time ``at_s``."""
         return math.floor((at_s - self.origin_s) / self.period_s)
 
+    def check(self, events: Iterable[UsageEvent]) -> None:
+        """Raise as ``ingest`` would for the first malformed or conflicting event; meter none.
+
+        Lets a batch be refused whole: events repeated inside ``events`` must agree too.
+        """
+        batch: dict[str, Figures] = {}
+        for event in events:
+            _check(event)
+            figures = figures_of(event)
+            known = self._seen.get(event.key) or batch.setdefault(event.key, figures)
+            agree(event.key, known, figures)
+
     def ingest(self, event: UsageEvent) -> Ingest:
         """Meter ``event`` once; raises ``ValueError`` for a malformed one, naming the field."""
         _check(event)
-        figures = (event.tenant, event.provider, event.quantity, event.ended_s, event.sla_met)
+        figures = figures_of(event)
         known = self._seen.get(event.key)
         if known is not None:
-            if known != figures:
-                raise UsageConflictError(
-                    f"usage {event.key!r}: metered as {known}, now reported as {figures}"
-                )
+            agree(event.key, known, figures)
             return Ingest.DUPLICATE
         self._seen[event.key] = figures
         period = self.period_of(event.ended_s)
@@ -164,6 +188,11 @@ class Meter:
     def periods(self) -> list[int]:
         """Indices of the periods holding usage, in order."""
         return sorted(self._lines)
+
+    @property
+    def closed_through(self) -> int:
+        """The last closed period (-1 before the first close)."""
+        return self._closed_through
 
     @property
     def events(self) -> int:
