@@ -276,3 +276,43 @@ def test_a_registration_sent_again_answers_the_stored_change_and_writes_nothing(
     plane.registry.retire(ADMIN, "edge-west-1", "gone").result(10)
     with pytest.raises(RegistrationError, match="taken"):
         plane.registry.register(ADMIN, ChangeKind.NODE, dict(NODE)).result(10)
+
+
+def test_a_task_naming_a_registered_service_runs_on_one_of_its_instances(
+    open_plane: Callable[[], ControlPlane],
+) -> None:
+    plane = open_plane()
+    edges = {
+        "id": "cs-edges",
+        "instances": [
+            {"id": "csci-north", "node": "edge-north-1"},
+            {"id": "csci-south", "node": "edge-south-1"},
+        ],
+    }
+    plane.registry.register(ADMIN, ChangeKind.SERVICE, edges).result(10)
+    plain = plane.submit(ALICE, SPEC).result(10).task.placement
+    assert plain is not None
+    assert (plain.node_id, plain.instance_id) == ("cloud-1", None)  # the cheapest
+    named = dataclasses.replace(SPEC, service_id="cs-edges", long_running=True)
+    task = plane.submit(ALICE, named).result(10).task
+    assert task.placement is not None
+    assert (task.placement.node_id, task.placement.instance_id) == ("edge-north-1", "csci-north")
+    typo = plane.submit(ALICE, dataclasses.replace(SPEC, service_id="cs-egdes")).result(10).task
+    assert typo.state is TaskState.REJECTED
+    assert "service_id: 'cs-egdes' names no service of the catalogue" in typo.history[-1].reason
+
+    # Retired, its service moves make-before-break to the other instance, not to cloud-1.
+    north, south = Agent(plane, "edge-north-1"), Agent(plane, "edge-south-1")
+    north.start(task.id)
+    assert plane.registry.retire(ADMIN, "edge-north-1", "lease over").result(10) == 1
+    south.start(f"{task.id}~1")
+    moved = plane.tasks.get(task.id, None)
+    assert moved is not None
+    assert moved.state is TaskState.RUNNING
+    assert moved.placement is not None
+    assert (moved.placement.node_id, moved.placement.instance_id) == ("edge-south-1", "csci-south")
+
+    plane = open_plane()  # a restart rebuilds the catalogue from the rows
+    again = plane.submit(ALICE, dataclasses.replace(SPEC, service_id="cs-edges")).result(10).task
+    assert again.placement is not None
+    assert again.placement.instance_id == "csci-south"  # edge-north-1 is retired

@@ -203,6 +203,10 @@ class PlacementOut(BaseModel):
     segments: list[str]
     reserved_bandwidth_mbps: float
     estimate: EstimateOut
+    instance_id: str | None = Field(
+        default=None,
+        description="The service instance (CSCI-ID) serving a task that names a service (CS-ID).",
+    )
 
 
 class TransitionOut(BaseModel):

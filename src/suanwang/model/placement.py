@@ -46,6 +46,8 @@ class Placement:
         segments: Link ids along ``path`` (one fewer than its vertices).
         reserved_bandwidth_mbps: Bandwidth reserved on every link of ``segments``.
         estimate: Expected times, cost, energy and carbon.
+        instance_id: The service instance (CSCI-ID) on the node that serves a task naming a
+            service (CS-ID), when the service lists one there.
     """
 
     task_id: str
@@ -54,6 +56,7 @@ class Placement:
     segments: tuple[str, ...] = ()
     reserved_bandwidth_mbps: float = 0.0
     estimate: Estimate = Estimate()
+    instance_id: str | None = None
 
     def __post_init__(self) -> None:
         if not self.path:

@@ -40,6 +40,7 @@ from suanwang.scheduling.framework import (
 )
 from suanwang.scheduling.plugins import policy
 from suanwang.scheduling.plugins.points import LedgerReserve, RequestCheck
+from suanwang.scheduling.plugins.services import ServiceInstances
 from suanwang.scheduling.profile import Profile
 from suanwang.scheduling.registry import PluginFactory, build_plugin, plugin_factories
 from suanwang.scheduling.scaling import SCORE_MAX, scale_scores
@@ -70,14 +71,15 @@ class Decision:
     score: float = 0.0
 
 
-MANDATORY_FILTERS = ("residency", "trust", "data-tags")
-"""The policy stage: hard constraints every profile runs first, pre-route (baselines included)."""
+MANDATORY_FILTERS = ("residency", "trust", "data-tags", "service-instances")
+"""The policy stage: hard constraints every profile runs first, pre-route (baselines included);
+service-instances resolves a task's CS-ID to the nodes of its service's instances (CSCI-IDs)."""
 
 
 def _mandatory() -> list[Any]:
     # Built here, not through the factories: no profile or plugin package can drop or replace
     # the policy stage.
-    return [policy.Residency(), policy.Trust(), policy.DataTags()]
+    return [policy.Residency(), policy.Trust(), policy.DataTags(), ServiceInstances()]
 
 
 def _typed(plugin: object, protocol: Any, name: str, point: str) -> Any:
@@ -241,13 +243,17 @@ class Scheduler:
         path = self._route.path(cycle, node)
         cycle.chosen_node, cycle.chosen_path = node, path
         bandwidth = required_bandwidth_mbps(cycle.spec) if path.segments else 0.0
+        catalogue, node_id = self.state.catalogue, arrays.node_ids[node]
         placement = Placement(
             task_id=request.task_id,
-            node_id=arrays.node_ids[node],
+            node_id=node_id,
             path=path.vertices,
             segments=path.segments,
             reserved_bandwidth_mbps=bandwidth,
             estimate=cycle.estimate(node),
+            instance_id=None
+            if catalogue is None
+            else catalogue.instance_on(cycle.spec.service_id, node_id),
         )
         status = self._reserve.reserve(cycle, placement)
         if not status.ok:
@@ -262,11 +268,11 @@ class Scheduler:
         """UNRESOLVABLE when the filters' ``never`` masks cover every node, else UNSCHEDULABLE.
 
         ``never`` masks read the demand, the topology and the routing graph, never the load:
-        the answer is kept per (spec, topology version, graph), as refusals repeat by the
-        thousand under load.
+        the answer is kept per (spec, topology version, graph, service catalogue), as refusals
+        repeat by the thousand under load.
         """
         state = self.state
-        key = (cycle.spec, state.topology.version, id(state.routing_graph()))
+        key = (cycle.spec, state.topology.version, id(state.routing_graph()), id(state.catalogue))
         status = self._no_node_seen.get(key)
         if status is None:
             if len(self._no_node_seen) >= _NO_NODE_KEPT:

@@ -63,6 +63,7 @@ class Placement(TypedDict):
     segments: list[str]
     reserved_bandwidth_mbps: float
     estimate: Estimate
+    instance_id: str | None
 
 
 class Transition(TypedDict):

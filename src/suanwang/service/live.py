@@ -25,6 +25,7 @@ from suanwang.execution.feedback import EfficiencyFeedback
 from suanwang.measure import UpdateMode, UpdatePolicy
 from suanwang.model import Placement, Scenario, Task
 from suanwang.scheduling import Profile, Request, Scheduler
+from suanwang.scheduling.catalogue import ServiceCatalogue
 from suanwang.scheduling.cycle import device_of, workload_class_of
 from suanwang.scheduling.diagnosis import NodeVerdict, RefusalGroup
 from suanwang.scheduling.state import ClusterState
@@ -82,6 +83,11 @@ class Explanation:
     why_here: WhyHere | None = None
     refusals: list[RefusalGroup] = field(default_factory=list)
     placed_on: str | None = None
+
+
+def catalogue_of(scenario: Scenario) -> ServiceCatalogue:
+    """The service catalogue the scheduler resolves CS-IDs against, over ``scenario``'s nodes."""
+    return ServiceCatalogue.of(scenario.services, scenario.topology.arrays.node_ids)
 
 
 NodeState = Literal["up", "draining", "down", "no-agent", "quarantined", "retired"]
@@ -161,7 +167,7 @@ class LiveNetwork:
             dispatch: Makes the agents' engine from the topology's node ids.
         """
         topology = scenario.topology
-        scheduler = Scheduler(profile, ClusterState(topology))
+        scheduler = Scheduler(profile, ClusterState(topology, catalogue=catalogue_of(scenario)))
         engine = dispatch(topology.arrays.node_ids)
         controller = Controller(scheduler, engine, clock, listener=listener, config=config)
         aggregator = Aggregator.from_topology(
@@ -198,6 +204,7 @@ class LiveNetwork:
             old.efficiency,
             node_down,
             link_down,
+            catalogue=catalogue_of(scenario),
         )
         self.controller.grow(Scheduler(self.controller.scheduler.profile, state))
         with self.aggregator_lock:
@@ -210,6 +217,14 @@ class LiveNetwork:
         self.probes = LinkProbes(topology, aggregator, self.network, self.aggregator_lock)
         for node_id, (host, port) in echoes.items():
             self.probes.announce(node_id, host, port)
+        self.scenario = scenario
+
+    def serve_services(self, scenario: Scenario) -> None:
+        """Serve ``scenario``, whose topology is this one's, with its service catalogue.
+
+        The next cycle resolves CS-IDs against the new catalogue. Call on the writer thread.
+        """
+        self.controller.state.catalogue = catalogue_of(scenario)
         self.scenario = scenario
 
     def node_state(self, node_id: str) -> NodeState:

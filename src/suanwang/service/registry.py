@@ -175,7 +175,7 @@ class Registry:
 
     def _grow(self, live: LiveNetwork, scenario: Scenario, version: int) -> None:
         if scenario.topology == live.scenario.topology:  # a service: the catalogue only
-            live.scenario = dataclasses.replace(scenario, topology=live.scenario.topology)
+            live.serve_services(dataclasses.replace(scenario, topology=live.scenario.topology))
             live.topology_version = version
             return
         before = set(live.scenario.topology.nodes)
