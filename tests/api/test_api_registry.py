@@ -102,3 +102,42 @@ def test_a_service_with_instances_joins_the_catalogue(api: Api) -> None:
     assert refused.json()["field"] == "instances[0].node"
     foreign = {"id": "cs-foreign", "instances": [{"id": "csci-f", "node": "edge-new-1"}]}
     assert api.call("prov", "POST", "/v1/services", json=foreign).status_code == 403
+
+
+def test_a_provider_drains_takes_down_and_brings_up_its_own_nodes_and_no_other(api: Api) -> None:
+    made = api.call("prov", "POST", "/v1/nodes", json={**NODE, "site": "edge-futian"})
+    assert made.status_code == 201, made.text  # owned by its tenant, not in its node list
+    own = "/v1/nodes/edge-new-1"
+    drained = api.call("prov", "POST", f"{own}/drain", json={"reason": "maintenance"})
+    assert drained.status_code == 200, drained.text
+    assert drained.json()["state"] == "draining"
+    assert api.call("alice", "GET", own).json()["state"] == "draining"
+    down = api.call("prov", "POST", f"{own}/down", json={"reason": "power"})
+    assert down.status_code == 200, down.text
+    assert api.call("prov", "POST", f"{own}/up").status_code == 200
+    assert api.call("alice", "GET", own).json()["state"] == "up"
+    assert api.call("prov", "GET", f"{own}/metrics").status_code == 200
+    foreign = "/v1/nodes/onsite-futian-cbd-mec-1"  # the operator's
+    for verb, body in (("drain", {"reason": "x"}), ("down", {"reason": "x"}), ("retire", {})):
+        refused = api.call("prov", "POST", f"{foreign}/{verb}", json=body)
+        assert refused.status_code == 403, (verb, refused.text)
+        assert "does not keep node onsite-futian-cbd-mec-1" in refused.json()["detail"]
+    assert api.call("alice", "GET", foreign).json()["state"] == "up"
+    consumer = api.call("alice", "POST", f"{own}/drain", json={"reason": "x"})
+    assert consumer.status_code == 403
+
+
+def test_a_task_naming_a_service_is_placed_on_an_instance_and_the_task_names_it(api: Api) -> None:
+    _register(api)
+    service = {"id": "cs-new", "instances": [{"id": "csci-new-1", "node": "edge-new-1"}]}
+    assert api.call("admin", "POST", "/v1/services", json=service).status_code == 201
+    task = {"work_gflop": 1.0, "ingress_site": "term-futian", "service_id": "cs-new"}
+    created = api.call("alice", "POST", "/v1/tasks", json=task)
+    assert created.status_code == 201, created.text
+    placement = created.json()["placement"]
+    assert (placement["node_id"], placement["instance_id"]) == ("edge-new-1", "csci-new-1")
+    shown = api.call("alice", "GET", f"/v1/tasks/{created.json()['id']}").json()
+    assert shown["placement"]["instance_id"] == "csci-new-1"
+    typo = api.call("alice", "POST", "/v1/tasks", json={**task, "service_id": "cs-nwe"}).json()
+    assert typo["state"] == "rejected"
+    assert "service_id: 'cs-nwe' names no service of the catalogue" in typo["reason"]

@@ -175,6 +175,17 @@ def speaks_for(principal: Principal, node_id: str) -> bool:
     return node_id in principal.node_ids
 
 
+def keeps_node(principal: Principal, node_id: str, owner: str) -> bool:
+    """Whether a principal may act for a node of tenant ``owner``: drain, down, up, retire.
+
+    Those who speak for it (``speaks_for``), and a provider of the tenant that owns it (a node
+    it registered); never a provider's node by another provider.
+    """
+    if speaks_for(principal, node_id):
+        return True
+    return Role.PROVIDER in principal.roles and owner == principal.tenant
+
+
 ANY_ROLE = tuple(Role)
 PEOPLE = (Role.ADMIN, Role.OPERATOR, Role.PROVIDER, Role.CONSUMER)
 """Every role but the agent's (agents only pull work and report)."""

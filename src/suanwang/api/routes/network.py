@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from suanwang.api.access import audit_read
-from suanwang.api.auth import PEOPLE, STAFF, allow, speaks_for
+from suanwang.api.auth import PEOPLE, STAFF, allow, keeps_node
 from suanwang.api.deps import IdPath, PlaneDep, answer
 from suanwang.api.etag import NOT_MODIFIED, conditional_json
 from suanwang.api.problems import ApiError
@@ -105,7 +105,7 @@ def get_node_metrics(
     live = plane.live
     if node_id not in live.scenario.topology.nodes:
         raise ApiError(404, f"node {node_id!r} does not exist")
-    if not speaks_for(who, node_id):
+    if not keeps_node(who, node_id, live.scenario.topology.nodes[node_id].owner):
         raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
     audit_read(
         request, who, f"node-metrics:{node_id}", [live.scenario.topology.nodes[node_id].owner]
@@ -140,7 +140,7 @@ def get_node_levels(
     live = plane.live
     if node_id not in live.scenario.topology.nodes:
         raise ApiError(404, f"node {node_id!r} does not exist")
-    if not speaks_for(who, node_id):
+    if not keeps_node(who, node_id, live.scenario.topology.nodes[node_id].owner):
         raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
     audit_read(
         request, who, f"node-levels:{node_id}", [live.scenario.topology.nodes[node_id].owner]
@@ -165,11 +165,17 @@ def get_node_levels(
     )
 
 
+def _keep(plane: PlaneDep, who: Principal, node_id: str) -> None:
+    """Refuse (403) a principal that does not keep an existing node (``keeps_node``)."""
+    node = plane.live.scenario.topology.nodes.get(node_id)
+    if node is not None and not keeps_node(who, node_id, node.owner):
+        raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
+
+
 async def _set_node(
     plane: PlaneDep, who: Principal, node_id: str, up: bool, why: str
 ) -> StateChangeOut:
-    if node_id in plane.live.scenario.topology.nodes and not speaks_for(who, node_id):
-        raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
+    _keep(plane, who, node_id)
     moved = await answer(plane.set_node(who, node_id, up, why))
     return StateChangeOut(id=node_id, state="up" if up else "down", replaced_tasks=moved)
 
@@ -198,8 +204,7 @@ async def drain_node(
     replacement has started; batch tasks finish where they are. ``replaced_tasks`` counts the
     services that began to move. ``/up`` ends the drain.
     """
-    if node_id in plane.live.scenario.topology.nodes and not speaks_for(who, node_id):
-        raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
+    _keep(plane, who, node_id)
     moved = await answer(plane.drain_node(who, node_id, body.reason))
     return StateChangeOut(id=node_id, state="draining", replaced_tasks=moved)
 

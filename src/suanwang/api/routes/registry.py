@@ -23,7 +23,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from suanwang.api.auth import STAFF, allow, speaks_for
+from suanwang.api.auth import STAFF, allow, keeps_node
 from suanwang.api.deps import IdPath, PlaneDep, answer
 from suanwang.api.problems import ApiError
 from suanwang.control.changes import ChangeKind, TopologyChange
@@ -116,7 +116,7 @@ async def register_service(body: Record, plane: PlaneDep, who: Registrar) -> Cha
     instances = body.get("instances")
     for instance in instances if isinstance(instances, list) else []:
         node = nodes.get(str(instance.get("node"))) if isinstance(instance, dict) else None
-        if node is not None and not _keeps(who, node.id, node.owner):
+        if node is not None and not keeps_node(who, node.id, node.owner):
             raise ApiError(403, f"principal {who.id} does not keep node {node.id}")
     return ChangeOut.of(await _register(plane, who, ChangeKind.SERVICE, body))
 
@@ -150,14 +150,9 @@ async def register_node(
     return out
 
 
-def _keeps(who: Principal, node_id: str, owner: str) -> bool:
-    """Whether ``who`` may act for a node: staff, its agent or provider, or its owner tenant."""
-    return speaks_for(who, node_id) or owner == who.tenant
-
-
 async def _retire(plane: ControlPlane, who: Principal, node_id: str, reason: str) -> RetireOut:
     node = plane.live.scenario.topology.nodes.get(node_id)
-    if node is not None and not _keeps(who, node_id, node.owner):
+    if node is not None and not keeps_node(who, node_id, node.owner):
         raise ApiError(403, f"principal {who.id} does not keep node {node_id}")
     moving = await answer(plane.registry.retire(who, node_id, reason))
     return RetireOut(id=node_id, state=plane.live.node_state(node_id), moving=moving)
