@@ -18,6 +18,7 @@ from suanwang.model import IllegalTransitionError, Task, TaskState
 
 if TYPE_CHECKING:
     from suanwang.control.changes import TopologyChangeStore
+    from suanwang.control.intents import IntentStore
     from suanwang.control.ledgerstore import LedgerStore
     from suanwang.control.trust import TrustStore
 
@@ -552,6 +553,7 @@ class Stores:
         trust: Enrolment tokens and attestations (``control.trust``), or None where none are
             kept.
         topology: Runtime topology changes (``control.changes``), or None where none are kept.
+        intents: Applied intents (``control.intents``), or None where none are kept.
     """
 
     tasks: TaskStore
@@ -563,6 +565,7 @@ class Stores:
     ledger: LedgerStore | None = None
     trust: TrustStore | None = None
     topology: TopologyChangeStore | None = None
+    intents: IntentStore | None = None
 
     def close(self) -> None:
         """Close the database connections (the stores must not be used afterwards)."""

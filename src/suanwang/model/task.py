@@ -51,6 +51,8 @@ class TaskSpec:
         residency: Region patterns where the data may be processed, matched by the region
             hierarchy (``CN`` holds ``CN-GD-SZ``; see ``suanwang.model.policy``); empty for
             anywhere.
+        avoid_sites: Sites this run must not land on (a replica of its deployment runs
+            there already): the spread of a deployment's replicas over sites.
         data_tags: Tags on the data (``personal``, ``medical``...); each must have a data
             policy in the topology, and the task may run only where all of them allow.
         min_trust_level: Least trust level a node must have.
@@ -77,6 +79,7 @@ class TaskSpec:
     task_class: TaskClass = TaskClass.WARM
     budget: float | None = None
     residency: tuple[str, ...] = ()
+    avoid_sites: tuple[str, ...] = ()
     data_tags: frozenset[str] = frozenset()
     min_trust_level: TrustLevel = TrustLevel.UNTRUSTED
     affinity_key: str | None = None
@@ -102,6 +105,9 @@ class TaskSpec:
                 raise ValueError(f"{name} must be positive when given, got {value}")
         if not math.isfinite(self.fixed_latency_ms):
             raise ValueError(f"fixed_latency_ms must be finite, got {self.fixed_latency_ms}")
+        for site_id in self.avoid_sites:
+            if not isinstance(site_id, str) or not site_id:
+                raise ValueError(f"avoid_sites holds site ids, got {site_id!r}")
         for pattern in self.residency:
             check_region_pattern(pattern)
         for tag in self.data_tags:

@@ -41,6 +41,7 @@ from suanwang.scheduling.framework import (
 from suanwang.scheduling.plugins import policy
 from suanwang.scheduling.plugins.points import LedgerReserve, RequestCheck
 from suanwang.scheduling.plugins.services import ServiceInstances
+from suanwang.scheduling.plugins.spread import AvoidSites
 from suanwang.scheduling.profile import Profile
 from suanwang.scheduling.registry import PluginFactory, build_plugin, plugin_factories
 from suanwang.scheduling.scaling import SCORE_MAX, scale_scores
@@ -71,7 +72,7 @@ class Decision:
     score: float = 0.0
 
 
-MANDATORY_FILTERS = ("residency", "trust", "data-tags", "service-instances")
+MANDATORY_FILTERS = ("residency", "trust", "data-tags", "service-instances", "avoid-sites")
 """The policy stage: hard constraints every profile runs first, pre-route (baselines included);
 service-instances resolves a task's CS-ID to the nodes of its service's instances (CSCI-IDs)."""
 
@@ -79,7 +80,13 @@ service-instances resolves a task's CS-ID to the nodes of its service's instance
 def _mandatory() -> list[Any]:
     # Built here, not through the factories: no profile or plugin package can drop or replace
     # the policy stage.
-    return [policy.Residency(), policy.Trust(), policy.DataTags(), ServiceInstances()]
+    return [
+        policy.Residency(),
+        policy.Trust(),
+        policy.DataTags(),
+        ServiceInstances(),
+        AvoidSites(),
+    ]
 
 
 def _typed(plugin: object, protocol: Any, name: str, point: str) -> Any:

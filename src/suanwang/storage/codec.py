@@ -53,6 +53,7 @@ _SPEC_DECODERS: dict[str, Callable[[Any], object]] = {
     "accelerator": _accelerator,
     "task_class": TaskClass,
     "residency": tuple,
+    "avoid_sites": tuple,
     "data_tags": frozenset,
     "min_trust_level": TrustLevel,
 }

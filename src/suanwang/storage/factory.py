@@ -15,6 +15,7 @@ from suanwang.control.stores import Stores, StoreUnavailableError
 from suanwang.storage.agents import MemoryAgentKeyStore, SqlAgentKeyStore
 from suanwang.storage.changes import MemoryTopologyChangeStore, SqlTopologyChangeStore
 from suanwang.storage.engine import make_engine, normalise_url, upgrade
+from suanwang.storage.intents import MemoryIntentStore, SqlIntentStore
 from suanwang.storage.ledger import MemoryLedgerStore, SqlLedgerStore
 from suanwang.storage.memory import MemoryAuditLog, MemoryPrincipalStore, MemoryTaskStore
 from suanwang.storage.sql import SqlAuditLog, SqlPrincipalStore, SqlTaskStore
@@ -61,6 +62,7 @@ def open_store(url: str | None = None) -> Stores:
             ledger=MemoryLedgerStore(),
             trust=MemoryTrustStore(principals, agents, audit),
             topology=MemoryTopologyChangeStore(audit),
+            intents=MemoryIntentStore(),
         )
     shown = normalise_url(url).render_as_string(hide_password=True)
     engine = make_engine(url)
@@ -79,4 +81,5 @@ def open_store(url: str | None = None) -> Stores:
         SqlLedgerStore(engine),
         SqlTrustStore(engine),
         SqlTopologyChangeStore(engine),
+        SqlIntentStore(engine),
     )

@@ -12,7 +12,7 @@ import os
 from alembic import context
 from sqlalchemy import Engine, text
 
-from suanwang.storage import market_tables  # noqa: F401  (its models join Base.metadata)
+from suanwang.storage import intents, market_tables  # noqa: F401  (their models join Base.metadata)
 from suanwang.storage.engine import make_engine
 from suanwang.storage.tables import Base
 
