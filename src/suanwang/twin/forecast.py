@@ -188,3 +188,27 @@ def mape(actual: Sequence[float] | FloatArray, predicted: Sequence[float] | Floa
     if not nonzero.any():
         raise ValueError("mape needs at least one actual value that is not zero")
     return float(np.mean(np.abs((a[nonzero] - p[nonzero]) / a[nonzero])) * 100.0)
+
+
+def seasonal_rates(
+    hours: int, *, base_per_h: float, diurnal: float = 0.6, weekly: float = 0.3
+) -> FloatArray:
+    """A seasonal synthetic demand: mean arrivals per hour over ``hours`` hours from Monday 0 h.
+
+    The day peaks at 14 h (a cosine of relative amplitude ``diurnal``); weekend days carry
+    ``1 - weekly`` of a weekday's demand.
+    """
+    hour = np.arange(hours)
+    day = 1.0 + diurnal * np.cos(2 * np.pi * ((hour % DAY_H) - 14) / DAY_H)
+    weekend = (hour % WEEK_H) >= 5 * DAY_H
+    rates: FloatArray = base_per_h * day * np.where(weekend, 1.0 - weekly, 1.0)
+    return rates
+
+
+def synthetic_arrivals(rates_per_h: FloatArray, seed: int = 0) -> FloatArray:
+    """Poisson arrival times (seconds from 0) of hourly mean ``rates_per_h``, sorted."""
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(np.asarray(rates_per_h, dtype=np.float64))
+    starts = np.repeat(np.arange(len(counts)) * HOUR_S, counts)
+    times: FloatArray = np.sort(starts + rng.uniform(0.0, HOUR_S, len(starts)))
+    return times
