@@ -1,5 +1,6 @@
 """End to end: a provider registers a node at runtime, enrols its agent, the node gets work;
-then the provider retires it and the service running there moves without a break.
+then the provider retires it and the service running there moves without a break, from its
+instance (CSCI-ID) on the node to its other instance. The provider cannot drain another's node.
 
 A real server and real agent processes on loopback; the provider registers and enrols with
 the command line (``site | link | node register``, ``agent enroll``) and retires over HTTP
@@ -47,7 +48,12 @@ SERVICE = {
     "mem_gib": 0.5,
     "ingress_site": "users",
     "task_type": "inference",
+    "service_id": "cs-infer",
     "long_running": True,
+}
+INSTANCES = {
+    "id": "cs-infer",
+    "instances": [{"id": "csci-new", "node": "new-1"}, {"id": "csci-keep", "node": "keep-1"}],
 }
 FINAL = {"completed", "failed", "rejected", "cancelled"}
 
@@ -124,7 +130,11 @@ def test_a_node_registered_at_runtime_gets_work_and_retires_without_a_break(
             command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
     net.agents["new-1"], net._started = agent, [*net._started, agent]
+    with net.client(provider[-1]) as client:  # a provider acts on its own nodes only
+        refused = client.post("/v1/nodes/keep-1/drain", json={"reason": "not mine"})
+        assert refused.status_code == 403, refused.text
     with net.client() as client:
+        client.post("/v1/services", json=INSTANCES).raise_for_status()
         _until("new-1 up", lambda: client.get("/v1/nodes/new-1").json()["state"] == "up")
         net.wait_heartbeats(["keep-1", "new-1"])
         # Work within one cycle: with keep-1 drained the next placement is the new node.
@@ -138,7 +148,10 @@ def test_a_node_registered_at_runtime_gets_work_and_retires_without_a_break(
         assert done["reason"].startswith("completed on new-1 ")
 
         service = client.post("/v1/tasks", json=SERVICE).raise_for_status().json()
-        assert service["placement"]["node_id"] == "new-1"
+        assert (service["placement"]["node_id"], service["placement"]["instance_id"]) == (
+            "new-1",
+            "csci-new",
+        )
         _until("service running", lambda: _task(client, service["id"])["state"] == "running")
         client.post("/v1/nodes/keep-1/up").raise_for_status()
 
@@ -152,7 +165,10 @@ def test_a_node_registered_at_runtime_gets_work_and_retires_without_a_break(
             timeout_s=120.0,
         )
         assert doc["state"] == "completed", doc["reason"]
-        assert doc["placement"]["node_id"] == "keep-1"
+        assert (doc["placement"]["node_id"], doc["placement"]["instance_id"]) == (
+            "keep-1",
+            "csci-keep",
+        )
         match = re.match(r"completed on (\S+) ", doc["reason"])
         assert match, doc["reason"]
         assert match.group(1) == "keep-1", doc["reason"]
