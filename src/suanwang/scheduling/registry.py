@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from suanwang.scheduling.plugins import fit, fitness, policy, route, scores, sla
+from suanwang.scheduling.plugins import fit, fitness, leases, policy, route, scores, sla
 from suanwang.scheduling.state import ClusterState
 
 ENTRY_POINT_GROUP = "suanwang.scheduling.plugins"
@@ -53,6 +53,7 @@ IN_TREE: dict[str, PluginFactory] = {
     "round-robin": _plain(scores.RoundRobin),
     "best-fit": _plain(fitness.BestFit),
     "scarcity": lambda args, state: fitness.Scarcity(args),
+    "lease-affinity": _plain(leases.LeaseAffinity),
 }
 
 

@@ -39,6 +39,7 @@ from suanwang.scheduling.framework import (
     Status,
 )
 from suanwang.scheduling.plugins import policy
+from suanwang.scheduling.plugins.leases import LeaseBound
 from suanwang.scheduling.plugins.points import LedgerReserve, RequestCheck
 from suanwang.scheduling.plugins.services import ServiceInstances
 from suanwang.scheduling.plugins.spread import AvoidSites
@@ -72,7 +73,14 @@ class Decision:
     score: float = 0.0
 
 
-MANDATORY_FILTERS = ("residency", "trust", "data-tags", "service-instances", "avoid-sites")
+MANDATORY_FILTERS = (
+    "residency",
+    "trust",
+    "data-tags",
+    "service-instances",
+    "avoid-sites",
+    "leases",
+)
 """The policy stage: hard constraints every profile runs first, pre-route (baselines included);
 service-instances resolves a task's CS-ID to the nodes of its service's instances (CSCI-IDs)."""
 
@@ -86,6 +94,7 @@ def _mandatory() -> list[Any]:
         policy.DataTags(),
         ServiceInstances(),
         AvoidSites(),
+        LeaseBound(),
     ]
 
 

@@ -27,6 +27,7 @@ from suanwang.model import (
 from suanwang.model.topology import FloatArray, IntArray
 from suanwang.routing.graph import RoutingGraph, reweighted_graph, routing_graph
 from suanwang.scheduling.catalogue import ServiceCatalogue
+from suanwang.scheduling.leases import NodeLeases
 from suanwang.scheduling.reservations import Reservations
 
 HOURS_PER_DAY = 24
@@ -147,6 +148,8 @@ class ClusterState:
             ``mark_link``.
         node_hour: Per node, the local hour (0..23) its carbon intensity is read at, or None
             (every node at ``hour_of_day``). Set with ``set_hours``.
+        leases: Which tenant leases each node (``scheduling.leases``), read by the ``leases``
+            filter; empty where nothing is leased.
         catalogue: The services whose CS-IDs tasks name, with their instances' nodes (the live
             catalogue), or None where nothing is resolved (plans, the twin).
     """
@@ -168,6 +171,7 @@ class ClusterState:
     _latency_ms: FloatArray | None = None
     _latency_version: int = 0
     _graph: tuple[tuple[int, int], RoutingGraph] | None = None
+    leases: NodeLeases = field(default_factory=NodeLeases)
     catalogue: ServiceCatalogue | None = None
 
     def __post_init__(self) -> None:
@@ -255,6 +259,7 @@ class ClusterState:
             _latency_ms=self._latency_ms,
             _latency_version=self._latency_version,
             _graph=self._graph,
+            leases=self.leases,
             catalogue=self.catalogue,
         )
 
