@@ -316,3 +316,26 @@ def test_a_task_naming_a_registered_service_runs_on_one_of_its_instances(
     again = plane.submit(ALICE, dataclasses.replace(SPEC, service_id="cs-edges")).result(10).task
     assert again.placement is not None
     assert again.placement.instance_id == "csci-south"  # edge-north-1 is retired
+
+
+def test_changes_a_scenario_load_leaves_out_are_audited_with_the_reason(
+    open_plane: Callable[[], ControlPlane], tmp_path: Path
+) -> None:
+    plane = open_plane()
+    _register_west(plane)
+    renamed = tmp_path / "renamed" / "people.yaml"
+    renamed.parent.mkdir()
+    text = write_three_sites(tmp_path / "source").read_text(encoding="utf-8")
+    renamed.write_text(text.replace("users", "people"), encoding="utf-8")
+    plane.load_scenario(ADMIN, load_scenario(renamed), cancel_active=True).result(10)
+    plane.call(plane.registry.tick).result(10)
+    live = plane.live
+    assert "edge-west-1" in live.scenario.topology.nodes  # site and node still fit
+    assert "users--edge-west" not in live.scenario.topology.links  # its end "users" is gone
+    skipped = [e for e in plane.stores.audit.list(limit=1000) if e.action == "topology.skipped"]
+    assert [(e.who, e.target) for e in skipped] == [("system", "topology")]
+    assert skipped[0].detail.startswith("topology version 3 skipped: ")
+    assert "users" in skipped[0].detail
+    plane.call(plane.registry.tick).result(10)  # audited once
+    again = [e for e in plane.stores.audit.list(limit=1000) if e.action == "topology.skipped"]
+    assert len(again) == 1

@@ -115,6 +115,8 @@ class LiveNetwork:
         feed: Gives the controller's state the measured state at each writer tick.
         topology_version: Newest runtime topology change applied (0: none).
         retired_nodes: Nodes retired at runtime: drained, then down for good (likewise).
+        skipped_changes: Stored topology changes this network was built without (they no
+            longer fit its scenario), one line each, until the writer's tick audits them.
     """
 
     scenario: Scenario
@@ -133,6 +135,7 @@ class LiveNetwork:
     feed: StateFeed = field(default=None)  # type: ignore[assignment]
     topology_version: int = 0
     retired_nodes: frozenset[str] = frozenset()
+    skipped_changes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         topology, clock = self.scenario.topology, self.aggregator.clock

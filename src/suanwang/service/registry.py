@@ -15,7 +15,9 @@ batch tasks finish there); once nothing runs on it the writer's tick marks it do
 The node's record stays in the topology, retired, for history; an operator's ``up`` does not
 bring it back. A start rebuilds the same picture from the scenario and the rows.
 
-The writer's tick also catches up with changes stored by another process on the same database.
+The writer's tick also catches up with changes stored by another process on the same database,
+and audits (``topology.skipped``) every stored change a build or a catch-up left out because it
+no longer fits the scenario served (a scenario load that removed a registered node's site).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETIRED_REASON = "retired"
+SKIPPED_ACTION = "topology.skipped"
+"""Audit action of a stored change a newly built network left out (it no longer fits)."""
 
 
 class Registry:
@@ -84,6 +88,7 @@ class Registry:
         """Give a newly built live network its topology version and retired nodes."""
         live.topology_version = found.version
         live.retired_nodes = found.retired
+        live.skipped_changes = tuple(found.notes)
         state = live.controller.state
         for index, node_id in enumerate(state.arrays.node_ids):
             if node_id in found.retired:
@@ -202,8 +207,17 @@ class Registry:
         return moved
 
     def tick(self, batch: Batch) -> None:
-        """Catch up with changes stored elsewhere; take down retired nodes that drained."""
+        """Catch up with changes stored elsewhere; take down retired nodes that drained.
+
+        The first tick on a newly built network (start, scenario load) also audits the
+        stored changes it was built without (``topology.skipped``), so that a registration a
+        new scenario dropped is on the record, not only in the log.
+        """
         live, store = self.plane.live, self.plane.stores.topology
+        for note in live.skipped_changes:
+            now_s = self.plane.clock.now_s()
+            batch.audit.append(AuditEvent("system", SKIPPED_ACTION, "topology", note, now_s))
+        live.skipped_changes = ()
         try:
             if store is not None and store.version() > live.topology_version:
                 self._catch_up(live, store.changes(live.topology_version))
@@ -231,7 +245,9 @@ class Registry:
                 check_fits(live.scenario, change.kind, change.body)
                 grown = grown_by(live.scenario, change.kind, change.body)
             except RegistrationError as error:
-                log.warning("topology version %d skipped: %s", change.version, error)
+                note = f"topology version {change.version} skipped: {error}"
+                log.warning("%s", note)
+                live.skipped_changes = (*live.skipped_changes, note)  # audited next tick
                 live.topology_version = change.version
                 continue
             self._grow(live, grown, change.version)
