@@ -32,6 +32,7 @@ from suanwang.api.routes import (
     geo,
     ledger,
     network,
+    objects,
     ops,
     registry,
     scenarios,
@@ -40,6 +41,7 @@ from suanwang.api.routes import (
 )
 from suanwang.bootstrap import Settings, build_plane
 from suanwang.bootstrap.logs import first_token_line
+from suanwang.bootstrap.objects import open_objects
 from suanwang.control.ports import Clock
 from suanwang.service.twinruns import TwinRuns
 
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.plane = plane
         app.state.authenticator = Authenticator(plane.stores.principals, settings.token_cache_s)
         app.state.twin_runs = TwinRuns(settings.data_dir / TWIN_RUNS_DIR)
+        app.state.objects = await run_in_threadpool(open_objects, settings)
         await run_in_threadpool(plane.start)
         if settings.tune_gc:
             _tune_garbage_collection()
@@ -129,7 +132,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         redoc_url=None,
     )
     problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, exempt=objects.STREAMED_UPLOADS
+    )
     # Outermost: answers of at least GZIP_MIN_BYTES go compressed to clients that accept gzip.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     app.state.submit_limiter = (
@@ -138,7 +143,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         else None
     )
     routers = (ops, tasks, network, registry, agents, scenarios, catalogue, admin, geo, ledger)
-    for module in (*routers, series):
+    for module in (*routers, objects, series):
         app.include_router(module.router)
     install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.

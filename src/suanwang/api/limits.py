@@ -7,6 +7,7 @@ submission rate is answered 429 with ``Retry-After`` once its token is verified.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -26,14 +27,17 @@ class BodyLimit:
     Args:
         app: The application.
         max_bytes: Largest body accepted.
+        exempt: Paths whose bodies stream through unbuffered (uploads that count their own
+            limit as they read).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: re.Pattern[str] | None = None) -> None:
+        self.app, self.max_bytes, self.exempt = app, max_bytes, exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
-        if scope["type"] != "http":
+        streamed = self.exempt is not None and self.exempt.match(scope.get("path", ""))
+        if scope["type"] != "http" or streamed:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

@@ -13,7 +13,15 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 
 from suanwang.control.stores import MAX_KEY_CHARS, AuditEntry, Principal, Role
 from suanwang.model import (
@@ -29,6 +37,7 @@ from suanwang.model import (
     region_pattern_problem,
 )
 from suanwang.model.policy import check_data_tag
+from suanwang.model.task import MAX_INPUTS
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS)]
 Number = Annotated[float, Strict()]
@@ -62,6 +71,8 @@ def _region_pattern(pattern: str) -> str:
 RegionPattern = Annotated[Name, AfterValidator(_region_pattern)]
 """A residency pattern: region segments split on '-' (``CN``, ``CN-GD``), matched by hierarchy."""
 DataTag = Annotated[Name, AfterValidator(check_data_tag)]
+Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+"""A SHA-256 digest as the object store names objects: 64 lowercase hex digits."""
 
 
 class _In(BaseModel):
@@ -116,6 +127,18 @@ class TaskSpecIn(_In):
         description="Time outside the network and the node (sensor, display, terminal) that "
         "counts against the latency budget.",
     )
+    artefact: Digest | None = Field(
+        default=None,
+        description="Digest of the tenant's artefact to run (POST /v1/artefacts answers it).",
+    )
+    entry: Name | None = Field(
+        default=None, description="'module:function' to call instead of the artefact's entry."
+    )
+    inputs: list[Digest] = Field(
+        default_factory=list,
+        max_length=MAX_INPUTS,
+        description="Digests of the tenant's objects staged to the node before the run.",
+    )
 
     def to_spec(self, workload: Workload) -> TaskSpec:
         """The domain spec: the catalogue type's spec with the fields given here on top.
@@ -146,6 +169,8 @@ class TaskSpecIn(_In):
             out["residency"] = tuple(out["residency"])
         if "data_tags" in out:
             out["data_tags"] = frozenset(out["data_tags"])
+        if "inputs" in out:
+            out["inputs"] = tuple(out["inputs"])
         return out
 
 
@@ -180,6 +205,9 @@ class TaskSpecOut(BaseModel):
     service_id: str | None
     long_running: bool
     fixed_latency_ms: float
+    artefact: str | None = None
+    entry: str | None = None
+    inputs: list[str] = Field(default_factory=list)
 
 
 class EstimateOut(BaseModel):

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         attest_trust_after: Consistent attestations in a row that make a node ``attested``.
         attest_tolerance: Least share of a node's claimed fp64 peak its measured rate must
             reach; below it the claim is inflated and the node quarantined.
+        object_store: Where objects (task inputs, results, artefacts) are kept: empty for the
+            folder ``data_dir/objects``, a folder path, or ``s3://BUCKET/PREFIX`` (with
+            ``object_store_endpoint`` for an S3-compatible service; credentials as boto3
+            reads them from the environment).
+        object_store_endpoint: URL of the S3-compatible service (empty: AWS's own).
+        max_object_bytes: Largest object (an upload over it gets 413 naming the limit).
+        object_retention_s: Age after which objects expire (0: kept until deleted).
         series_period_s: Seconds between two samples of the server's time series
             (``GET /v1/series``; taken on the writer's tick, so at least about a second).
         series_samples: Samples of the time series kept (the oldest go first; at most 10,000:
@@ -117,6 +124,11 @@ class Settings(BaseSettings):
     attest_size: int = Field(default=256, ge=8, le=4096)
     attest_trust_after: int = Field(default=3, ge=1)
     attest_tolerance: float = Field(default=0.1, ge=0.0, le=1.0)
+    # Objects: where tasks' inputs, results and artefacts are kept, the size limit, retention.
+    object_store: str = ""
+    object_store_endpoint: str = ""
+    max_object_bytes: int = Field(default=256 << 20, ge=1)
+    object_retention_s: float = Field(default=7 * 24 * 3600.0, ge=0.0)
     # Time series: how often the server samples its counters, and how many samples it keeps.
     series_period_s: float = Field(default=5.0, gt=0.0)
     series_samples: int = Field(default=720, ge=1, le=10_000)

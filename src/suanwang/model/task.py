@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from suanwang.model.enums import AcceleratorKind, Precision, TaskClass, TrustLevel
 from suanwang.model.placement import Placement
 from suanwang.model.policy import check_data_tag, check_region_pattern
+
+_DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+_ENTRY_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+
+MAX_INPUTS = 64
+"""Most input objects a task may name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,10 @@ class TaskSpec:
             its replacement starts elsewhere before this run is released (make-before-break).
         fixed_latency_ms: Time spent outside the network and the compute node (sensor,
             display, processing at the terminal) that counts against the latency budget.
+        artefact: Digest (SHA-256, hex) of the tenant's artefact to run (its manifest in the
+            object store), or None for the built-in work of ``task_type``.
+        entry: ``module:function`` to call instead of the artefact's own entry point.
+        inputs: Digests of the tenant's objects staged to the node before the run.
     """
 
     work_gflop: float
@@ -87,6 +98,9 @@ class TaskSpec:
     service_id: str | None = None
     long_running: bool = False
     fixed_latency_ms: float = 0.0
+    artefact: str | None = None
+    entry: str | None = None
+    inputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in (
@@ -112,6 +126,20 @@ class TaskSpec:
             check_region_pattern(pattern)
         for tag in self.data_tags:
             check_data_tag(tag)
+        self._check_code()
+
+    def _check_code(self) -> None:
+        for name, digest in [("artefact", self.artefact), *(("inputs", d) for d in self.inputs)]:
+            if digest is not None and not _DIGEST_RE.match(digest):
+                raise ValueError(f"{name} must be a SHA-256 digest (64 hex digits), got {digest!r}")
+        if self.entry is not None and not _ENTRY_RE.match(self.entry):
+            raise ValueError(f"entry must be 'module:function', got {self.entry!r}")
+        if self.entry is not None and self.artefact is None:
+            raise ValueError("entry needs an artefact to call it in")
+        if self.inputs and self.artefact is None:
+            raise ValueError("inputs need an artefact to read them")
+        if len(self.inputs) > MAX_INPUTS:
+            raise ValueError(f"inputs: at most {MAX_INPUTS} objects, got {len(self.inputs)}")
 
     def at(self, ingress_site: str) -> TaskSpec:
         """This spec entering the network at ``ingress_site``."""

@@ -56,6 +56,7 @@ _SPEC_DECODERS: dict[str, Callable[[Any], object]] = {
     "avoid_sites": tuple,
     "data_tags": frozenset,
     "min_trust_level": TrustLevel,
+    "inputs": tuple,
 }
 
 

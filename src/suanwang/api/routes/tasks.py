@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from suanwang.api.access import audit_read
 from suanwang.api.auth import PEOPLE, SUBMITTERS, allow, tenant_scope
@@ -12,6 +13,7 @@ from suanwang.api.deps import IdPath, PlaneDep, answer, plane_of
 from suanwang.api.etag import NOT_MODIFIED, conditional_json
 from suanwang.api.explanations import ExplanationOut
 from suanwang.api.problems import ApiError
+from suanwang.api.routes.objects import check_task_data, objects_of
 from suanwang.api.schemas import (
     AgentReportIn,
     Name,
@@ -23,6 +25,9 @@ from suanwang.control.stores import MAX_KEY_CHARS, MAX_PAGE_SIZE, Principal, Rol
 from suanwang.model import TaskState
 
 router = APIRouter(tags=["tasks"])
+
+CODE_FIELDS = frozenset({"artefact", "entry", "inputs"})
+"""Fields a spec's own check names first in its message (the rest default to work_gflop)."""
 
 People = Annotated[Principal, Depends(allow(*PEOPLE))]
 Submitter = Annotated[Principal, Depends(allow(*SUBMITTERS))]
@@ -53,10 +58,14 @@ async def submit_task(
     try:
         spec = body.to_spec(plane.live.scenario.workload)
     except ValueError as exc:
-        path = "body.work_gflop"
+        named = str(exc).split(" ", 1)[0]
+        path = f"body.{named}" if named in CODE_FIELDS else "body.work_gflop"
         raise ApiError(
             422, f"{path}: {exc}", errors=[{"path": path, "message": str(exc)}]
         ) from None
+    if spec.artefact is not None:
+        store = objects_of(request)
+        spec = await run_in_threadpool(check_task_data, store, who.tenant, spec)
     submitted = await answer(plane.submit(who, spec, idempotency_key))
     # Serialised here once: the hot path skips the framework's second validation pass.
     return Response(
