@@ -18,9 +18,11 @@ from suanwang.cli.registration import add_registration_commands
 from suanwang.cli.resources import audit_app, link_app, load_scenario, principal_app, site_app
 from suanwang.cli.scenario import app as scenario_app
 from suanwang.cli.serve import serve
+from suanwang.cli.services import services_app
 from suanwang.cli.tasks import node_app, task_app
 from suanwang.cli.tokens import token_app
 from suanwang.cli.twin import app as twin_app
+from suanwang.cli.twin_fork import fork as twin_fork
 
 app = typer.Typer(
     name="suanwang",
@@ -44,7 +46,9 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(agent_app, name="agent")
 app.add_typer(config_app, name="config")
 app.add_typer(graph_app, name="graph")
+app.add_typer(services_app, name="services")
 scenario_app.command("load")(load_scenario)
+twin_app.command("fork")(twin_fork)
 app.command()(serve)
 app.command()(demo)
 app.command()(measure)

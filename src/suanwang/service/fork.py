@@ -161,3 +161,16 @@ def fork_live(plane: ControlPlane, *, at_s: float | None = None) -> LiveFork:
         raise ValueError(f"at_s must not lie before now ({now_s:.0f}), got {at_s}")
     state = plane.call(lambda _: capture(plane.live.controller, now_s)).result(CAPTURE_TIMEOUT_S)
     return LiveFork(state, plane.tasks, now_s if at_s is None else max(at_s, now_s))
+
+
+def next_hour_s(now_s: float, hour: float) -> float:
+    """The next clock time, from ``now_s`` on, at which the UTC time of day is ``hour`` hours.
+
+    Raises:
+        ValueError: ``hour`` is not in [0, 24).
+    """
+    if not (math.isfinite(hour) and 0 <= hour < 24):
+        raise ValueError(f"hour must lie in [0, 24), got {hour}")
+    day_s = 86_400.0
+    at_s = math.floor(now_s / day_s) * day_s + hour * 3600.0
+    return at_s if at_s >= now_s else at_s + day_s
