@@ -41,6 +41,7 @@ from suanwang.security import SignedEnvelope, Verdict, key_id_of
 from suanwang.service.agents import AgentPolicy, AgentRegistry
 from suanwang.service.attest import Attestor, AttestPolicy
 from suanwang.service.health import HealthConfig, HealthMonitor
+from suanwang.service.intents import AssuranceConfig, Intents
 from suanwang.service.joining import RAW_KEY_BYTES, Joining
 from suanwang.service.ledger import LedgerSyncer
 from suanwang.service.live import Explanation, LiveNetwork
@@ -90,6 +91,8 @@ class ControlPlane:
         attest: When nodes are challenged and how their answers are judged (``attest``).
         series_period_s: Time between samples of the plane's time series (``series``).
         series_samples: Samples of the time series kept.
+        assurance: Planning and assurance of intents (``intents``; kept where the stores
+            keep intents).
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class ControlPlane:
         attest: AttestPolicy | None = None,
         series_period_s: float = DEFAULT_PERIOD_S,
         series_samples: int = DEFAULT_CAPACITY,
+        assurance: AssuranceConfig | None = None,
     ) -> None:
         self.stores = stores
         self.ledger = ledger
@@ -137,6 +141,7 @@ class ControlPlane:
             after_commit=self._publish,
         )
         self.health = None if health is None else HealthMonitor(self, health)
+        self.intents = None if stores.intents is None else Intents(self, stores.intents, assurance)
 
     @property
     def tasks(self) -> TaskStore:
@@ -170,12 +175,16 @@ class ControlPlane:
             self.health.start()
         if self.ledger is not None:
             self.ledger.start()
+        if self.intents is not None:
+            self.intents.start()
         return count
 
     def stop(self) -> None:
         """Stop self-healing, finish queued requests and stop the writer."""
         if self.health is not None:
             self.health.stop()
+        if self.intents is not None:
+            self.intents.stop()
         self._worker.stop()
         with contextlib.suppress(StoreError):  # best effort: the start floor covers the rest
             self.agents.flush_marks(everything=True)

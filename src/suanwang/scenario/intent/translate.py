@@ -47,6 +47,7 @@ class Translation:
     Attributes:
         intent: The intent as written.
         specs: One task spec per replica.
+        needed: Replicas its load needs (the others are spares).
         profile: Scheduling profile for its prediction (by carbon preference).
         latency_target_ms: Each request's latency target (None: no latency target).
         deadline_s: Deadline of batch work (None: none).
@@ -57,6 +58,7 @@ class Translation:
 
     intent: IntentDoc
     specs: tuple[TaskSpec, ...]
+    needed: int
     profile: str
     latency_target_ms: float | None
     deadline_s: float | None
@@ -179,6 +181,7 @@ def translate(intent: IntentDoc, catalogue: Catalogue | None = None) -> Translat
     return Translation(
         intent,
         specs,
+        needed,
         profile,
         latency_ms,
         deadline_s,
