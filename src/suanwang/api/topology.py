@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,10 +132,14 @@ class LinkOut(BaseModel):
 
 
 class InstanceOut(BaseModel):
-    """A service instance (CSCI-ID) on a node."""
+    """A service instance (CSCI-ID) on a node, and that node's state now."""
 
     id: str
     node_id: str
+    node_state: str = Field(
+        description="up, draining, down, no-agent, quarantined or retired: only an instance "
+        "on an up node takes new requests"
+    )
 
 
 class ServiceOut(BaseModel):
@@ -146,13 +151,16 @@ class ServiceOut(BaseModel):
     instances: list[InstanceOut]
 
     @classmethod
-    def of(cls, service: Service) -> ServiceOut:
-        """From the domain record."""
+    def of(cls, service: Service, node_state: Callable[[str], str]) -> ServiceOut:
+        """From the domain record and the live state of each node (``LiveNetwork.node_state``)."""
         return cls(
             id=service.id,
             name=service.name,
             task_type=service.task_type,
-            instances=[InstanceOut(id=i.id, node_id=i.node_id) for i in service.instances],
+            instances=[
+                InstanceOut(id=i.id, node_id=i.node_id, node_state=node_state(i.node_id))
+                for i in service.instances
+            ],
         )
 
 

@@ -18,6 +18,7 @@ from suanwang.cli.registration import add_registration_commands
 from suanwang.cli.resources import audit_app, link_app, load_scenario, principal_app, site_app
 from suanwang.cli.scenario import app as scenario_app
 from suanwang.cli.serve import serve
+from suanwang.cli.services import services_app
 from suanwang.cli.tasks import node_app, task_app
 from suanwang.cli.tokens import token_app
 from suanwang.cli.twin import app as twin_app
@@ -45,6 +46,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(agent_app, name="agent")
 app.add_typer(config_app, name="config")
 app.add_typer(graph_app, name="graph")
+app.add_typer(services_app, name="services")
 scenario_app.command("load")(load_scenario)
 twin_app.command("fork")(twin_fork)
 app.command()(serve)

@@ -253,15 +253,17 @@ async def mark_link_up(link_id: IdPath, plane: PlaneDep, who: Staff) -> StateCha
 @router.get("/v1/services", operation_id="listServices")
 async def list_services(plane: PlaneDep, _: People) -> list[ServiceOut]:
     """The service catalogue (CS-IDs) of the live scenario with its instances (CSCI-IDs)."""
-    return [ServiceOut.of(s) for s in plane.live.scenario.services]
+    live = plane.live
+    return [ServiceOut.of(s, live.node_state) for s in live.scenario.services]
 
 
 @router.get("/v1/services/{service_id}", operation_id="getService")
 async def get_service(service_id: IdPath, plane: PlaneDep, _: People) -> ServiceOut:
     """One service with its instances."""
-    for service in plane.live.scenario.services:
+    live = plane.live
+    for service in live.scenario.services:
         if service.id == service_id:
-            return ServiceOut.of(service)
+            return ServiceOut.of(service, live.node_state)
     raise ApiError(404, f"service {service_id!r} does not exist")
 
 
