@@ -91,3 +91,29 @@ def test_a_task_without_placement_is_refused(engine: tuple[AgentDispatch, Report
     dispatch, _ = engine
     with pytest.raises(ValueError, match="placement"):
         dispatch.start(Task.submit("p", TaskSpec(work_gflop=1.0), "acme", 0.0))
+
+
+def test_a_run_cancelled_after_its_pull_is_withdrawn_until_its_kill_is_confirmed(
+    engine: tuple[AgentDispatch, Reports],
+) -> None:
+    dispatch, _ = engine
+    for task_id in ("pulled", "queued", "staged"):
+        dispatch.start(_task(task_id, "n1"))
+        if task_id != "staged":
+            dispatch.publish(0.0)
+        if task_id == "pulled":
+            assert [t.id for t in dispatch.pull("n1", 1)] == ["pulled"]
+    assert dispatch.withdrawn("n1", ["pulled"]) == []
+    assert dispatch.withdrawn("n2", ["pulled"]) == ["pulled"]  # not that node's
+    for task_id in ("pulled", "queued", "staged"):
+        dispatch.cancel(task_id)
+    assert dispatch.withdrawn("n1", ["pulled"]) == ["pulled"]
+    # Only a pulled run can be running on its agent: only its kill is awaited.
+    assert dispatch.confirm_killed("n1", "queued") is None
+    assert dispatch.confirm_killed("n1", "staged") is None
+    assert dispatch.confirm_killed("n2", "pulled") is None
+    after_s = dispatch.confirm_killed("n1", "pulled")
+    assert after_s is not None
+    assert 0.0 <= after_s < 5.0
+    assert [(k.run_id, k.node_id) for k in dispatch.kills] == [("pulled", "n1")]
+    assert dispatch.confirm_killed("n1", "pulled") is None  # confirmed once

@@ -12,7 +12,7 @@ import pytest
 
 from suanwang.execution import LocalEngine
 from suanwang.execution.kinds import Work, WorkOutcome
-from suanwang.execution.workers import RunTimeExceeded, WorkerDied, WorkerPool
+from suanwang.execution.workers import RunCancelled, RunTimeExceeded, WorkerDied, WorkerPool
 from suanwang.model import Estimate, Placement, Task, TaskSpec, TaskState
 
 ENDLESS = TaskSpec(work_gflop=1e15, task_type="matmul")
@@ -106,3 +106,27 @@ def test_the_local_engine_stops_a_task_at_its_tenants_maximum_run_time() -> None
         assert engine.pools_replaced == 0
     finally:
         engine.close()
+
+
+def test_cancel_kills_the_running_tasks_process_and_drops_a_queued_one() -> None:
+    workers = WorkerPool(1)
+    try:
+        assert workers.wait_ready(WAIT_S)
+        running = workers.submit("long", "matmul", Work.of("long", ENDLESS))
+        queued = workers.submit("next", "matmul", Work.of("next", SMALL))
+        assert workers.cancel("next") is None
+        with pytest.raises(RunCancelled, match="task next cancelled"):
+            queued.result(WAIT_S)
+        deadline_s = time.monotonic() + WAIT_S
+        while not running.running() and time.monotonic() < deadline_s:
+            time.sleep(0.01)
+        pid = workers.cancel("long")
+        assert pid is not None
+        with pytest.raises(RunCancelled, match=f"task long cancelled \\(pid {pid}\\)"):
+            running.result(WAIT_S)
+        assert workers.cancel("long") is None  # gone already
+        assert workers.replaced == 1
+        after = workers.submit("after", "matmul", Work.of("after", SMALL))
+        assert after.result(WAIT_S).compute_s >= 0.0
+    finally:
+        workers.shutdown()

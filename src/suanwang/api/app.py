@@ -29,7 +29,6 @@ from suanwang.api.routes import (
     admin,
     agents,
     catalogue,
-    deployments,
     fork,
     geo,
     ledger,
@@ -37,6 +36,7 @@ from suanwang.api.routes import (
     objects,
     ops,
     registry,
+    runs,
     scenarios,
     series,
     tasks,
@@ -144,8 +144,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if settings.submit_rate_per_s > 0
         else None
     )
-    routers = (ops, tasks, network, registry, agents, scenarios, catalogue, admin, geo, ledger)
-    for module in (*routers, objects, series, fork, deployments):
+    routers = (ops, tasks, network, registry, agents, runs, scenarios, catalogue, admin)
+    for module in (*routers, geo, ledger, objects, series, fork):
         app.include_router(module.router)
     install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.

@@ -141,6 +141,9 @@ class PullDispatch(ExecutionEngine, Protocol):
           published more than ``timeout_s`` before ``now_s`` and still not pulled;
           ``expire(task_id, reason)`` ends such a task as failed for ``reason`` (reported like
           an end) and returns False when it was pulled meanwhile.
+        * ``withdrawn(node_id, run_ids)``: of the runs a puller says it holds, those cancelled
+          or moved off its node (it must kill them); ``confirm_killed(node_id, run_id)`` records
+          that it did (the seconds since the withdrawal, None for a run not withdrawn there).
         * Every method is thread-safe: pullers' requests and the writer call concurrently.
     """
 
@@ -170,6 +173,14 @@ class PullDispatch(ExecutionEngine, Protocol):
 
     def expire(self, task_id: str, reason: str) -> bool:
         """End a published, not yet pulled task as failed; False if it was pulled."""
+        ...
+
+    def withdrawn(self, node_id: str, run_ids: Iterable[str]) -> list[str]:
+        """Of the runs ``node_id``'s puller says it holds, those not held there any more."""
+        ...
+
+    def confirm_killed(self, node_id: str, run_id: str) -> float | None:
+        """Seconds since the withdrawal of a run ``node_id`` killed; None if not withdrawn."""
         ...
 
 

@@ -16,7 +16,8 @@ An agent measures its machine once, binds its Ed25519 key to its node
   (``execution.workers``) and reports it finished, ok or failed with the reason and measured
   time. A task that runs past its maximum run time (the control plane's, sent with the task as
   ``max_run_s``, or the agent's own, whichever is shorter) is stopped by killing its worker
-  process and reported failed with that reason.
+  process and reported failed with that reason. While it holds runs, ``agent_runs`` names
+  them to the control plane at the poll pace and kills those cancelled or moved off the node.
 
 The key binding is retried until the control plane answers (``execution.binding``), and done
 again whenever a heartbeat is refused as signed by an unknown key (a control plane that lost a
@@ -48,11 +49,12 @@ from typing import Any
 
 import httpx
 
+from suanwang.execution.agent_runs import RunTracker
 from suanwang.execution.binding import bind_key, refused_as_unknown_key
 from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
 from suanwang.execution.load import CpuMeter, LoadSource
 from suanwang.execution.netprobe import LOOPBACK, EchoServer, probe_peers, rtt_report
-from suanwang.execution.workers import RunTimeExceeded, WorkerPool
+from suanwang.execution.workers import RunCancelled, RunTimeExceeded, WorkerPool
 from suanwang.measure.challenge import answer
 from suanwang.measure.probes import ProbeSettings, probe_once
 from suanwang.model import AcceleratorKind, Precision, TaskClass, TaskSpec
@@ -177,6 +179,7 @@ class NodeAgent:
         self._running = 0
         self._done: queue.Queue[tuple[str, Future[WorkOutcome]]] = queue.Queue()
         self._facts: dict[str, float] = {}
+        self.runs = RunTracker(config.node_id)
         self._transport = transport
         self._meter: CpuMeter | None = None
         self.echo: EchoServer | None = None
@@ -250,6 +253,8 @@ class NodeAgent:
 
     def _step(self, client: httpx.Client, pool: WorkerPool) -> bool:
         busy = self._report_done(client)
+        if self.runs.due:
+            busy |= self.runs.sync(client)
         free = self.config.workers - self._running
         if free > 0:
             busy |= self._pull(client, pool, free)
@@ -273,6 +278,7 @@ class NodeAgent:
             max_run_s = min((float(x) for x in limits if x), default=None)
             future = pool.submit(task_id, kind, Work.of(task_id, spec), max_run_s)
             self._running += 1
+            self.runs.track(task_id, functools.partial(pool.cancel, task_id))
             future.add_done_callback(functools.partial(self._ended, task_id))
         return bool(tasks)
 
@@ -287,8 +293,11 @@ class NodeAgent:
             except queue.Empty:
                 return reported
             self._running -= 1
+            self.runs.ended(task_id)
             reported = True
             error = future.exception()
+            if isinstance(error, RunCancelled):  # withdrawn: the control plane moved on
+                continue
             if error is not None:
                 why = str(error) if isinstance(error, RunTimeExceeded) else f"failed: {error}"
                 self._finish(client, task_id, ok=False, reason=why)

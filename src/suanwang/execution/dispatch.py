@@ -12,17 +12,35 @@ A published task that no agent pulls is not left holding its reservations for ev
 names the tasks published longer than a dispatch timeout ago and still not pulled, and
 ``expire`` ends one as failed with the reason (the control plane decides which, and whether
 their node has an agent at all).
+
+A task cancelled or moved after its agent pulled it is *withdrawn*: the agent, which names the
+runs it holds (``withdrawn``), hears which of them this engine no longer holds on its node and
+kills them; it confirms each kill (``confirm_killed``), which this engine answers with the
+seconds from the withdrawal to the confirmation and keeps in ``kills`` (bounded).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from suanwang.control.ports import EngineReports
 from suanwang.model import Task
+
+MAX_WITHDRAWN = 10_000
+"""Withdrawn runs remembered until their agent confirms the kill (the oldest are dropped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """A withdrawn run its agent killed: where, and how long after its withdrawal."""
+
+    run_id: str
+    node_id: str
+    after_s: float
 
 
 class AgentDispatch:
@@ -41,6 +59,8 @@ class AgentDispatch:
         self._node_of: dict[str, str] = {}
         self._running: set[str] = set()
         self._published_at_s: dict[str, float] = {}  # published, not yet pulled (publish order)
+        self._withdrawn: OrderedDict[str, tuple[str, float]] = OrderedDict()  # run -> node, at
+        self.kills: deque[Kill] = deque(maxlen=MAX_WITHDRAWN)
 
     # ----------------------------------------------------------------- ExecutionEngine
 
@@ -59,10 +79,15 @@ class AgentDispatch:
     def cancel(self, task_id: str) -> None:
         """Forget a task wherever it is; its agent's later reports are refused."""
         with self._lock:
+            pulled = task_id not in self._staged and task_id not in self._published_at_s
             self._staged.pop(task_id, None)
             self._published_at_s.pop(task_id, None)
             node = self._node_of.pop(task_id, None)
             self._running.discard(task_id)
+            if node is not None and pulled:  # its agent may be running it: tell it to stop
+                self._withdrawn[task_id] = (node, time.monotonic())
+                while len(self._withdrawn) > MAX_WITHDRAWN:
+                    self._withdrawn.popitem(last=False)
             if node is not None and self._ready.get(node):
                 # Rare (a cancel before the agent pulled): a linear scan of one node's queue.
                 self._ready[node] = deque(t for t in self._ready[node] if t.id != task_id)
@@ -158,6 +183,26 @@ class AgentDispatch:
         # accepts an end from SCHEDULED as well as from RUNNING.
         self._forward().task_finished(task_id, ok, reason)
         return True
+
+    def withdrawn(self, node_id: str, run_ids: Iterable[str]) -> list[str]:
+        """Of the runs ``node_id``'s agent says it holds, those no longer held there."""
+        with self._lock:
+            return [r for r in run_ids if self._node_of.get(r) != node_id]
+
+    def confirm_killed(self, node_id: str, run_id: str) -> float | None:
+        """The agent of ``node_id`` killed ``run_id``.
+
+        Returns the seconds since its withdrawal (the kill is kept in ``kills``), or None if it
+        was not withdrawn from that node.
+        """
+        with self._lock:
+            withdrawn = self._withdrawn.get(run_id)
+            if withdrawn is None or withdrawn[0] != node_id:
+                return None
+            del self._withdrawn[run_id]
+            kill = Kill(run_id, node_id, time.monotonic() - withdrawn[1])
+            self.kills.append(kill)
+            return kill.after_s
 
     def _forward(self) -> EngineReports:
         if self._reports is None:

@@ -45,6 +45,10 @@ class RunTimeExceeded(Exception):  # noqa: N818 (says what happened to the task)
     """A task ran past its maximum run time and was stopped."""
 
 
+class RunCancelled(Exception):  # noqa: N818 (says what happened to the task)
+    """A task was cancelled (its process killed, or taken from the queue before it began)."""
+
+
 class WorkerDied(Exception):  # noqa: N818 (says what happened to the process)
     """The process running a task died before it answered."""
 
@@ -177,6 +181,26 @@ class WorkerPool:
             self._queue.append(job)
             self._dispatch()
         return job.future
+
+    def cancel(self, task_id: str) -> int | None:
+        """Stop ``task_id`` now; its future fails with ``RunCancelled``.
+
+        A running task's process is killed (a fresh one takes the slot); a queued one leaves the
+        queue. Returns the killed process's pid (None when it was only queued, or is not here).
+        """
+        with self._lock:
+            for job in self._queue:
+                if job.task_id == task_id:
+                    self._queue.remove(job)
+                    job.future.set_exception(RunCancelled(f"task {task_id} cancelled"))
+                    return None
+            for index, slot in enumerate(self._slots):
+                if slot.job is not None and slot.job.task_id == task_id:
+                    pid = slot.process.pid
+                    slot.process.kill()
+                    self._replace(index, RunCancelled(f"task {task_id} cancelled (pid {pid})"))
+                    return pid
+        return None
 
     def _dispatch(self) -> None:
         """Hand queued jobs to ready, idle processes (lock held)."""

@@ -40,7 +40,6 @@ from suanwang.scheduling import Profile
 from suanwang.security import SignedEnvelope, Verdict, key_id_of
 from suanwang.service.agents import AgentPolicy, AgentRegistry
 from suanwang.service.attest import Attestor, AttestPolicy
-from suanwang.service.deployments import Deployments
 from suanwang.service.health import HealthConfig, HealthMonitor
 from suanwang.service.intents import AssuranceConfig, Intents
 from suanwang.service.joining import RAW_KEY_BYTES, Joining
@@ -127,7 +126,6 @@ class ControlPlane:
         self.attestor = Attestor(stores.trust, self.clock, attest or AttestPolicy())
         self.joining = Joining(self)
         self.registry = Registry(self)
-        self.deployments = Deployments(self)
         self._profile, self._config, self._dispatch = profile, config, dispatch
         self._live_file = (
             None if live_scenario_path is None else LiveScenarioFile(live_scenario_path)
@@ -242,7 +240,6 @@ class ControlPlane:
         controller.expire()
         self._agents_tick(batch)
         self.registry.tick(batch)
-        self.deployments.tick(batch)
         self.metrics.queue_depth.set(controller.queued)
         self.metrics.active_tasks.set(controller.active)
         for state, count in nodes_by_state(controller.state).items():
@@ -289,14 +286,6 @@ class ControlPlane:
         return task
 
     # ----------------------------------------------------------------- tasks
-
-    def submit_now(self, batch: Batch, who: str, spec: TaskSpec, tenant: str) -> Task:
-        """Submit ``spec`` for ``tenant`` from a command already on the writer (deployments)."""
-        task_id = uuid.uuid4().hex
-        task = self.live.controller.submit(task_id, spec, tenant)
-        self._recorder.new[task_id] = None
-        self._audit(batch, who, "task.submit", f"task:{task_id}", spec.task_type or "")
-        return task
 
     def submit(self, who: Principal, spec: TaskSpec, key: str | None = None) -> Future[Submitted]:
         """Accept a task for ``who``'s tenant, at most once per idempotency key.
