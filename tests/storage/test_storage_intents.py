@@ -1,4 +1,4 @@
-"""The intent store on every adapter: a record reads back whole, replaced whole, scoped by tenant."""
+"""The intent store on every adapter: a record reads back whole, replaced whole, kept per tenant."""
 
 from __future__ import annotations
 
