@@ -34,18 +34,23 @@ from suanwang.control.stores import (
     TaskStore,
     check_key,
 )
+from suanwang.market import PricePlan, builtin_plan
+from suanwang.market.store import MarketStore
 from suanwang.model import Scenario, Task, TaskSpec
 from suanwang.scenario import ScenarioError
 from suanwang.scheduling import Profile
+from suanwang.scheduling.leases import NodeLeases
 from suanwang.security import SignedEnvelope, Verdict, key_id_of
 from suanwang.service.agents import AgentPolicy, AgentRegistry
 from suanwang.service.attest import Attestor, AttestPolicy
+from suanwang.service.deployments import Deployments
 from suanwang.service.health import HealthConfig, HealthMonitor
 from suanwang.service.intents import AssuranceConfig, Intents
 from suanwang.service.joining import RAW_KEY_BYTES, Joining
 from suanwang.service.ledger import LedgerSyncer
 from suanwang.service.live import Explanation, LiveNetwork
 from suanwang.service.livefile import LOAD_ACTION, LiveScenarioFile, Staged, committed_loads
+from suanwang.service.market import Market
 from suanwang.service.metrics import PlaneMetrics
 from suanwang.service.registry import Registry
 from suanwang.service.runlogs import RunLogs
@@ -92,6 +97,9 @@ class ControlPlane:
         attest: When nodes are challenged and how their answers are judged (``attest``).
         series_period_s: Time between samples of the plane's time series (``series``).
         series_samples: Samples of the time series kept.
+        market: The market's book, leases, accounts and usage (``service.market``); None
+            runs no market and meters nothing.
+        plan: The price plan usage is rated with (default: the built-in one).
         assurance: Planning and assurance of intents (``intents``; kept where the stores
             keep intents).
     """
@@ -114,6 +122,8 @@ class ControlPlane:
         attest: AttestPolicy | None = None,
         series_period_s: float = DEFAULT_PERIOD_S,
         series_samples: int = DEFAULT_CAPACITY,
+        market: MarketStore | None = None,
+        plan: PricePlan | None = None,
         assurance: AssuranceConfig | None = None,
     ) -> None:
         self.stores = stores
@@ -126,12 +136,23 @@ class ControlPlane:
         self.attestor = Attestor(stores.trust, self.clock, attest or AttestPolicy())
         self.joining = Joining(self)
         self.registry = Registry(self)
+        self.deployments = Deployments(self)
         self._profile, self._config, self._dispatch = profile, config, dispatch
         self._live_file = (
             None if live_scenario_path is None else LiveScenarioFile(live_scenario_path)
         )
         self._staged: tuple[Staged, float] | None = None  # a load waiting for its commit
         self._recorder = Recorder(self.metrics)
+        self.node_leases = NodeLeases()  # shared by every live network this plane builds
+        self.market = (
+            None
+            if market is None
+            else Market(
+                market, plan or builtin_plan(), self.clock, self._owners, self.node_leases.replace
+            )
+        )
+        if self.market is not None:
+            self._recorder.on_final = self.market.note_final
         self.live = self._build(scenario)
         self._worker = Worker(
             self.live.controller,
@@ -163,6 +184,7 @@ class ControlPlane:
         self.agents.attach(live)  # bindings kept over restarts and scenario loads
         self.joining.attach(live)  # quarantines kept; agents challenged again
         self.registry.attach(live, found)
+        live.controller.state.leases = self.node_leases
         return live
 
     def start(self, timeout_s: float = 120.0) -> int:
@@ -177,6 +199,8 @@ class ControlPlane:
             self.health.start()
         if self.ledger is not None:
             self.ledger.start()
+        if self.market is not None:
+            self.market.refresh()
         if self.intents is not None:
             self.intents.start()
         return count
@@ -193,8 +217,14 @@ class ControlPlane:
         if self.ledger is not None:
             self.ledger.stop()
 
+    def _owners(self) -> dict[str, str]:
+        nodes = self.live.controller.state.topology.nodes
+        return {node_id: node.owner for node_id, node in nodes.items()}
+
     def _publish(self) -> None:
         self.live.dispatch.publish(self.clock.now_s())
+        if self.market is not None:
+            self.market.flush()  # usage of the runs this commit ended
         if self._staged is not None:
             self._settle_load()
 
@@ -240,6 +270,7 @@ class ControlPlane:
         controller.expire()
         self._agents_tick(batch)
         self.registry.tick(batch)
+        self.deployments.tick(batch)
         self.metrics.queue_depth.set(controller.queued)
         self.metrics.active_tasks.set(controller.active)
         for state, count in nodes_by_state(controller.state).items():
@@ -286,6 +317,14 @@ class ControlPlane:
         return task
 
     # ----------------------------------------------------------------- tasks
+
+    def submit_now(self, batch: Batch, who: str, spec: TaskSpec, tenant: str) -> Task:
+        """Submit ``spec`` for ``tenant`` from a command already on the writer (deployments)."""
+        task_id = uuid.uuid4().hex
+        task = self.live.controller.submit(task_id, spec, tenant)
+        self._recorder.new[task_id] = None
+        self._audit(batch, who, "task.submit", f"task:{task_id}", spec.task_type or "")
+        return task
 
     def submit(self, who: Principal, spec: TaskSpec, key: str | None = None) -> Future[Submitted]:
         """Accept a task for ``who``'s tenant, at most once per idempotency key.
