@@ -174,11 +174,12 @@ def test_a_fork_at_a_later_time_lets_running_tasks_end_first(live: Live) -> None
 
 
 def test_the_history_is_read_newest_first_and_bounded(live: Live) -> None:
-    times, templates = arrival_history(live.plane.tasks, START_S + 86_400.0, limit=10)
+    times, templates, tenants = arrival_history(live.plane.tasks, START_S + 86_400.0, limit=10)
     assert sum(len(t) for t in times.values()) == 10
     newest = max(max(t) for t in times.values())
     assert newest == pytest.approx(START_S + 40 * 90.0)
     assert all(isinstance(spec, TaskSpec) for spec in templates.values())
+    assert set(tenants) == set(templates) and all(tenants.values())
     assert np.all(np.diff(sorted(times[next(iter(times))])) > 0)
 
 

@@ -55,7 +55,9 @@ def test_the_forecaster_draws_arrivals_near_the_forecast_scaled_by_the_load_fact
     rates = seasonal_rates(2 * WEEK_H + DAY_H, base_per_h=60.0)
     end_s = len(rates) * HOUR_S
     history = {("video", "U"): synthetic_arrivals(rates, seed=5)}
-    forecaster = DemandForecaster().fit(history, end_s, {("video", "U"): SPEC})
+    forecaster = DemandForecaster().fit(
+        history, end_s, {("video", "U"): SPEC}, tenants={("video", "U"): "acme"}
+    )
     expected = forecaster.expected(("video", "U"), end_s, 6 * HOUR_S)
     assert forecaster.models[("video", "U")].method == f"holt-winters-{WEEK_H}h"
 
@@ -64,7 +66,8 @@ def test_the_forecaster_draws_arrivals_near_the_forecast_scaled_by_the_load_fact
 
     assert len(once) == pytest.approx(expected.sum(), rel=0.15)
     assert len(twice) == pytest.approx(2 * expected.sum(), rel=0.15)
-    assert all(0 <= t < 6 * HOUR_S and spec is SPEC for t, spec in once)
+    assert all(0 <= t < 6 * HOUR_S and spec is SPEC for t, spec, _ in once)
+    assert {tenant for _, _, tenant in once} == {"acme"}  # the key's latest submitter
     # A key without a template draws nothing; an unknown key forecasts zero.
     assert DemandForecaster().fit(history, end_s).arrivals(end_s, HOUR_S) == []
     assert not forecaster.expected(("x", "y"), end_s, HOUR_S).any()

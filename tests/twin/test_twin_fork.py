@@ -143,14 +143,30 @@ def test_background_arrivals_take_capacity() -> None:
     live = _Live()
     fork = capture(live.controller, 0.0)
     # A 100 s task arriving every second keeps both nodes full: later arrivals wait.
-    background = [(float(i), LONG) for i in range(1, 30)]
+    background = [(float(i), LONG, "") for i in range(1, 30)]
 
     quiet = run_ahead(fork, [SHORT], 60.0, background=[])
-    busy_start = run_ahead(fork, [], 60.0, background=[*background, (40.0, SHORT)])
+    busy_start = run_ahead(fork, [], 60.0, background=[*background, (40.0, SHORT, "")])
 
     assert quiet.sla_met_fraction == 1.0
     assert busy_start.background == 30
     assert busy_start.sla_met_fraction < 1.0
+
+
+def test_the_fork_keeps_leases_so_tenants_land_as_they_would_live() -> None:
+    live = _Live()
+    live.controller.state.leases.replace({"e1": "acme"})
+    fork = capture(live.controller, 0.0)
+    live.controller.state.leases.replace({})  # a later live change is not the fork's
+
+    assert fork.leases == {"e1": "acme"}
+    beta = run_ahead(fork, [SHORT], 60.0, tenant="beta")
+    acme = run_ahead(fork, [SHORT], 60.0, tenant="acme")
+    leased_out = run_ahead(fork, [SHORT], 60.0, background=[(0.0, LONG, "acme")], tenant="beta")
+
+    assert beta.per_task == {f"{WHAT_IF_PREFIX}0": "r1"}  # e1 is nearer, but acme's
+    assert acme.per_task == {f"{WHAT_IF_PREFIX}0": "e1"}
+    assert leased_out.per_task == {f"{WHAT_IF_PREFIX}0": "r1"}
 
 
 def test_measured_load_beyond_the_ledger_is_held_in_the_fork() -> None:

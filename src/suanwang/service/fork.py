@@ -24,7 +24,7 @@ import numpy as np
 
 from suanwang.control.stores import MAX_PAGE_SIZE, TaskStore
 from suanwang.model import TaskSpec
-from suanwang.twin.forecast import WEEK_H, DemandForecaster, Key
+from suanwang.twin.forecast import WEEK_H, Arrival, DemandForecaster, Key
 from suanwang.twin.fork import ForkState, capture
 from suanwang.twin.forkrun import ForkPrediction, run_ahead
 
@@ -44,14 +44,16 @@ CAPTURE_TIMEOUT_S = 60.0
 
 def arrival_history(
     tasks: TaskStore, before_s: float, limit: int = HISTORY_TASKS
-) -> tuple[dict[Key, list[float]], dict[Key, TaskSpec]]:
+) -> tuple[dict[Key, list[float]], dict[Key, TaskSpec], dict[Key, str]]:
     """Submission times per (task type, ingress) in the ``HISTORY_S`` before ``before_s``.
 
-    Returns the times and the latest spec of each key. Reads pages newest first and stops at
-    the first submission older than the window or after ``limit`` tasks.
+    Returns the times, and the latest submission's spec and tenant, of each key. Reads pages
+    newest first and stops at the first submission older than the window or after ``limit``
+    tasks.
     """
     times: dict[Key, list[float]] = {}
     templates: dict[Key, TaskSpec] = {}
+    tenants: dict[Key, str] = {}
     cursor: str | None = None
     read = 0
     while read < limit:
@@ -59,17 +61,18 @@ def arrival_history(
         for task in page.tasks:
             at_s = task.submitted_at_s
             if at_s < before_s - HISTORY_S:
-                return times, templates
+                return times, templates, tenants
             if at_s >= before_s:
                 continue
             key = (task.spec.task_type or "", task.spec.ingress_site or "")
             times.setdefault(key, []).append(at_s)
-            templates.setdefault(key, task.spec)  # newest first: the first seen is the latest
+            if key not in templates:  # newest first: the first seen is the latest
+                templates[key], tenants[key] = task.spec, task.tenant
         read += len(page.tasks)
         cursor = page.next_cursor
         if cursor is None or not page.tasks:
             break
-    return times, templates
+    return times, templates, tenants
 
 
 class LiveFork:
@@ -90,9 +93,11 @@ class LiveFork:
     def forecaster(self) -> DemandForecaster | None:
         """The demand forecaster fitted on the history before the fork (None: no store)."""
         if self._forecaster is None and self._tasks is not None:
-            times, templates = arrival_history(self._tasks, self.state.at_s)
+            times, templates, tenants = arrival_history(self._tasks, self.state.at_s)
             history = {key: np.asarray(t) for key, t in times.items()}
-            self._forecaster = DemandForecaster().fit(history, self.state.at_s, templates)
+            self._forecaster = DemandForecaster().fit(
+                history, self.state.at_s, templates, tenants=tenants
+            )
         return self._forecaster
 
     def run_ahead(
@@ -104,6 +109,7 @@ class LiveFork:
         fail_sites: Sequence[str] = (),
         background: bool = True,
         seed: int = 0,
+        tenant: str = "",
     ) -> ForkPrediction:
         """Run the fork ahead with ``tasks`` (ids ``what-if-<i>``) for ``horizon_s`` seconds.
 
@@ -114,13 +120,14 @@ class LiveFork:
             fail_sites: Sites whose nodes are all down from the start.
             background: Add the forecast background load (where there is a history).
             seed: Seed of the background's Poisson draw.
+            tenant: Tenant of the extra tasks (nodes leased to others do not take them).
 
         Raises:
             ValueError: a bad horizon or load factor, or an unknown site (named).
         """
         if not (math.isfinite(load_factor) and load_factor >= 0):
             raise ValueError(f"load_factor must be finite and not negative, got {load_factor}")
-        arrivals: list[tuple[float, TaskSpec]] = []
+        arrivals: list[Arrival] = []
         forecaster = self.forecaster() if background and math.isfinite(horizon_s) else None
         if forecaster is not None and horizon_s > 0:
             arrivals = forecaster.arrivals(
@@ -134,6 +141,7 @@ class LiveFork:
             fail_sites=fail_sites,
             background=arrivals,
             start_s=self.start_s,
+            tenant=tenant,
         )
 
 

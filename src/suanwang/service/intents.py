@@ -133,17 +133,24 @@ class Intents:
         """Check plain data as an intent (``ScenarioError`` naming field and value)."""
         return intent_from_data(data, source, default_catalogue())
 
-    def plan(self, doc: IntentDoc, *, extra: Sequence[TaskSpec] = ()) -> Plan:
-        """Translate, check and predict ``doc`` (see the module docstring).
+    def plan(self, doc: IntentDoc, tenant: str, *, extra: Sequence[TaskSpec] = ()) -> Plan:
+        """Translate, check and predict ``doc`` for ``tenant`` (see the module docstring).
+
+        The fork places the intent's tasks as ``tenant``'s, so leases bind them as they would
+        live.
 
         Raises:
             ValueError: the translation breaks a rule (named).
         """
         translation = translate(doc)
-        return self._plan(translation, translation.specs, extra)
+        return self._plan(translation, translation.specs, extra, tenant)
 
     def _plan(
-        self, translation: Translation, specs: Sequence[TaskSpec], extra: Sequence[TaskSpec]
+        self,
+        translation: Translation,
+        specs: Sequence[TaskSpec],
+        extra: Sequence[TaskSpec],
+        tenant: str,
     ) -> Plan:
         plane = self.plane
         profile = resolve_profile(translation.profile)
@@ -158,7 +165,7 @@ class Intents:
         check, fork = plane.call(on_writer).result(_WAIT_S)
         prediction = None
         if check.feasible:
-            prediction = fork.run_ahead([*specs, *extra], self.config.horizon_s)
+            prediction = fork.run_ahead([*specs, *extra], self.config.horizon_s, tenant=tenant)
         return Plan(translation, check, prediction, tuple(specs))
 
     def apply(
@@ -171,7 +178,7 @@ class Intents:
                 ``intent.refused`` with the constraints, unless a dry run).
             ValueError: the translation breaks a rule (named).
         """
-        plan = self.plan(doc)
+        plan = self.plan(doc, who.tenant)
         if plan.refusals:
             if not dry_run:
                 detail = "; ".join(f"{c.kind}: {' vs '.join(c.constraints)}" for c in plan.refusals)
@@ -326,7 +333,7 @@ class Intents:
             return record
         self._repaired_at[record.id] = now_s
         specs = [translation.specs[i] for i in broken]
-        plan = self._plan(translation, specs, ())
+        plan = self._plan(translation, specs, (), record.tenant)
         system = _system(record.tenant)
         target = f"intent:{record.id}"
         if plan.refusals:

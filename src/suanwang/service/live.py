@@ -208,6 +208,7 @@ class LiveNetwork:
             node_down,
             link_down,
             catalogue=catalogue_of(scenario),
+            leases=old.leases,
         )
         self.controller.grow(Scheduler(self.controller.scheduler.profile, state))
         with self.aggregator_lock:

@@ -38,6 +38,8 @@ MAX_ARRIVALS = 200_000
 
 Key = tuple[str, str]
 """(task type, ingress site); an empty string where the spec names none."""
+Arrival = tuple[float, TaskSpec, str]
+"""A forecast arrival: seconds after the start, its spec and its tenant."""
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -108,6 +110,7 @@ class DemandForecaster:
         self.horizon_h = horizon_h
         self.models: dict[Key, KeyForecast] = {}
         self.templates: dict[Key, TaskSpec] = {}
+        self.tenants: dict[Key, str] = {}
 
     def fit(
         self,
@@ -115,6 +118,7 @@ class DemandForecaster:
         end_s: float,
         templates: Mapping[Key, TaskSpec] | None = None,
         first_s: float | None = None,
+        tenants: Mapping[Key, str] | None = None,
     ) -> DemandForecaster:
         """Fit one model per key on arrival times before ``end_s``; returns self.
 
@@ -123,6 +127,7 @@ class DemandForecaster:
             end_s: End of the history (the forecast starts at the hour it falls in).
             templates: The spec each key's forecast arrivals get.
             first_s: Start of the history (default: the earliest arrival of all keys).
+            tenants: The tenant each key's forecast arrivals get (default: none, ``""``).
         """
         end_hour_s = math.floor(end_s / HOUR_S) * HOUR_S
         starts = [float(np.min(t)) for t in map(np.asarray, history.values()) if np.size(t)]
@@ -133,6 +138,7 @@ class DemandForecaster:
             per_hour, method = holt_winters(counts, self.horizon_h + 1)
             self.models[key] = KeyForecast(end_hour_s, per_hour, method, hours)
         self.templates.update(templates or {})
+        self.tenants.update(tenants or {})
         return self
 
     def expected(self, key: Key, start_s: float, horizon_s: float) -> FloatArray:
@@ -156,23 +162,24 @@ class DemandForecaster:
         *,
         load_factor: float = 1.0,
         seed: int = 0,
-    ) -> list[tuple[float, TaskSpec]]:
+    ) -> list[Arrival]:
         """A Poisson draw of every templated key's forecast, ``load_factor`` times as much.
 
-        Returns ``(seconds after start_s, spec)`` pairs, at most ``MAX_ARRIVALS``.
+        Returns ``(seconds after start_s, spec, tenant)``, at most ``MAX_ARRIVALS``.
         """
         rng = np.random.default_rng(seed)
-        out: list[tuple[float, TaskSpec]] = []
+        out: list[Arrival] = []
         for key in sorted(self.models):
             spec = self.templates.get(key)
             if spec is None:
                 continue
+            tenant = self.tenants.get(key, "")
             rates = self.expected(key, start_s, horizon_s) * load_factor
             for hour, mean in enumerate(rates):
                 span_s = min(HOUR_S, horizon_s - hour * HOUR_S)
                 count = int(rng.poisson(mean * span_s / HOUR_S)) if mean > 0 and span_s > 0 else 0
                 times = hour * HOUR_S + np.sort(rng.uniform(0.0, span_s, count))
-                out.extend((float(t), spec) for t in times)
+                out.extend((float(t), spec, tenant) for t in times)
                 if len(out) >= MAX_ARRIVALS:
                     return out[:MAX_ARRIVALS]
         return out

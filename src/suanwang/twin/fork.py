@@ -7,6 +7,8 @@ controller is owned, the live writer's thread) into a ``ForkState``:
 * the ledger, copied (arrays and per-run records; ``Reservation`` records are frozen, so the
   copy shares them): the running tasks' holds, and every other hold the ledger has;
 * the marks (nodes and links down, draining and agentless nodes are down marks too), copied;
+* the leases (which tenant leases each node) and the service catalogue (which nodes host each
+  service's instances), copied;
 * the measured state: the routed link latencies (read-only arrays), the hours, the efficiency
   table, and per node the CPU load the agents report beyond what the ledger holds (other
   users' processes, a task over its share): ``unledgered_cores``; nodes the snapshot excludes
@@ -22,6 +24,7 @@ the marks again before it changes them (``twin.forkrun``), so one fork can be ru
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,6 +37,7 @@ from suanwang.model import Task, TaskState, Topology
 from suanwang.model.topology import IntArray
 from suanwang.routing import RoutingGraph
 from suanwang.scheduling import Profile
+from suanwang.scheduling.catalogue import ServiceCatalogue
 from suanwang.scheduling.reservations import Reservations
 
 MEASURED_MIN_CORES = 0.1
@@ -73,6 +77,8 @@ class ForkState:
         latency_ms: Routed one-way link latencies (measured), or None for the configured ones.
         graph: The routing graph over ``latency_ms`` (immutable; its caches are thread-safe).
         unledgered_cores: Per node, measured busy cores beyond the ledger's (read-only).
+        leases: Node id -> tenant of every node under an active lease (a copy).
+        catalogue: The live service catalogue (services copied; the records are frozen).
         residents: Active tasks holding reservations.
         waiting: Active tasks holding nothing (queued, or held for a window).
     """
@@ -90,6 +96,8 @@ class ForkState:
     latency_ms: npt.NDArray[np.float64] | None
     graph: RoutingGraph
     unledgered_cores: npt.NDArray[np.float64]
+    leases: Mapping[str, str]
+    catalogue: ServiceCatalogue | None
     residents: tuple[Resident, ...]
     waiting: tuple[Task, ...]
 
@@ -141,6 +149,7 @@ def capture(controller: Controller, at_s: float) -> ForkState:
         else:
             waiting.append(task)
     latency = state.link_latency_ms()
+    catalogue = state.catalogue
     return ForkState(
         at_s=at_s,
         topology=state.topology,
@@ -155,6 +164,10 @@ def capture(controller: Controller, at_s: float) -> ForkState:
         latency_ms=None if latency is state.arrays.link_latency_ms else latency,
         graph=state.routing_graph(),
         unledgered_cores=_readonly(unledgered),
+        leases=state.leases.holders(),
+        catalogue=None
+        if catalogue is None
+        else ServiceCatalogue(dict(catalogue.services), catalogue.node_ids),
         residents=tuple(residents),
         waiting=tuple(waiting),
     )

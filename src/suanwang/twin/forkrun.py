@@ -36,9 +36,12 @@ from suanwang.control.controller import Controller
 from suanwang.model import Task, TaskSpec, TaskState
 from suanwang.model.site import HOURS_PER_DAY
 from suanwang.scheduling import ClusterState, Scheduler
+from suanwang.scheduling.catalogue import ServiceCatalogue
+from suanwang.scheduling.leases import NodeLeases
 from suanwang.scheduling.reservations import Reservation
 from suanwang.twin.accounting import Accounting
 from suanwang.twin.engine import SimEngine
+from suanwang.twin.forecast import Arrival
 from suanwang.twin.fork import ForkState
 from suanwang.twin.loop import EventLoop
 from suanwang.twin.metrics import RunMetrics, TimeSeries
@@ -121,6 +124,7 @@ class _Run:
         self.fork, self.horizon_s = fork, horizon_s
         self.offset_s = max(start_s - fork.at_s, 0.0)
         self.loop = EventLoop()
+        cat = fork.catalogue  # a fresh one per run: its mask cache is the run's own
         self.state = ClusterState(
             fork.topology,
             fork.ledger.copy_without(()),
@@ -130,6 +134,8 @@ class _Run:
             fork.node_down.copy(),
             fork.link_down.copy(),
             node_hour=None if fork.node_hour is None else fork.node_hour.copy(),
+            leases=NodeLeases(fork.leases),
+            catalogue=None if cat is None else ServiceCatalogue(cat.services, cat.node_ids),
         )
         self.state.set_link_latency(fork.latency_ms)
         if fork.latency_ms is not None:
@@ -162,10 +168,10 @@ class _Run:
         if self.loop.now_s() + 3600.0 <= self.horizon_s:
             self.loop.after(3600.0, self._new_hour)
 
-    def submit(self, task_id: str, spec: TaskSpec) -> None:
+    def submit(self, task_id: str, spec: TaskSpec, tenant: str = "") -> None:
         self.submitted.append(task_id)
         controller = self.controller
-        controller.submit(task_id, spec)
+        controller.submit(task_id, spec, tenant)
         due_s = controller.window_due_s
         if due_s is not None and not self._window_armed:
             self._window_armed = True
@@ -175,7 +181,7 @@ class _Run:
         self._window_armed = False
         self.controller.place_window()
 
-    def _arrive(self, arrival: tuple[str, TaskSpec]) -> None:
+    def _arrive(self, arrival: tuple[str, TaskSpec, str]) -> None:
         self.submit(*arrival)
 
     def _resident_ends(self, run_id: str) -> None:
@@ -199,20 +205,20 @@ class _Run:
                     Reservation(f"measured:{arrays.node_ids[node]}", int(node), cores, 0.0)
                 )
 
-    def place_residents(self, fail_sites: Sequence[str]) -> list[tuple[str, TaskSpec]]:
+    def place_residents(self, fail_sites: Sequence[str]) -> list[Task]:
         """Schedule the residents' ends; returns the displaced ones (their holds given back)."""
         failed_nodes = {
             node.id for node in self.fork.topology.nodes.values() if node.site_id in fail_sites
         }
         for node_id in sorted(failed_nodes):
             self.controller.node_down(node_id, "what-if: its site fails")
-        displaced: list[tuple[str, TaskSpec]] = []
+        displaced: list[Task] = []
         end_s = self.horizon_s + DEFAULT_DRAIN_S
         for resident in self.fork.residents:
             placement = resident.task.placement
             if placement is not None and placement.node_id in failed_nodes:
                 self.scheduler.release(resident.run_id)
-                displaced.append((resident.task.id, resident.task.spec))
+                displaced.append(resident.task)
                 continue
             due_s = max(resident.ends_at_s - self.fork.at_s - self.offset_s, 0.0)
             if due_s <= 0:
@@ -248,8 +254,9 @@ def run_ahead(
     *,
     load_factor: float = 1.0,
     fail_sites: Sequence[str] = (),
-    background: Sequence[tuple[float, TaskSpec]] = (),
+    background: Sequence[Arrival] = (),
     start_s: float | None = None,
+    tenant: str = "",
 ) -> ForkPrediction:
     """Run ``fork`` ahead (module docstring) and predict the judged tasks' SLA, cost, carbon.
 
@@ -259,9 +266,10 @@ def run_ahead(
         horizon_s: Simulated seconds during which arrivals come.
         load_factor: Only checked here; the caller scales ``background`` by it.
         fail_sites: Sites whose every node is down from time 0.
-        background: ``(seconds after the start, spec)`` arrivals, in any order.
+        background: ``(seconds after the start, spec, tenant)`` arrivals, in any order.
         start_s: Clock time the run starts at (default: the fork's); residents expected to
             end before it have ended.
+        tenant: Tenant of the extra tasks (leased nodes take only their tenant's work).
 
     Raises:
         ValueError: a bad horizon or load factor, or an unknown site (named).
@@ -270,16 +278,15 @@ def run_ahead(
     run = _Run(fork, horizon_s, fork.at_s if start_s is None else start_s)
     run.hold_measured()
     displaced = run.place_residents(fail_sites)
-    for task_id, spec in displaced:
-        run.submit(task_id, spec)
-    for task in fork.waiting:
-        run.submit(task.id, task.spec)
+    for task in (*displaced, *fork.waiting):
+        run.submit(task.id, task.spec, task.tenant)
     extra = [f"{WHAT_IF_PREFIX}{i}" for i in range(len(tasks))]
     for task_id, spec in zip(extra, tasks, strict=True):
-        run.submit(task_id, spec)
-    arrivals = sorted((t, i) for i, (t, _) in enumerate(background) if 0 <= t < horizon_s)
+        run.submit(task_id, spec, tenant)
+    arrivals = sorted((a[0], i) for i, a in enumerate(background) if 0 <= a[0] < horizon_s)
     for n, (at_s, i) in enumerate(arrivals):
-        run.loop.at(at_s, run._arrive, (f"bg-{n}", background[i][1]))
+        _, spec, owner = background[i]
+        run.loop.at(at_s, run._arrive, (f"bg-{n}", spec, owner))
     judged = extra or None
     run.run(extra)
     return _predict(run, judged, horizon_s, len(arrivals), len(displaced))
