@@ -179,7 +179,8 @@ def test_the_history_is_read_newest_first_and_bounded(live: Live) -> None:
     newest = max(max(t) for t in times.values())
     assert newest == pytest.approx(START_S + 40 * 90.0)
     assert all(isinstance(spec, TaskSpec) for spec in templates.values())
-    assert set(tenants) == set(templates) and all(tenants.values())
+    assert set(tenants) == set(templates)
+    assert all(tenants.values())
     assert np.all(np.diff(sorted(times[next(iter(times))])) > 0)
 
 

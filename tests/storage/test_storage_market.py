@@ -141,6 +141,8 @@ def test_settlement_pays_provider_and_fee_once_per_period_and_ending_refunds(
         Decimal("6.67"),
     )
     assert market.settle("L", 0) == first  # settling a period again changes nothing
+    assert market.settlements(0) == [first]
+    assert market.settlements(1) == []
     assert market.held("L") == Decimal("0.00")
     assert market.balance("acme") == Decimal("33.34")
     with pytest.raises(InsufficientFundsError):

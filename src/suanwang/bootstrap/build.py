@@ -34,6 +34,7 @@ from suanwang.service.livefile import LiveScenarioFile
 from suanwang.service.plane import ControlPlane
 from suanwang.storage import open_store
 from suanwang.storage.journal import journal_for as _journal_for
+from suanwang.storage.market import open_market
 
 LIVE_SCENARIO_FILE = "live-scenario.json"
 """File in the data folder holding the scenario last made live through the API."""
@@ -179,6 +180,7 @@ def build_plane(settings: Settings, clock: Clock | None = None) -> Built:
         ),
         series_period_s=settings.series_period_s,
         series_samples=settings.series_samples,
+        market=open_market(stores, settings.market_period_s, settings.market_fee_rate),
     )
     return Built(plane, first)
 

@@ -8,6 +8,7 @@ test.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -84,6 +85,8 @@ class Settings(BaseSettings):
             (``GET /v1/series``; taken on the writer's tick, so at least about a second).
         series_samples: Samples of the time series kept (the oldest go first; at most 10,000:
             with the sites' series, 4 bytes per sample and site).
+        market_period_s: Length of a billing period of the market (default 30 days).
+        market_fee_rate: The platform's share of every lease settlement, in [0, 1).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -132,6 +135,9 @@ class Settings(BaseSettings):
     # Time series: how often the server samples its counters, and how many samples it keeps.
     series_period_s: float = Field(default=5.0, gt=0.0)
     series_samples: int = Field(default=720, ge=1, le=10_000)
+    # The market: billing periods and the platform's fee.
+    market_period_s: float = Field(default=30 * 86_400.0, gt=0.0)
+    market_fee_rate: Decimal = Field(default=Decimal("0.05"), ge=0, lt=1)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -169,6 +169,10 @@ class MarketStore(Protocol):
         """
         ...
 
+    def settlements(self, period: int) -> builtins.list[Settlement]:
+        """The settlements of ``period``, by lease id."""
+        ...
+
     def payouts(self) -> dict[str, Decimal]:
         """What each provider has earned."""
         ...

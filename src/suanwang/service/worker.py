@@ -46,6 +46,7 @@ class Recorder:
         persisted: Every active task as last committed (what its next update is checked
             against); final tasks leave it once committed.
         new: Ids of tasks created since the last commit, with their idempotency keys.
+        on_final: Called with each task whose final state was just committed (metering).
     """
 
     def __init__(self, metrics: PlaneMetrics) -> None:
@@ -55,6 +56,7 @@ class Recorder:
         self._metrics = metrics
         self._decisions = metrics.decisions
         self._by_cause: dict[str, Counter] = {}  # labelled children, looked up once per cause
+        self.on_final: Callable[[Task], None] | None = None
 
     def task_changed(self, task: Task, cause: str) -> None:
         """See ``ControllerListener``."""
@@ -70,6 +72,8 @@ class Recorder:
         """``task`` is now the stored record."""
         if task.state.is_terminal:
             self.persisted.pop(task.id, None)
+            if self.on_final is not None:
+                self.on_final(task)
         else:
             self.persisted[task.id] = task
 

@@ -329,6 +329,24 @@ class SqlMarketStore:
             )
         return Settlement(lease_id, amount_of(charge), amount_of(charge - fee), amount_of(fee))
 
+    def settlements(self, period: int) -> builtins.list[Settlement]:
+        """See ``MarketStore.settlements``."""
+        query = (
+            select(MarketSettlementRow)
+            .where(MarketSettlementRow.period == period)
+            .order_by(MarketSettlementRow.lease_id)
+        )
+        with _reachable(), Session(self._engine) as session:
+            return [
+                Settlement(
+                    row.lease_id,
+                    amount_of(row.charge_cents),
+                    amount_of(row.payout_cents),
+                    amount_of(row.fee_cents),
+                )
+                for row in session.scalars(query)
+            ]
+
     def payouts(self) -> dict[str, Decimal]:
         """See ``MarketStore.payouts``."""
         query = select(MarketAccountRow).where(MarketAccountRow.owner.startswith("provider:"))

@@ -160,6 +160,12 @@ class MemoryMarketStore:
             self._settled[(lease_id, period)] = settlement
         return settlement
 
+    def settlements(self, period: int) -> builtins.list[Settlement]:
+        """See ``MarketStore.settlements``."""
+        with self._lock:
+            found = [s for (_, at), s in self._settled.items() if at == period]
+        return sorted(found, key=lambda settlement: settlement.lease_id)
+
     def payouts(self) -> dict[str, Decimal]:
         """See ``MarketStore.payouts``."""
         with self._lock:

@@ -1,0 +1,193 @@
+"""The market's use-cases in the live control plane: selling, buying, metering and billing.
+
+Providers list offers of the nodes their tenant owns; consumers buy leases at posted prices
+(``MarketStore.buy``); every lease change copies the active leases into the scheduler's
+``ClusterState.leases``, so the next placement already honours them. Tasks that reach a final
+state are metered after their commit (``market.metering.run_usage``), the provider being the
+node's owner; events that could not be stored stay pending and go with the next commit (their
+keys make the retry harmless). Closing a period settles every active lease for it (a lease
+whose funds run out ends with the reason ``funds exhausted`` instead of running for free) and
+closes the period's usage; a tenant's bill is its usage invoice under the price plan plus its
+leases' settlements.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from suanwang.control.ports import Clock
+from suanwang.control.stores import StoreUnavailableError
+from suanwang.market import (
+    InsufficientFundsError,
+    Invoice,
+    Offer,
+    PricePlan,
+    Settlement,
+    UsageEvent,
+    Want,
+    rate,
+)
+from suanwang.market.metering import run_usage
+from suanwang.market.money import ZERO
+from suanwang.market.store import LeaseRecord, ListedOffer, MarketNotFoundError, MarketStore
+from suanwang.model import Task
+
+log = logging.getLogger(__name__)
+
+FUNDS_EXHAUSTED = "funds exhausted"
+"""The reason a lease ends with when its tenant cannot pay a period."""
+
+
+class NotYoursError(PermissionError):
+    """A provider offered a node its tenant does not own, or a tenant touched another's lease."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """A tenant's bill for one period: usage rated under the plan, and its leases' charges."""
+
+    tenant: str
+    period: int
+    invoice: Invoice
+    leases: tuple[Settlement, ...]
+
+    @property
+    def total(self) -> Decimal:
+        """Usage charges less SLA credits, plus the leases' charges."""
+        return self.invoice.total + sum((s.charge for s in self.leases), ZERO)
+
+
+class Market:
+    """The live market (see the module docstring).
+
+    Args:
+        store: Book, leases, accounts and usage.
+        plan: The price plan usage is rated with (operators replace it with ``set_plan``).
+        clock: Time of offers, leases and usage.
+        owners: Node id -> owner of the live topology, read when needed.
+        apply_leases: Called with node id -> tenant of every active lease after each change.
+    """
+
+    def __init__(
+        self,
+        store: MarketStore,
+        plan: PricePlan,
+        clock: Clock,
+        owners: Callable[[], Mapping[str, str]],
+        apply_leases: Callable[[dict[str, str]], None],
+    ) -> None:
+        self.store, self.plan, self._clock = store, plan, clock
+        self._owners, self._apply = owners, apply_leases
+        self._lock = threading.Lock()
+        self._pending: list[UsageEvent] = []
+
+    def offer(self, tenant: str | None, offer: Offer, node_ids: Sequence[str]) -> ListedOffer:
+        """List ``offer`` of ``node_ids``; a provider (``tenant`` set) sells only its own nodes.
+
+        Raises:
+            ValueError: a node is not in the live topology.
+            NotYoursError: a node belongs to another owner than ``tenant``.
+        """
+        owners = self._owners()
+        unknown = sorted(n for n in node_ids if n not in owners)
+        if unknown:
+            raise ValueError(f"node_ids: {unknown} are not nodes of the live topology")
+        if tenant is not None:
+            foreign = sorted(n for n in node_ids if owners[n] != tenant)
+            if foreign:
+                raise NotYoursError(f"node_ids: {foreign} are not owned by tenant {tenant!r}")
+        return self.store.list_offer(offer, node_ids, self._clock.now_s())
+
+    def order(self, lease_id: str, want: Want) -> tuple[LeaseRecord, ...]:
+        """Buy ``want`` at posted prices; its nodes are the tenant's from the next placement."""
+        leases = self.store.buy(lease_id, want, self._clock.now_s())
+        self.refresh()
+        return leases
+
+    def end_lease(self, tenant: str | None, lease_id: str, reason: str) -> LeaseRecord:
+        """End a lease (of ``tenant`` unless None: operators end any) with a stated reason."""
+        if tenant is not None and not any(
+            lease.lease_id == lease_id for lease in self.store.leases(tenant)
+        ):
+            raise MarketNotFoundError(f"lease_id: {lease_id!r} is not a lease of {tenant!r}")
+        ended = self.store.end_lease(lease_id, reason, self._clock.now_s())
+        self.refresh()
+        return ended
+
+    def refresh(self) -> None:
+        """Copy the active leases into the scheduler's state."""
+        holders = {
+            node: lease.tenant
+            for lease in self.store.leases(active_only=True)
+            for node in lease.node_ids
+        }
+        self._apply(holders)
+
+    def set_plan(self, plan: PricePlan) -> None:
+        """Rate usage with ``plan`` from now on (invoices are computed when asked for)."""
+        self.plan = plan
+
+    def note_final(self, task: Task) -> None:
+        """A task's final state is committed: queue its run's usage (flushed by ``flush``)."""
+        node = task.placement.node_id if task.placement is not None else None
+        if node is None:
+            return
+        events = run_usage(task, self._owners().get(node, "operator"))
+        if events:
+            with self._lock:
+                self._pending.extend(events)
+
+    def flush(self) -> int:
+        """Store the pending usage events; returns how many were stored (0 if none or failed)."""
+        with self._lock:
+            events, self._pending = self._pending, []
+        if not events:
+            return 0
+        try:
+            self.store.ingest(events)
+        except StoreUnavailableError as exc:
+            log.warning("usage of %d events kept for the next commit: %s", len(events), exc)
+            with self._lock:
+                self._pending[:0] = events
+            return 0
+        return len(events)
+
+    def close(self, period: int) -> list[Bill]:
+        """Settle every active lease for ``period``, close it; returns its bills.
+
+        Raises:
+            ValueError: ``period`` is already closed (nothing is settled or ended then).
+        """
+        closed = self.store.closed_through()
+        if period <= closed:
+            raise ValueError(f"period {period} is already closed (through {closed})")
+        for lease in self.store.leases(active_only=True):
+            try:
+                self.store.settle(lease.lease_id, period)
+            except InsufficientFundsError:
+                self.store.end_lease(lease.lease_id, FUNDS_EXHAUSTED, self._clock.now_s())
+        self.refresh()
+        self.store.close_period(period)
+        return self.bills(period)
+
+    def bills(self, period: int, tenant: str | None = None) -> list[Bill]:
+        """The bills of ``period`` (of ``tenant``, or of every tenant with usage or leases)."""
+        lines = self.store.usage_lines(period)
+        tenant_of = {lease.lease_id: lease.tenant for lease in self.store.leases(tenant)}
+        settled = [s for s in self.store.settlements(period) if s.lease_id in tenant_of]
+        tenants = {line.tenant for line in lines} | {tenant_of[s.lease_id] for s in settled}
+        if tenant is not None:
+            tenants &= {tenant}
+        return [
+            Bill(
+                name,
+                period,
+                rate(name, period, lines, self.plan),
+                tuple(s for s in settled if tenant_of[s.lease_id] == name),
+            )
+            for name in sorted(tenants)
+        ]
