@@ -40,6 +40,7 @@ import logging
 import os
 import queue
 import signal
+import tempfile
 import threading
 import time
 from concurrent.futures import Future
@@ -51,9 +52,11 @@ import httpx
 
 from suanwang.execution.agent_runs import RunTracker
 from suanwang.execution.binding import bind_key, refused_as_unknown_key
+from suanwang.execution.coderun import CodeRun, ObjectCache, run_code
 from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
 from suanwang.execution.load import CpuMeter, LoadSource
 from suanwang.execution.netprobe import LOOPBACK, EchoServer, probe_peers, rtt_report
+from suanwang.execution.sandbox import Sandbox
 from suanwang.execution.workers import RunCancelled, RunTimeExceeded, WorkerPool
 from suanwang.measure.challenge import answer
 from suanwang.measure.probes import ProbeSettings, probe_once
@@ -92,6 +95,8 @@ class AgentConfig:
             certificate, pinned); None trusts the system's certificate authorities.
         max_run_s: Longest the agent lets any task run (None: only the control plane's limit).
         bind_timeout_s: Longest the agent keeps trying to bind its key at start.
+        work_dir: Folder of the node's object cache and sandboxed runs of tenants' code
+            (``execution.coderun``); None makes a temporary one at the first such run.
     """
 
     controller_url: str
@@ -109,6 +114,7 @@ class AgentConfig:
     ca_file: Path | None = None
     max_run_s: float | None = None
     bind_timeout_s: float = 120.0
+    work_dir: Path | None = None
 
 
 def _worker_init() -> None:
@@ -153,6 +159,9 @@ def spec_of(document: dict[str, Any]) -> TaskSpec:
         task_class=TaskClass(spec["task_class"]),
         task_type=spec.get("task_type"),
         service_id=spec.get("service_id"),
+        artefact=spec.get("artefact"),
+        entry=spec.get("entry"),
+        inputs=tuple(spec.get("inputs") or ()),
     )
 
 
@@ -179,6 +188,7 @@ class NodeAgent:
         self._running = 0
         self._done: queue.Queue[tuple[str, Future[WorkOutcome]]] = queue.Queue()
         self._facts: dict[str, float] = {}
+        self._code: tuple[ObjectCache, Sandbox] | None = None
         self.runs = RunTracker(config.node_id)
         self._transport = transport
         self._meter: CpuMeter | None = None
@@ -269,18 +279,46 @@ class NodeAgent:
             task_id = document["id"]
             try:
                 spec = spec_of(document)
-                kind = select_kind(spec)
+                kind = select_kind(spec) if spec.artefact is None else None
             except (KindError, KeyError, ValueError) as error:
                 self._finish(client, task_id, ok=False, reason=f"cannot run: {error}")
                 continue
             self._event(client, task_id, {"event": "started"})
             limits = [self.config.max_run_s, document.get("max_run_s")]
             max_run_s = min((float(x) for x in limits if x), default=None)
+            if kind is None:
+                run = CodeRun(task_id, document["tenant"], spec, node, max_run_s)
+                cancelled = threading.Event()
+                future = self._start_code(run, cancelled)
+                self._running += 1
+                self.runs.track(task_id, cancelled.set)
+                future.add_done_callback(functools.partial(self._ended, task_id))
+                continue
             future = pool.submit(task_id, kind, Work.of(task_id, spec), max_run_s)
             self._running += 1
             self.runs.track(task_id, functools.partial(pool.cancel, task_id))
             future.add_done_callback(functools.partial(self._ended, task_id))
         return bool(tasks)
+
+    def _start_code(self, run: CodeRun, cancelled: threading.Event) -> Future[WorkOutcome]:
+        """Stage, run and send back a tenant's code on a thread of its own until ``cancelled``."""
+        if self._code is None:
+            root = self.config.work_dir or Path(tempfile.mkdtemp(prefix="suanwang-agent-"))
+            self._code = ObjectCache(root / "cache"), Sandbox(root / "runs")
+        cache, sandbox = self._code
+        future: Future[WorkOutcome] = Future()
+
+        def work() -> None:
+            try:
+                with self._client() as client:
+                    outcome = run_code(client, cache, sandbox, run, cancelled=cancelled)
+            except BaseException as error:  # every failure is the run's report
+                future.set_exception(error)
+            else:
+                future.set_result(outcome)
+
+        threading.Thread(target=work, name=f"code-{run.run_id}", daemon=True).start()
+        return future
 
     def _ended(self, task_id: str, future: Future[WorkOutcome]) -> None:
         self._done.put((task_id, future))
