@@ -12,7 +12,7 @@ from suanwang.bootstrap import journal_for
 from suanwang.cli.localnet import USERS_SITE, write_three_sites
 from suanwang.control.intents import IntentStatus
 from suanwang.control.ports import ManualClock
-from suanwang.control.stores import Principal, Role
+from suanwang.control.stores import NotFoundError, Principal, Role
 from suanwang.execution import AgentDispatch
 from suanwang.model import TaskSpec, TaskState
 from suanwang.scenario import load_scenario
@@ -172,3 +172,26 @@ def test_a_lost_site_puts_an_intent_at_risk_and_repair_restores_it(plane: Contro
     stored = plane.stores.intents
     assert stored is not None
     assert stored.get(met.id) == met
+
+
+def test_withdrawing_an_intent_cancels_its_tasks_and_assurance_leaves_it(
+    plane: ControlPlane,
+) -> None:
+    intents = _intents(plane)
+    _, record = intents.apply(ALICE, vr())
+    assert record is not None
+    with pytest.raises(NotFoundError):
+        intents.withdraw(BOB, record.id, "globex")  # another tenant's intent is not there
+
+    withdrawn = intents.withdraw(ALICE, record.id, "acme")
+
+    assert withdrawn.status is IntentStatus.WITHDRAWN
+    assert withdrawn.history[-1].reason == "withdrawn by alice: 2 live task(s) cancelled"
+    for task_id in record.task_ids:
+        task = plane.stores.tasks.get(task_id)
+        assert task is not None
+        assert task.state is TaskState.CANCELLED
+    assert intents.get(record.id, "acme") == withdrawn
+    assert intents.withdraw(ALICE, record.id, "acme") == withdrawn  # once is enough
+    assert intents.assess() == []  # no repair of what was withdrawn
+    assert [a for a, _ in _actions(plane)] == ["intent.apply", "intent.withdraw"]

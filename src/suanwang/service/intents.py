@@ -14,7 +14,8 @@ intent at risk or violated with replicas not serving is repaired: the replacemen
 run ahead in a fresh fork, and only when the fork places them all are the broken tasks
 cancelled and submitted again (``intent.repair``); otherwise the attempt is audited
 (``intent.repair-deferred``) and tried again after ``repair_backoff_s``. A restart starts each
-intent's window afresh.
+intent's window afresh. ``withdraw`` cancels an intent's live tasks and stores it withdrawn
+(``intent.withdraw``); assurance leaves it alone from then on.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from suanwang.control.intents import IntentRecord, IntentStatus, IntentStore, StatusChange
-from suanwang.control.stores import Principal, Role, StoreError
+from suanwang.control.stores import ConflictError, NotFoundError, Principal, Role, StoreError
 from suanwang.model import Task, TaskSpec, TaskState
 from suanwang.scenario.intent import IntentDoc, Translation, intent_from_data, translate
 from suanwang.scenario.intent.catalogue import default_catalogue
@@ -360,6 +361,48 @@ class Intents:
             f"(SLA met {plan.prediction.sla_met_fraction:.2f})"
         )
         self.plane.record(system, "intent.repair", target, detail)
+        return updated
+
+    # ----------------------------------------------------------------- withdrawal
+
+    def withdraw(self, who: Principal, intent_id: str, scope: str | None) -> IntentRecord:
+        """Cancel the intent's live tasks, store it ``withdrawn`` and audit ``intent.withdraw``.
+
+        Assurance leaves a withdrawn intent alone from then on. Withdrawing one already
+        withdrawn changes nothing and answers it as stored.
+
+        Raises:
+            NotFoundError: no intent of that id (in tenant ``scope`` when given).
+        """
+        with self._lock:
+            record = self.store.get(intent_id, scope)
+            if record is None:
+                raise NotFoundError(f"intent {intent_id!r} does not exist")
+            if record.status is IntentStatus.WITHDRAWN:
+                return record
+            tasks = self._read_tasks(list(record.task_ids))
+            cancelled = 0
+            for task_id in record.task_ids:
+                task, _ = tasks[task_id]
+                if task is None or task.state.is_terminal:
+                    continue
+                try:
+                    self.plane.cancel(who, task_id, None).result(_WAIT_S)
+                    cancelled += 1
+                except ConflictError:  # it ended between the read and the cancel
+                    continue
+            window = self._windows.pop(intent_id, None)
+            self._repaired_at.pop(intent_id, None)
+            availability = 1.0 if window is None else window.availability
+            reason = f"withdrawn by {who.id}: {cancelled} live task(s) cancelled"
+            change = StatusChange(
+                self.plane.clock.now_s(), IntentStatus.WITHDRAWN, availability, reason
+            )
+            updated = dataclasses.replace(
+                record, status=IntentStatus.WITHDRAWN, history=(*record.history, change)
+            )
+            self.store.save(updated)
+            self.plane.record(who, "intent.withdraw", f"intent:{intent_id}", reason).result(_WAIT_S)
         return updated
 
     def get(self, intent_id: str, scope: str | None) -> IntentRecord | None:
