@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import CPU_TASK, Api, make_settings, seed_principals
+from api_support import CPU_TASK, PROVIDER_NODE, Api, make_settings, seed_principals
+from attest_support import quarantine
 from prometheus_client.parser import text_string_to_metric_families
 
 with warnings.catch_warnings():
@@ -110,7 +111,7 @@ def test_sites_report_their_reserved_share_and_node_states(api: Api) -> None:
         nodes = topology.nodes_at(site)
         counted = sum(
             seen[(site_nodes, (("site", site), ("state", s)))]
-            for s in ("up", "draining", "down", "no-agent")
+            for s in ("up", "draining", "down", "no-agent", "quarantined")
         )
         assert counted == len(nodes)
         if nodes:
@@ -143,3 +144,27 @@ def test_a_new_topology_replaces_the_sites_series(api: Api) -> None:
     plane: ControlPlane = api.client.app.state.plane  # type: ignore[attr-defined]
     assert after == set(plane.live.scenario.topology.sites)
     assert after != before
+
+
+def test_quarantined_nodes_are_counted_in_all_and_per_site(api: Api) -> None:
+    tick(api)
+    before = samples(api)
+    assert before[("suanwang_nodes_quarantined", ())] == 0.0
+    reason = quarantine(api.client, api.auth("admin"), PROVIDER_NODE)
+    assert reason.startswith("wrong result")
+    tick(api)
+    seen = samples(api)
+    assert seen[("suanwang_nodes_quarantined", ())] == 1.0
+    plane: ControlPlane = api.client.app.state.plane  # type: ignore[attr-defined]
+    site = plane.live.scenario.topology.nodes[PROVIDER_NODE].site_id
+    site_nodes = "suanwang_site_nodes"
+
+    def at_site(
+        samples_: dict[tuple[str, tuple[tuple[str, str], ...]], float], state: str
+    ) -> float:
+        return samples_[(site_nodes, (("site", site), ("state", state)))]
+
+    assert at_site(seen, "quarantined") == 1.0
+    # Counted once, as quarantined: no longer up, and not as down besides.
+    assert at_site(seen, "up") == at_site(before, "up") - 1.0
+    assert at_site(seen, "down") == at_site(before, "down")

@@ -38,7 +38,7 @@ _COMMIT_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 # End-to-end times of tasks: AR/VR frames in ms to batch jobs in minutes.
 _TASK_BUCKETS_S = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
-NODE_STATES = ("up", "draining", "down", "no-agent")
+NODE_STATES = ("up", "draining", "down", "no-agent", "quarantined")
 """Values of the ``state`` label of ``suanwang_site_nodes`` (``LiveNetwork.node_state``)."""
 
 
@@ -85,11 +85,13 @@ class PlaneMetrics:
         queue_depth: Tasks waiting in the controller's queue for capacity.
         active_tasks: Tasks not yet in a final state.
         nodes: Nodes by state (``up``, ``down``).
+        nodes_quarantined: Nodes in quarantine (a wrong attestation answer or an inflated claim).
         tasks_finished: Completed tasks by class and ``sla`` (``met``, ``missed``).
         task_seconds: End-to-end time of completed tasks by class (with the fixed latency).
         site_reserved: Share of each site's capacity reserved by placements, by ``resource``
             (``cpu``, ``memory``, ``accel:<kind>`` for each kind the site has).
-        site_nodes: Nodes per site by state (``up``, ``draining``, ``down``, ``no-agent``).
+        site_nodes: Nodes per site by state (``up``, ``draining``, ``down``, ``no-agent``,
+            ``quarantined``).
     """
 
     def __init__(self) -> None:
@@ -121,6 +123,11 @@ class PlaneMetrics:
             "suanwang_active_tasks", "Tasks not yet in a final state.", registry=r
         )
         self.nodes = Gauge("suanwang_nodes", "Nodes by state.", ["state"], registry=r)
+        self.nodes_quarantined = Gauge(
+            "suanwang_nodes_quarantined",
+            "Nodes in quarantine after a wrong attestation answer or an inflated claim.",
+            registry=r,
+        )
         self.tasks_finished = Counter(
             "suanwang_tasks_finished",
             "Completed tasks by class and whether they met their SLA (met, missed).",

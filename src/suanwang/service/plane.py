@@ -276,12 +276,15 @@ class ControlPlane:
         for state, count in nodes_by_state(controller.state).items():
             self.metrics.nodes.labels(state).set(count)
         live, held = self.live, controller.state.reservations
+        nodes = live.scenario.topology.nodes
+        self.metrics.nodes_quarantined.set(sum(n in nodes for n in live.quarantined_nodes))
         self.metrics.observe_sites(
             live.scenario.topology,
             held.cpu_cores,
             held.mem_gib,
             held.accelerators,
             (
+                ("quarantined", live.quarantined_nodes),
                 ("down", live.down_nodes),
                 ("no-agent", live.no_agent_nodes),
                 ("draining", live.draining_nodes),
