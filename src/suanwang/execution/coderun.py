@@ -10,7 +10,9 @@ For a task that names an artefact, the agent (``execution.agent``) hands the run
    measured and said in the run's report.
 2. the run: ``execution.sandbox`` (its own interpreter, directory and limits: memory from the
    task's ``mem_gib``, wall time from its maximum run time, CPU time the wall time times its
-   cores), called as ``function(inputs, outputs)``;
+   cores), called as ``function(inputs, outputs)``; its stdout and stderr (first and last
+   parts) are sent as the run's logs (``PUT /v1/agents/{node}/runs/{run}/logs``) before the
+   run is reported, whether it succeeded or failed;
 3. the result: the run's output folder, zipped, is posted as the task's result
    (``POST /v1/agents/{node}/runs/{run}/result``), read by its owner at
    ``GET /v1/tasks/{id}/result``.
@@ -33,6 +35,7 @@ import httpx
 
 from suanwang.control.artefacts import Artefact
 from suanwang.control.objects import CHUNK_BYTES, check_digest, check_tenant
+from suanwang.execution.agent_runs import cut
 from suanwang.execution.kinds import WorkOutcome
 from suanwang.execution.sandbox import Sandbox, SandboxHandle, SandboxLimits, SandboxRun
 from suanwang.model import TaskSpec
@@ -243,6 +246,11 @@ def run_code(
             result = handle.wait(WAIT_SLICE_S)
         if result.outcome == "cancelled":
             raise CodeRunCancelledError(run.run_id)
+        # Sent before the finished report, so the logs are there once the task is final; a
+        # refusal costs the logs only, never the run.
+        logs = {"outcome": result.outcome, "stdout": cut(result.stdout)}
+        logs["stderr"] = cut(result.stderr)
+        client.put(f"{base_url}/logs", json=logs)
         if result.outcome != "ok":
             tail = result.stderr.strip().splitlines()[-3:]
             raise RuntimeError(f"{result.reason}" + (f": {' | '.join(tail)}" if tail else ""))
