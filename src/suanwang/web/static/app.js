@@ -10,6 +10,7 @@ import { NetworkMap } from "./map.js";
 import { SeriesPanel } from "./series.js";
 import { initSubmit } from "./submit.js";
 import { TaskList } from "./tasks.js";
+import { quarantinedBySite, refreshQuarantine } from "./trust.js";
 import { showNodes, showTwin, startTwin, twinSetup } from "./views.js";
 
 const POLL_MS = 2000;
@@ -119,8 +120,10 @@ async function loadTopology() {
   ]);
   Object.assign(state, { scenario: health.scenario, sites, nodes, links });
   state.siteOfNode = new Map(nodes.map((n) => [n.id, n.site_id]));
+  state.quarantined = new Set(nodes.filter((n) => n.state === "quarantined").map((n) => n.id));
   const siteIds = new Set(sites.map((s) => s.id));
   map.draw(sites, links, (pos) => [...pos.keys()].filter((id) => !siteIds.has(id)));
+  map.markQuarantined(quarantinedBySite(state));
   tasks.clearSelection(); // a new topology: the old placement's path means nothing on it
   $("#scenario-name").textContent = health.scenario;
   showStats();
@@ -168,8 +171,13 @@ async function refresh() {
     const health = await get("/health");
     if (health.scenario !== state.scenario) await loadTopology();
     // The load comes back as the object held when the server says it has not changed.
-    const [load] = await Promise.all([getIfChanged("/v1/load"), tasks.refresh()]);
-    if (load !== state.load) {
+    const [load, , requarantined] = await Promise.all([
+      getIfChanged("/v1/load"),
+      tasks.refresh(),
+      refreshQuarantine(state),
+    ]);
+    if (requarantined) map.markQuarantined(quarantinedBySite(state));
+    if (load !== state.load || requarantined) {
       state.load = load;
       map.paintLoad(load, siteLoads(nodeLoads(load, state.nodes), state.nodes));
       if (!$("#tab-nodes").hidden) showNodes(state);

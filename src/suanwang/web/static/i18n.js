@@ -106,6 +106,21 @@ const EN = {
   tokenRefused: "Token refused: {why}",
   cannotLogIn: "Cannot log in: {why}",
   noNetwork: "Could not load the network: {why}",
+  legendQuarantine: " A red ring marks a site with a quarantined node.",
+  unverified: "unverified",
+  attested: "attested",
+  quarantined: "quarantined",
+  quarantinedAt: "{n} node(s) quarantined",
+  trustDeclared: "declared trust level {level} ({name})",
+  trustEarned: "earned trust:",
+  trustConsistent: "{n} consistent attestation(s) in a row",
+  quarantineReason: "Quarantined, nothing new is placed here. Reason: {why}",
+  quarantineStaff: "Quarantined, nothing new is placed here. Operators can read the reason.",
+  claimedGflops: "claimed fp64 peak (GFLOP/s)",
+  measuredGflops: "measured at the last attestation (GFLOP/s)",
+  measuredRatio: "measured / claimed",
+  notMeasured: "not measured yet",
+  trustNotShown: "Trust not shown: {why}",
 };
 
 const ZH = {
@@ -206,6 +221,21 @@ const ZH = {
   tokenRefused: "令牌被拒绝：{why}",
   cannotLogIn: "无法登录：{why}",
   noNetwork: "无法加载网络：{why}",
+  legendQuarantine: " 红色圆环标出有节点被隔离的站点。",
+  unverified: "未验证",
+  attested: "已证明",
+  quarantined: "已隔离",
+  quarantinedAt: "{n} 个节点被隔离",
+  trustDeclared: "声明的信任等级 {level}（{name}）",
+  trustEarned: "实得信任：",
+  trustConsistent: "连续 {n} 次一致的证明",
+  quarantineReason: "已隔离，不再向此处放置新任务。原因：{why}",
+  quarantineStaff: "已隔离，不再向此处放置新任务。运维人员可查看原因。",
+  claimedGflops: "声明的 fp64 峰值 (GFLOP/s)",
+  measuredGflops: "最近一次证明测得 (GFLOP/s)",
+  measuredRatio: "测得 / 声明",
+  notMeasured: "尚未测量",
+  trustNotShown: "未显示信任：{why}",
 };
 
 export const LANGUAGES = { en: EN, zh: ZH };

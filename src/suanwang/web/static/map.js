@@ -6,6 +6,7 @@
 // thousand elements render well under a second, with no library.
 
 import { get } from "./api.js";
+import { t } from "./i18n.js";
 import { MAJOR, clusterSites, spreadMarks } from "./clusters.js";
 import { placeLabels } from "./labels.js";
 import { loadColour, siteSummary } from "./load.js";
@@ -50,6 +51,8 @@ export class NetworkMap {
     this.placed = new Map(); // site id -> {id, tier, x, y, r, shape}: where the site lies
     this.labels = new Map(); // site id -> {text, box}: its label and glyph box at zoom 1
     this.shares = new Map(); // site id -> load share, from the last paintLoad
+    this.loads = new Map(); // site id -> its siteLoads entry, from the last paintLoad
+    this.quarantined = new Map(); // site id -> how many of its nodes are quarantined
     this.marks = []; // [shape, x, y]: routers, drawn about the origin and moved into place
     this.full = { x: 0, y: 0, w: WIDTH, h: HEIGHT };
     this.view = { ...this.full };
@@ -292,6 +295,7 @@ export class NetworkMap {
       const ids = mark.dataset.members.split(" ");
       const share = Math.max(...ids.map((id) => this.shares.get(id) || 0));
       mark.querySelector("circle").style.fill = loadColour(share);
+      mark.classList.toggle("quarantine", ids.some((id) => this.quarantined.has(id)));
       const names = ids.slice(0, 12).map((id) => {
         const s = this.shares.get(id);
         return `${this.sites.get(id).name}${s === undefined ? "" : ` ${Math.round(s * 100)} %`}`;
@@ -319,9 +323,28 @@ export class NetworkMap {
       shape.style.fill = loadColour(l ? l.share : 0);
       shape.dataset.load = l ? l.share.toFixed(3) : "";
       shape.dataset.binding = l ? l.binding : "";
-      shape.querySelector("title").textContent = siteSummary(this.sites.get(id), l);
+      shape.querySelector("title").textContent = this.siteTitle(id, l);
+    }
+    this.loads = sites;
+    this.paintClusters();
+  }
+
+  /** Ring the sites that hold quarantined nodes (``counts``: site id -> how many), and the
+   * clusters holding such a site; their hover texts say how many. */
+  markQuarantined(counts) {
+    this.quarantined = counts;
+    for (const [id, shape] of this.siteEls) {
+      shape.classList.toggle("quarantine", counts.has(id));
+      shape.dataset.quarantined = String(counts.get(id) || 0);
+      shape.querySelector("title").textContent = this.siteTitle(id, this.loads.get(id));
     }
     this.paintClusters();
+  }
+
+  siteTitle(id, load) {
+    const text = siteSummary(this.sites.get(id), load || null);
+    const n = this.quarantined.get(id);
+    return n ? `${text}\n${t("quarantinedAt", { n })}` : text;
   }
 
   /** Highlight a placement: its links, its ingress and its node's site; null clears. */

@@ -7,6 +7,7 @@ import { lineChart } from "./chart.js";
 import { t } from "./i18n.js";
 import { slaPercent } from "./series.js";
 import { freeDevices, loadColour, nodeLoads } from "./load.js";
+import { markRow, showTrust } from "./trust.js";
 
 const $ = (selector) => document.querySelector(selector);
 const NODE_ROWS = 300; // a table longer than this helps nobody; filter by site instead
@@ -44,6 +45,7 @@ export function showNodes(state) {
       const l = loads.get(n.id);
       const accel = l ? freeDevices(l.accel) : n.accelerators.map((a) => `${a.count}×${a.kind}`).join(" ");
       cells(tr, [n.id, n.site_id, n.state, n.cpu_cores, n.mem_gib, accel || "-"]);
+      markRow(tr, tr.children[2], n);
       tr.append(bar(l ? l.cpu : 0));
       tr.append(bar(l ? l.mem : 0));
       keyRow(tr, () => showNodeMetrics(state, n));
@@ -52,13 +54,16 @@ export function showNodes(state) {
   );
 }
 
-/** What the node's agent last reported: L0 values, L1 per category, the L2 score. */
+/** The node's trust (claimed against measured) and what its agent last reported: L0 values,
+ * L1 per category, the L2 score. */
 async function showNodeMetrics(state, node) {
   const box = $("#node-detail");
   box.replaceChildren();
   const head = document.createElement("h3");
-  head.textContent = `${node.id} · ${node.arch} · trust ${node.trust_level} · ${node.price_per_hour}/h`;
-  box.append(head);
+  head.textContent = `${node.id} · ${node.arch} · ${node.price_per_hour}/h`;
+  const trust = document.createElement("div");
+  box.append(head, trust);
+  showTrust(trust, node); // its own reads, beside the metrics'
   const line = document.createElement("p");
   box.append(line);
   try {
