@@ -9,6 +9,10 @@ keys make the retry harmless). Closing a period settles every active lease for i
 whose funds run out ends with the reason ``funds exhausted`` instead of running for free) and
 closes the period's usage; a tenant's bill is its usage invoice under the price plan plus its
 leases' settlements.
+
+Pending events live in memory until their flush, so a crash between a run's commit and the
+flush would lose them: at start the plane calls ``recover``, which meters again every run that
+ended in an open period (the keys make the runs already metered duplicates).
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from suanwang.control.ports import Clock
-from suanwang.control.stores import StoreUnavailableError
+from suanwang.control.stores import StoreUnavailableError, TaskStore
 from suanwang.market import (
+    Ingest,
     InsufficientFundsError,
     Invoice,
     Offer,
     PricePlan,
     Settlement,
+    UsageConflictError,
     UsageEvent,
     Want,
     rate,
@@ -34,12 +40,21 @@ from suanwang.market import (
 from suanwang.market.metering import run_usage
 from suanwang.market.money import ZERO
 from suanwang.market.store import LeaseRecord, ListedOffer, MarketNotFoundError, MarketStore
-from suanwang.model import Task
+from suanwang.model import Task, TaskState
 
 log = logging.getLogger(__name__)
 
 FUNDS_EXHAUSTED = "funds exhausted"
 """The reason a lease ends with when its tenant cannot pay a period."""
+
+RECOVER_PAGE = 1000
+"""Tasks read per page when ``recover`` looks for runs to meter again."""
+
+RECOVER_MAX_PAGES = 1000
+"""Most pages ``recover`` reads per final state (a million tasks): the scan always ends."""
+
+RECOVER_BATCH = 5000
+"""Events ``recover`` stores per transaction."""
 
 
 class NotYoursError(PermissionError):
@@ -131,15 +146,67 @@ class Market:
         """Rate usage with ``plan`` from now on (invoices are computed when asked for)."""
         self.plan = plan
 
-    def note_final(self, task: Task) -> None:
-        """A task's final state is committed: queue its run's usage (flushed by ``flush``)."""
+    def _usage_of(self, task: Task) -> list[UsageEvent]:
         node = task.placement.node_id if task.placement is not None else None
         if node is None:
-            return
-        events = run_usage(task, self._owners().get(node, "operator"))
+            return []
+        return run_usage(task, self._owners().get(node, "operator"))
+
+    def note_final(self, task: Task) -> None:
+        """A task's final state is committed: queue its run's usage (flushed by ``flush``)."""
+        events = self._usage_of(task)
         if events:
             with self._lock:
                 self._pending.extend(events)
+
+    def recover(self, tasks: TaskStore) -> int:
+        """Meter again the runs that ended in the last period's time; returns the events new.
+
+        What a crash between a run's commit and ``flush`` lost is stored now (as late usage of
+        the first open period when its own period was closed meanwhile); a run already metered
+        brings duplicates that change nothing, and an event whose key is stored with other
+        figures (its node changed owner since) is skipped with a warning. It looks at runs
+        that ended at most one period ago (what a crash loses ended just before it); final
+        tasks are read newest submitted first, down to those submitted a period before that:
+        a run longer than a period is not looked for.
+        """
+        period_s = self.store.period_s
+        since_s = self._clock.now_s() - period_s
+        floor_s = since_s - period_s
+        events: list[UsageEvent] = []
+        for state in (TaskState.COMPLETED, TaskState.FAILED):
+            cursor: str | None = None
+            for _ in range(RECOVER_MAX_PAGES):
+                page = tasks.list(state=state, limit=RECOVER_PAGE, cursor=cursor, newest_first=True)
+                for task in page.tasks:
+                    if task.history and task.history[-1].at_s >= since_s:
+                        events.extend(self._usage_of(task))
+                if page.next_cursor is None or not page.tasks:
+                    break
+                if page.tasks[-1].submitted_at_s < floor_s:
+                    break
+                cursor = page.next_cursor
+        stored = 0
+        for start in range(0, len(events), RECOVER_BATCH):
+            stored += self._ingest_new(events[start : start + RECOVER_BATCH])
+        if stored:
+            log.warning("usage of %d events was missing and is metered now", stored)
+        return stored
+
+    def _ingest_new(self, events: list[UsageEvent]) -> int:
+        """Store ``events``; one by one when the batch holds a conflict (skipping those)."""
+        new = (Ingest.ACCEPTED, Ingest.LATE)
+        try:
+            return sum(1 for outcome in self.store.ingest(events) if outcome in new)
+        except UsageConflictError:
+            pass  # some event clashes with a stored one: keep the others
+        stored = 0
+        for event in events:
+            try:
+                stored += sum(1 for outcome in self.store.ingest([event]) if outcome in new)
+            except UsageConflictError as exc:
+                log.warning("usage not metered again: %s", exc)
+        return stored
 
     def flush(self) -> int:
         """Store the pending usage events; returns how many were stored (0 if none or failed)."""

@@ -201,6 +201,7 @@ class ControlPlane:
             self.ledger.start()
         if self.market is not None:
             self.market.refresh()
+            self.market.recover(self.stores.tasks)  # usage a crash left unflushed
         if self.intents is not None:
             self.intents.start()
         return count
