@@ -23,9 +23,20 @@ MAX_UNITS = 10_000
 """Most units (nodes) one offer or order names."""
 
 
+MAX_AMOUNT = Decimal("1000000000000.00")
+"""Largest amount taken (a trillion): the stores keep whole cents in 64-bit integers."""
+
+
 def _money(value: Any, info: ValidationInfo) -> Decimal:
     # MoneyError is a ValueError: pydantic reports it at the field's path, with its message.
-    return money(value, info.field_name or "amount")
+    field = info.field_name or "amount"
+    try:
+        amount = money(value, field)
+    except ArithmeticError:  # an exponent too large to round to a cent
+        raise ValueError(f"{field}: {value!r} is above {MAX_AMOUNT}") from None
+    if amount > MAX_AMOUNT:
+        raise ValueError(f"{field}: {value!r} is above {MAX_AMOUNT}")
+    return amount
 
 
 Money = Annotated[
