@@ -62,3 +62,11 @@ def test_bad_input_names_the_field(api: Api) -> None:
     no_work = api.call("alice", "POST", "/v1/deployments", json={**BODY, "template": {}})
     assert no_work.status_code == 422
     assert "work_gflop" in no_work.text
+
+
+def test_a_template_naming_a_missing_artefact_is_refused(api: Api) -> None:
+    template = {**CPU_TASK, "artefact": "0" * 64}
+    refused = api.call("alice", "POST", "/v1/deployments", json={**BODY, "template": template})
+    assert refused.status_code == 422
+    assert "body.template.artefact" in refused.text
+    assert api.call("alice", "GET", "/v1/deployments").json() == []

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from suanwang.api.auth import PEOPLE, SUBMITTERS, allow, tenant_scope
 from suanwang.api.deps import PlaneDep, answer
 from suanwang.api.problems import ApiError
+from suanwang.api.routes.objects import check_task_data, objects_of
 from suanwang.api.schemas import TaskSpecIn
 from suanwang.control.autoscale import MAX_REPLICAS, ScalePolicy
 from suanwang.control.stores import Principal
@@ -106,7 +107,9 @@ def _invalid(path: str, exc: ValueError) -> ApiError:
 
 
 @router.post("/v1/deployments", operation_id="applyDeployment", status_code=201)
-async def apply_deployment(body: DeploymentIn, plane: PlaneDep, who: Submitter) -> DeploymentOut:
+async def apply_deployment(
+    body: DeploymentIn, request: Request, plane: PlaneDep, who: Submitter
+) -> DeploymentOut:
     """Create a deployment, or replace its template and policy; its replicas follow."""
     try:
         policy = ScalePolicy(
@@ -122,6 +125,8 @@ async def apply_deployment(body: DeploymentIn, plane: PlaneDep, who: Submitter) 
         spec = body.template.to_spec(plane.live.scenario.workload)
     except ValueError as exc:
         raise _invalid("body.template", exc) from None
+    # A missing artefact or input would fail every replica at staging, and each be replaced.
+    spec = check_task_data(objects_of(request), who.tenant, spec, field="body.template")
     try:
         deployment = Deployment(body.name, who.tenant, spec, policy)
     except ValueError as exc:

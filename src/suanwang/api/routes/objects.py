@@ -282,8 +282,12 @@ async def put_run_result(
     return ObjectOut.of(info)
 
 
-def check_task_data(store: ObjectStore, tenant: str, spec: TaskSpec) -> TaskSpec:
+def check_task_data(
+    store: ObjectStore, tenant: str, spec: TaskSpec, *, field: str = "body"
+) -> TaskSpec:
     """``spec`` with its artefact and inputs checked to be the tenant's, sized.
+
+    ``field`` is where the spec sits in the request, for the error's path.
 
     A spec whose ``data_in_mb`` is 0 gets the inputs' total size, so the scheduler's network
     estimate (transfer at the path's bottleneck) counts the staging.
@@ -296,7 +300,7 @@ def check_task_data(store: ObjectStore, tenant: str, spec: TaskSpec) -> TaskSpec
     try:
         load_artefact(store, tenant, spec.artefact)
     except (ObjectNotFoundError, ArtefactError) as exc:
-        path = "body.artefact"
+        path = f"{field}.artefact"
         raise ApiError(
             422, f"{path}: {exc}", errors=[{"path": path, "message": str(exc)}]
         ) from None
@@ -305,7 +309,7 @@ def check_task_data(store: ObjectStore, tenant: str, spec: TaskSpec) -> TaskSpec
         try:
             total_bytes += store.info(tenant, digest).size_bytes
         except ObjectNotFoundError as exc:
-            path = f"body.inputs[{index}]"
+            path = f"{field}.inputs[{index}]"
             raise ApiError(
                 422, f"{path}: {exc}", errors=[{"path": path, "message": str(exc)}]
             ) from None
