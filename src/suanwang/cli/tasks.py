@@ -95,10 +95,23 @@ def submit(
             "--long-running", help="A service: moved make-before-break when its node drains."
         ),
     ] = False,
+    artefact: Annotated[
+        str | None, typer.Option(help="Digest of your code (`suanwang artefact push`).")
+    ] = None,
+    entry: Annotated[str | None, typer.Option(help="module:function in the artefact.")] = None,
+    inputs: Annotated[
+        list[str] | None, typer.Option("--input", help="Digest of an input object (repeat).")
+    ] = None,
     fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
-    """Submit a task; prints it as stored (state, node, reason). Exit 3 if it was rejected."""
+    """Submit a task; prints it as stored (state, node, reason). Exit 3 if it was rejected.
+
+    With --artefact it runs your code with its --input objects staged: `task result` fetches
+    what the code wrote, `task logs` what it printed.
+    """
+    from suanwang.cli.code import code_fields  # noqa: PLC0415 (code imports this module)
+
     try:
         body: dict[str, Any] = json.loads(spec) if spec else {}
     except json.JSONDecodeError as exc:
@@ -116,6 +129,7 @@ def submit(
     body.update({name: value for name, value in options.items() if value is not None})
     if long_running:
         body["long_running"] = True
+    body.update(code_fields(artefact, entry, inputs or []))
     headers = {} if key is None else {"Idempotency-Key": key}
     response = request(url, token, "POST", "/v1/tasks", json=body, headers=headers, ca_file=ca_file)
     hint = ""
