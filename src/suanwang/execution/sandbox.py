@@ -9,6 +9,9 @@ stderr are kept, bounded to ``log_bytes`` each (first and last parts), in ``stdo
 clock's timer end the whole tree with one SIGKILL. Isolation between tenants is described in
 ``sandbox_jail``: bubblewrap where it works, else per-tenant 0700 directories and uids.
 
+A run may also be served by a pre-started interpreter of ``execution.warm``, which builds its
+handle here with the logs it already reads; ``SandboxResult.start`` says ``warm`` or ``cold``.
+
 ``SandboxResult.outcome`` is one of ``ok``, ``error`` (the entry raised or the process exited
 non-zero), ``killed-memory``, ``killed-cpu``, ``killed-wall`` and ``cancelled``; ``reason``
 says it in words (``killed: memory limit 512 MB exceeded``).
@@ -24,6 +27,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -92,6 +96,7 @@ class SandboxResult:
     stdout: str
     stderr: str
     wall_s: float
+    start: str = "cold"  # "warm": a pre-started interpreter of execution.warm served it
 
 
 def _check(run: SandboxRun) -> None:
@@ -114,10 +119,22 @@ def _check(run: SandboxRun) -> None:
 
 
 class SandboxHandle:
-    """A started run: ``wait`` for its result, ``cancel`` it."""
+    """A started run: ``wait`` for its result, ``cancel`` it.
+
+    A warm run (``execution.warm``) passes the ``logs`` already reading its process's output,
+    and ``settle``, called once the process ended, which returns where its directory now is.
+    """
 
     def __init__(
-        self, run: SandboxRun, process: subprocess.Popen[bytes], run_dir: Path, bwrapped: bool
+        self,
+        run: SandboxRun,
+        process: subprocess.Popen[bytes],
+        run_dir: Path,
+        bwrapped: bool,
+        *,
+        logs: tuple[BoundedLog, BoundedLog] | None = None,
+        settle: Callable[[], Path] | None = None,
+        start: str = "cold",
     ) -> None:
         self.run_id = run.run_id
         self.pid = process.pid
@@ -130,10 +147,16 @@ class SandboxHandle:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._result: SandboxResult | None = None
-        assert process.stdout is not None
-        assert process.stderr is not None
-        self._stdout = BoundedLog(process.stdout, run.limits.log_bytes)
-        self._stderr = BoundedLog(process.stderr, run.limits.log_bytes)
+        self._settle = settle
+        self.start = start
+        if logs is None:
+            assert process.stdout is not None
+            assert process.stderr is not None
+            logs = (
+                BoundedLog(process.stdout, run.limits.log_bytes),
+                BoundedLog(process.stderr, run.limits.log_bytes),
+            )
+        self._stdout, self._stderr = logs
         self._watcher = threading.Thread(
             target=self._watch, name=f"sandbox-{run.run_id}", daemon=True
         )
@@ -169,6 +192,8 @@ class SandboxHandle:
         wall_s = time.monotonic() - self._started_s
         stdout = self._stdout.text(_LOG_DRAIN_S)
         stderr = self._stderr.text(_LOG_DRAIN_S)
+        if self._settle is not None:
+            self._run_dir = self._settle()
         (self._run_dir / "stdout.log").write_text(stdout)
         (self._run_dir / "stderr.log").write_text(stderr)
         outcome, reason = self._verdict(code)
@@ -181,6 +206,7 @@ class SandboxHandle:
             stdout=stdout,
             stderr=stderr,
             wall_s=wall_s,
+            start=self.start,
         )
         self._done.set()
 
@@ -201,6 +227,21 @@ class SandboxHandle:
         if died_of is not None and died_of > 0:
             return "error", f"error: killed by signal {signal.Signals(died_of).name}"
         return "error", f"error: exit status {code}"
+
+
+def run_env(work: Path) -> dict[str, str]:
+    """The environment a run's interpreter gets (nothing of the agent's own)."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(work),
+        "TMPDIR": str(work),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        # one thread per numeric library: the run's CPU limit is its own, not a thread pool's
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
 
 
 class Sandbox:
@@ -281,24 +322,13 @@ class Sandbox:
                 ),
                 *argv,
             ]
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(work),
-            "TMPDIR": str(work),
-            "LANG": "C.UTF-8",
-            "PYTHONUNBUFFERED": "1",
-            # one thread per numeric library: the run's CPU limit is its own, not a thread pool's
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=work,
-            env=env,
+            env=run_env(work),
             start_new_session=True,
             preexec_fn=limits_preexec(run.limits.memory_mb, run.limits.cpu_s, uid),  # noqa: PLW1509
             close_fds=True,

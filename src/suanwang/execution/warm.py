@@ -1,0 +1,345 @@
+"""Warm pools: interpreters that already imported a tenant's function, one run each.
+
+``WarmPool.start`` takes the place of ``Sandbox.start`` for a run whose artefact's digest is
+known. Runs are grouped by ``WarmKey`` (tenant, artefact digest, entry and limits): the pool
+keeps up to ``per_key`` pre-started processes of a key (``execution.warm_proc``), and a run of
+that key is handed to one that is ready (its report says ``warm``), else it starts cold as
+before (``cold``). A warm process serves one run and ends with it; a background thread starts
+its replacement, so no state, file or memory passes from one run to the next, and since the key
+holds the tenant, no process ever serves another tenant. Its isolation is a cold run's: the
+same uid or bubblewrap jail, its own directory, rlimits, session and process group, a wall
+timer from the request on, bounded logs, and cancel is one SIGKILL of its group.
+
+A key's first run (cold) is what makes the pool want processes of it. A key not used for
+``ttl_s`` is dropped and its idle processes ended (scale to zero), as is any process idle that
+long. The pool holds at most ``max_processes`` processes, and at most ``max_memory_mb`` of their
+memory limits together (each is held to its limit by ``RLIMIT_AS``, so that is a bound on what
+they can take); a full pool starts no more until some are used or expire. A key whose import
+fails is dropped at once (its runs go on cold and report the error as a cold run does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from suanwang.execution.sandbox import Sandbox, SandboxError, SandboxHandle, SandboxRun, _check
+from suanwang.execution.warm_proc import WarmKey, WarmProcess, uid_of
+
+log = logging.getLogger("suanwang.warm")
+
+__all__ = ["WarmKey", "WarmPool"]
+
+
+@dataclass(slots=True)
+class _Wanted:
+    """A key the pool keeps processes of: where its artefact is, when it was last used."""
+
+    artefact: Path
+    last_used_s: float
+
+
+class WarmPool:
+    """Pre-started interpreters per ``WarmKey`` over one ``Sandbox`` (see the module docstring).
+
+    Args:
+        sandbox: The sandbox whose root, interpreter and isolation every process uses.
+        per_key: Ready processes kept per key.
+        max_processes: Processes the pool holds at most (ready or starting).
+        max_memory_mb: Sum of their memory limits at most.
+        ttl_s: Idle time after which a process, or a key's want, expires.
+        clock: Seconds, for idle times (``time.monotonic``; tests inject their own).
+        maintain_every_s: Pause of the background thread that expires and refills between
+            wake-ups; None runs no thread (the caller calls ``maintain``).
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        per_key: int = 2,
+        max_processes: int = 16,
+        max_memory_mb: int = 8192,
+        ttl_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        maintain_every_s: float | None = 0.5,
+    ) -> None:
+        for name, value in (
+            ("per_key", per_key),
+            ("max_processes", max_processes),
+            ("max_memory_mb", max_memory_mb),
+            ("ttl_s", ttl_s),
+        ):
+            if not value > 0 or value == float("inf"):
+                raise SandboxError(f"{name}: must be a positive finite number (got {value!r})")
+        self.sandbox = sandbox
+        self.per_key = per_key
+        self.max_processes = max_processes
+        self.max_memory_mb = max_memory_mb
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._changed = threading.Condition()
+        self._idle: dict[WarmKey, list[WarmProcess]] = {}
+        self._starting: dict[WarmKey, int] = {}
+        self._wanted: dict[WarmKey, _Wanted] = {}
+        self._numbers = itertools.count(1)
+        self.warm_starts = 0
+        self.cold_starts = 0
+        self.expired = 0
+        self._closed = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        if maintain_every_s is not None:
+            self._thread = threading.Thread(
+                target=self._maintain_loop, args=(maintain_every_s,), name="warm-pool", daemon=True
+            )
+            self._thread.start()
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def start(self, run: SandboxRun, *, digest: str) -> SandboxHandle:
+        """Starts ``run`` on a ready process of its key, else cold; returns at once.
+
+        Args:
+            run: The run (its ``root_dir`` must be the sandbox's).
+            digest: The sha256 of ``run.artefact_path``, as the caller verified it.
+
+        Raises:
+            SandboxError: a bad run, or one whose run id already has a directory.
+        """
+        _check(run)
+        if (self.sandbox.root_dir / run.tenant / run.run_id).exists():
+            raise SandboxError(f"run_id: {run.run_id!r} already has a directory")
+        key = WarmKey(run.tenant, digest, run.entry, run.limits)
+        with self._changed:
+            wanted = self._wanted.get(key)
+            taken = self._take(key) if wanted is not None else None
+            if wanted is not None:
+                wanted.last_used_s = self._clock()
+        if taken is not None:
+            handle: SandboxHandle = taken.serve(run, self.sandbox.root_dir)
+            self._wake.set()  # its replacement, once the run is under way (forking takes a while)
+            with self._changed:
+                self.warm_starts += 1
+            return handle
+        handle = self.sandbox.start(run)
+        with self._changed:
+            self.cold_starts += 1
+        if wanted is None:
+            self._want(key, run)
+        return handle
+
+    def prewarm(self, run: SandboxRun, *, digest: str) -> WarmKey:
+        """Keeps processes of ``run``'s key from now on, as its first run would; returns the key.
+
+        ``run`` names the tenant, artefact, entry and limits; nothing of it is started here.
+
+        Raises:
+            SandboxError: a bad run.
+        """
+        _check(run)
+        key = WarmKey(run.tenant, digest, run.entry, run.limits)
+        with self._changed:
+            wanted = self._wanted.get(key)
+            if wanted is not None:
+                wanted.last_used_s = self._clock()
+        if wanted is None:
+            self._want(key, run)
+        return key
+
+    def _take(self, key: WarmKey) -> WarmProcess | None:
+        """A ready process of ``key`` out of the pool (the lock held); ended ones are dropped."""
+        kept: list[WarmProcess] = []
+        taken = None
+        for process in self._idle.get(key, []):
+            if taken is None and process.usable:
+                taken = process
+            elif process.process.poll() is None:
+                kept.append(process)  # still importing, or ready for the next run
+        self._idle[key] = kept
+        return taken
+
+    def _want(self, key: WarmKey, run: SandboxRun) -> None:
+        """Keep processes of ``key`` from now on, with their own copy of the artefact."""
+        tenant_dir = self.sandbox.root_dir / run.tenant
+        folder = tenant_dir / ".warm"
+        uid = uid_of(self.sandbox, run.tenant)
+        tenant_dir.mkdir(mode=0o700, exist_ok=True)  # as a cold run makes it
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if uid is not None:
+            for path in (tenant_dir, folder):
+                os.chown(path, uid, uid)
+        artefact = folder / f"{key.digest}{run.artefact_path.suffix}"
+        if not artefact.exists():
+            staging = folder / f".{key.digest}.{os.getpid()}.{threading.get_ident()}"
+            try:
+                if uid is None:
+                    os.link(run.artefact_path, staging)
+                else:
+                    raise OSError("the tenant's uid needs a copy of its own")
+            except OSError:
+                shutil.copy2(run.artefact_path, staging)
+            if uid is not None:
+                os.chown(staging, uid, uid)
+            os.replace(staging, artefact)
+        with self._changed:
+            self._wanted.setdefault(key, _Wanted(artefact, self._clock()))
+        self._wake.set()
+
+    # -- upkeep ---------------------------------------------------------------------------
+
+    def maintain(self) -> None:
+        """Expires what idled past ``ttl_s``, then starts processes where keys lack them."""
+        self.expire()
+        for _ in range(self.max_processes):  # one start per pass, within the bounds
+            if not self._start_one():
+                return
+
+    def expire(self) -> int:
+        """Ends the processes idle past ``ttl_s`` and drops the keys unused that long.
+
+        Returns:
+            How many processes it ended.
+        """
+        now_s = self._clock()
+        with self._changed:
+            for key, wanted in list(self._wanted.items()):
+                if now_s - wanted.last_used_s > self.ttl_s:
+                    del self._wanted[key]
+            ended: list[WarmProcess] = []
+            for key, processes in self._idle.items():
+                stale = [
+                    p
+                    for p in processes
+                    if key not in self._wanted or now_s - p.since_s > self.ttl_s
+                ]
+                ended += stale
+                self._idle[key] = [p for p in processes if p not in stale]
+        for process in ended:
+            process.discard()
+        with self._changed:
+            self.expired += len(ended)
+            self._changed.notify_all()
+        return len(ended)
+
+    def _start_one(self) -> bool:
+        with self._changed:
+            if self._closed.is_set():
+                return False
+            held = [p.key for ps in self._idle.values() for p in ps]
+            held += [k for k, n in self._starting.items() for _ in range(n)]
+            memory_mb = sum(k.limits.memory_mb for k in held)
+            short = [
+                (key, wanted)
+                for key, wanted in self._wanted.items()
+                if len(self._idle.get(key, [])) + self._starting.get(key, 0) < self.per_key
+                and len(held) < self.max_processes
+                and memory_mb + key.limits.memory_mb <= self.max_memory_mb
+            ]
+            if not short:
+                return False
+            key, wanted = short[0]
+            self._starting[key] = self._starting.get(key, 0) + 1
+            number = next(self._numbers)
+        tenant_dir = self.sandbox.root_dir / key.tenant
+        started = None
+        try:
+            started = WarmProcess(
+                self.sandbox,
+                key,
+                wanted.artefact,
+                tenant_dir / f".w{number}",
+                uid=uid_of(self.sandbox, key.tenant),
+                now_s=self._clock(),
+                on_ready=self._said_ready,
+            )
+        except OSError as error:
+            log.warning("warm process of %s not started: %s", key.entry, error)
+        with self._changed:
+            self._starting[key] -= 1
+            if started is not None:
+                self._idle.setdefault(key, []).append(started)
+            self._changed.notify_all()
+        return started is not None
+
+    def _said_ready(self, process: WarmProcess) -> None:
+        doc = process.ready_doc
+        if not process.discarded and (doc is None or doc.get("ready") is not True):
+            error = (doc or {}).get("error", "it ended before it was ready")
+            log.warning("warm process of %s failed to import: %s", process.key.entry, error)
+            with self._changed:
+                self._wanted.pop(process.key, None)
+                idle = self._idle.get(process.key, [])
+                if process in idle:
+                    idle.remove(process)
+            process.discard()
+        with self._changed:
+            self._changed.notify_all()
+
+    def _maintain_loop(self, every_s: float) -> None:
+        while not self._closed.is_set():
+            try:
+                self.maintain()
+            except OSError as error:  # a full disk, a vanished root: try again later
+                log.warning("warm pool upkeep failed: %s", error)
+            self._wake.wait(every_s)
+            self._wake.clear()
+
+    # -- looking in -----------------------------------------------------------------------
+
+    def ready(self, key: WarmKey) -> int:
+        """How many processes of ``key`` are ready for a run now."""
+        with self._changed:
+            return sum(p.usable for p in self._idle.get(key, []))
+
+    def held(self) -> tuple[int, int]:
+        """The processes the pool holds (ready or starting) and the sum of their memory limits."""
+        with self._changed:
+            held = [p.key for ps in self._idle.values() for p in ps]
+            held += [k for k, n in self._starting.items() for _ in range(n)]
+            return len(held), sum(k.limits.memory_mb for k in held)
+
+    def pids(self, key: WarmKey) -> list[int]:
+        """The process ids of ``key``'s processes held now."""
+        with self._changed:
+            return [p.pid for p in self._idle.get(key, [])]
+
+    def wait_ready(self, key: WarmKey, count: int, timeout_s: float) -> bool:
+        """Waits until ``count`` processes of ``key`` are ready; False if not in ``timeout_s``."""
+        deadline_s = time.monotonic() + timeout_s
+        with self._changed:
+            while sum(p.usable for p in self._idle.get(key, [])) < count:
+                left_s = deadline_s - time.monotonic()
+                if left_s <= 0:
+                    return False
+                self._wake.set()
+                self._changed.wait(min(left_s, 0.1))  # also sees a process that ended
+            return True
+
+    def close(self) -> None:
+        """Stops the upkeep and ends every process held; runs under way go on to their end."""
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10.0)
+        with self._changed:
+            held = [p for ps in self._idle.values() for p in ps]
+            self._idle.clear()
+            self._wanted.clear()
+        for process in held:
+            with contextlib.suppress(OSError):
+                process.discard()
+
+    def __enter__(self) -> WarmPool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
