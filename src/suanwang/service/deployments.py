@@ -13,7 +13,10 @@ policy (``control.autoscale``). At every writer tick the reconciler, for each de
 3. submits missing replicas to the live scheduler as ordinary tasks of the deployment's tenant,
    asking them to avoid the sites that already hold one (``TaskSpec.avoid_sites``); when no
    other site can take one, it is asked again without that, and the spread is skipped until a
-   replica goes away;
+   replica goes away; a replica the scheduler rejects even so is not kept: the refusal is an
+   event with its reason, and the next try waits ``RETRY_BASE_S`` doubled per refusal in a row
+   (at most ``RETRY_MAX_S``; an update of the deployment tries at once), so a template no node
+   can take costs one rejected task per wait, not one per tick;
 4. cancels surplus replicas: waiting ones first, then on the site holding the most, newest first.
 
 Deployment records are kept by the plane in memory (not durable): a restart forgets them, while
@@ -42,6 +45,12 @@ NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 MAX_DEPLOYMENTS = 256
 """Most deployments one plane keeps."""
+
+RETRY_BASE_S = 1.0
+"""Wait after a deployment's first rejected replica before it asks again (doubled per refusal)."""
+
+RETRY_MAX_S = 60.0
+"""Longest wait between two placements of a deployment whose replicas are rejected."""
 
 _UNHEALTHY_NODES = frozenset({"down", "quarantined", "retired", "no-agent"})
 
@@ -106,6 +115,8 @@ class _Kept:
     last: ScaleDecision | None = None
     events: list[str] = field(default_factory=list)
     spread_refused: frozenset[str] | None = None  # an avoid set no node outside could take
+    refusals: int = 0  # replicas rejected in a row
+    retry_at_s: float = 0.0  # no placement before this after a rejection
 
     def note(self, event: str) -> None:
         self.events.append(event)
@@ -138,6 +149,7 @@ class Deployments:
         else:
             kept.deployment = deployment
             kept.desired = deployment.policy.clamp(kept.desired)
+            kept.refusals, kept.retry_at_s = 0, 0.0  # a new template may fit: try at once
             kept.note("updated")
         detail = f"min {deployment.policy.min_replicas} max {deployment.policy.max_replicas}"
         self._plane.audit(
@@ -205,8 +217,17 @@ class Deployments:
             self._plane.audit(batch, "system", "deployment.scale", target, decision.reason)
             kept.note(decision.reason)
             kept.desired = decision.desired
-        while len(kept.replicas) < kept.desired:
-            kept.replicas.append(self._place(batch, kept))
+        while len(kept.replicas) < kept.desired and now_s >= kept.retry_at_s:
+            task = self._place(batch, kept)
+            if task.state is TaskState.REJECTED:
+                wait_s = min(RETRY_MAX_S, RETRY_BASE_S * 2.0**kept.refusals)
+                kept.refusals += 1
+                kept.retry_at_s = now_s + wait_s
+                why = task.history[-1].reason
+                kept.note(f"replica rejected: {why}; next try in {wait_s:g} s")
+                break
+            kept.refusals = 0
+            kept.replicas.append(task.id)
         surplus = len(kept.replicas) - kept.desired
         for task_id in self._surplus(kept, surplus):
             self._cancel(task_id, f"deployment {kept.deployment.name} scaled down")
@@ -220,7 +241,7 @@ class Deployments:
                 sites.append(site)
         return sites
 
-    def _place(self, batch: Batch, kept: _Kept) -> str:
+    def _place(self, batch: Batch, kept: _Kept) -> Task:
         deployment = kept.deployment
         avoid = frozenset(self._sites(kept))
         refused = kept.spread_refused
@@ -228,9 +249,9 @@ class Deployments:
             spec = dataclasses.replace(deployment.template, avoid_sites=tuple(sorted(avoid)))
             task = self._submit(batch, spec, deployment)
             if task.state is not TaskState.REJECTED:
-                return task.id
+                return task
             kept.spread_refused = avoid  # no node off these sites: place anywhere for now
-        return self._submit(batch, deployment.template, deployment).id
+        return self._submit(batch, deployment.template, deployment)
 
     def _submit(self, batch: Batch, spec: TaskSpec, deployment: Deployment) -> Task:
         who = f"deployment:{deployment.name}"
