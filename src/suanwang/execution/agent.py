@@ -57,6 +57,7 @@ from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
 from suanwang.execution.load import CpuMeter, LoadSource
 from suanwang.execution.netprobe import LOOPBACK, EchoServer, probe_peers, rtt_report
 from suanwang.execution.sandbox import Sandbox
+from suanwang.execution.warm import WarmPool
 from suanwang.execution.workers import RunCancelled, RunTimeExceeded, WorkerPool
 from suanwang.measure.challenge import answer
 from suanwang.measure.probes import ProbeSettings, probe_once
@@ -97,6 +98,8 @@ class AgentConfig:
         bind_timeout_s: Longest the agent keeps trying to bind its key at start.
         work_dir: Folder of the node's object cache and sandboxed runs of tenants' code
             (``execution.coderun``); None makes a temporary one at the first such run.
+        warm_per_function: Pre-started interpreters the node keeps per tenant, artefact and
+            entry once it ran one (``execution.warm``); 0 starts every run cold.
     """
 
     controller_url: str
@@ -115,6 +118,7 @@ class AgentConfig:
     max_run_s: float | None = None
     bind_timeout_s: float = 120.0
     work_dir: Path | None = None
+    warm_per_function: int = 0
 
 
 def _worker_init() -> None:
@@ -189,6 +193,7 @@ class NodeAgent:
         self._done: queue.Queue[tuple[str, Future[WorkOutcome]]] = queue.Queue()
         self._facts: dict[str, float] = {}
         self._code: tuple[ObjectCache, Sandbox] | None = None
+        self._warm: WarmPool | None = None
         self.runs = RunTracker(config.node_id)
         self._transport = transport
         self._meter: CpuMeter | None = None
@@ -218,6 +223,7 @@ class NodeAgent:
         pool = WorkerPool(self.config.workers, _worker_init)
         with contextlib.ExitStack() as stack:
             stack.callback(pool.shutdown)
+            stack.callback(lambda: self._warm.close() if self._warm is not None else None)
             client = stack.enter_context(self._client())
             # Workers start (and import numpy) while the probes run, so that the first task
             # does not pay for it: the agent heartbeats only once it can run work at once.
@@ -305,13 +311,16 @@ class NodeAgent:
         if self._code is None:
             root = self.config.work_dir or Path(tempfile.mkdtemp(prefix="suanwang-agent-"))
             self._code = ObjectCache(root / "cache"), Sandbox(root / "runs")
+            if self.config.warm_per_function > 0:
+                self._warm = WarmPool(self._code[1], per_key=self.config.warm_per_function)
         cache, sandbox = self._code
+        warm = self._warm
         future: Future[WorkOutcome] = Future()
 
         def work() -> None:
             try:
                 with self._client() as client:
-                    outcome = run_code(client, cache, sandbox, run, cancelled=cancelled)
+                    outcome = run_code(client, cache, sandbox, run, cancelled=cancelled, warm=warm)
             except BaseException as error:  # every failure is the run's report
                 future.set_exception(error)
             else:

@@ -10,7 +10,9 @@ For a task that names an artefact, the agent (``execution.agent``) hands the run
    measured and said in the run's report.
 2. the run: ``execution.sandbox`` (its own interpreter, directory and limits: memory from the
    task's ``mem_gib``, wall time from its maximum run time, CPU time the wall time times its
-   cores), called as ``function(inputs, outputs)``; its stdout and stderr (first and last
+   cores), called as ``function(inputs, outputs)`` in a fresh interpreter, or in a pre-started
+   one of the node's warm pool (``execution.warm``) when it has one ready (the report says
+   ``warm`` or ``cold`` start); its stdout and stderr (first and last
    parts) are sent as the run's logs (``PUT /v1/agents/{node}/runs/{run}/logs``) before the
    run is reported, whether it succeeded or failed;
 3. the result: the run's output folder, zipped, is posted as the task's result
@@ -38,6 +40,7 @@ from suanwang.control.objects import CHUNK_BYTES, check_digest, check_tenant
 from suanwang.execution.agent_runs import cut
 from suanwang.execution.kinds import WorkOutcome
 from suanwang.execution.sandbox import Sandbox, SandboxHandle, SandboxLimits, SandboxRun
+from suanwang.execution.warm import WarmPool
 from suanwang.model import TaskSpec
 
 DEFAULT_WALL_S = 120.0
@@ -202,6 +205,7 @@ def run_code(
     *,
     cancelled: threading.Event,
     started: Callable[[SandboxHandle], None] = lambda _: None,
+    warm: WarmPool | None = None,
 ) -> WorkOutcome:
     """Stage, run and send back ``run`` (see the module docstring).
 
@@ -212,6 +216,7 @@ def run_code(
         run: The run.
         cancelled: Set to stop the run (its process tree is killed).
         started: Told the sandbox handle once the run's process is up.
+        warm: The node's warm pool over ``sandbox``; None starts every run cold.
 
     Returns:
         The outcome: the sandbox's wall time as compute time, the result's digest.
@@ -225,17 +230,19 @@ def run_code(
     sandbox_id = run.run_id.replace("~", "-r")
     with tempfile.TemporaryDirectory(prefix="stage-", dir=cache.root) as folder:
         staged = stage(client, cache, base_url, Path(folder), tenant=run.tenant, spec=run.spec)
-        handle = sandbox.start(
-            SandboxRun(
-                run_id=sandbox_id,
-                tenant=run.tenant,
-                artefact_path=staged.archive,
-                entry=run.spec.entry or staged.artefact.entry,
-                input_dir=staged.input_dir,
-                root_dir=sandbox.root_dir,
-                limits=limits_for(run.spec, run.max_run_s),
-            )
+        sandbox_run = SandboxRun(
+            run_id=sandbox_id,
+            tenant=run.tenant,
+            artefact_path=staged.archive,
+            entry=run.spec.entry or staged.artefact.entry,
+            input_dir=staged.input_dir,
+            root_dir=sandbox.root_dir,
+            limits=limits_for(run.spec, run.max_run_s),
         )
+        if warm is None:
+            handle = sandbox.start(sandbox_run)
+        else:
+            handle = warm.start(sandbox_run, digest=staged.artefact.archive)
         started(handle)
         started_at_s = time.time()
         result = None
@@ -267,9 +274,10 @@ def run_code(
         "staged_bytes": staged.staged_bytes,
         "fetched_bytes": staged.fetched_bytes,
         "staging_ms": round(staged.staging_s * 1000, 1),
+        "start": result.start,
     }
     where = (
-        f"sandbox {sandbox.isolation}; staged {staged.staged_bytes} B of input in "
-        f"{summary['staging_ms']} ms; result {digest[:12]}, {files} files"
+        f"sandbox {sandbox.isolation}, {result.start} start; staged {staged.staged_bytes} B of"
+        f" input in {summary['staging_ms']} ms; result {digest[:12]}, {files} files"
     )
     return WorkOutcome(summary, result.wall_s, started_at_s, where)

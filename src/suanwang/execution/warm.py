@@ -234,16 +234,7 @@ class WarmPool:
         with self._changed:
             if self._closed.is_set():
                 return False
-            held = [p.key for ps in self._idle.values() for p in ps]
-            held += [k for k, n in self._starting.items() for _ in range(n)]
-            memory_mb = sum(k.limits.memory_mb for k in held)
-            short = [
-                (key, wanted)
-                for key, wanted in self._wanted.items()
-                if len(self._idle.get(key, [])) + self._starting.get(key, 0) < self.per_key
-                and len(held) < self.max_processes
-                and memory_mb + key.limits.memory_mb <= self.max_memory_mb
-            ]
+            short = self._short()
             if not short:
                 return False
             key, wanted = short[0]
@@ -269,6 +260,23 @@ class WarmPool:
                 self._idle.setdefault(key, []).append(started)
             self._changed.notify_all()
         return started is not None
+
+    def _held_keys(self) -> list[WarmKey]:
+        """The key of each process held, ready or starting (the lock held)."""
+        held = [p.key for ps in self._idle.values() for p in ps]
+        return held + [k for k, n in self._starting.items() for _ in range(n)]
+
+    def _short(self) -> list[tuple[WarmKey, _Wanted]]:
+        """The keys lacking processes that the bounds let it start one of (the lock held)."""
+        held = self._held_keys()
+        memory_mb = sum(k.limits.memory_mb for k in held)
+        return [
+            (key, wanted)
+            for key, wanted in self._wanted.items()
+            if len(self._idle.get(key, [])) + self._starting.get(key, 0) < self.per_key
+            and len(held) < self.max_processes
+            and memory_mb + key.limits.memory_mb <= self.max_memory_mb
+        ]
 
     def _said_ready(self, process: WarmProcess) -> None:
         doc = process.ready_doc
@@ -303,8 +311,7 @@ class WarmPool:
     def held(self) -> tuple[int, int]:
         """The processes the pool holds (ready or starting) and the sum of their memory limits."""
         with self._changed:
-            held = [p.key for ps in self._idle.values() for p in ps]
-            held += [k for k, n in self._starting.items() for _ in range(n)]
+            held = self._held_keys()
             return len(held), sum(k.limits.memory_mb for k in held)
 
     def pids(self, key: WarmKey) -> list[int]:
@@ -317,6 +324,26 @@ class WarmPool:
         deadline_s = time.monotonic() + timeout_s
         with self._changed:
             while sum(p.usable for p in self._idle.get(key, [])) < count:
+                left_s = deadline_s - time.monotonic()
+                if left_s <= 0:
+                    return False
+                self._wake.set()
+                self._changed.wait(min(left_s, 0.1))  # also sees a process that ended
+            return True
+
+    def wait_settled(self, timeout_s: float) -> bool:
+        """Waits until every process held said if it is ready, and no key lacks one it may have.
+
+        Returns:
+            False if that was not so within ``timeout_s``.
+        """
+        deadline_s = time.monotonic() + timeout_s
+        with self._changed:
+            while (
+                self._short()
+                or any(self._starting.values())
+                or not all(p.ready.is_set() for ps in self._idle.values() for p in ps)
+            ):
                 left_s = deadline_s - time.monotonic()
                 if left_s <= 0:
                     return False
