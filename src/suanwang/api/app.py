@@ -32,6 +32,7 @@ from suanwang.api.routes import (
     deployments,
     fork,
     geo,
+    intents,
     ledger,
     market,
     network,
@@ -147,7 +148,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         else None
     )
     routers = (ops, tasks, network, registry, agents, runs, scenarios, catalogue, admin)
-    for module in (*routers, geo, ledger, objects, series, fork, deployments, market):
+    for module in (*routers, geo, ledger, objects, series, fork, deployments, market, intents):
         app.include_router(module.router)
     install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.
