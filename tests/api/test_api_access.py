@@ -21,6 +21,7 @@ PEOPLE = EVERYONE - {AGENT}
 STAFF = {ADMIN, OPS}
 SUBMITTERS = {ADMIN, OPS, CONSUMER}
 N = PROVIDER_NODE
+D = "0" * 64  # a digest: the path pattern admits it, so role checks answer before a 404
 
 # Every route with the principals it admits ({} for none but /health, which needs no token).
 ROUTES: list[tuple[str, str, set[str]]] = [
@@ -81,6 +82,23 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/v1/ledger/proofs/inclusion", {ADMIN}),
     ("GET", "/v1/ledger/proofs/consistency", {ADMIN}),
     ("GET", "/v1/geo/outlines", PEOPLE),
+    ("POST", "/v1/objects", SUBMITTERS),
+    ("GET", "/v1/objects", PEOPLE),
+    ("GET", f"/v1/objects/{D}", PEOPLE),
+    ("DELETE", f"/v1/objects/{D}", SUBMITTERS),
+    ("POST", "/v1/artefacts", SUBMITTERS),
+    ("GET", f"/v1/artefacts/{D}", PEOPLE),
+    ("GET", "/v1/tasks/x/result", PEOPLE),
+    ("GET", "/v1/tasks/x/logs", PEOPLE),
+    ("POST", f"/v1/agents/{N}/runs", {AGENT}),
+    ("PUT", f"/v1/agents/{N}/runs/x/logs", {AGENT}),
+    ("GET", f"/v1/agents/{N}/runs/x/objects/{D}", {AGENT}),
+    ("POST", f"/v1/agents/{N}/runs/x/result", {AGENT}),
+    ("POST", "/v1/deployments", SUBMITTERS),
+    ("GET", "/v1/deployments", PEOPLE),
+    ("GET", "/v1/deployments/x", PEOPLE),
+    ("DELETE", "/v1/deployments/x", SUBMITTERS),
+    ("POST", "/v1/twin/fork", STAFF),
     ("GET", "/metrics", STAFF),
 ]
 # A body no route accepts (every input model forbids unknown fields): admitted callers get a
@@ -118,27 +136,33 @@ def test_the_matrix_covers_every_route(shared: Api) -> None:
 def _template(path: str) -> str:
     parts = path.split("/")
     return "/".join(
-        "{" + _param_for(path, part) + "}" if part in ("x", "y", N) else part for part in parts
+        "{" + _param_after(parts[i - 1]) + "}" if part in ("x", "y", N, D) else part
+        for i, part in enumerate(parts)
     )
 
 
-def _param_for(path: str, part: str) -> str:
-    if part == "y":
-        return "name"
-    for prefix, name in (
-        ("/v1/tasks/", "task_id"),
-        ("/v1/sites/", "site_id"),
-        ("/v1/nodes/", "node_id"),
-        ("/v1/links/", "link_id"),
-        ("/v1/services/", "service_id"),
-        ("/v1/agents/", "node_id"),
-        ("/v1/twin-runs/", "run_id"),
-        ("/v1/principals/", "principal_id"),
-        ("/v1/tokens/", "token_id"),
-    ):
-        if path.startswith(prefix):
-            return name
-    raise AssertionError(path)
+# The name of a path parameter, by the segment before it.
+PARAMS = {
+    "tasks": "task_id",
+    "sites": "site_id",
+    "nodes": "node_id",
+    "links": "link_id",
+    "services": "service_id",
+    "agents": "node_id",
+    "twin-runs": "run_id",
+    "runs": "run_id",
+    "principals": "principal_id",
+    "tokens": "token_id",
+    "files": "name",
+    "objects": "digest",
+    "artefacts": "digest",
+    "deployments": "name",
+}
+
+
+def _param_after(segment: str) -> str:
+    assert segment in PARAMS, segment
+    return PARAMS[segment]
 
 
 @pytest.mark.parametrize(("method", "path", "_admitted"), ROUTES)

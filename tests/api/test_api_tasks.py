@@ -102,13 +102,14 @@ def test_explain_says_where_and_why_not(api: Api) -> None:
     ).json()
     assert found["placeable"] is True
     assert found["placement"]["task_id"] == task["id"]
-    assert found["rejected_by"]["resource-fit"] > 0
+    # The type's service (CS-ID) runs on GPU nodes only: the CPU node has no instance of it.
+    assert found["rejected_by"]["service-instances"] > 0
     assert found["why_not"] == {
         "node_id": cpu_node,
-        "plugin": "resource-fit",
+        "plugin": "service-instances",
         "reason": found["why_not"]["reason"],
     }
-    assert "gpu" in found["why_not"]["reason"]
+    assert "no instance of service cs-video" in found["why_not"]["reason"]
     unknown = api.call("alice", "GET", f"/v1/tasks/{task['id']}/explain", params={"node_id": "x"})
     assert unknown.status_code == 404
     # Explaining reserves nothing: the placements are the task's own only.
@@ -137,8 +138,8 @@ def test_explain_a_placed_task_says_why_here(api: Api) -> None:
         assert scores == sorted(scores, reverse=True)
     groups = found["refusals"]
     assert sum(g["count"] for g in groups) == sum(found["rejected_by"].values())
-    fit = [g for g in groups if g["plugin"] == "resource-fit"]
-    assert fit
+    instances = [g for g in groups if g["plugin"] == "service-instances"]
+    assert instances
     assert all(len(g["closest"]) <= 3 for g in groups)
 
 

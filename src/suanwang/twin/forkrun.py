@@ -155,7 +155,7 @@ class _Run:
         self.submitted: list[str] = []
 
     def _advance_hours(self, hours: float) -> None:
-        step = int(hours)
+        step = int(hours) % HOURS_PER_DAY  # first: a start years ahead must not overflow int32
         if step == 0:
             return
         state = self.state
