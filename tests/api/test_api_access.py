@@ -99,6 +99,19 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/v1/deployments/x", PEOPLE),
     ("DELETE", "/v1/deployments/x", SUBMITTERS),
     ("POST", "/v1/twin/fork", STAFF),
+    ("POST", "/v1/market/offers", {ADMIN, OPS, PROVIDER}),
+    ("GET", "/v1/market/offers", PEOPLE),
+    ("POST", "/v1/market/orders", SUBMITTERS),
+    ("GET", "/v1/market/leases", PEOPLE),
+    ("DELETE", "/v1/market/leases/x", SUBMITTERS),
+    ("POST", "/v1/market/deposits", STAFF),
+    ("POST", "/v1/market/periods/x/close", STAFF),
+    ("GET", "/v1/market/bills/x", PEOPLE),
+    ("GET", "/v1/market/payouts", {ADMIN, OPS, PROVIDER}),
+    ("POST", "/v1/intents", SUBMITTERS),
+    ("GET", "/v1/intents", PEOPLE),
+    ("GET", "/v1/intents/x", PEOPLE),
+    ("DELETE", "/v1/intents/x", SUBMITTERS),
     ("GET", "/metrics", STAFF),
 ]
 # A body no route accepts (every input model forbids unknown fields): admitted callers get a
@@ -157,6 +170,10 @@ PARAMS = {
     "objects": "digest",
     "artefacts": "digest",
     "deployments": "name",
+    "leases": "lease_id",
+    "periods": "period",
+    "bills": "period",
+    "intents": "intent_id",
 }
 
 
