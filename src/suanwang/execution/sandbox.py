@@ -181,12 +181,13 @@ class SandboxHandle:
                 os.killpg(self._process.pid, signal.SIGKILL)
 
     def _watch(self) -> None:
-        limits = self._run.limits
-        try:
-            self._process.wait(timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            self._kill("killed-wall")
-            self._process.wait()
+        # A timer, not wait(timeout=): that one polls, at up to 50 ms, so a run's end would be
+        # seen that late; a blocking wait sees it at once.
+        timer = threading.Timer(self._run.limits.wall_s, self._kill, args=("killed-wall",))
+        timer.daemon = True
+        timer.start()
+        self._process.wait()
+        timer.cancel()
         with self._lock:  # no kill after this point may hit a reused process group id
             code = self._process.returncode
         wall_s = time.monotonic() - self._started_s

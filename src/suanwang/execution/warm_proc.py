@@ -222,8 +222,12 @@ class WarmProcess:
         doc = self.ready_doc
         return doc is not None and doc.get("ready") is True and self.process.poll() is None
 
-    def serve(self, run: SandboxRun, root_dir: Path) -> WarmHandle:
+    def serve(
+        self, run: SandboxRun, root_dir: Path, ended: Callable[[], None] = lambda: None
+    ) -> WarmHandle:
         """Hands it ``run`` (of its key) and returns the run's handle at once.
+
+        ``ended`` is called once the run's process ended, before its result is made.
 
         Raises:
             SandboxError: a bad run, or its run id already has a directory.
@@ -246,6 +250,7 @@ class WarmProcess:
                 os.chown(path, self._uid, self._uid, follow_symlinks=False)
 
         def settle() -> Path:
+            ended()
             os.unlink(run_dir)
             os.rename(self.slot, run_dir)
             shutil.rmtree(self.in_dir, ignore_errors=True)
