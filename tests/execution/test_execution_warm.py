@@ -67,6 +67,10 @@ def sleep_with_child(inputs: Path, outputs: Path) -> None:
     time.sleep(60)
 
 
+def tamper(inputs: Path, outputs: Path) -> None:
+    Path(sys.path[0]).write_bytes(b"not the artefact any more")
+
+
 def peek(inputs: Path, outputs: Path) -> None:
     print(Path((inputs / "target.txt").read_text()).read_text())
 """
@@ -247,6 +251,24 @@ def test_a_tenants_warm_process_never_serves_another_tenant(
     again = _finish(pool, _run(sandbox, package, inputs, "peek", "b2", tenant="beta"))
     assert (again.start, again.outcome) == ("warm", "error")
     assert "acme's secret" not in again.stdout
+
+
+def test_a_warm_run_cannot_change_the_artefact_later_runs_import(
+    sandbox: Sandbox, pool: WarmPool, package: Path, inputs: Path
+) -> None:
+    _warmed(pool, _run(sandbox, package, inputs, "tamper", "any"))
+    tampered = _finish(pool, _run(sandbox, package, inputs, "tamper", "w1"))
+    assert (tampered.start, tampered.outcome) == ("warm", "error")
+    assert ("PermissionError" in tampered.stderr) or ("Read-only file system" in tampered.stderr)
+    assert (sandbox.root_dir / "acme" / ".warm" / f"{DIGEST}.zip").read_bytes() == (
+        package.read_bytes()
+    )
+    # a process started after the attempt imports the artefact as it was
+    later = SandboxLimits(memory_mb=300)
+    _warmed(pool, _run(sandbox, package, inputs, "upper", "any", limits=later))
+    after = _finish(pool, _run(sandbox, package, inputs, "upper", "w2", limits=later))
+    assert (after.start, after.outcome) == ("warm", "ok")
+    assert (after.output_dir / "result.txt").read_text() == "HELLO WARM"
 
 
 def test_cancel_kills_a_warm_runs_whole_tree_within_a_second(

@@ -16,6 +16,11 @@ long. The pool holds at most ``max_processes`` processes, and at most ``max_memo
 memory limits together (each is held to its limit by ``RLIMIT_AS``, so that is a bound on what
 they can take); a full pool starts no more until some are used or expire. A key whose import
 fails is dropped at once (its runs go on cold and report the error as a cold run does).
+
+What differs from a cold run: the CPU time the import took counts against the run's CPU
+limit (it is the same process), and under ``uid`` isolation a run shares its uid with its own
+tenant's idle processes, as with its tenant's other runs under way (bubblewrap's jail shows a
+run none of them); never with another tenant's.
 """
 
 from __future__ import annotations
@@ -169,27 +174,29 @@ class WarmPool:
         return taken
 
     def _want(self, key: WarmKey, run: SandboxRun) -> None:
-        """Keep processes of ``key`` from now on, with their own copy of the artefact."""
+        """Keep processes of ``key`` from now on, with their own copy of the artefact.
+
+        The copy is the pool's, not the tenant's: under tenant uids it is root's, readable
+        (0644) in a folder of root's (0711), so that no run can change what later runs import.
+        """
         tenant_dir = self.sandbox.root_dir / run.tenant
         folder = tenant_dir / ".warm"
         uid = uid_of(self.sandbox, run.tenant)
         tenant_dir.mkdir(mode=0o700, exist_ok=True)  # as a cold run makes it
-        folder.mkdir(mode=0o700, exist_ok=True)
         if uid is not None:
-            for path in (tenant_dir, folder):
-                os.chown(path, uid, uid)
+            os.chown(tenant_dir, uid, uid)
+        folder.mkdir(mode=0o711 if uid is not None else 0o700, exist_ok=True)
         artefact = folder / f"{key.digest}{run.artefact_path.suffix}"
         if not artefact.exists():
             staging = folder / f".{key.digest}.{os.getpid()}.{threading.get_ident()}"
-            try:
-                if uid is None:
+            if uid is None:  # bubblewrap binds it read-only (else runs are the agent's uid)
+                try:
                     os.link(run.artefact_path, staging)
-                else:
-                    raise OSError("the tenant's uid needs a copy of its own")
-            except OSError:
+                except OSError:  # another file system
+                    shutil.copy2(run.artefact_path, staging)
+            else:
                 shutil.copy2(run.artefact_path, staging)
-            if uid is not None:
-                os.chown(staging, uid, uid)
+                os.chmod(staging, 0o644)
             os.replace(staging, artefact)
         with self._changed:
             self._wanted.setdefault(key, _Wanted(artefact, self._clock()))
