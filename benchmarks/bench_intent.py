@@ -35,7 +35,8 @@ its replicas go.
 
 Rows: one per instance and seed: predicted and live share of the replicas meeting the SLA, in
 %, their absolute difference in points, the replicas placed live at the site the fork chose,
-the tasks holding reservations at the fork and the background arrivals in the horizon. Seeds
+the difference of the replicas' estimated cost (fork against live, in % of live), the tasks
+holding reservations at the fork and the background arrivals in the horizon. Seeds
 (``--runs``) vary the arrivals; the summary is the median and the maximum difference over the
 rows with a prediction; the target is 10 points at most.
 
@@ -190,6 +191,7 @@ class Row:
         took_s: Wall time of the instance.
         why: The refusal's reasons (empty: applied).
         residents: Tasks holding reservations at the fork (the load the fork starts from).
+        costs: The replicas' estimated cost as the fork predicts it and as placed live.
     """
 
     predicted: float | None
@@ -201,22 +203,28 @@ class Row:
     took_s: float
     why: str = ""
     residents: int = 0
+    costs: tuple[float, float] = (0.0, 0.0)
 
 
-def _judge(plane: ControlPlane, task_ids: tuple[str, ...]) -> tuple[float, list[str]]:
-    """Share of ``task_ids`` meeting the SLA live, and the node each was last placed on."""
+def _judge(plane: ControlPlane, task_ids: tuple[str, ...]) -> tuple[float, list[str], float]:
+    """Share of ``task_ids`` meeting the SLA live, the node each was last placed on, and the
+    estimated cost of those that completed or run at the end (as the fork sums it)."""
     controller, store = plane.live.controller, plane.stores.tasks
     found = plane.call(lambda _: [controller.task(t) or store.get(t) for t in task_ids])
-    met, nodes = 0, []
+    met, nodes, cost = 0, [], 0.0
     for task in found.result(WAIT_S):
-        nodes.append("" if task is None or task.placement is None else task.placement.node_id)
-        if task is None:
+        placement = None if task is None else task.placement
+        nodes.append("" if placement is None else placement.node_id)
+        if task is None or placement is None:
             continue
         if task.state is TaskState.COMPLETED:
             met += sla_met(task)
+        elif task.spec.long_running and task.state is TaskState.RUNNING:
+            met += 1
         else:
-            met += task.spec.long_running and task.state is TaskState.RUNNING
-    return met / len(task_ids), nodes
+            continue
+        cost += placement.estimate.cost
+    return met / len(task_ids), nodes, cost
 
 
 def _background(agents: Agents, instance: Instance, seed: int, span: tuple[float, float]) -> int:
@@ -264,7 +272,7 @@ def run_instance(instance: Instance, seed: int, history_h: int = HISTORY_H) -> R
         agents.pull()
         # Arrivals end at the horizon; the runs then go on to their ends, as in the fork.
         agents.run_until(fork_s + instance.horizon_s + DEFAULT_DRAIN_S)
-        live, nodes = _judge(plane, task_ids)
+        live, nodes, cost = _judge(plane, task_ids)
         topology = plane.live.controller.state.topology
     forked = [prediction.per_task.get(f"{WHAT_IF_PREFIX}{i}", "") for i in range(replicas)]
 
@@ -283,7 +291,16 @@ def run_instance(instance: Instance, seed: int, history_h: int = HISTORY_H) -> R
         took_s,
         why,
         prediction.residents,
+        (prediction.cost, cost),
     )
+
+
+def _cost_diff(costs: tuple[float, float]) -> float:
+    """|predicted - live| / live cost, in % (0 where both are 0, 100 where only live is)."""
+    predicted, live = costs
+    if live == 0:
+        return 0.0 if predicted == 0 else 100.0
+    return abs(predicted - live) / live * 100.0
 
 
 QUICK_HISTORY_H = 6
@@ -303,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     history_h = QUICK_HISTORY_H if args.quick else HISTORY_H
     print(
         f"{'instance':<40} {'seed':>4} {'replicas':>9} {'predicted %':>11} {'live %':>7} "
-        f"{'diff pts':>8} {'same site':>9} {'held':>4} {'bg':>4} {'s':>5}"
+        f"{'diff pts':>8} {'same site':>9} {'cost diff %':>11} {'held':>4} {'bg':>4} {'s':>5}"
     )
     diffs: list[float] = []
     for instance in chosen:
@@ -311,13 +328,13 @@ def main(argv: list[str] | None = None) -> int:
             row = run_instance(instance, seed, history_h)
             mark = {"": "", "fork": "*", "check": "!"}[row.refused]
             if row.predicted is None or row.live is None:
-                figures = f"{'-':>11} {'-':>7} {'-':>8} {'-':>9} {'-':>4}"
+                figures = f"{'-':>11} {'-':>7} {'-':>8} {'-':>9} {'-':>11} {'-':>4}"
             else:
                 diff = abs(row.predicted - row.live) * 100.0
                 diffs.append(diff)
                 figures = (
                     f"{row.predicted * 100:11.1f} {row.live * 100:7.1f} {diff:8.1f} "
-                    f"{row.same_sites:>9} {row.residents:>4}"
+                    f"{row.same_sites:>9} {_cost_diff(row.costs):11.2f} {row.residents:>4}"
                 )
             print(
                 f"{instance.name:<40} {seed:>4} {row.replicas:>8}{mark:1} {figures} "
