@@ -192,7 +192,8 @@ def test_a_lease_without_funds_for_the_next_period_ends_at_its_close(
     [
         ({"node_ids": ["no-such-node"]}, 422, "no-such-node"),
         ({"price": "-1.00"}, 422, "price: '-1.00' is negative"),
-        ({"price": 40.5}, 422, "price: 40.5 is a float"),
+        ({"price": 40.5}, 422, "price: 40.5 is a number (float)"),
+        ({"price": 40}, 422, "price: 40 is a number (int)"),
         ({"price": "40.001"}, 422, "not a whole number of cents"),
         ({"price": "1e30"}, 422, "price: '1e30' is above 1000000000000.00"),
         ({"price": "2000000000000"}, 422, "is above 1000000000000.00"),
@@ -212,7 +213,7 @@ def test_bad_offers_are_named(
 @pytest.mark.parametrize(
     ("fields", "named"),
     [
-        ({"max_price": 50.0}, "max_price: 50.0 is a float"),
+        ({"max_price": 50.0}, "max_price: 50.0 is a number (float)"),
         ({"units": 0}, "body.units"),
         ({"min_trust": "total"}, "min_trust: 'total' is not one of"),
         ({"tenant": "globex"}, "a consumer buys for its own tenant"),
@@ -235,7 +236,7 @@ def test_bad_periods_deposits_and_roles(market: tuple[Api, ManualClock]) -> None
         assert "path.period" in response.json()["detail"]
     money = api.call("ops", "POST", "/v1/market/deposits", json={"tenant": "acme", "amount": 1.5})
     assert money.status_code == 422
-    assert "amount: 1.5 is a float" in money.json()["detail"]
+    assert "amount: 1.5 is a number (float)" in money.json()["detail"]
     deposit = {"tenant": "acme", "amount": "1000.00"}
     assert api.call("alice", "POST", "/v1/market/deposits", json=deposit).status_code == 403
     assert api.call("alice", "POST", "/v1/market/periods/9/close").status_code == 403

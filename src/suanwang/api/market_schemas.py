@@ -30,6 +30,9 @@ MAX_AMOUNT = Decimal("1000000000000.00")
 def _money(value: Any, info: ValidationInfo) -> Decimal:
     # MoneyError is a ValueError: pydantic reports it at the field's path, with its message.
     field = info.field_name or "amount"
+    if not isinstance(value, str):  # a float is inexact; an int is refused alike, for one rule
+        kind = type(value).__name__
+        raise ValueError(f'{field}: {value!r} is a number ({kind}); give a string, e.g. "40.00"')
     try:
         amount = money(value, field)
     except ArithmeticError:  # an exponent too large to round to a cent
