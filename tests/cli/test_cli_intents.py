@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from suanwang.cli.intents import intent_app
 from suanwang.cli.main import app
 
 runner = CliRunner()
@@ -17,9 +16,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "intent-fu
 
 
 def cli(*args: str, **env: str) -> tuple[int, str, str]:
-    """``suanwang ARGS``; ``intent ...`` runs the ``intent`` command group itself."""
-    command, words = (intent_app, args[1:]) if args[0] == "intent" else (app, args)
-    result = runner.invoke(command, list(words), env={"COLUMNS": "80", **env})
+    """``suanwang ARGS`` at 80 columns: exit code, stdout, stderr."""
+    result = runner.invoke(app, list(args), env={"COLUMNS": "80", **env})
     return result.exit_code, result.stdout, result.stderr
 
 

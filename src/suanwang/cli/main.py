@@ -6,16 +6,21 @@ import typer
 
 from suanwang import __version__
 from suanwang.cli.agent import agent_app
+from suanwang.cli.code import artefact_app, object_app
 from suanwang.cli.common import console
 from suanwang.cli.config import config_app
 from suanwang.cli.contexts import CONTEXT_META
 from suanwang.cli.demo import demo
+from suanwang.cli.deploy import deploy_app
 from suanwang.cli.graph import graph_app
+from suanwang.cli.intents import intent_app
 from suanwang.cli.ledger import ledger_app
+from suanwang.cli.market import market_app
 from suanwang.cli.measure import measure
 from suanwang.cli.plan import plan
 from suanwang.cli.registration import add_registration_commands
 from suanwang.cli.resources import audit_app, link_app, load_scenario, principal_app, site_app
+from suanwang.cli.results import task_logs, task_result
 from suanwang.cli.scenario import app as scenario_app
 from suanwang.cli.serve import serve
 from suanwang.cli.services import services_app
@@ -47,6 +52,13 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(config_app, name="config")
 app.add_typer(graph_app, name="graph")
 app.add_typer(services_app, name="services")
+app.add_typer(market_app, name="market")
+app.add_typer(intent_app, name="intent")
+app.add_typer(artefact_app, name="artefact")
+app.add_typer(object_app, name="object")
+app.add_typer(deploy_app, name="deploy")
+task_app.command("result")(task_result)
+task_app.command("logs")(task_logs)
 scenario_app.command("load")(load_scenario)
 twin_app.command("fork")(twin_fork)
 app.command()(serve)
