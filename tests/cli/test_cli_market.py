@@ -137,3 +137,10 @@ def test_sell_buy_run_close_bill_and_pay_out(envs: dict[str, dict[str, str]]) ->
     assert [(x["lease_id"], x["active"]) for x in json.loads(out)] == [("L1", False)]
     code, out, err = market("close", "-1", **admin)
     assert code == 2
+
+
+def test_market_is_a_command_of_suanwang() -> None:
+    result = runner.invoke(app, ["market", "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    for command in ("offers", "offer", "buy", "leases", "end", "deposit", "close", "bill"):
+        assert command in result.stdout
