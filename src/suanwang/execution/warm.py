@@ -4,11 +4,12 @@
 known. Runs are grouped by ``WarmKey`` (tenant, artefact digest, entry and limits): the pool
 keeps up to ``per_key`` pre-started processes of a key (``execution.warm_proc``), and a run of
 that key is handed to one that is ready (its report says ``warm``), else it starts cold as
-before (``cold``). A warm process serves one run and ends with it; once it ended, a background
-thread starts its replacement. So no state, file or memory passes from one run to the next,
-and since the key holds the tenant, no process ever serves another tenant. Its isolation is a
-cold run's: the same uid or bubblewrap jail, its own directory, rlimits, session and process
-group, a wall timer from the request on, bounded logs, and cancel is one SIGKILL of its group.
+before (``cold``). A warm process serves one run and ends with it; once its result is made,
+a background thread starts its replacement. So no state, file or memory passes from one run to
+the next, and since the key holds the tenant, no process ever serves another tenant. Its
+isolation is a cold run's: the same uid or bubblewrap jail, its own directory, rlimits, session
+and process group, a wall timer from the request on, bounded logs, and cancel is one SIGKILL of
+its group.
 
 A key's first run (cold) is what makes the pool want processes of it. A key not used for
 ``ttl_s`` is dropped and its idle processes ended (scale to zero), as is any process idle that
@@ -130,8 +131,8 @@ class WarmPool:
             if wanted is not None:
                 wanted.last_used_s = self._clock()
         if taken is not None:
-            # Its replacement starts once the run ended: an interpreter's start would take
-            # CPU from the run (and the GIL from whoever called, while it forks).
+            # Its replacement starts once the run's result is made: an interpreter's start
+            # would take CPU from the run and delay its result.
             handle: SandboxHandle = taken.serve(run, self.sandbox.root_dir, self._wake.set)
             with self._changed:
                 self.warm_starts += 1

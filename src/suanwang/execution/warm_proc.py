@@ -106,11 +106,24 @@ class WarmKey:
 class WarmHandle(SandboxHandle):
     """A warm run: a ``SandboxHandle`` (``start == "warm"``) that also holds the answer."""
 
-    def __init__(self, warm: WarmProcess, run: SandboxRun, settle: Callable[[], Path]) -> None:
+    def __init__(
+        self,
+        warm: WarmProcess,
+        run: SandboxRun,
+        settle: Callable[[], Path],
+        ended: Callable[[], None],
+    ) -> None:
+        self._warm = warm
+        self._ended = ended  # set first: the watcher thread starts in the base's __init__
         super().__init__(
             run, warm.process, warm.slot, warm.bwrapped, logs=warm.logs, settle=settle, start="warm"
         )
-        self._warm = warm
+
+    def _watch(self) -> None:
+        try:
+            super()._watch()
+        finally:
+            self._ended()
 
     def answer(self, timeout_s: float) -> dict[str, Any] | None:
         """The run's answer (``ok``, ``error``, ``called_ns``); None if none came in time."""
@@ -227,7 +240,7 @@ class WarmProcess:
     ) -> WarmHandle:
         """Hands it ``run`` (of its key) and returns the run's handle at once.
 
-        ``ended`` is called once the run's process ended, before its result is made.
+        ``ended`` is called once the run's result is made (its process ended).
 
         Raises:
             SandboxError: a bad run, or its run id already has a directory.
@@ -250,14 +263,13 @@ class WarmProcess:
                 os.chown(path, self._uid, self._uid, follow_symlinks=False)
 
         def settle() -> Path:
-            ended()
             os.unlink(run_dir)
             os.rename(self.slot, run_dir)
             shutil.rmtree(self.in_dir, ignore_errors=True)
             self.answered.wait(_ANSWER_DRAIN_S)
             return run_dir
 
-        handle = WarmHandle(self, run, settle)
+        handle = WarmHandle(self, run, settle, ended)
         request = {"inputs": str(inputs), "outputs": str(self.slot / "out")}
         assert self.process.stdin is not None
         with contextlib.suppress(BrokenPipeError):  # it died: the handle reports how
