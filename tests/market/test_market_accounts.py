@@ -62,6 +62,8 @@ def test_bad_input_is_refused_naming_it() -> None:
         books.hold("l1", "t", "p", D("0.00"))
     with pytest.raises(MoneyError, match="float"):
         money(1.5, "x")  # type: ignore[arg-type]
+    with pytest.raises(MoneyError, match="'1e30' is above"):
+        money("1e30", "x")  # whose cents the decimal context cannot hold
 
 
 _cents = st.integers(0, 50_000).map(lambda c: D(c).scaleb(-2))

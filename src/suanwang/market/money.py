@@ -19,6 +19,10 @@ class MoneyError(ValueError):
     """An amount that is not a finite, non-negative whole number of cents."""
 
 
+MAX_AMOUNT = Decimal("1000000000000.00")
+"""Largest amount taken (a trillion): the stores keep whole cents in 64-bit integers."""
+
+
 def money(value: Decimal | int | str, field: str) -> Decimal:
     """``value`` as a whole-cent ``Decimal``; raises ``MoneyError`` naming ``field``.
 
@@ -35,6 +39,8 @@ def money(value: Decimal | int | str, field: str) -> Decimal:
         raise MoneyError(f"{field}: {value!r} is not a finite amount")
     if amount < 0:
         raise MoneyError(f"{field}: {value!r} is negative")
+    if amount > MAX_AMOUNT:
+        raise MoneyError(f"{field}: {value!r} is above {MAX_AMOUNT}")
     if amount != amount.quantize(CENT):
         raise MoneyError(f"{field}: {value!r} is not a whole number of cents")
     return amount.quantize(CENT)
