@@ -238,7 +238,7 @@ def _background(agents: Agents, instance: Instance, seed: int, span: tuple[float
         for t in synthetic_arrivals(rates, seed=seed * 100 + k) + MONDAY_S:
             if first_s <= t < fork_s + instance.horizon_s:
                 agents.arrive(float(t), others, load.spec)
-                count += t >= fork_s
+                count += int(t >= fork_s)
     return count
 
 
