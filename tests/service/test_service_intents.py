@@ -195,3 +195,14 @@ def test_withdrawing_an_intent_cancels_its_tasks_and_assurance_leaves_it(
     assert intents.withdraw(ALICE, record.id, "acme") == withdrawn  # once is enough
     assert intents.assess() == []  # no repair of what was withdrawn
     assert [a for a, _ in _actions(plane)] == ["intent.apply", "intent.withdraw"]
+
+
+def test_a_region_only_intent_enters_at_the_regions_sites_or_is_refused_by_name(
+    plane: ControlPlane,
+) -> None:
+    doc = read_intent(
+        "version: 1\nname: vr\nneed: {kind: ar-vr, users: 10}\ncoverage: {regions: [CN-SH]}\n"
+    )
+    with pytest.raises(ValueError, match="coverage.regions: no site of the live topology"):
+        _intents(plane).apply(ALICE, doc, dry_run=True)
+    assert plane.stores.tasks.list(None).tasks == ()

@@ -36,6 +36,7 @@ from suanwang.scenario.intent.catalogue import default_catalogue
 from suanwang.scheduling import resolve_profile
 from suanwang.service.fork import ForkPrediction, LiveFork, fork_network
 from suanwang.service.intent_check import CheckResult, Conflict, check_intent
+from suanwang.service.intent_ingress import with_ingress
 from suanwang.service.intent_window import Sample, SlaWindow
 from suanwang.service.metrics import sla_met
 
@@ -143,8 +144,12 @@ class Intents:
         Raises:
             ValueError: the translation breaks a rule (named).
         """
-        translation = translate(doc)
+        translation = self._translate(doc)
         return self._plan(translation, translation.specs, extra, tenant)
+
+    def _translate(self, doc: IntentDoc) -> Translation:
+        """``translate`` with ingress sites for a region-only coverage (``intent_ingress``)."""
+        return with_ingress(translate(doc), self.plane.live.scenario.topology)
 
     def _plan(
         self,
@@ -290,7 +295,7 @@ class Intents:
     def _assess_one(
         self, record: IntentRecord, tasks: dict[str, tuple[Task | None, bool]]
     ) -> IntentRecord:
-        translation = translate(self.parse(record.body, f"intent:{record.id}"))
+        translation = self._translate(self.parse(record.body, f"intent:{record.id}"))
         target_ms = translation.latency_target_ms
         broken = [
             i
