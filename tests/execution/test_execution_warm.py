@@ -236,7 +236,7 @@ def test_a_tenants_warm_process_never_serves_another_tenant(
 ) -> None:
     key = _warmed(pool, _run(sandbox, package, inputs, "peek", "any"))
     waiting = pool.pids(key)
-    slot = next((sandbox.root_dir / "acme").glob(".w[0-9]*/work"))
+    slot = next((sandbox.root_dir / "acme").glob(".w-*/work"))
     (slot / "secret.txt").write_text("acme's secret")
     (inputs / "target.txt").write_text(str(slot / "secret.txt"))
     other = _finish(pool, _run(sandbox, package, inputs, "peek", "b1", tenant="beta"))
@@ -327,7 +327,23 @@ def test_the_pool_stays_within_its_count_and_memory(
         pool.prewarm(other, digest=DIGEST)
         pool.maintain()
         assert pool.held() == (2, 400)  # a third would hold 600 MB
-    assert not list((sandbox.root_dir / "acme").glob(".w[0-9]*"))  # closing removed the slots
+    assert not list((sandbox.root_dir / "acme").glob(".w-*"))  # closing removed the slots
+
+
+def test_a_run_that_cannot_be_handed_over_frees_its_id_and_its_process(
+    sandbox: Sandbox, pool: WarmPool, package: Path, inputs: Path
+) -> None:
+    if sandbox.isolation != "uid":
+        pytest.skip("only tenant uids copy the inputs (bubblewrap links them, links and all)")
+    key = _warmed(pool, _run(sandbox, package, inputs, "upper", "any"))
+    (waiting,) = pool.pids(key)
+    (inputs / "dangling").symlink_to(inputs / "nowhere")
+    with pytest.raises(shutil.Error):
+        pool.start(_run(sandbox, package, inputs, "upper", "w1"), digest=DIGEST)
+    assert not os.path.lexists(sandbox.root_dir / "acme" / "w1")  # the id is free again
+    assert _gone(waiting, within_s=2.0)
+    assert pool.wait_ready(key, 1, timeout_s=30.0)
+    assert pool.pids(key) != [waiting]
 
 
 class _Clock:

@@ -30,6 +30,7 @@ import contextlib
 import itertools
 import logging
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -97,6 +98,7 @@ class WarmPool:
         self._starting: dict[WarmKey, int] = {}
         self._wanted: dict[WarmKey, _Wanted] = {}
         self._numbers = itertools.count(1)
+        self._tag = secrets.token_hex(4)  # slot names of this pool only
         self.warm_starts = 0
         self.cold_starts = 0
         self.expired = 0
@@ -133,7 +135,12 @@ class WarmPool:
         if taken is not None:
             # Its replacement starts once the run's result is made: an interpreter's start
             # would take CPU from the run and delay its result.
-            handle: SandboxHandle = taken.serve(run, self.sandbox.root_dir, self._wake.set)
+            try:
+                handle: SandboxHandle = taken.serve(run, self.sandbox.root_dir, self._wake.set)
+            except BaseException:
+                taken.discard()  # never half-served: it ends, and a replacement comes
+                self._wake.set()
+                raise
             with self._changed:
                 self.warm_starts += 1
             return handle
@@ -256,7 +263,7 @@ class WarmPool:
                 self.sandbox,
                 key,
                 wanted.artefact,
-                tenant_dir / f".w{number}",
+                tenant_dir / f".w-{self._tag}-{number}",
                 uid=uid_of(self.sandbox, key.tenant),
                 now_s=self._clock(),
                 on_ready=self._said_ready,

@@ -3,17 +3,18 @@
 A warm process is started the way ``Sandbox.start`` starts a cold run (same interpreter and
 ``-I``, same bubblewrap command line or tenant uid, rlimits, environment, its own session and
 process group, stdout and stderr read into ``BoundedLog``s), under a slot directory of its
-tenant, ``root_dir/<tenant>/.w<n>/`` (``work/``, ``out/``; a leading dot, which no run id may
-have). It imports the entry, says ``{"ready": true}`` on its answer pipe and blocks reading one
-request line on its stdin: ``{"inputs": PATH, "outputs": PATH}``. It then closes its stdin,
-calls the entry, answers ``{"ok": true, "called_ns": N}`` or ``{"ok": false, "error":
-TRACEBACK, "called_ns": N}`` (``called_ns``: ``time.perf_counter_ns`` just before the call)
-and ends as a cold run ends (the same exit statuses, so the same verdicts). An import that
+tenant, ``root_dir/<tenant>/.w-<pool>-<n>/`` (``work/``, ``out/``; a leading dot, which no run
+id may have; ``<pool>`` is random, so that a restarted agent's pool never meets its
+predecessor's slots). It imports the entry, says ``{"ready": true}`` on its answer pipe and
+blocks reading one request line on its stdin: ``{"inputs": PATH, "outputs": PATH}``. It then
+closes its stdin, calls the entry, answers ``{"ok": true, "called_ns": N}`` or ``{"ok": false,
+"error": TRACEBACK, "called_ns": N}`` (``called_ns``: ``time.perf_counter_ns`` just before the
+call) and ends as a cold run ends (the same exit statuses, so the same verdicts). An import that
 fails answers ``{"ready": false, "error": TRACEBACK}`` and exits.
 
 ``WarmProcess.serve`` hands the process its run: the run's id is reserved at once as a link
 ``root_dir/<tenant>/<run_id>`` to the slot, the inputs are made visible (bubblewrap: hard links,
-or copies across file systems, in a sibling folder ``.w<n>-in`` bound read-only; tenant uids:
+or copies across file systems, in a sibling folder ``<slot>-in`` bound read-only; tenant uids:
 copies owned by the tenant, as a cold run's; otherwise the staged folder itself), and the
 returned ``WarmHandle`` is a ``SandboxHandle`` whose wall timer starts with the request. Once
 the process ended the slot becomes ``root_dir/<tenant>/<run_id>/``, like a cold run's.
@@ -253,14 +254,11 @@ class WarmProcess:
             raise SandboxError(
                 f"run_id: {run.run_id!r} already has a directory under {run_dir.parent}"
             ) from None
-        inputs = run.input_dir.resolve()
-        if self.bwrapped:
-            shutil.copytree(inputs, self.in_dir, copy_function=_link_or_copy, dirs_exist_ok=True)
-            inputs = self.in_dir
-        elif self._uid is not None:  # the tenant's uid cannot read the agent's caches
-            inputs = Path(shutil.copytree(inputs, self.slot / "in"))
-            for path in (*inputs.rglob("*"), inputs):
-                os.chown(path, self._uid, self._uid, follow_symlinks=False)
+        try:
+            inputs = self._stage_inputs(run.input_dir.resolve())
+        except BaseException:
+            os.unlink(run_dir)  # the run id is free again; the caller discards this process
+            raise
 
         def settle() -> Path:
             os.unlink(run_dir)
@@ -276,6 +274,21 @@ class WarmProcess:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
             self.process.stdin.close()
         return handle
+
+    def _stage_inputs(self, inputs: Path) -> Path:
+        """Where the process sees the run's inputs (see the module docstring)."""
+        if self.bwrapped:
+            # links stay links, as a cold run sees them through its read-only bind
+            shutil.copytree(
+                inputs, self.in_dir, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True
+            )
+            return self.in_dir
+        if self._uid is not None:  # the tenant's uid cannot read the agent's caches
+            copied = Path(shutil.copytree(inputs, self.slot / "in"))
+            for path in (*copied.rglob("*"), copied):
+                os.chown(path, self._uid, self._uid, follow_symlinks=False)
+            return copied
+        return inputs
 
     def discard(self) -> None:
         """Ends it unused (expired, evicted or the pool closed) and removes its slot."""
