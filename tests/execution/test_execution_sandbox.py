@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+from isolations import SYSTEM_PYTHON, isolation_modes, sandbox_of
 from user_package import build_package
 
 from suanwang.execution.sandbox import (
@@ -20,36 +20,15 @@ from suanwang.execution.sandbox import (
     SandboxLimits,
     SandboxRun,
 )
-from suanwang.execution.sandbox_jail import UID_BASE, UID_SPAN, bwrap_path, tenant_uid
-
-_SYSTEM_PYTHON = Path("/usr/bin/python3")
+from suanwang.execution.sandbox_jail import UID_BASE, UID_SPAN, tenant_uid
 
 
-def _modes() -> list[object]:
-    bwrap = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed")
-    uid = pytest.mark.skipif(
-        os.geteuid() != 0 or not _SYSTEM_PYTHON.exists(),
-        reason="per-tenant uids need root and an interpreter every uid can run",
-    )
-    return [pytest.param("bwrap", marks=bwrap), pytest.param("uid", marks=uid)]
-
-
-@pytest.fixture(params=_modes())
+@pytest.fixture(params=isolation_modes())
 def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
     """A sandbox of each isolation this machine offers."""
-    python, root = None, tmp_path / "root"
-    if request.param == "uid":
-        # Tenants' uids must pass every directory to their own: pytest's are 0700, and so is
-        # /root, where a pyenv interpreter lives.
-        python, root = _SYSTEM_PYTHON, Path(tempfile.mkdtemp(prefix="sandbox-"))
-        root.chmod(0o711)
-    made = Sandbox(root, isolation=request.param, python=python)
-    assert made.isolation == request.param
-    try:
+    with sandbox_of(request.param, tmp_path) as made:
+        assert made.isolation == request.param
         yield made
-    finally:
-        if request.param == "uid":
-            shutil.rmtree(root)
 
 
 @pytest.fixture
@@ -290,4 +269,4 @@ def test_uid_isolation_under_a_closed_directory_is_refused(tmp_path: Path) -> No
     closed = tmp_path / "closed"
     closed.mkdir(mode=0o700)
     with pytest.raises(SandboxError, match=r"^root_dir: .* which other uids may not enter"):
-        Sandbox(closed / "root", isolation="uid", python=_SYSTEM_PYTHON)
+        Sandbox(closed / "root", isolation="uid", python=SYSTEM_PYTHON)

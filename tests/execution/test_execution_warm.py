@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from isolations import isolation_modes, sandbox_of
 
 from suanwang.execution.sandbox import (
     Sandbox,
@@ -21,10 +21,8 @@ from suanwang.execution.sandbox import (
     SandboxResult,
     SandboxRun,
 )
-from suanwang.execution.sandbox_jail import bwrap_path
 from suanwang.execution.warm import WarmKey, WarmPool
 
-_SYSTEM_PYTHON = Path("/usr/bin/python3")
 DIGEST = "ab" * 32
 
 SOURCE = """
@@ -76,28 +74,11 @@ def peek(inputs: Path, outputs: Path) -> None:
 """
 
 
-def _modes() -> list[object]:
-    bwrap = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed")
-    uid = pytest.mark.skipif(
-        os.geteuid() != 0 or not _SYSTEM_PYTHON.exists(),
-        reason="per-tenant uids need root and an interpreter every uid can run",
-    )
-    return [pytest.param("bwrap", marks=bwrap), pytest.param("uid", marks=uid)]
-
-
-@pytest.fixture(params=_modes())
+@pytest.fixture(params=isolation_modes())
 def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
-    """A sandbox of each isolation this machine offers (see test_execution_sandbox)."""
-    python, root = None, tmp_path / "root"
-    if request.param == "uid":
-        python, root = _SYSTEM_PYTHON, Path(tempfile.mkdtemp(prefix="warm-"))
-        root.chmod(0o711)
-    made = Sandbox(root, isolation=request.param, python=python)
-    try:
+    """A sandbox of each isolation this machine offers."""
+    with sandbox_of(request.param, tmp_path) as made:
         yield made
-    finally:
-        if request.param == "uid":
-            shutil.rmtree(root)
 
 
 @pytest.fixture
