@@ -383,6 +383,8 @@ def test_bad_pool_settings_and_a_reused_run_id_are_refused(
         WarmPool(sandbox, per_key=0)
     with pytest.raises(SandboxError, match=r"^ttl_s: .*got -1"):
         WarmPool(sandbox, ttl_s=-1)
+    with pytest.raises(SandboxError, match=r"^digest: .*got '\.\./x'"):
+        pool.prewarm(_run(sandbox, package, inputs, "upper", "any"), digest="../x")
     _finish(pool, _run(sandbox, package, inputs, "upper", "r1"))
     _warmed(pool, _run(sandbox, package, inputs, "upper", "any"))
     with pytest.raises(SandboxError, match=r"^run_id: 'r1' already has a directory"):

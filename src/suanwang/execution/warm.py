@@ -30,6 +30,7 @@ import contextlib
 import itertools
 import logging
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -44,6 +45,17 @@ from suanwang.execution.warm_proc import WarmKey, WarmProcess, uid_of
 log = logging.getLogger("suanwang.warm")
 
 __all__ = ["WarmKey", "WarmPool"]
+
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def _key_of(run: SandboxRun, digest: str) -> WarmKey:
+    """``run``'s key, once the run and the digest are checked (``SandboxError`` names them)."""
+    _check(run)
+    if not isinstance(digest, str) or _DIGEST.fullmatch(digest) is None:
+        raise SandboxError(f"digest: must be 64 lowercase hex digits, a sha256 (got {digest!r})")
+    return WarmKey(run.tenant, digest, run.entry, run.limits)
 
 
 @dataclass(slots=True)
@@ -123,15 +135,17 @@ class WarmPool:
         Raises:
             SandboxError: a bad run, or one whose run id already has a directory.
         """
-        _check(run)
+        key = _key_of(run, digest)
         if (self.sandbox.root_dir / run.tenant / run.run_id).exists():
             raise SandboxError(f"run_id: {run.run_id!r} already has a directory")
-        key = WarmKey(run.tenant, digest, run.entry, run.limits)
+        ended: list[WarmProcess] = []
         with self._changed:
             wanted = self._wanted.get(key)
-            taken = self._take(key) if wanted is not None else None
+            taken = self._take(key, ended) if wanted is not None else None
             if wanted is not None:
                 wanted.last_used_s = self._clock()
+        for process in ended:
+            process.discard()
         if taken is not None:
             # Its replacement starts once the run's result is made: an interpreter's start
             # would take CPU from the run and delay its result.
@@ -159,8 +173,7 @@ class WarmPool:
         Raises:
             SandboxError: a bad run.
         """
-        _check(run)
-        key = WarmKey(run.tenant, digest, run.entry, run.limits)
+        key = _key_of(run, digest)
         with self._changed:
             wanted = self._wanted.get(key)
             if wanted is not None:
@@ -169,8 +182,8 @@ class WarmPool:
             self._want(key, run)
         return key
 
-    def _take(self, key: WarmKey) -> WarmProcess | None:
-        """A ready process of ``key`` out of the pool (the lock held); ended ones are dropped."""
+    def _take(self, key: WarmKey, ended: list[WarmProcess]) -> WarmProcess | None:
+        """A ready process of ``key`` out of the pool (lock held); ended ones go to ``ended``."""
         kept: list[WarmProcess] = []
         taken = None
         for process in self._idle.get(key, []):
@@ -178,6 +191,8 @@ class WarmPool:
                 taken = process
             elif process.process.poll() is None:
                 kept.append(process)  # still importing, or ready for the next run
+            else:
+                ended.append(process)
         self._idle[key] = kept
         return taken
 
