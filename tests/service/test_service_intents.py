@@ -203,6 +203,6 @@ def test_a_region_only_intent_enters_at_the_regions_sites_or_is_refused_by_name(
     doc = read_intent(
         "version: 1\nname: vr\nneed: {kind: ar-vr, users: 10}\ncoverage: {regions: [CN-SH]}\n"
     )
-    with pytest.raises(ValueError, match="coverage.regions: no site of the live topology"):
+    with pytest.raises(ValueError, match=r"coverage\.regions: no site of the live topology"):
         _intents(plane).apply(ALICE, doc, dry_run=True)
     assert plane.stores.tasks.list(None).tasks == ()

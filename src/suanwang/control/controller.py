@@ -485,6 +485,17 @@ class Controller(MovesMixin, WindowMixin):
         free = arrays.node_accel_count[node, kind] - ledger.accelerators[node, kind]
         return bool(free >= need.count)
 
+    def retry_queued(self) -> None:
+        """Try the queue heads again after the measured state changed (writer thread).
+
+        Releases, nodes and links coming back retry the queue themselves; a fresher agent
+        report (a node measured free again), a new hour or a changed latency frees nothing in
+        the ledger, so the live plane calls this after each feed tick: without it a task
+        queued while a node was measured busy would wait for an unrelated release.
+        """
+        if self._queue:
+            self._retry_queue(None)
+
     def _retry_queue(self, node: int | None) -> None:
         """Try queue heads after capacity came back (on ``node``, or anywhere when None)."""
         self.expire()

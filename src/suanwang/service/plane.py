@@ -269,6 +269,7 @@ class ControlPlane:
         # decide on it (snapshot, hour, dampened link latency).
         self.live.feed.tick(controller.state)
         controller.expire()
+        controller.retry_queued()  # what was measured busy may be measured free now
         self._agents_tick(batch)
         self.registry.tick(batch)
         self.deployments.tick(batch)
