@@ -40,8 +40,10 @@ if TYPE_CHECKING:
     from suanwang.service.plane import ControlPlane
     from suanwang.service.worker import Batch
 
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-"""A deployment's name: lower-case letters, digits and inner hyphens, at most 63 characters."""
+_SEGMENT = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+NAME_RE = re.compile(rf"^{_SEGMENT}(/{_SEGMENT})?$")
+"""A deployment's name: lower-case letters, digits and inner hyphens, at most 63 characters;
+a template's component runs as ``<template>/<component>`` (``service.templates``)."""
 
 MAX_DEPLOYMENTS = 256
 """Most deployments one plane keeps."""
@@ -74,8 +76,8 @@ class Deployment:
     def __post_init__(self) -> None:
         if not NAME_RE.match(self.name):
             raise ValueError(
-                f"name must be lower-case letters, digits and inner hyphens (at most 63), "
-                f"got {self.name!r}"
+                f"name must be lower-case letters, digits and inner hyphens (at most 63; "
+                f"<template>/<component> for a template's), got {self.name!r}"
             )
         if self.template.avoid_sites:
             raise ValueError("template.avoid_sites is set by the deployment's spread, not given")
