@@ -112,6 +112,10 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/v1/intents", PEOPLE),
     ("GET", "/v1/intents/x", PEOPLE),
     ("DELETE", "/v1/intents/x", SUBMITTERS),
+    ("POST", "/v1/templates", SUBMITTERS),
+    ("GET", "/v1/templates", PEOPLE),
+    ("GET", "/v1/templates/x", PEOPLE),
+    ("DELETE", "/v1/templates/x", SUBMITTERS),
     ("GET", "/metrics", STAFF),
 ]
 # A body no route accepts (every input model forbids unknown fields): admitted callers get a
@@ -174,6 +178,7 @@ PARAMS = {
     "periods": "period",
     "bills": "period",
     "intents": "intent_id",
+    "templates": "name",
 }
 
 

@@ -43,11 +43,13 @@ from suanwang.api.routes import (
     scenarios,
     series,
     tasks,
+    templates,
 )
 from suanwang.bootstrap import Settings, build_plane
 from suanwang.bootstrap.logs import first_token_line
 from suanwang.bootstrap.objects import open_objects
 from suanwang.control.ports import Clock
+from suanwang.service.templates import Templates
 from suanwang.service.twinruns import TwinRuns
 
 TWIN_RUNS_DIR = "twin-runs"
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             print(line, file=sys.stderr, flush=True)
         app.state.first_token = built.first_token
         app.state.plane = plane
+        app.state.templates = Templates(plane)  # kept as deployments are: in memory
         app.state.authenticator = Authenticator(plane.stores.principals, settings.token_cache_s)
         app.state.twin_runs = TwinRuns(settings.data_dir / TWIN_RUNS_DIR)
         app.state.objects = await run_in_threadpool(open_objects, settings)
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     routers = (ops, tasks, network, registry, agents, runs, scenarios, catalogue, admin)
     for module in (*routers, geo, ledger, objects, series, fork, deployments, market, intents):
         app.include_router(module.router)
+    app.include_router(templates.router)
     install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.
     app.mount("/", StaticFiles(directory=portal_dir(), html=True), name="portal")

@@ -11,6 +11,7 @@ from suanwang.api.auth import PEOPLE, SUBMITTERS, allow, tenant_scope
 from suanwang.api.deps import PlaneDep, answer
 from suanwang.api.problems import ApiError
 from suanwang.api.routes.objects import check_task_data, objects_of
+from suanwang.api.routes.templates import templates_of
 from suanwang.api.schemas import TaskSpecIn
 from suanwang.control.autoscale import MAX_REPLICAS, ScalePolicy
 from suanwang.control.stores import Principal
@@ -20,7 +21,7 @@ router = APIRouter(tags=["deployments"])
 
 People = Annotated[Principal, Depends(allow(*PEOPLE))]
 Submitter = Annotated[Principal, Depends(allow(*SUBMITTERS))]
-NamePath = Annotated[str, Path(min_length=1, max_length=63)]
+NamePath = Annotated[str, Path(min_length=1, max_length=127)]  # <template>/<component> too
 
 
 class DeploymentIn(BaseModel):
@@ -127,6 +128,8 @@ async def apply_deployment(
         raise _invalid("body.template", exc) from None
     # A missing artefact or input would fail every replica at staging, and each be replaced.
     spec = check_task_data(objects_of(request), who.tenant, spec, field="body.template")
+    if "/" in body.name:
+        raise _invalid("body.name", ValueError(f"{body.name!r}: '/' names a template's component"))
     try:
         deployment = Deployment(body.name, who.tenant, spec, policy)
     except ValueError as exc:
@@ -143,17 +146,22 @@ async def list_deployments(plane: PlaneDep, who: People) -> list[DeploymentOut]:
     return [DeploymentOut.of(v) for v in views]
 
 
-@router.get("/v1/deployments/{name}", operation_id="getDeployment")
+@router.get("/v1/deployments/{name:path}", operation_id="getDeployment")
 async def get_deployment(name: NamePath, plane: PlaneDep, who: People) -> DeploymentOut:
     """One deployment: replicas with node and site, desired and current, the last decision."""
     scope = tenant_scope(who)
     return DeploymentOut.of(await answer(plane.call(lambda _: plane.deployments.get(name, scope))))
 
 
-@router.delete("/v1/deployments/{name}", operation_id="deleteDeployment")
-async def delete_deployment(name: NamePath, plane: PlaneDep, who: Submitter) -> dict[str, int]:
-    """Remove a deployment and cancel its replicas."""
+@router.delete("/v1/deployments/{name:path}", operation_id="deleteDeployment")
+async def delete_deployment(
+    name: NamePath, request: Request, plane: PlaneDep, who: Submitter
+) -> dict[str, int]:
+    """Remove a deployment and cancel its replicas (a template's: through its template)."""
     scope = tenant_scope(who)
+    owner = await answer(plane.call(lambda _: templates_of(request).owner_of(name)))
+    if owner is not None:
+        raise ApiError(409, f"deployment {name!r} is template {owner!r}'s: apply or delete that")
     cancelled = await answer(
         plane.call(lambda batch: plane.deployments.delete(batch, who, name, scope))
     )
