@@ -4,6 +4,7 @@ Depends on the standard library and numpy only. Everything above builds on these
 DESIGN.md §2 for the glossary.
 """
 
+from suanwang.model.dataset import MB_PER_GB, Dataset, stored_gb
 from suanwang.model.enums import (
     AcceleratorKind,
     Architecture,
@@ -55,6 +56,7 @@ __all__ = [
     "ACCELERATOR_KINDS",
     "DEFAULT_ROUTING_FACTOR",
     "FIBRE_US_PER_KM",
+    "MB_PER_GB",
     "PRECISIONS",
     "TRANSITIONS",
     "Accelerator",
@@ -64,6 +66,7 @@ __all__ = [
     "ArrivalKind",
     "Arrivals",
     "DataPolicy",
+    "Dataset",
     "ElementKind",
     "EnergyProfile",
     "Estimate",
@@ -101,4 +104,5 @@ __all__ = [
     "fibre_latency_ms",
     "region_pattern_problem",
     "region_within",
+    "stored_gb",
 ]

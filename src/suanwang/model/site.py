@@ -83,6 +83,7 @@ class Site:
         geo: Geographic position, when known.
         energy: Energy profile (PUE, carbon, price).
         labels: Free-form key/value labels.
+        storage_gb: Storage for dataset replicas, in GB; None: not limited (not modelled).
     """
 
     id: str
@@ -92,3 +93,9 @@ class Site:
     geo: GeoPosition | None = None
     energy: EnergyProfile = field(default_factory=EnergyProfile)
     labels: tuple[tuple[str, str], ...] = ()
+    storage_gb: float | None = None
+
+    def __post_init__(self) -> None:
+        storage = self.storage_gb
+        if storage is not None and not (math.isfinite(storage) and storage >= 0):
+            raise ValueError(f"site {self.id!r}: storage_gb must be finite, >= 0, got {storage}")

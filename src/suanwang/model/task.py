@@ -75,6 +75,8 @@ class TaskSpec:
             object store), or None for the built-in work of ``task_type``.
         entry: ``module:function`` to call instead of the artefact's own entry point.
         inputs: Digests of the tenant's objects staged to the node before the run.
+        datasets: Ids of the topology's datasets the task reads (``Topology.datasets``): each
+            one not held at the node's site moves there from the nearest replica first.
     """
 
     work_gflop: float
@@ -101,6 +103,7 @@ class TaskSpec:
     artefact: str | None = None
     entry: str | None = None
     inputs: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in (
@@ -140,6 +143,13 @@ class TaskSpec:
             raise ValueError("inputs need an artefact to read them")
         if len(self.inputs) > MAX_INPUTS:
             raise ValueError(f"inputs: at most {MAX_INPUTS} objects, got {len(self.inputs)}")
+        for dataset_id in self.datasets:
+            if not isinstance(dataset_id, str) or not dataset_id:
+                raise ValueError(f"datasets holds dataset ids, got {dataset_id!r}")
+        if len(set(self.datasets)) != len(self.datasets):
+            raise ValueError(f"datasets names a dataset twice, got {list(self.datasets)}")
+        if len(self.datasets) > MAX_INPUTS:
+            raise ValueError(f"datasets names at most {MAX_INPUTS}, got {len(self.datasets)}")
 
     def at(self, ingress_site: str) -> TaskSpec:
         """This spec entering the network at ``ingress_site``."""

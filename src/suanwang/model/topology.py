@@ -10,6 +10,7 @@ from typing import TypeAlias, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from suanwang.model.dataset import Dataset
 from suanwang.model.enums import AcceleratorKind, Precision
 from suanwang.model.link import Link, NetworkElement
 from suanwang.model.node import Node
@@ -19,7 +20,7 @@ from suanwang.model.site import Site
 Record: TypeAlias = Site | Node | NetworkElement | Link
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int32]
-_R = TypeVar("_R", Site, Node, NetworkElement, Link)
+_R = TypeVar("_R", Site, Node, NetworkElement, Link, Dataset)
 
 PRECISIONS: tuple[Precision, ...] = tuple(Precision)
 ACCELERATOR_KINDS: tuple[AcceleratorKind, ...] = tuple(AcceleratorKind)
@@ -94,14 +95,27 @@ class Topology:
     ``data_policies`` (tag -> ``DataPolicy``) are the operator's rules on where tagged data may
     be processed. They travel with the topology, which they constrain, so that every cycle built
     on it (online, batch, explain, the twin) enforces them without being told separately.
+    ``datasets`` (id -> ``Dataset``) travel with it for the same reason: every cycle estimates
+    reading a task's input datasets from their replicas' sites.
 
     Raises:
         TopologyError: on construction when ids repeat (sites and network elements share one
             namespace, being vertices of one graph; or two data policies share a tag), when a
-            node names an unknown site, or a link or element an unknown vertex.
+            node names an unknown site, or a link or element an unknown vertex; when a
+            dataset id repeats or a replica names an unknown site (``unknown``), or a site's
+            replicas exceed its ``storage_gb`` (kind ``storage``, the site's id).
     """
 
-    __slots__ = ("_arrays", "data_policies", "elements", "links", "nodes", "sites", "version")
+    __slots__ = (
+        "_arrays",
+        "data_policies",
+        "datasets",
+        "elements",
+        "links",
+        "nodes",
+        "sites",
+        "version",
+    )
 
     def __init__(
         self,
@@ -110,6 +124,8 @@ class Topology:
         elements: Iterable[NetworkElement] = (),
         links: Iterable[Link] = (),
         data_policies: Iterable[DataPolicy] = (),
+        *,
+        datasets: Iterable[Dataset] = (),
     ) -> None:
         self.sites: Mapping[str, Site] = _index("site", sites)
         self.elements: Mapping[str, NetworkElement] = _index("network element", elements)
@@ -123,6 +139,7 @@ class Topology:
                 )
             policies[policy.tag] = policy
         self.data_policies: Mapping[str, DataPolicy] = policies
+        self.datasets: Mapping[str, Dataset] = _index("dataset", datasets)
         self.version: int = next(_versions)
         self._arrays: TopologyArrays | None = None
         self._check_references()
@@ -153,6 +170,26 @@ class Topology:
                         end,
                         f"link {link.id!r} names unknown site or network element {end!r}",
                     )
+        self._check_datasets()
+
+    def _check_datasets(self) -> None:
+        held_gb: dict[str, float] = {}  # one pass over the replicas, not sites x datasets
+        for dataset in self.datasets.values():
+            for site_id in dataset.sites:
+                if site_id not in self.sites:
+                    raise TopologyError(
+                        "unknown", site_id, f"dataset {dataset.id!r} names unknown site {site_id!r}"
+                    )
+                held_gb[site_id] = held_gb.get(site_id, 0.0) + dataset.size_gb
+        for site_id, held in held_gb.items():
+            site = self.sites[site_id]
+            if site.storage_gb is not None and held > site.storage_gb + 1e-9:
+                raise TopologyError(
+                    "storage",
+                    site.id,
+                    f"site {site.id!r}: dataset replicas take {held:g} GB, more than its "
+                    f"storage_gb {site.storage_gb:g}",
+                )
 
     def __repr__(self) -> str:
         return (
@@ -164,6 +201,8 @@ class Topology:
         """Equal when the records are equal and in the same order; the version is ignored."""
         if not isinstance(other, Topology):
             return NotImplemented
+        if self.datasets != other.datasets:
+            return False
         return self.data_policies == other.data_policies and all(
             list(mine.items()) == list(theirs.items())
             for mine, theirs in (
@@ -222,6 +261,7 @@ class Topology:
             elements=buckets[NetworkElement].values(),  # type: ignore[arg-type]
             links=buckets[Link].values(),  # type: ignore[arg-type]
             data_policies=self.data_policies.values(),
+            datasets=self.datasets.values(),
         )
 
     def nodes_at(self, site_id: str) -> list[Node]:

@@ -57,6 +57,7 @@ _SPEC_DECODERS: dict[str, Callable[[Any], object]] = {
     "data_tags": frozenset,
     "min_trust_level": TrustLevel,
     "inputs": tuple,
+    "datasets": tuple,
 }
 
 
