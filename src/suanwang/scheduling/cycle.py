@@ -18,10 +18,14 @@ elsewhere); ``alive`` only ever narrows, so a cached estimate stays valid for th
 * network_ms = 2 x one-way path latency + (data_in_mb + data_out_mb) x 8 / rate_mbps x 1000, the
   rate being the least along the path of what the task gets on each link: its reservation plus
   an equal share of the spare bandwidth with the flows moving input there
-  (``Reservations.shared_rate_mbps``; the residual bandwidth on a link no flow shares).
+  (``Reservations.shared_rate_mbps``; the residual bandwidth on a link no flow shares); plus,
+  for each input dataset (``TaskSpec.datasets``) not held at the node's site, its transfer
+  from the nearest replica: size x 8 / bottleneck_mbps of that path x 1000
+  (``scheduling.datasets``).
 * total_ms = network_ms + queueing_ms + compute_ms + the task's fixed_latency_ms (sensor,
   display, terminal time outside the network and the node, which the budget covers too).
-* cost = node price_per_hour x share x compute hours + path cost_per_gb x data GB.
+* cost = node price_per_hour x share x compute hours + path cost_per_gb x data GB + each input
+  dataset's GB x cost_per_gb along the path from its nearest replica (0 where held).
 * energy_kwh = node peak power x share x compute time x site PUE; carbon_g = energy_kwh x the
   site's grid intensity at the state's hour.
 """
@@ -37,6 +41,7 @@ import numpy.typing as npt
 
 from suanwang.measure.compute import DEVICES, WorkloadClass
 from suanwang.model import ACCELERATOR_KINDS, Estimate, Precision, TaskClass, TaskSpec
+from suanwang.scheduling.datasets import datasets_at
 from suanwang.scheduling.framework import (
     BoolArray,
     ChosenPath,
@@ -223,7 +228,16 @@ class Cycle:
         data_mbit = (self.spec.data_in_mb + self.spec.data_out_mb) * MB_BITS / 1e6
         if data_mbit > 0:
             network = network + data_mbit / route.transfer_rate_mbps()[at] * 1000.0
+        if self.spec.datasets:
+            network = network + self._value_at("datasets_ms", self._datasets_ms, at)
         return network
+
+    def datasets_ms(self) -> FloatArray:
+        """Time to move the input datasets not held at each node's site (0 where all are)."""
+        return self._cached("datasets_ms", self._datasets_ms)
+
+    def _datasets_ms(self, at: _Index) -> Any:
+        return datasets_at(self.state, self.spec.datasets, at, "transfer_ms")
 
     def total_ms(self) -> FloatArray:
         """End-to-end estimate: network + queueing + compute + the task's fixed latency."""
@@ -243,10 +257,15 @@ class Cycle:
             compute = np.where(np.isfinite(per_gflop), 0.0, np.inf)
         else:
             compute = per_gflop * self.spec.work_gflop
+        if self.spec.datasets:
+            compute = compute + self._datasets_cost(at)
         data_gb = (self.spec.data_in_mb + self.spec.data_out_mb) / 1000.0
         if data_gb == 0:
             return compute
         return compute + self._route().cost_per_gb[at] * data_gb
+
+    def _datasets_cost(self, at: _Index) -> Any:
+        return datasets_at(self.state, self.spec.datasets, at, "cost")
 
     def energy_kwh(self) -> FloatArray:
         """Facility energy of the task on each node (its share of peak power, times PUE)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from suanwang.scheduling.plugins import fit, fitness, leases, policy, route, scores, sla
+from suanwang.scheduling.plugins import datalocal, fit, fitness, leases, policy, route, scores, sla
 from suanwang.scheduling.state import ClusterState
 
 ENTRY_POINT_GROUP = "suanwang.scheduling.plugins"
@@ -49,6 +49,7 @@ IN_TREE: dict[str, PluginFactory] = {
     "cost": _plain(scores.Cost),
     "carbon": _plain(scores.Carbon),
     "east-west": _plain(scores.EastWest),
+    "data-local": _plain(datalocal.DataLocal),
     "random": lambda args, state: scores.Random(args),
     "round-robin": _plain(scores.RoundRobin),
     "best-fit": _plain(fitness.BestFit),
