@@ -25,6 +25,7 @@ from suanwang.cli.scenario import app as scenario_app
 from suanwang.cli.serve import serve
 from suanwang.cli.services import services_app
 from suanwang.cli.tasks import node_app, task_app
+from suanwang.cli.templates import template_app
 from suanwang.cli.tokens import token_app
 from suanwang.cli.twin import app as twin_app
 from suanwang.cli.twin_fork import fork as twin_fork
@@ -57,6 +58,7 @@ app.add_typer(intent_app, name="intent")
 app.add_typer(artefact_app, name="artefact")
 app.add_typer(object_app, name="object")
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(template_app, name="template")
 task_app.command("result")(task_result)
 task_app.command("logs")(task_logs)
 scenario_app.command("load")(load_scenario)
