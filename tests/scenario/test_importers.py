@@ -23,6 +23,7 @@ from suanwang.scenario.importers import (
     safe_id,
 )
 from suanwang.scenario.importers.edgesimpy import (
+    COMPUTE_ALLOWANCE_MS,
     CPU_GFLOPS_PER_CORE,
     HOT_SLA_MS,
     MBPS_PER_EDGESIMPY_BANDWIDTH,
@@ -90,14 +91,17 @@ def test_edgesimpy_servers_become_nodes() -> None:
     assert dict(node.labels)["model"] == "E5645"
 
 
-def test_edgesimpy_static_power_in_watts_as_its_builders_write_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("watts", [166, 67, 63.1])
+def test_edgesimpy_static_power_in_watts_as_its_builders_write_it(
+    tmp_path: Path, watts: float
+) -> None:
     data = _edgesimpy_data()
     server = data["EdgeServer"][2]["attributes"]  # es-3: a 200 W peak
-    server["power_model_parameters"]["static_power_percentage"] = 63.1
+    server["power_model_parameters"]["static_power_percentage"] = watts
     path = tmp_path / "builders.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     node = import_edgesimpy(path).topology.nodes["es-3"]
-    assert node.idle_power_w == 63.1
+    assert node.idle_power_w == watts
     assert node.peak_power_w == 200.0
 
 
@@ -109,13 +113,30 @@ def test_edgesimpy_services_applications_and_users() -> None:
     assert unplaced.instances == ()  # its server is null in the dataset
     app1 = scenario.workload.task_type("app-1").spec
     app2 = scenario.workload.task_type("app-2").spec
-    # budget: the SLA less the base station's 5 ms wireless hop; hot when the SLA is tight
-    assert (app1.latency_budget_ms, app1.task_class) == (40.0, TaskClass.WARM)
-    assert (app2.latency_budget_ms, app2.task_class) == (20.0, TaskClass.HOT)
+    # budget: the one-way SLA less the 5 ms wireless hop, as a round trip, plus compute
+    assert COMPUTE_ALLOWANCE_MS == 10.0
+    assert (app1.latency_budget_ms, app1.task_class) == (2 * 40.0 + 10.0, TaskClass.WARM)
+    assert (app2.latency_budget_ms, app2.task_class) == (2 * 20.0 + 10.0, TaskClass.HOT)
     assert 25 <= HOT_SLA_MS < 45
     assert (app2.cpu_cores, app2.mem_gib, app2.service_id) == (2.0, 1.0, "svc-2")
     ingress = {a.task_type: dict(a.ingress) for a in scenario.workload.arrivals}
     assert ingress == {"app-1": {"bs-2": 1.0}, "app-2": {"bs-4": 1.0}}
+
+
+def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "dataset.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_edgesimpy_traces_weigh_ingress_by_steps(tmp_path: Path) -> None:
+    data = _edgesimpy_data()
+    user = data["User"][0]["attributes"]  # app-1's user, at bs-2 (2, 0)
+    user["coordinates_trace"] = [[2, 0], [2, 0], [0, 0], [4, 0]]  # then bs-1, then bs-3
+    scenario = import_edgesimpy(_write(tmp_path, data))
+    arrivals = {a.task_type: a for a in scenario.workload.arrivals}
+    assert dict(arrivals["app-1"].ingress) == {"bs-2": 0.5, "bs-1": 0.25, "bs-3": 0.25}
+    assert arrivals["app-1"].rate_per_s == 1.0  # still one user
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])

@@ -127,3 +127,26 @@ def test_a_new_catalogue_is_read_at_the_next_cycle_not_a_kept_refusal(sw) -> Non
 def test_a_catalogue_over_other_nodes_is_refused(sw) -> None:
     with pytest.raises(ValueError, match="catalogue's nodes differ"):
         ClusterState(sw.hand_topology(), catalogue=ServiceCatalogue.of((X,), ("a", "b")))
+
+
+def test_an_instance_serves_from_its_ready_time_on_the_catalogue_clock(sw) -> None:
+    pulling = Service(
+        ServiceId("cs-p"),
+        instances=(
+            ServiceInstance(InstanceId("p-region"), "region-gpu", ready_s=5.0),
+            ServiceInstance(InstanceId("p-hub"), "hub-big", ready_s=9.0),
+        ),
+    )
+    catalogue = ServiceCatalogue.of((pulling,), sw.hand_topology().arrays.node_ids)
+    assert catalogue.hosts("cs-p").tolist().count(True) == 2  # never advanced: every one counts
+    assert catalogue.ready_times_s() == [5.0, 9.0]
+    catalogue.advance(0.0)
+    hosts = catalogue.hosts("cs-p")
+    assert hosts is not None  # listed, none serving yet: nowhere, not anywhere
+    assert not hosts.any()
+    catalogue.advance(5.0)
+    region = catalogue.node_ids.index("region-gpu")
+    assert catalogue.hosts("cs-p").tolist() == [i == region for i in range(len(catalogue.node_ids))]
+    assert catalogue.instance_on("cs-p", "hub-big") is None
+    catalogue.advance(9.0)
+    assert catalogue.instance_on("cs-p", "hub-big") == "p-hub"

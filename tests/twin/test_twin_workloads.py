@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from suanwang.model import ArrivalKind, Arrivals
+from suanwang.model import ArrivalKind, Arrivals, Scenario
 from suanwang.scenario import loads_scenario
 from suanwang.scenario.importers import import_edgesimpy
 from suanwang.twin import MobilityConfig, TwinConfig, TwinError, run_twin
@@ -142,6 +146,56 @@ def test_an_imported_edgesimpy_dataset_runs_through_the_twin() -> None:
     )
     assert finished == result.generated
     assert sum(s.completed for s in result.metrics.by_class.values()) > 0
+
+
+def _imported(tmp_path: Path, change: Callable[[dict[str, Any]], object]) -> Scenario:
+    """The small EdgeSimPy fixture, changed by ``change``, imported."""
+    data = json.loads((FIXTURES / "importers" / "edgesimpy_small.json").read_text())
+    change(data)
+    path = tmp_path / "dataset.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return import_edgesimpy(path)
+
+
+def test_imported_requests_run_only_on_their_services_instance(tmp_path: Path) -> None:
+    def only_es2_fits(data: dict[str, Any]) -> None:
+        data["Service"][0]["attributes"]["memory_demand"] = 32768  # svc-1 (app-1), on es-1
+        data["EdgeServer"][1]["attributes"]["memory"] = 65536  # es-2 alone has the room
+
+    scenario = _imported(tmp_path, only_es2_fits)
+    result = run_twin(scenario, TwinConfig(duration_s=30, seed=1))
+    app1 = result.metrics.by_type["app-1"]
+    assert app1.generated > 10
+    assert (app1.completed, app1.rejected) == (0, app1.generated)  # es-2 is not svc-1's
+    assert result.metrics.causes["rejected:service-instances"] == app1.generated
+    # the same service listing no instance may run anywhere: es-2 then serves every request
+    anywhere = tuple(dataclasses.replace(s, instances=()) for s in scenario.services)
+    free = run_twin(
+        dataclasses.replace(scenario, services=anywhere), TwinConfig(duration_s=30, seed=1)
+    )
+    assert free.metrics.by_type["app-1"].completed == app1.generated
+
+
+def test_an_imported_user_meeting_its_one_way_sla_exactly_is_served(tmp_path: Path) -> None:
+    def tight(data: dict[str, Any]) -> None:
+        # bs-2 -> es-1 at bs-1: 5 ms wireless + 5 ms link, EdgeSimPy's delay is exactly 10 ms
+        data["User"][0]["attributes"]["delay_slas"] = {"1": 10}
+
+    result = run_twin(_imported(tmp_path, tight), TwinConfig(duration_s=30, seed=1))
+    app1 = result.metrics.by_type["app-1"]
+    assert app1.generated > 10
+    assert app1.completed == app1.generated
+
+
+def test_mobile_users_move_between_an_imported_datasets_base_stations() -> None:
+    scenario = import_edgesimpy(FIXTURES / "importers" / "edgesimpy_small.json")
+    config = TwinConfig(
+        duration_s=120, seed=2, mobility=MobilityConfig(users=4, task_type="app-1", dwell_s=10)
+    )
+    result = run_twin(scenario, config)
+    app1 = result.metrics.by_type["app-1"]
+    assert app1.generated > 120 + 4 * 60  # the stream's one a second and the users' requests
+    assert app1.completed > 0
 
 
 def test_max_tasks_ends_the_arrivals_and_the_run_drains_from_there(tmp_path: Path) -> None:

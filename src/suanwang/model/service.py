@@ -19,10 +19,13 @@ class ServiceInstance:
     Attributes:
         id: CSCI-ID, unique within the catalogue.
         node_id: Node that runs the instance.
+        ready_s: Simulated time (s) from which it serves, e.g. once its image is pulled; the
+            twin's catalogue counts it from then, live catalogues count it at once.
     """
 
     id: InstanceId
     node_id: str
+    ready_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,10 @@
 Each user has a session (an affinity key) and sends requests of one task type as a Poisson
 stream from the ingress site where it is. After an exponential dwell time it moves to another
 ingress site of that task type's streams (or another terminal site, where the streams name
-fewer than two). The scheduler keeps a session on its node while that
-node still passes every filter — its SLA still holds from the new ingress — and moves it
-otherwise; each move of a session to another node is counted as a migration.
+fewer than two; the run passes the workload's ingress sites where it has no terminal site).
+The scheduler keeps a session on its node while that node still passes every filter — its
+SLA still holds from the new ingress — and moves it otherwise; each move of a session to
+another node is counted as a migration.
 """
 
 from __future__ import annotations

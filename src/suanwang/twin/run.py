@@ -3,11 +3,13 @@
 ``run_twin(scenario, TwinConfig(...))`` builds the scheduler state for the scenario's topology,
 the real ``Scheduler`` with the chosen profile and the real ``Controller``, and gives the
 controller the twin's adapters for its ports: the ``EventLoop`` as clock and ``SimEngine`` as
-execution engine. The workload's streams (plus mobile users, if asked for) submit tasks through
-the controller; failures reach it as node and link downs. When the run's duration is over, no
-new requests arrive and the tasks still active run to their end (for at most
-``drain_limit_s``); any left then are cancelled with that reason, so every generated task ends
-completed, rejected, failed or cancelled, each with its reason.
+execution engine. The scenario's services are the scheduler's catalogue (a task type's service
+runs only on its instances), whose clock the loop advances to each instance's ``ready_s``.
+The workload's streams (plus mobile users, if asked for) submit tasks through the controller;
+failures reach it as node and link downs. When the run's duration is over, no new requests
+arrive and the tasks still active run to their end (for at most ``drain_limit_s``); any left
+then are cancelled with that reason, so every generated task ends completed, rejected, failed
+or cancelled, each with its reason.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from suanwang.market import Meter
 from suanwang.model import Scenario, TaskSpec, Tier
 from suanwang.model.failures import Failure
 from suanwang.scheduling import ClusterState, Scheduler, resolve_profile
+from suanwang.scheduling.catalogue import ServiceCatalogue
 from suanwang.twin.accounting import Accounting, Collector
 from suanwang.twin.arrivals import Arrival, workload_streams
 from suanwang.twin.engine import ServiceTime, SimEngine
@@ -147,7 +150,10 @@ class Twin:
             raise TwinError(f"profile {config.profile!r}: {error}") from None
         seeds = np.random.SeedSequence(seed).spawn(4)
         self.loop = EventLoop()
-        self.state = ClusterState(scenario.topology)
+        # The scenario's services resolve CS-IDs as live; instances serve from their ready_s.
+        self.catalogue = ServiceCatalogue.of(scenario.services, scenario.topology.arrays.node_ids)
+        self.catalogue.advance(0.0)
+        self.state = ClusterState(scenario.topology, catalogue=self.catalogue)
         self.feed = twin_feed(scenario.topology, self.loop, config.start_hour)
         self.feed.tick(self.state)  # the hour at time 0
         self.scheduler = Scheduler(profile, self.state)
@@ -197,6 +203,8 @@ class Twin:
         )
         terminals = tuple(
             site.id for site in scenario.topology.sites.values() if site.tier is Tier.TERMINAL
+        ) or tuple(  # no terminal sites (an imported dataset): where the streams enter
+            sorted({site for a in workload.arrivals for site, _ in a.ingress})
         )
         self.mobility = Mobility(
             config.mobility,
@@ -301,6 +309,8 @@ class Twin:
         for stream in self._streams:
             self._schedule_next(stream)
         self.mobility.start(self.duration_s)
+        for ready_s in self.catalogue.ready_times_s():
+            self.loop.at(ready_s, self.catalogue.advance, ready_s)
         width = self.series.width_s
         for bucket in range(len(self.series.values)):
             self.loop.at(min((bucket + 1) * width, self.duration_s), self._sample, bucket)

@@ -27,30 +27,33 @@ Mapping (each choice stated, with the constant that carries it):
   EdgeSimPy has no compute rate; nodes get
   ``CPU_GFLOPS_PER_CORE`` per core (a Xeon of the E5400/E5600 era the datasets name).
 * **Service → service** ``svc-N`` (CS-ID) named by its ``label``, with one instance
-  ``svc-N@es-M`` on its server when it has one, and the task type of its application.
+  ``svc-N@es-M`` on its server when it has one, and the task type of its application; the twin's
+  scheduler runs the application's requests only there.
 * **Application → task type** ``app-N``: its services' ``cpu_demand`` and ``memory_demand`` (MB)
   summed (the application runs as one unit of work), ``WORK_GFLOP_PER_REQUEST`` of work (EdgeSimPy
-  models no compute time, so a token amount). The latency budget is the tightest of its users'
-  ``delay_slas`` less the wireless delay of the user's base station (EdgeSimPy counts that access
-  hop; here requests enter at the base-station site), at least ``MIN_BUDGET_MS``. The class is
-  ``hot`` when that SLA is at most ``HOT_SLA_MS``, else ``warm``.
+  models no compute time, so a token amount). EdgeSimPy's SLA bounds a one-way delay, the
+  wireless hop of the user's base station plus the links to the service's server; the twin's
+  budget bounds the round trip plus compute (requests enter at the base-station site). So the
+  budget is ``2 × (sla − wireless) + COMPUTE_ALLOWANCE_MS`` for the tightest of its users
+  (``delay_slas``), at least ``MIN_BUDGET_MS``: a server EdgeSimPy counts as meeting the SLA
+  passes the twin's budget. The class is ``hot`` when that SLA is at most ``HOT_SLA_MS``.
 * **Users → Poisson arrivals** of their application at ``RATE_PER_USER_PER_S`` per user, ingress
-  at the users' base-station sites weighted by the number of users there (EdgeSimPy's access
-  patterns and mobility traces are not carried over).
-* Container registries, images, layers and access patterns are ignored.
+  at the base-station sites the users' mobility traces visit, weighted by user-steps there
+  (``edgesimpy_time``); ``twin run --users`` moves users between those sites (or, where a
+  trace never leaves one, between the workload's ingress sites). Access patterns are ignored.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
 from suanwang.model import Precision, Scenario, TaskClass
 from suanwang.scenario.errors import ScenarioError, format_path
+from suanwang.scenario.importers.edgesimpy_time import user_stations
 from suanwang.scenario.importers.graph import safe_id
 from suanwang.scenario.io import scenario_from_data
 
@@ -66,6 +69,9 @@ WORK_GFLOP_PER_REQUEST = 0.05
 HOT_SLA_MS = 30.0
 """An application whose tightest delay SLA is at most this is ``hot``, else ``warm``."""
 
+COMPUTE_ALLOWANCE_MS = 10.0
+"""Budget for the token work beyond the network: 2.5 ms at peak, 4x that for efficiency."""
+
 MIN_BUDGET_MS = 0.1
 """Floor of a latency budget whose SLA does not even cover the wireless hop."""
 
@@ -75,7 +81,11 @@ RATE_PER_USER_PER_S = 1.0
 REQUIRED_CLASSES = ("BaseStation", "NetworkSwitch", "NetworkLink", "EdgeServer")
 """Class sections every dataset must have; ``Service``, ``Application``, ``User`` may be absent."""
 
-_OPTIONAL_CLASSES = ("Service", "Application", "User")
+_OPTIONAL_CLASSES = (
+    "Service",
+    "Application",
+    "User",
+)
 _Path = tuple[str | int, ...]
 
 
@@ -359,9 +369,17 @@ class _Importer:
                 service["task_type"] = f"app-{app}"
             server = self.ref(cls, i, "server", "EdgeServer")
             if server is not None:
-                service["instances"] = [{"id": f"{service_id}@es-{server}", "node": f"es-{server}"}]
+                instance: dict[str, Any] = {
+                    "id": f"{service_id}@es-{server}",
+                    "node": f"es-{server}",
+                }
+                service["instances"] = [instance]
             services.append(service)
         return services
+
+    def _wireless_ms(self, station: int) -> float:
+        row = self.index["BaseStation"][station]
+        return self.num("BaseStation", row, "wireless_delay", default=0.0)
 
     def _workload(self) -> dict[str, Any]:
         task_types: list[dict[str, Any]] = []
@@ -382,22 +400,25 @@ class _Importer:
                 task["cpu_cores"] = sum(self.num("Service", r, "cpu_demand") for r in rows)
                 task["mem_gib"] = sum(self.num("Service", r, "memory_demand") for r in rows) / 1024
                 task["service"] = f"svc-{services[0]}"
-            ingress: Counter[str] = Counter()
+            ingress: dict[str, float] = {}
             slas: list[tuple[float, float]] = []
             for user in self.refs(cls, i, "users", "User"):
                 row = self.index["User"][user]
-                station = self.ref("User", row, "base_station", "BaseStation")
-                wireless = 0.0
-                if station is not None:
-                    ingress[f"bs-{station}"] += 1
-                    bs_row = self.index["BaseStation"][station]
-                    wireless = self.num("BaseStation", bs_row, "wireless_delay", default=0.0)
+                steps = user_stations(self, row)
+                for station, count in steps.items():  # one user's steps weigh one user
+                    site = f"bs-{station}"
+                    ingress[site] = ingress.get(site, 0.0) + count / steps.total()
+                wireless = max(  # the slowest access hop the user meets
+                    (self._wireless_ms(station) for station in steps), default=0.0
+                )
                 stated = self.sections["User"][row]["attributes"].get("delay_slas")
                 if stated is not None and (not isinstance(stated, dict) or str(app) in stated):
                     slas.append((self.num("User", row, "delay_slas", str(app)), wireless))
             if slas:
                 sla = min(s for s, _ in slas)
-                task["latency_budget_ms"] = max(MIN_BUDGET_MS, min(s - w for s, w in slas))
+                one_way_ms = min(s - w for s, w in slas)  # left for the links (docstring)
+                budget_ms = 2 * one_way_ms + COMPUTE_ALLOWANCE_MS if one_way_ms > 0 else 0.0
+                task["latency_budget_ms"] = max(MIN_BUDGET_MS, budget_ms)
                 if sla <= HOT_SLA_MS:
                     task["class"] = TaskClass.HOT.value
             task_types.append(task)
@@ -406,8 +427,8 @@ class _Importer:
                     {
                         "task_type": task["name"],
                         "kind": "poisson",
-                        "rate_per_s": RATE_PER_USER_PER_S * ingress.total(),
-                        "ingress": dict(ingress),
+                        "rate_per_s": RATE_PER_USER_PER_S * round(sum(ingress.values()), 9),
+                        "ingress": {site: round(w, 9) for site, w in ingress.items()},
                     }
                 )
         return {"task_types": task_types, "arrivals": arrivals}
