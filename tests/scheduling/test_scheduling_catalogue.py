@@ -150,3 +150,20 @@ def test_an_instance_serves_from_its_ready_time_on_the_catalogue_clock(sw) -> No
     assert catalogue.instance_on("cs-p", "hub-big") is None
     catalogue.advance(9.0)
     assert catalogue.instance_on("cs-p", "hub-big") == "p-hub"
+
+
+def test_a_refusal_names_the_time_a_pulling_instance_serves_from(sw) -> None:
+    pulling = Service(
+        ServiceId("cs-p"), instances=(ServiceInstance(InstanceId("p"), "region-gpu", ready_s=7.5),)
+    )
+    sched = scheduler(sw, services=(pulling,))
+    sched.state.catalogue.advance(0.0)
+    decision = sched.schedule(Request("t1", spec("cs-p")))
+    assert decision.placement is None
+    assert decision.diagnosis.why_not("region-gpu").reason == (
+        "the instance of service cs-p here serves from t = 7.5 s"
+    )
+    sched.state.catalogue.advance(7.5)
+    served = sched.schedule(Request("t2", spec("cs-p")))
+    assert served.placement is not None
+    assert served.placement.instance_id == "p"

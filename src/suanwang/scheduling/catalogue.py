@@ -92,6 +92,16 @@ class ServiceCatalogue:
         )
         return ids[0] if ids else None
 
+    def pending_on(self, service_id: str, node_id: str) -> float | None:
+        """The earliest ``ready_s`` still ahead of the clock of an instance on ``node_id``."""
+        service = self.services.get(service_id)
+        ahead = [
+            i.ready_s
+            for i in (service.instances if service is not None else ())
+            if i.node_id == node_id and i.ready_s > self.now_s
+        ]
+        return min(ahead) if ahead else None
+
     def instance_nodes(self, service_id: str) -> list[str]:
         """The nodes ``service_id``'s instances run on, in catalogue order."""
         service = self.services.get(service_id)

@@ -56,6 +56,10 @@ class ServiceInstances:
         service_id, catalogue = cycle.spec.service_id, cycle.state.catalogue
         if catalogue is None or service_id is None or not catalogue.knows(service_id):
             return f"service_id {service_id!r} names no service of the catalogue"
+        node_id = cycle.state.arrays.node_ids[node]
+        pending_s = catalogue.pending_on(service_id, node_id)
+        if pending_s is not None:
+            return f"the instance of service {service_id} here serves from t = {pending_s:g} s"
         nodes = catalogue.instance_nodes(service_id)
         shown = ", ".join(nodes[:_NAMED]) + (", ..." if len(nodes) > _NAMED else "")
         return f"no instance of service {service_id} runs here (instances on: {shown})"
