@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,7 @@ RACE_RETRIES = 3
 """How many times a batch that lost a key race is read again before the error is raised."""
 
 _T = UsageEventRow.__table__
+_TABLE = cast(Table, _T)  # the mapped class's table, typed for Core's ``insert``
 
 
 def _event(row: UsageEventRow) -> UsageEvent:
@@ -113,7 +115,7 @@ class SqlUsageLog:
             )
             outcomes.append(Ingest.LATE if late else Ingest.ACCEPTED)
         if rows:
-            session.execute(insert(UsageEventRow), rows)
+            session.execute(insert(_TABLE), rows)  # Core executemany: no ORM bulk layer
         return outcomes
 
     def lines(self, period: int) -> builtins.list[UsageLine]:
