@@ -139,6 +139,11 @@ class TaskSpecIn(_In):
         max_length=MAX_INPUTS,
         description="Digests of the tenant's objects staged to the node before the run.",
     )
+    datasets: list[Name] = Field(
+        default_factory=list,
+        max_length=MAX_INPUTS,
+        description="Ids of the network's datasets the task reads; an unknown id is rejected.",
+    )
 
     def to_spec(self, workload: Workload) -> TaskSpec:
         """The domain spec: the catalogue type's spec with the fields given here on top.
@@ -171,6 +176,8 @@ class TaskSpecIn(_In):
             out["data_tags"] = frozenset(out["data_tags"])
         if "inputs" in out:
             out["inputs"] = tuple(out["inputs"])
+        if "datasets" in out:
+            out["datasets"] = tuple(out["datasets"])
         return out
 
 
@@ -208,6 +215,7 @@ class TaskSpecOut(BaseModel):
     artefact: str | None = None
     entry: str | None = None
     inputs: list[str] = Field(default_factory=list)
+    datasets: list[str] = Field(default_factory=list)
 
 
 class EstimateOut(BaseModel):

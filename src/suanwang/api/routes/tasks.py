@@ -22,12 +22,23 @@ from suanwang.api.schemas import (
     TaskSpecIn,
 )
 from suanwang.control.stores import MAX_KEY_CHARS, MAX_PAGE_SIZE, Principal, Role
-from suanwang.model import TaskState
+from suanwang.model import TaskSpec, TaskState, Topology
 
 router = APIRouter(tags=["tasks"])
 
-CODE_FIELDS = frozenset({"artefact", "entry", "inputs"})
+CODE_FIELDS = frozenset({"artefact", "entry", "inputs", "datasets"})
 """Fields a spec's own check names first in its message (the rest default to work_gflop)."""
+
+
+def check_datasets(spec: TaskSpec, topology: Topology) -> None:
+    """Refuse (422, naming the field and the id) a dataset the live topology does not hold."""
+    for j, dataset_id in enumerate(spec.datasets):
+        if dataset_id not in topology.datasets:
+            path = f"body.datasets[{j}]"
+            known = ", ".join(sorted(topology.datasets)) or "none"
+            message = f"unknown dataset {dataset_id!r}; known: {known}"
+            raise ApiError(422, f"{path}: {message}", errors=[{"path": path, "message": message}])
+
 
 People = Annotated[Principal, Depends(allow(*PEOPLE))]
 Submitter = Annotated[Principal, Depends(allow(*SUBMITTERS))]
@@ -63,6 +74,7 @@ async def submit_task(
         raise ApiError(
             422, f"{path}: {exc}", errors=[{"path": path, "message": str(exc)}]
         ) from None
+    check_datasets(spec, plane.live.scenario.topology)
     if spec.artefact is not None:
         store = objects_of(request)
         spec = await run_in_threadpool(check_task_data, store, who.tenant, spec)
