@@ -88,6 +88,19 @@ def test_a_down_link_and_link_fill_change_the_transfer(sw: Any) -> None:
     assert np.isinf(sw.cycle_for(state, spec).datasets_ms()[1])
 
 
+def test_two_states_of_one_topology_keep_their_own_link_fill(sw: Any) -> None:
+    topology = data_topology(FRAMES)
+    spec = TaskSpec(**TASK, datasets=("frames",))
+    far_link = topology.arrays.link_ids.index("u-far")
+    half, most = ClusterState(topology), ClusterState(topology)
+    sw.hold(half, "background", "far", 0.0, links=(far_link,), bandwidth_mbps=500.0)
+    sw.hold(most, "background", "far", 0.0, links=(far_link,), bandwidth_mbps=750.0)
+    # Both ledgers are at their first fill (one link version), with different fills.
+    assert half.reservations.link_version == most.reservations.link_version
+    assert sw.cycle_for(half, spec).datasets_ms()[1] == pytest.approx(8_000.0)
+    assert sw.cycle_for(most, spec).datasets_ms()[1] == pytest.approx(16_000.0)
+
+
 def test_the_scheduler_places_with_the_transfer_in_the_estimate(sw: Any) -> None:
     state = ClusterState(data_topology(FRAMES))
     scheduler = sw.scheduler(state.topology, scores={"end-to-end": 1.0})

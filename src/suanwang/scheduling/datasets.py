@@ -8,7 +8,9 @@ are 0; where no replica can be reached (or the dataset is unknown) both are ``in
 
 The figures are per vertex, computed with one multi-source Dijkstra (the routing graph's cached
 trees) and a level-by-level fold over hops (vectorised over vertices), and kept per (routing
-graph, link fill, links down, dataset): cycles index them with each node's vertex.
+graph, ledger and its link fill, links down, dataset): cycles index them with each node's vertex.
+Graph, ledger and dataset are told apart by identity (held in the entry, so that an id is
+never reused while it is kept): two states on one topology have ledgers of their own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy.typing as npt
 from suanwang.model import MB_PER_GB, Dataset
 from suanwang.routing.graph import RoutingGraph
 from suanwang.routing.shortest import ShortestPaths, distances_from
+from suanwang.scheduling.reservations import Reservations
 from suanwang.scheduling.state import ClusterState
 
 FloatArray = npt.NDArray[np.float64]
@@ -48,9 +51,8 @@ class DatasetReach:
 
 
 _UNKNOWN: dict[int, DatasetReach] = {}
-_kept: OrderedDict[tuple[int, int, bytes, str], tuple[RoutingGraph, Dataset, DatasetReach]] = (
-    OrderedDict()
-)
+_Key = tuple[int, int, int, bytes, str]
+_kept: OrderedDict[_Key, tuple[RoutingGraph, Reservations, Dataset, DatasetReach]] = OrderedDict()
 
 
 def dataset_reach(state: ClusterState, dataset_id: str) -> DatasetReach:
@@ -60,17 +62,19 @@ def dataset_reach(state: ClusterState, dataset_id: str) -> DatasetReach:
     if dataset is None:
         return _unknown(graph.n_vertices)
     down = state.down_links()
+    ledger = state.reservations
     key = (
         id(graph),
-        state.reservations.link_version,
+        id(ledger),
+        ledger.link_version,
         b"" if down is None else np.packbits(down).tobytes(),
         dataset_id,
     )
     kept = _kept.get(key)
-    if kept is not None and kept[0] is graph and kept[1] is dataset:
-        return kept[2]
+    if kept is not None and kept[0] is graph and kept[1] is ledger and kept[2] is dataset:
+        return kept[3]
     reach = _build(state, graph, dataset, down)
-    _kept[key] = (graph, dataset, reach)
+    _kept[key] = (graph, ledger, dataset, reach)
     while len(_kept) > _KEPT:
         _kept.popitem(last=False)
     return reach
