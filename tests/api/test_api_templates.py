@@ -101,6 +101,11 @@ def test_bad_input_names_the_field_and_value(api: Api) -> None:
     refused = api.call("alice", "POST", "/v1/templates", json=bad)
     assert refused.status_code == 422
     assert "body.components.back.task.artefact" in refused.text
+    bad = copy.deepcopy(SHOP)
+    bad["components"]["back"]["task"] = {**TASK, "datasets": ["nowhere"]}
+    refused = api.call("alice", "POST", "/v1/templates", json=bad)
+    assert refused.status_code == 422
+    assert "body.components.back.task.datasets[0]: unknown dataset 'nowhere'" in refused.text
     assert api.call("alice", "GET", "/v1/deployments").json() == []
     slash = {"name": "shop/front", "template": CPU_TASK}
     refused = api.call("alice", "POST", "/v1/deployments", json=slash)

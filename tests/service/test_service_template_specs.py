@@ -9,7 +9,7 @@ from suanwang.scenario.template import template_from_data
 from suanwang.scheduling import required_bandwidth_mbps
 from suanwang.service.template_specs import template_deployments
 
-TASK = {"work_gflop": 1.0, "data_out_mb": 0.0}
+TASK = {"work_gflop": 1.0, "data_out_mb": 0.0, "datasets": ["footage"]}
 
 
 def test_policies_budgets_and_bandwidth_become_the_replicas_demands() -> None:
@@ -49,6 +49,7 @@ def test_policies_budgets_and_bandwidth_become_the_replicas_demands() -> None:
     detect = made["video/detect"]
     assert detect.tenant == "acme"
     assert detect.template.residency == ("CN-GD",)
+    assert detect.template.datasets == ("footage",)
     assert detect.template.min_trust_level is TrustLevel.VERIFIED
     assert detect.template.ingress_site == "s1"
     assert detect.template.latency_budget_ms == 25.0  # tighter than 10 + 30 through decode

@@ -7,7 +7,7 @@ deployment per component (named ``<template>/<component>``)::
     name: video
     components:
       detect:
-        task: {work_gflop: 40, cpu_cores: 2, mem_gib: 4}
+        task: {work_gflop: 40, cpu_cores: 2, mem_gib: 4, datasets: [footage]}
         autoscale: {min_replicas: 1, max_replicas: 4, target_utilisation: 0.6}
         policies: {residency: [CN-GD], trust: 1}
       store:
@@ -18,7 +18,8 @@ deployment per component (named ``<template>/<component>``)::
          bandwidth_mbps: 50}
       - {from: detect, to: store, latency_budget_ms: 20, bandwidth_mbps: 5}
 
-A component has a fixed ``replicas`` count or ``autoscale`` bounds, never both. A connection
+A component has a fixed ``replicas`` count or ``autoscale`` bounds, never both; its task may
+name the datasets it reads (ids of the topology's ``datasets``). A connection
 runs from ``users`` (where they enter: ``ingress_site``) or from a component, to a component;
 its latency budget and bandwidth become demands of the component it reaches (see
 ``service.template_specs``). ``read_template`` checks a text against this format; every problem
@@ -87,6 +88,7 @@ class TaskDoc(_Doc):
     artefact: Digest | None = None
     entry: Name | None = None
     inputs: list[Digest] = Field(default_factory=list, max_length=64)
+    datasets: list[Name] = Field(default_factory=list, max_length=64)
 
 
 class AutoscaleDoc(_Doc):

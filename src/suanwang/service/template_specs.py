@@ -12,6 +12,7 @@ The rules (``scenario.template`` holds the format):
   on their path: each request carries the data that this rate moves in the share of the budget
   the scheduler gives a transfer (``scheduling.cycle.required_bandwidth_mbps``), as
   ``data_in_mb``; the task's own ``data_out_mb`` comes on top;
+* the task's ``datasets`` are its replicas' input datasets (the scheduler's data locality);
 * ``policies.residency`` becomes the replicas' residency, ``policies.trust`` their least node
   trust level; ``replicas`` a fixed count (minimum = maximum), ``autoscale`` the bounds.
 """
@@ -92,6 +93,7 @@ def component_spec(component: ComponentDoc, reach: tuple[str, float, float] | No
         artefact=task.artefact,
         entry=task.entry,
         inputs=tuple(task.inputs),
+        datasets=tuple(task.datasets),
     )
 
 

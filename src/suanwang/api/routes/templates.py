@@ -130,6 +130,15 @@ def _bad_template(error: ScenarioError) -> ApiError:
     return ApiError(422, str(error), field=field, value=value, errors=errors)
 
 
+def _check_datasets(field: str, datasets: tuple[str, ...], known: frozenset[str]) -> None:
+    """Refuse (422, naming the field and the id) a dataset the live topology does not hold."""
+    for j, dataset_id in enumerate(datasets):
+        if dataset_id not in known:
+            path = f"{field}.datasets[{j}]"
+            message = f"unknown dataset {dataset_id!r}; known: {', '.join(sorted(known)) or 'none'}"
+            raise ApiError(422, f"{path}: {message}", errors=[{"path": path, "message": message}])
+
+
 @router.post("/v1/templates", operation_id="applyTemplate", status_code=201)
 async def apply_template(
     body: TemplateBody,
@@ -151,9 +160,12 @@ async def apply_template(
         raise ApiError(
             422, f"body.{error}", errors=[{"path": path, "message": str(error)}]
         ) from None
-    # A missing artefact or input would fail every replica at staging, and each be replaced.
+    # An unknown dataset, or a missing artefact or input, would fail every replica, and each be
+    # replaced.
+    known = frozenset(plane.live.scenario.topology.datasets)
     for name, deployment in wanted.items():
         field = f"body.components.{name.split('/', 1)[1]}.task"
+        _check_datasets(field, deployment.template.datasets, known)
         check_task_data(objects_of(request), who.tenant, deployment.template, field=field)
     templates = templates_of(request)
     done = await answer(plane.call(lambda batch: templates.apply(batch, who, doc, dry_run=dry_run)))
