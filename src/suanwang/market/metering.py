@@ -4,8 +4,11 @@ A run that held a node from ``started_s`` to ``ended_s`` uses core-seconds and G
 its spec reserves times the time held), accelerator-seconds by kind, and one task; a completed
 run adds its GFLOP (the spec's estimate, by precision) and the GB it moved (input and output).
 It met its SLA unless it failed, or it finished after its deadline or past its latency budget
-counted from submission. The run id is the task id with the run's start time, so the same run
-reported twice (a restart, a replayed report) has the same keys and is metered once.
+counted from submission. A run its tenant cancels while it runs is billed for the time it held
+the node (no credit). The run id is the task id with the run's start time, so the same run
+reported twice (a restart, a replayed report) has the same keys and is metered once. Only the
+run a task's final state ends is metered: an earlier run cut short (its node lost, a move, a
+restart of the server) is not billed.
 """
 
 from __future__ import annotations
@@ -32,22 +35,38 @@ def sla_met(task: Task, ended_s: float) -> bool:
     return budget_ms is None or (ended_s - submitted_s) * 1000.0 <= budget_ms
 
 
+def _last_run(task: Task) -> tuple[float, float] | None:
+    """(start, end) of the run ``task``'s final state ended, or None when it had none."""
+    steps = task.history
+    ended_s = steps[-1].at_s
+    running = [i for i, s in enumerate(steps) if s.to_state is TaskState.RUNNING]
+    if task.state is TaskState.CANCELLED:
+        # Billed only when cancelled while running: its last step left that run.
+        if not running or running[-1] != len(steps) - 2:
+            return None
+        return steps[running[-1]].at_s, ended_s
+    if not running:  # a run that never reported a start: from its placement
+        running = [i for i, s in enumerate(steps) if s.to_state is TaskState.SCHEDULED]
+    if not running:
+        return None
+    return steps[running[-1]].at_s, ended_s
+
+
 def run_usage(task: Task, provider: str) -> list[UsageEvent]:
     """The usage events of ``task``'s last run, now that it is final (else none).
 
-    The run starts at the task's last step into RUNNING (or, for a run that never reported a
-    start, its last step into SCHEDULED) and ends at its final step.
+    A completed or failed run starts at the task's last step into RUNNING (or, for a run that
+    never reported a start, its last step into SCHEDULED) and ends at its final step. A run
+    cancelled while running is billed for the time it held its node and one task, no GFLOP
+    and no data, and counts as meeting its SLA (its tenant ended it: no credit); a task
+    cancelled before it ran, rejected or expired uses nothing.
     """
-    if task.state not in (TaskState.COMPLETED, TaskState.FAILED):
+    if task.state not in (TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED):
         return []
-    steps = task.history
-    ended_s = steps[-1].at_s
-    started = [s.at_s for s in steps if s.to_state is TaskState.RUNNING]
-    if not started:
-        started = [s.at_s for s in steps if s.to_state is TaskState.SCHEDULED]
-    if not started:
+    run = _last_run(task)
+    if run is None:
         return []
-    started_s = started[-1]
+    started_s, ended_s = run
     held_s = max(ended_s - started_s, 0.0)
     spec, tenant = task.spec, task.tenant
     figures: list[tuple[Dimension, float, str]] = [
@@ -62,9 +81,9 @@ def run_usage(task: Task, provider: str) -> list[UsageEvent]:
         figures.append((Dimension.GFLOP, spec.work_gflop, spec.precision.value))
         moved_gb = (spec.data_in_mb + spec.data_out_mb) / MB_PER_GB
         figures.append((Dimension.NETWORK_GB, moved_gb, ""))
-    met = sla_met(task, ended_s)
-    run = run_id_of(task.id, started_s)
+    met = task.state is TaskState.CANCELLED or sla_met(task, ended_s)
+    run_id = run_id_of(task.id, started_s)
     return [
-        UsageEvent(run, tenant, provider, dimension, quantity, ended_s, detail, met)
+        UsageEvent(run_id, tenant, provider, dimension, quantity, ended_s, detail, met)
         for dimension, quantity, detail in figures
     ]
