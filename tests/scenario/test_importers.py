@@ -23,11 +23,10 @@ from suanwang.scenario.importers import (
     safe_id,
 )
 from suanwang.scenario.importers.edgesimpy import (
-    COMPUTE_ALLOWANCE_MS,
     CPU_GFLOPS_PER_CORE,
-    HOT_SLA_MS,
     MBPS_PER_EDGESIMPY_BANDWIDTH,
 )
+from suanwang.scenario.importers.edgesimpy_workload import COMPUTE_ALLOWANCE_MS, HOT_SLA_MS
 from suanwang.scenario.importers.graph import DEFAULT_BANDWIDTH_MBPS, DEFAULT_LATENCY_MS
 from suanwang.scenario.io import Format
 
@@ -127,6 +126,25 @@ def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
     path = tmp_path / "dataset.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
+
+
+def _pulling(data: dict[str, Any], size_mb: float) -> dict[str, Any]:
+    """The registry and the alpine layer on es-3 (switch 5), svc-1 still on es-1 (switch 1)."""
+    data["ContainerRegistry"][0]["relationships"]["server"] = {"class": "EdgeServer", "id": 3}
+    layer = data["ContainerLayer"][0]
+    layer["attributes"]["size"] = size_mb
+    layer["relationships"]["server"] = {"class": "EdgeServer", "id": 3}
+    return data
+
+
+def test_edgesimpy_image_pull_delays_the_instance(tmp_path: Path) -> None:
+    # In the fixture the registry and the layer sit on svc-1's own server: it serves at once.
+    assert import_edgesimpy(EDGESIMPY).services[0].instances[0].ready_s == 0.0
+    scenario = import_edgesimpy(_write(tmp_path, _pulling(_edgesimpy_data(), 25.0)))
+    instance = scenario.services[0].instances[0]
+    # fewest links 5-4-1 (nl-4, nl-5: 12.5 MB/s each): 25 MB in 2 s, not 5-3-2-1's 125 MB/s
+    assert instance.ready_s == pytest.approx(2.0)
+    assert loads_scenario(dumps_scenario(scenario, "yaml"), "yaml") == scenario
 
 
 def test_edgesimpy_traces_weigh_ingress_by_steps(tmp_path: Path) -> None:

@@ -176,6 +176,23 @@ def test_imported_requests_run_only_on_their_services_instance(tmp_path: Path) -
     assert free.metrics.by_type["app-1"].completed == app1.generated
 
 
+def test_an_imported_instance_serves_once_its_image_is_pulled(tmp_path: Path) -> None:
+    def pull_48_s(data: dict[str, Any]) -> None:
+        data["ContainerRegistry"][0]["relationships"]["server"] = {"class": "EdgeServer", "id": 3}
+        layer = data["ContainerLayer"][0]
+        layer["attributes"]["size"] = 600  # MB over the 12.5 MB/s links from es-3: 48 s
+        layer["relationships"]["server"] = {"class": "EdgeServer", "id": 3}
+
+    scenario = _imported(tmp_path, pull_48_s)
+    assert scenario.services[0].instances[0].ready_s == 48.0
+    result = run_twin(scenario, TwinConfig(duration_s=60, seed=1))
+    app1 = result.metrics.by_type["app-1"]
+    # about 48 requests before the pull ends, about 12 after it
+    assert app1.rejected >= 30
+    assert 3 <= app1.completed <= 25
+    assert app1.completed + app1.rejected == app1.generated
+
+
 def test_an_imported_user_meeting_its_one_way_sla_exactly_is_served(tmp_path: Path) -> None:
     def tight(data: dict[str, Any]) -> None:
         # bs-2 -> es-1 at bs-1: 5 ms wireless + 5 ms link, EdgeSimPy's delay is exactly 10 ms

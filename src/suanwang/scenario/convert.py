@@ -42,6 +42,7 @@ from suanwang.model import (
     Workload,
     fibre_latency_ms,
 )
+from suanwang.scenario.datasets import check_task_datasets, datasets_of
 from suanwang.scenario.errors import ScenarioError
 from suanwang.scenario.schema import (
     EnergyDoc,
@@ -147,6 +148,7 @@ def _sites(doc: ScenarioDoc, profiles: Mapping[str, EnergyProfile]) -> list[Site
                     geo=geo,
                     energy=energy,
                     labels=tuple(sorted(entry.labels.items())),
+                    storage_gb=entry.storage_gb,
                 )
             )
     return sites
@@ -289,6 +291,7 @@ def _task_spec(entry: TaskTypeDoc) -> TaskSpec:
         task_type=entry.name,
         service_id=entry.service,
         fixed_latency_ms=entry.fixed_latency_ms,
+        datasets=tuple(entry.datasets),
     )
 
 
@@ -317,7 +320,9 @@ def _services(doc: ScenarioDoc, nodes: Mapping[str, Node]) -> list[Service]:
                     path=("services", i, "instances", j, "node"),
                     value=instance.node,
                 )
-            instances.append(ServiceInstance(InstanceId(instance.id), instance.node))
+            instances.append(
+                ServiceInstance(InstanceId(instance.id), instance.node, instance.ready_s)
+            )
         services.append(Service(ServiceId(entry.id), entry.name, entry.task_type, tuple(instances)))
     return services
 
@@ -418,7 +423,11 @@ def doc_to_scenario(doc: ScenarioDoc) -> Scenario:
     nodes = _nodes(doc, sites)
     elements = {element.id: element for element in _elements(doc, sites)}
     links = _links(doc, sites, elements)
-    topology = Topology(sites.values(), nodes, elements.values(), links, _data_policies(doc))
+    datasets = datasets_of(doc, sites)
+    check_task_datasets(doc)
+    topology = Topology(
+        sites.values(), nodes, elements.values(), links, _data_policies(doc), datasets=datasets
+    )
     services = _services(doc, topology.nodes)
     workload = _workload(doc, sites)
     return Scenario(

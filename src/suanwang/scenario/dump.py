@@ -118,7 +118,10 @@ def _element(record: NetworkElement) -> dict[str, Any]:
 def _service(record: Service) -> dict[str, Any]:
     data = _non_default(record, skip=("instances",))
     if record.instances:
-        data["instances"] = [{"id": i.id, "node": i.node_id} for i in record.instances]
+        data["instances"] = [
+            {"id": i.id, "node": i.node_id, **({"ready_s": i.ready_s} if i.ready_s else {})}
+            for i in record.instances
+        ]
     return data
 
 
@@ -165,6 +168,7 @@ def scenario_to_data(scenario: Scenario) -> dict[str, Any]:
     data["elements"] = _each(topology.elements, _element)
     data["links"] = _each(topology.links, _non_default)
     data["services"] = _each(scenario.services, _service)
+    data["datasets"] = _each(topology.datasets, _non_default)
     data["data_policies"] = {
         tag: _non_default(policy, skip=("tag",)) for tag, policy in topology.data_policies.items()
     }

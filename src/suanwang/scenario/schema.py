@@ -113,6 +113,18 @@ class SiteDoc(_Doc):
         default=None, description="Name of an energy profile, or a profile inline"
     )
     labels: dict[str, str] = Field(default_factory=dict)
+    storage_gb: NonNegative | None = Field(
+        default=None, description="Storage for dataset replicas in GB; left out: not limited"
+    )
+
+
+class DatasetDoc(_Doc):
+    """A dataset: its size and the sites holding a replica (each replica takes storage)."""
+
+    id: Id
+    size_mb: NonNegative
+    sites: Annotated[list[Id], Field(min_length=1)]
+    tags: list[DataTag] = Field(default_factory=list)
 
 
 class AcceleratorDoc(_Doc):
@@ -192,6 +204,7 @@ class InstanceDoc(_Doc):
 
     id: Id
     node: Id
+    ready_s: NonNegative = 0.0
 
 
 class ServiceDoc(_Doc):
@@ -233,6 +246,9 @@ class TaskTypeDoc(_Doc):
     )
     min_trust_level: TrustLevel = TrustLevel.UNTRUSTED
     service: Id | None = None
+    datasets: list[Id] = Field(
+        default_factory=list, description="Ids of entries of datasets the task reads"
+    )
     fixed_latency_ms: NonNegative = Field(
         default=0.0,
         description="Time outside the network and the node (sensor, display, terminal) that "
@@ -322,6 +338,7 @@ class ScenarioDoc(_Doc):
     elements: list[ElementDoc] = Field(default_factory=list)
     links: list[LinkDoc] = Field(default_factory=list)
     services: list[ServiceDoc] = Field(default_factory=list)
+    datasets: list[DatasetDoc] = Field(default_factory=list)
     data_policies: dict[DataTag, DataPolicyDoc] = Field(
         default_factory=dict, description="Data tag -> where data carrying it may be processed"
     )

@@ -8,7 +8,8 @@ The dataset is mapped to plain data in the scenario file format and passed throu
 ``scenario_from_data``, so an import obeys the rules of a hand-written scenario. Bad input gives
 a ``ScenarioError`` naming the file and the JSON path (``NetworkLink[3].relationships.nodes[1]``).
 
-Mapping (each choice stated, with the constant that carries it):
+Mapping (each choice stated, with the constant that carries it; the workload's constants and
+code are in ``edgesimpy_workload``, the image pulls and traces in ``edgesimpy_time``):
 
 * **BaseStation → site** ``bs-N`` of tier ``edge``; its NetworkSwitch is folded into it (one
   switch per base station in EdgeSimPy). EdgeSimPy coordinates are a planar grid, not latitude
@@ -28,7 +29,9 @@ Mapping (each choice stated, with the constant that carries it):
   ``CPU_GFLOPS_PER_CORE`` per core (a Xeon of the E5400/E5600 era the datasets name).
 * **Service → service** ``svc-N`` (CS-ID) named by its ``label``, with one instance
   ``svc-N@es-M`` on its server when it has one, and the task type of its application; the twin's
-  scheduler runs the application's requests only there.
+  scheduler runs the application's requests only there. The instance's ``ready_s`` is its image
+  pull time (``edgesimpy_time``: missing layers' MB over the narrowest link from the nearest
+  registry), so it serves only from then, as EdgeSimPy's services wait for their images.
 * **Application → task type** ``app-N``: its services' ``cpu_demand`` and ``memory_demand`` (MB)
   summed (the application runs as one unit of work), ``WORK_GFLOP_PER_REQUEST`` of work (EdgeSimPy
   models no compute time, so a token amount). EdgeSimPy's SLA bounds a one-way delay, the
@@ -51,9 +54,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from suanwang.model import Precision, Scenario, TaskClass
+from suanwang.model import Precision, Scenario
 from suanwang.scenario.errors import ScenarioError, format_path
-from suanwang.scenario.importers.edgesimpy_time import user_stations
+from suanwang.scenario.importers.edgesimpy_workload import services_of, workload_of
 from suanwang.scenario.importers.graph import safe_id
 from suanwang.scenario.io import scenario_from_data
 
@@ -63,21 +66,6 @@ MBPS_PER_EDGESIMPY_BANDWIDTH = 8.0
 CPU_GFLOPS_PER_CORE: Mapping[Precision, float] = {Precision.FP64: 10.0, Precision.FP32: 20.0}
 """Peak rate of one EdgeSimPy server core (Xeon E54xx/E56xx: ~2.5 GHz, 4 fp64 flop/cycle)."""
 
-WORK_GFLOP_PER_REQUEST = 0.05
-"""Work of one request: 2.5 ms on one fp32 core of ``CPU_GFLOPS_PER_CORE``."""
-
-HOT_SLA_MS = 30.0
-"""An application whose tightest delay SLA is at most this is ``hot``, else ``warm``."""
-
-COMPUTE_ALLOWANCE_MS = 10.0
-"""Budget for the token work beyond the network: 2.5 ms at peak, 4x that for efficiency."""
-
-MIN_BUDGET_MS = 0.1
-"""Floor of a latency budget whose SLA does not even cover the wireless hop."""
-
-RATE_PER_USER_PER_S = 1.0
-"""Requests per second each EdgeSimPy user sends to its application."""
-
 REQUIRED_CLASSES = ("BaseStation", "NetworkSwitch", "NetworkLink", "EdgeServer")
 """Class sections every dataset must have; ``Service``, ``Application``, ``User`` may be absent."""
 
@@ -85,6 +73,9 @@ _OPTIONAL_CLASSES = (
     "Service",
     "Application",
     "User",
+    "ContainerRegistry",
+    "ContainerImage",
+    "ContainerLayer",
 )
 _Path = tuple[str | int, ...]
 
@@ -221,6 +212,7 @@ class _Importer:
     def scenario(self, name: str) -> Scenario:
         """The whole dataset as a validated scenario."""
         sites, switch_site = self._sites()
+        switch_of_server = self._server_switches()
         data = {
             "version": 1,
             "name": name,
@@ -228,8 +220,8 @@ class _Importer:
             "sites": sites,
             "nodes": self._nodes(switch_site),
             "links": self._links(switch_site),
-            "services": self._services(),
-            "workload": self._workload(),
+            "services": services_of(self, switch_of_server),
+            "workload": workload_of(self),
         }
         try:
             return scenario_from_data(data, self.source)
@@ -276,6 +268,19 @@ class _Importer:
                 labels = {**self.coordinates("NetworkSwitch", i), "switch": str(switch)}
                 sites.append({"id": f"sw-{switch}", "tier": "edge", "labels": labels})
         return sites, switch_site
+
+    def _server_switches(self) -> dict[int, int]:
+        """Each server's switch (its base station's when it names none)."""
+        switches: dict[int, int] = {}
+        for i in range(len(self.sections["EdgeServer"])):
+            switch = self.ref("EdgeServer", i, "network_switch", "NetworkSwitch")
+            station = self.ref("EdgeServer", i, "base_station", "BaseStation")
+            if switch is None and station is not None:
+                row = self.index["BaseStation"][station]
+                switch = self.ref("BaseStation", row, "network_switch", "NetworkSwitch")
+            if switch is not None:
+                switches[self.eid("EdgeServer", i)] = switch
+        return switches
 
     def _nodes(self, switch_site: Mapping[int, str]) -> list[dict[str, Any]]:
         nodes: list[dict[str, Any]] = []
@@ -354,84 +359,6 @@ class _Importer:
                 }
             )
         return links
-
-    def _services(self) -> list[dict[str, Any]]:
-        services: list[dict[str, Any]] = []
-        cls = "Service"
-        for i, entry in enumerate(self.sections[cls]):
-            service_id = f"svc-{self.eid(cls, i)}"
-            label = entry["attributes"].get("label")
-            service: dict[str, Any] = {"id": service_id, "name": label or ""}
-            if not isinstance(service["name"], str):
-                self.fail((cls, i, "attributes", "label"), "should be a string", label)
-            app = self.ref(cls, i, "application", "Application")
-            if app is not None:
-                service["task_type"] = f"app-{app}"
-            server = self.ref(cls, i, "server", "EdgeServer")
-            if server is not None:
-                instance: dict[str, Any] = {
-                    "id": f"{service_id}@es-{server}",
-                    "node": f"es-{server}",
-                }
-                service["instances"] = [instance]
-            services.append(service)
-        return services
-
-    def _wireless_ms(self, station: int) -> float:
-        row = self.index["BaseStation"][station]
-        return self.num("BaseStation", row, "wireless_delay", default=0.0)
-
-    def _workload(self) -> dict[str, Any]:
-        task_types: list[dict[str, Any]] = []
-        arrivals: list[dict[str, Any]] = []
-        cls = "Application"
-        for i, entry in enumerate(self.sections[cls]):
-            app = self.eid(cls, i)
-            services = self.refs(cls, i, "services", "Service")
-            rows = [self.index["Service"][s] for s in services]
-            label = entry["attributes"].get("label")
-            task: dict[str, Any] = {
-                "name": f"app-{app}",
-                "description": f"EdgeSimPy application {app}" + (f" ({label})" if label else ""),
-                "class": TaskClass.WARM.value,
-                "work_gflop": WORK_GFLOP_PER_REQUEST,
-            }
-            if rows:
-                task["cpu_cores"] = sum(self.num("Service", r, "cpu_demand") for r in rows)
-                task["mem_gib"] = sum(self.num("Service", r, "memory_demand") for r in rows) / 1024
-                task["service"] = f"svc-{services[0]}"
-            ingress: dict[str, float] = {}
-            slas: list[tuple[float, float]] = []
-            for user in self.refs(cls, i, "users", "User"):
-                row = self.index["User"][user]
-                steps = user_stations(self, row)
-                for station, count in steps.items():  # one user's steps weigh one user
-                    site = f"bs-{station}"
-                    ingress[site] = ingress.get(site, 0.0) + count / steps.total()
-                wireless = max(  # the slowest access hop the user meets
-                    (self._wireless_ms(station) for station in steps), default=0.0
-                )
-                stated = self.sections["User"][row]["attributes"].get("delay_slas")
-                if stated is not None and (not isinstance(stated, dict) or str(app) in stated):
-                    slas.append((self.num("User", row, "delay_slas", str(app)), wireless))
-            if slas:
-                sla = min(s for s, _ in slas)
-                one_way_ms = min(s - w for s, w in slas)  # left for the links (docstring)
-                budget_ms = 2 * one_way_ms + COMPUTE_ALLOWANCE_MS if one_way_ms > 0 else 0.0
-                task["latency_budget_ms"] = max(MIN_BUDGET_MS, budget_ms)
-                if sla <= HOT_SLA_MS:
-                    task["class"] = TaskClass.HOT.value
-            task_types.append(task)
-            if ingress:
-                arrivals.append(
-                    {
-                        "task_type": task["name"],
-                        "kind": "poisson",
-                        "rate_per_s": RATE_PER_USER_PER_S * round(sum(ingress.values()), 9),
-                        "ingress": {site: round(w, 9) for site, w in ingress.items()},
-                    }
-                )
-        return {"task_types": task_types, "arrivals": arrivals}
 
 
 def _is_number(value: Any) -> bool:
