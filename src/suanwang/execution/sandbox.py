@@ -123,6 +123,8 @@ class SandboxHandle:
 
     A warm run (``execution.warm``) passes the ``logs`` already reading its process's output,
     and ``settle``, called once the process ended, which returns where its directory now is.
+    A cold run passes ``started_s``, taken before its process was made: its wall time then
+    counts what its CPU time counts, even when this thread ran late.
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class SandboxHandle:
         logs: tuple[BoundedLog, BoundedLog] | None = None,
         settle: Callable[[], Path] | None = None,
         start: str = "cold",
+        started_s: float | None = None,
     ) -> None:
         self.run_id = run.run_id
         self.pid = process.pid
@@ -142,7 +145,8 @@ class SandboxHandle:
         self._process = process
         self._run_dir = run_dir
         self._bwrapped = bwrapped
-        self._started_s = time.monotonic()
+        # A cold run's wall time counts from before its process was made, as its CPU time does.
+        self._started_s = time.monotonic() if started_s is None else started_s
         self._killed: str | None = None  # "cancelled" or "killed-wall", set before the kill
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -323,6 +327,7 @@ class Sandbox:
                 ),
                 *argv,
             ]
+        started_s = time.monotonic()
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -334,4 +339,4 @@ class Sandbox:
             preexec_fn=limits_preexec(run.limits.memory_mb, run.limits.cpu_s, uid),  # noqa: PLW1509
             close_fds=True,
         )
-        return SandboxHandle(run, process, run_dir, self._bwrap is not None)
+        return SandboxHandle(run, process, run_dir, self._bwrap is not None, started_s=started_s)
