@@ -85,6 +85,14 @@ def agent(
             help="PEM file to verify an https controller with: its CA or its own certificate.",
         ),
     ] = None,
+    warm_per_function: Annotated[
+        int,
+        typer.Option(
+            "--warm-per-function",
+            min=0,
+            help="Pre-started interpreters kept per tenant, artefact and entry (0: all cold).",
+        ),
+    ] = 0,
 ) -> None:
     """Run a node agent: measure, bind the key, heartbeat, pull tasks, run them, report.
 
@@ -133,6 +141,7 @@ def agent(
         probe_interval_s=probe_interval_s,
         echo_host=echo_host,
         ca_file=ca_file,
+        warm_per_function=warm_per_function,
     )
     running = NodeAgent(config, keys)
 
