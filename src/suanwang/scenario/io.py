@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from suanwang.model import Scenario
 from suanwang.scenario.convert import doc_to_scenario
@@ -23,6 +21,7 @@ from suanwang.scenario.errors import ScenarioError
 from suanwang.scenario.limits import ScenarioLimits, default_limits
 from suanwang.scenario.parse import Format, Parsed, parse_text
 from suanwang.scenario.schema import ScenarioDoc
+from suanwang.scenario.validate import validate_doc
 
 _SUFFIXES: dict[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 _YamlDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -168,74 +167,4 @@ def dump_scenario(scenario: Scenario, path: str | Path) -> None:
 
 
 def _validate(parsed: Parsed, source: str) -> ScenarioDoc:
-    data = parsed.data
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            "expected a mapping with 'version: 1' at the top of the file",
-            source=source,
-            line=parsed.root_line,
-            value=type(data).__name__ if data is not None else "an empty document",
-        )
-    try:
-        return ScenarioDoc.model_validate(data)
-    except ValidationError as error:
-        raise _from_validation(error, parsed, source) from None
-
-
-def _from_validation(error: ValidationError, parsed: Parsed, source: str) -> ScenarioError:
-    """The first problem pydantic found, as a located ScenarioError (version problems first)."""
-    # include_input=False: an input may be an aliased structure; only the first problem's
-    # value is shown, found through the path and shortened.
-    problems = sorted(
-        error.errors(include_url=False, include_input=False, include_context=False),
-        key=lambda e: e["loc"][:1] != ("version",),
-    )
-    first = problems[0]
-    path = _data_path(parsed.data, first["loc"])
-    kind = first["type"]
-    value: Any = None
-    if kind == "missing":
-        message = "required field is missing"
-    elif kind == "extra_forbidden":
-        message = "unknown field (check its spelling against the schema)"
-    else:
-        message = first["msg"].replace("Input should be", "should be")
-        message = message.removeprefix("Value error, ")
-        value = _value_at(parsed.data, first["loc"])
-    kwargs: dict[str, Any] = {} if value is None else {"value": value}
-    return ScenarioError(
-        message,
-        path=path,
-        source=source,
-        line=parsed.line_of(path),
-        more=len(problems) - 1,
-        **kwargs,
-    )
-
-
-def _value_at(data: Any, loc: Sequence[int | str]) -> Any:
-    """The value a pydantic location points at (the deepest part present)."""
-    node = data
-    for part in loc:
-        if _has(node, part):
-            node = node[part]
-    return node
-
-
-def _data_path(data: Any, loc: Sequence[int | str]) -> tuple[str | int, ...]:
-    """A pydantic location as a path through ``data``, without union and tag markers."""
-    path: list[str | int] = []
-    node = data
-    for i, part in enumerate(loc):
-        if _has(node, part):
-            node = node[part]
-            path.append(part)
-        elif i == len(loc) - 1 and isinstance(node, dict):
-            path.append(part)  # a missing field: named, though absent from the data
-    return tuple(path)
-
-
-def _has(node: Any, part: int | str) -> bool:
-    if isinstance(node, dict):
-        return part in node
-    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+    return validate_doc(ScenarioDoc, parsed, source, "file")

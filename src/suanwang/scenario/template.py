@@ -32,12 +32,13 @@ import graphlib
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from suanwang.model import AcceleratorKind, Precision, TaskClass, TrustLevel
 from suanwang.scenario.errors import ScenarioError
 from suanwang.scenario.limits import ScenarioLimits
 from suanwang.scenario.parse import Parsed, parse_text
+from suanwang.scenario.validate import validate_doc
 
 TEMPLATE_VERSION = 1
 MAX_TEMPLATE_BYTES = 64 * 1024
@@ -158,26 +159,7 @@ def read_template(text: str, source: str = "<template>") -> TemplateDoc:
 def template_from_data(data: Any, source: str, parsed: Parsed | None = None) -> TemplateDoc:
     """Check plain data (a parsed file or a JSON body) as a template; see ``read_template``."""
     parsed = parsed or Parsed(data)
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            "expected a mapping with 'version: 1' at the top of the template",
-            source=source,
-            line=parsed.root_line,
-            value=type(data).__name__ if data is not None else "an empty document",
-        )
-    try:
-        doc = TemplateDoc.model_validate(data)
-    except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False, include_context=False)[0]
-        path = tuple(first["loc"])
-        message = {"missing": "required field is missing", "extra_forbidden": "unknown field"}
-        text = message.get(first["type"], first["msg"].replace("Input should be", "should be"))
-        kwargs: dict[str, Any] = {}
-        if first["type"] not in message:
-            kwargs["value"] = _value_at(data, path)
-        raise ScenarioError(
-            text, path=path, source=source, line=parsed.line_of(path), **kwargs
-        ) from None
+    doc = validate_doc(TemplateDoc, parsed, source, "template")
     _Checks(doc, source, parsed).run()
     return doc
 
@@ -275,13 +257,3 @@ def _topological(reached: dict[str, list[tuple[str, int]]]) -> list[str]:
     for name, inbound in reached.items():
         order.add(name, *(source for source, _ in inbound if source != USERS))
     return [name for name in order.static_order() if name in reached]
-
-
-def _value_at(data: Any, path: tuple[Any, ...]) -> Any:
-    node = data
-    for part in path:
-        in_dict = isinstance(node, dict) and part in node
-        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        if in_dict or in_list:
-            node = node[part]
-    return node

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from suanwang.scenario.errors import ScenarioError
 from suanwang.scenario.intent.catalogue import Catalogue, default_catalogue
 from suanwang.scenario.limits import ScenarioLimits
 from suanwang.scenario.parse import Parsed, parse_text
+from suanwang.scenario.validate import validate_doc
 
 INTENT_VERSION = 1
 MAX_INTENT_BYTES = 64 * 1024
@@ -94,26 +95,7 @@ def intent_from_data(
 ) -> IntentDoc:
     """Check plain data (a parsed file or a JSON body) as an intent; see ``read_intent``."""
     parsed = parsed or Parsed(data)
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            "expected a mapping with 'version: 1' at the top of the intent",
-            source=source,
-            line=parsed.root_line,
-            value=type(data).__name__ if data is not None else "an empty document",
-        )
-    try:
-        doc = IntentDoc.model_validate(data)
-    except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False, include_context=False)[0]
-        path = tuple(first["loc"])
-        message = {"missing": "required field is missing", "extra_forbidden": "unknown field"}
-        text = message.get(first["type"], first["msg"].replace("Input should be", "should be"))
-        kwargs: dict[str, Any] = {}
-        if first["type"] not in message:
-            kwargs["value"] = _value_at(data, path)
-        raise ScenarioError(
-            text, path=path, source=source, line=parsed.line_of(path), **kwargs
-        ) from None
+    doc = validate_doc(IntentDoc, parsed, source, "intent")
     _check_need(doc, source, catalogue, parsed)
     if not doc.coverage.regions and not doc.coverage.sites:
         path = ("coverage",)
@@ -173,13 +155,3 @@ def _check_need(doc: IntentDoc, source: str, catalogue: Catalogue, parsed: Parse
             source=source,
             line=parsed.line_of(("need",)),
         )
-
-
-def _value_at(data: Any, path: tuple[Any, ...]) -> Any:
-    node = data
-    for part in path:
-        in_dict = isinstance(node, dict) and part in node
-        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        if in_dict or in_list:
-            node = node[part]
-    return node
