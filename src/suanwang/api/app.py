@@ -35,6 +35,7 @@ from suanwang.api.routes import (
     intents,
     ledger,
     market,
+    market_events,
     network,
     objects,
     ops,
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     for module in (*routers, geo, ledger, objects, series, fork, deployments, market, intents):
         app.include_router(module.router)
     app.include_router(templates.router)
+    app.include_router(market_events.router)
     install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.
     app.mount("/", StaticFiles(directory=portal_dir(), html=True), name="portal")

@@ -199,6 +199,16 @@ class MarketStore(Protocol):
         """The events metered into ``period`` (of ``tenant``, or all), by key."""
         ...
 
+    def usage_after(
+        self, after: tuple[float, str] | None, limit: int, party: str | None = None
+    ) -> builtins.list[UsageEvent]:
+        """At most ``limit`` events in (``ended_s``, key) order after ``after`` (None: first).
+
+        ``party`` keeps the events it is the tenant or the provider of (None: all). What the
+        events feed pages through; ``limit`` is 1 or more.
+        """
+        ...
+
     def close_period(self, period: int) -> None:
         """Close every period up to ``period``: later events of them count as late.
 

@@ -374,6 +374,12 @@ class SqlMarketStore:
         """See ``MarketStore.usage_events``."""
         return self._usage.events(period, tenant)
 
+    def usage_after(
+        self, after: tuple[float, str] | None, limit: int, party: str | None = None
+    ) -> builtins.list[UsageEvent]:
+        """See ``MarketStore.usage_after``."""
+        return self._usage.after(after, limit, party)
+
     def close_period(self, period: int) -> None:
         """See ``MarketStore.close_period``."""
         self._usage.close(period)

@@ -206,6 +206,19 @@ class MemoryMarketStore:
             ]
         return sorted(found, key=lambda event: event.key)
 
+    def usage_after(
+        self, after: tuple[float, str] | None, limit: int, party: str | None = None
+    ) -> builtins.list[UsageEvent]:
+        """See ``MarketStore.usage_after``."""
+        with self._lock:
+            found = [
+                event
+                for event, _ in self._events.values()
+                if (after is None or (event.ended_s, event.key) > after)
+                and (party is None or party in (event.tenant, event.provider))
+            ]
+        return sorted(found, key=lambda event: (event.ended_s, event.key))[:limit]
+
     def close_period(self, period: int) -> None:
         """See ``MarketStore.close_period``."""
         with self._lock:

@@ -13,7 +13,7 @@ import builtins
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy import Engine, Table, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -138,6 +138,25 @@ class SqlUsageLog:
             query = query.where(UsageEventRow.tenant == tenant)
         with _reachable(), Session(self._engine) as session:
             return [_event(row) for row in session.scalars(query.order_by(UsageEventRow.key))]
+
+    def after(
+        self, after: tuple[float, str] | None, limit: int, party: str | None = None
+    ) -> builtins.list[UsageEvent]:
+        """Events after ``after`` in (ended_s, key) order (see ``MarketStore.usage_after``)."""
+        query = select(UsageEventRow)
+        if after is not None:
+            at_s, key = after
+            query = query.where(
+                or_(
+                    UsageEventRow.ended_s > at_s,
+                    and_(UsageEventRow.ended_s == at_s, UsageEventRow.key > key),
+                )
+            )
+        if party is not None:
+            query = query.where(or_(UsageEventRow.tenant == party, UsageEventRow.provider == party))
+        query = query.order_by(UsageEventRow.ended_s, UsageEventRow.key).limit(limit)
+        with _reachable(), Session(self._engine) as session:
+            return [_event(row) for row in session.scalars(query)]
 
     def close(self, period: int) -> None:
         """Close every period up to ``period`` (see ``MarketStore.close_period``)."""
