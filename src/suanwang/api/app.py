@@ -36,6 +36,7 @@ from suanwang.api.routes import (
     ledger,
     market,
     market_events,
+    market_usage,
     network,
     objects,
     ops,
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.include_router(module.router)
     app.include_router(templates.router)
     app.include_router(market_events.router)
+    app.include_router(market_usage.router)
     install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.
     app.mount("/", StaticFiles(directory=portal_dir(), html=True), name="portal")

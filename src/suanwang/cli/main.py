@@ -29,6 +29,7 @@ from suanwang.cli.templates import template_app
 from suanwang.cli.tokens import token_app
 from suanwang.cli.twin import app as twin_app
 from suanwang.cli.twin_fork import fork as twin_fork
+from suanwang.cli.usage import invoice_app, usage
 
 app = typer.Typer(
     name="suanwang",
@@ -59,6 +60,7 @@ app.add_typer(artefact_app, name="artefact")
 app.add_typer(object_app, name="object")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(template_app, name="template")
+app.add_typer(invoice_app, name="invoice")
 task_app.command("result")(task_result)
 task_app.command("logs")(task_logs)
 scenario_app.command("load")(load_scenario)
@@ -67,6 +69,7 @@ app.command()(serve)
 app.command()(demo)
 app.command()(measure)
 app.command()(plan)
+app.command()(usage)
 
 
 def _show_version(value: bool) -> None:
