@@ -4,30 +4,20 @@
 unique ids after expansion, and the invariants the domain records enforce. Every problem becomes
 a ``ScenarioError`` with the field path it comes from.
 
-``scenario_to_data`` writes a scenario back as plain data in the same format, stating every value
-that differs from its default, so that ``load -> dump -> load`` gives an equal scenario.
+The network (sites, nodes, elements, links) is built in ``convert_network.py``; this module adds
+services, the workload, failures and data policies, and checks the references between them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from collections.abc import Mapping
 
 from suanwang.model import (
-    DEFAULT_ROUTING_FACTOR,
-    Accelerator,
     AcceleratorNeed,
     Arrivals,
     DataPolicy,
-    EnergyProfile,
     Failure,
-    GeoPosition,
-    InNetworkCompute,
     InstanceId,
-    Link,
-    NetworkElement,
     Node,
     RandomFailures,
     Scenario,
@@ -40,233 +30,23 @@ from suanwang.model import (
     TaskType,
     Topology,
     Workload,
-    fibre_latency_ms,
+)
+from suanwang.scenario.convert_network import (
+    at,
+    elements_of,
+    energy_profile,
+    links_of,
+    nodes_of,
+    sites_of,
+    unique,
 )
 from suanwang.scenario.datasets import check_task_datasets, datasets_of
 from suanwang.scenario.errors import ScenarioError
 from suanwang.scenario.schema import (
-    EnergyDoc,
-    LinkDoc,
-    NodeDoc,
-    NodeFields,
     RandomFailuresDoc,
     ScenarioDoc,
     TaskTypeDoc,
 )
-
-_T = TypeVar("_T")
-_LATENCY_DECIMALS = 4  # 0.1 µs: finer than any clock, coarse enough to read
-
-
-@contextmanager
-def _at(*path: str | int) -> Iterator[None]:
-    """Turn a domain invariant's ValueError into a ScenarioError at ``path``."""
-    try:
-        yield
-    except ScenarioError:
-        raise
-    except ValueError as error:
-        raise ScenarioError(str(error), path=path) from error
-
-
-def _unique(kind: str, path: tuple[str | int, ...], seen: dict[str, object], key: str) -> None:
-    if key in seen:
-        raise ScenarioError(f"duplicate {kind} id; it is already used", path=path, value=key)
-    seen[key] = True
-
-
-def _energy(doc: EnergyDoc, name: str = "") -> EnergyProfile:
-    profile = doc.carbon_profile_g_per_kwh
-    return EnergyProfile(
-        name=name,
-        pue=doc.pue,
-        carbon_g_per_kwh=doc.carbon_g_per_kwh,
-        carbon_profile_g_per_kwh=None if profile is None else tuple(profile),
-        price_per_kwh=doc.price_per_kwh,
-    )
-
-
-def _node_fields(entry: NodeDoc, profiles: Mapping[str, NodeFields], i: int) -> dict[str, Any]:
-    """Node keyword arguments: the profile's fields, overridden by the entry's own."""
-    fields: dict[str, Any] = {}
-    layers: list[NodeFields] = [entry]
-    if entry.profile is not None:
-        if entry.profile not in profiles:
-            raise ScenarioError(
-                f"unknown node profile; known: {', '.join(sorted(profiles)) or 'none'}",
-                path=("nodes", i, "profile"),
-                value=entry.profile,
-            )
-        layers.insert(0, profiles[entry.profile])
-    for layer in layers:
-        for name in NodeFields.model_fields:
-            value = getattr(layer, name)
-            if value is not None:
-                fields[name] = value
-    if "accelerators" in fields:
-        fields["accelerators"] = tuple(
-            Accelerator(
-                kind=a.kind,
-                model=a.model,
-                count=a.count,
-                peak_gflops=a.peak_gflops,
-                mem_gib=a.mem_gib,
-                power_w=a.power_w,
-            )
-            for a in fields["accelerators"]
-        )
-    if "labels" in fields:
-        fields["labels"] = tuple(sorted(fields["labels"].items()))
-    return fields
-
-
-def _sites(doc: ScenarioDoc, profiles: Mapping[str, EnergyProfile]) -> list[Site]:
-    sites: list[Site] = []
-    seen: dict[str, object] = {}
-    for i, entry in enumerate(doc.sites):
-        _unique("site", ("sites", i, "id"), seen, entry.id)
-        if isinstance(entry.energy, str):
-            if entry.energy not in profiles:
-                raise ScenarioError(
-                    f"unknown energy profile; known: {', '.join(sorted(profiles)) or 'none'}",
-                    path=("sites", i, "energy"),
-                    value=entry.energy,
-                )
-            energy = profiles[entry.energy]
-        elif entry.energy is None:
-            energy = EnergyProfile()
-        else:
-            energy = _energy(entry.energy)
-        geo = None if entry.geo is None else GeoPosition(entry.geo.lat_deg, entry.geo.lon_deg)
-        with _at("sites", i):
-            sites.append(
-                Site(
-                    id=entry.id,
-                    tier=entry.tier,
-                    name=entry.name,
-                    region=entry.region,
-                    geo=geo,
-                    energy=energy,
-                    labels=tuple(sorted(entry.labels.items())),
-                    storage_gb=entry.storage_gb,
-                )
-            )
-    return sites
-
-
-def _nodes(doc: ScenarioDoc, site_ids: Mapping[str, Site]) -> list[Node]:
-    nodes: list[Node] = []
-    seen: dict[str, object] = {}
-    for i, entry in enumerate(doc.nodes):
-        if entry.site not in site_ids:
-            raise ScenarioError("unknown site", path=("nodes", i, "site"), value=entry.site)
-        fields = _node_fields(entry, doc.node_profiles, i)
-        ids = (
-            [entry.id]
-            if entry.count == 1
-            else [f"{entry.id}-{k}" for k in range(1, entry.count + 1)]
-        )
-        with _at("nodes", i):
-            template = Node(id=ids[0], site_id=entry.site, **fields)
-        for node_id in ids:
-            _unique("node", ("nodes", i, "id"), seen, node_id)
-            nodes.append(
-                template if node_id == template.id else dataclasses.replace(template, id=node_id)
-            )
-    return nodes
-
-
-def _elements(doc: ScenarioDoc, sites: Mapping[str, Site]) -> list[NetworkElement]:
-    elements: list[NetworkElement] = []
-    seen: dict[str, object] = dict.fromkeys(sites, True)
-    for i, entry in enumerate(doc.elements):
-        if entry.id in sites:
-            raise ScenarioError(
-                "network element id is already a site id",
-                path=("elements", i, "id"),
-                value=entry.id,
-            )
-        _unique("network element", ("elements", i, "id"), seen, entry.id)
-        if entry.site is not None and entry.site not in sites:
-            raise ScenarioError("unknown site", path=("elements", i, "site"), value=entry.site)
-        compute = entry.compute
-        with _at("elements", i):
-            elements.append(
-                NetworkElement(
-                    id=entry.id,
-                    kind=entry.kind,
-                    site_id=entry.site,
-                    geo=None
-                    if entry.geo is None
-                    else GeoPosition(entry.geo.lat_deg, entry.geo.lon_deg),
-                    compute=None
-                    if compute is None
-                    else InNetworkCompute(compute.cpu_cores, compute.mem_gib, compute.peak_gflops),
-                )
-            )
-    return elements
-
-
-def _vertex_geo(
-    vertex: str, sites: Mapping[str, Site], elements: Mapping[str, NetworkElement]
-) -> GeoPosition | None:
-    if vertex in sites:
-        return sites[vertex].geo
-    element = elements[vertex]
-    if element.geo is not None or element.site_id is None:
-        return element.geo
-    return sites[element.site_id].geo
-
-
-def _link_latency_ms(
-    entry: LinkDoc, i: int, sites: Mapping[str, Site], elements: Mapping[str, NetworkElement]
-) -> float:
-    if entry.latency_ms is not None:
-        return entry.latency_ms
-    geo_a = _vertex_geo(entry.a, sites, elements)
-    geo_b = _vertex_geo(entry.b, sites, elements)
-    if geo_a is None or geo_b is None:
-        raise ScenarioError(
-            "missing, and it cannot be derived: an end of the link has no geo position",
-            path=("links", i, "latency_ms"),
-        )
-    factor = entry.routing_factor or DEFAULT_ROUTING_FACTOR
-    return round(fibre_latency_ms(geo_a.distance_km(geo_b), factor), _LATENCY_DECIMALS)
-
-
-def _links(
-    doc: ScenarioDoc, sites: Mapping[str, Site], elements: Mapping[str, NetworkElement]
-) -> list[Link]:
-    links: list[Link] = []
-    seen: dict[str, object] = {}
-    for i, entry in enumerate(doc.links):
-        for end in ("a", "b"):
-            vertex = getattr(entry, end)
-            if vertex not in sites and vertex not in elements:
-                raise ScenarioError(
-                    "unknown site or network element", path=("links", i, end), value=vertex
-                )
-        if entry.a == entry.b:
-            raise ScenarioError(
-                "a link cannot join a vertex to itself", path=("links", i, "b"), value=entry.b
-            )
-        link_id = entry.id or f"{entry.a}--{entry.b}"
-        _unique("link", ("links", i, "id"), seen, link_id)
-        with _at("links", i):
-            links.append(
-                Link(
-                    id=link_id,
-                    a=entry.a,
-                    b=entry.b,
-                    bandwidth_mbps=entry.bandwidth_mbps,
-                    latency_ms=_link_latency_ms(entry, i, sites, elements),
-                    loss_ratio=entry.loss_ratio,
-                    jitter_ms=entry.jitter_ms,
-                    cost_per_gb=entry.cost_per_gb,
-                    slice_mbps=entry.slice_mbps,
-                )
-            )
-    return links
 
 
 def _task_spec(entry: TaskTypeDoc) -> TaskSpec:
@@ -301,14 +81,14 @@ def _services(doc: ScenarioDoc, nodes: Mapping[str, Node]) -> list[Service]:
     seen_instances: dict[str, object] = {}
     type_names = {t.name for t in doc.workload.task_types}
     for i, entry in enumerate(doc.services):
-        _unique("service", ("services", i, "id"), seen, entry.id)
+        unique("service", ("services", i, "id"), seen, entry.id)
         if entry.task_type is not None and entry.task_type not in type_names:
             raise ScenarioError(
                 "unknown task type", path=("services", i, "task_type"), value=entry.task_type
             )
         instances = []
         for j, instance in enumerate(entry.instances):
-            _unique(
+            unique(
                 "service instance",
                 ("services", i, "instances", j, "id"),
                 seen_instances,
@@ -334,7 +114,7 @@ def _workload(doc: ScenarioDoc, sites: Mapping[str, Site]) -> Workload:
     seen: dict[str, object] = {}
     for i, entry in enumerate(workload.task_types):
         path = ("workload", "task_types", i)
-        _unique("task type", (*path, "name"), seen, entry.name)
+        unique("task type", (*path, "name"), seen, entry.name)
         if entry.service is not None and entry.service not in service_ids:
             raise ScenarioError("unknown service", path=(*path, "service"), value=entry.service)
         for j, tag in enumerate(entry.data_tags):
@@ -346,7 +126,7 @@ def _workload(doc: ScenarioDoc, sites: Mapping[str, Site]) -> Workload:
                     path=(*path, "data_tags", j),
                     value=tag,
                 )
-        with _at(*path):
+        with at(*path):
             types.append(TaskType(entry.name, _task_spec(entry), entry.description))
     arrivals: list[Arrivals] = []
     for i, stream in enumerate(workload.arrivals):
@@ -361,7 +141,7 @@ def _workload(doc: ScenarioDoc, sites: Mapping[str, Site]) -> Workload:
                     "unknown ingress site", path=(*path, "ingress", site_id), value=site_id
                 )
         multipliers = stream.hourly_multipliers
-        with _at(*path):
+        with at(*path):
             arrivals.append(
                 Arrivals(
                     task_type=stream.task_type,
@@ -382,7 +162,7 @@ def _failures(doc: ScenarioDoc, topology: Topology) -> list[Failure]:
     failures: list[Failure] = []
     for i, entry in enumerate(doc.failures):
         if isinstance(entry, RandomFailuresDoc):
-            with _at("failures", i):
+            with at("failures", i):
                 failures.append(RandomFailures(entry.scope, entry.mtbf_h, entry.mttr_h, entry.tier))
             continue
         target = entry.target
@@ -402,7 +182,7 @@ def _failures(doc: ScenarioDoc, topology: Topology) -> list[Failure]:
 def _data_policies(doc: ScenarioDoc) -> list[DataPolicy]:
     policies = []
     for tag, entry in doc.data_policies.items():
-        with _at("data_policies", tag):
+        with at("data_policies", tag):
             policies.append(
                 DataPolicy(
                     tag, tuple(entry.regions), frozenset(entry.tiers), frozenset(entry.owners)
@@ -418,11 +198,13 @@ def doc_to_scenario(doc: ScenarioDoc) -> Scenario:
         ScenarioError: a reference to an unknown id, a duplicate id, or a broken invariant; the
             error's path names the field, its ``source`` and ``line`` are left for the reader.
     """
-    energy_profiles = {name: _energy(entry, name) for name, entry in doc.energy_profiles.items()}
-    sites = {site.id: site for site in _sites(doc, energy_profiles)}
-    nodes = _nodes(doc, sites)
-    elements = {element.id: element for element in _elements(doc, sites)}
-    links = _links(doc, sites, elements)
+    energy_profiles = {
+        name: energy_profile(entry, name) for name, entry in doc.energy_profiles.items()
+    }
+    sites = {site.id: site for site in sites_of(doc, energy_profiles)}
+    nodes = nodes_of(doc, sites)
+    elements = {element.id: element for element in elements_of(doc, sites)}
+    links = links_of(doc, sites, elements)
     datasets = datasets_of(doc, sites)
     check_task_datasets(doc)
     topology = Topology(
