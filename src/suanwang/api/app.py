@@ -51,6 +51,7 @@ from suanwang.bootstrap import Settings, build_plane
 from suanwang.bootstrap.logs import first_token_line
 from suanwang.bootstrap.objects import open_objects
 from suanwang.control.ports import Clock
+from suanwang.service.market_metrics import MarketCollector
 from suanwang.service.templates import Templates
 from suanwang.service.twinruns import TwinRuns
 
@@ -115,6 +116,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             print(line, file=sys.stderr, flush=True)
         app.state.first_token = built.first_token
         app.state.plane = plane
+        if plane.market is not None:  # the market's series on /metrics, read from its store
+            plane.metrics.registry.register(MarketCollector(plane.market.store))
         app.state.templates = Templates(plane)  # kept as deployments are: in memory
         app.state.authenticator = Authenticator(plane.stores.principals, settings.token_cache_s)
         app.state.twin_runs = TwinRuns(settings.data_dir / TWIN_RUNS_DIR)
