@@ -91,6 +91,21 @@ def test_an_applied_intent_places_its_tasks_and_reads_back_in_its_tenant(api: Ap
     [applied] = detail["history"]
     assert applied["status"] == "met"
     assert "the fork predicted SLA met 1.00" in applied["reason"]
+    stored = detail["prediction"]  # stored with the intent, to set against what is measured
+    assert stored["sla_met_fraction"] == plan["prediction"]["sla_met_fraction"]
+    assert stored["cost"] == plan["prediction"]["cost"]
+    assert stored["nodes"] == [plan["prediction"]["per_task"][f"what-if-{i}"] for i in range(3)]
+    assert len(stored["sites"]) == 3
+    assert all(stored["sites"])
+    assert stored["horizon_s"] > 0
+    assert stored["forked_at_s"] <= intent["created_at_s"]
+    assert detail["assurance"] == {
+        "style": "service",
+        "measured": None,  # not assessed yet
+        "judged": 0,
+        "predicted": 1.0,
+    }
+    assert intent["prediction"] == stored
     assert api.call("admin", "GET", f"/v1/intents/{intent['id']}").status_code == 200
 
     other = api.call("bob", "GET", f"/v1/intents/{intent['id']}")

@@ -83,12 +83,16 @@ def test_the_example_is_dry_run_then_applied_listed_and_shown(alice: dict[str, s
     assert _narrow(out)
     assert "history" in out
     assert "ar-vr: users 20" in out
+    assert "predicted SLA met" in out  # the stored prediction, to set against the measured
+    assert "predicted sites" in out
     code, out, err = cli("intent", "show", intent_id, "-o", "json", **alice)
     assert code == 0, err
     shown = json.loads(out)
     assert [t["state"] for t in shown["tasks"]] == ["scheduled"] * 3
     assert all(t["id"] in cli("intent", "show", intent_id, **alice)[1] for t in shown["tasks"])
     assert shown["history"][0]["reason"].startswith("applied: 3 tasks submitted live")
+    assert shown["assurance"]["predicted"] == plan["prediction"]["sla_met_fraction"]
+    assert len(shown["prediction"]["sites"]) == 3
 
 
 def test_a_refused_intent_prints_its_conflicts_and_exits_3(

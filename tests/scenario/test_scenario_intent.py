@@ -123,3 +123,14 @@ def default_catalogue_text() -> str:
         .joinpath("catalogue.yaml")
         .read_text(encoding="utf-8")
     )
+
+
+def test_batch_jobs_are_one_request_per_job_due_by_the_deadline() -> None:
+    text = (
+        "version: 1\nname: reports\nneed: {kind: batch-analytics, jobs: 3}\n"
+        "coverage: {sites: [users]}\nquality: {deadline_s: 600}\n"
+    )
+    found = translate(read_intent(text))
+    assert len(found.specs) == 3  # no spares below 99.9 %
+    assert all(s.deadline_s == 600 and not s.long_running for s in found.specs)
+    assert found.specs[0].work_gflop == pytest.approx(20.0)

@@ -1,5 +1,7 @@
 """Intents on a live plane: refused with the conflicting constraints, predicted in a fork and
-placed live, and kept true: a lost site makes one at risk, repair restores it, all audited."""
+placed live with the prediction stored, and kept true: a lost site makes one at risk, repair
+restores it, all audited; a service's replicas that ended no longer serve, and a batch intent
+is judged on its ended jobs against the prediction."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from suanwang.service.intents import AssuranceConfig, IntentRefusedError, Intent
 from suanwang.storage import open_store
 
 ALICE = Principal("alice", "acme", frozenset({Role.CONSUMER}))
+AGENT = Principal("agent", "sites", frozenset({Role.AGENT}))
 BOB = Principal("bob", "globex", frozenset({Role.CONSUMER}))
 
 
@@ -118,6 +121,14 @@ def test_a_feasible_intent_is_predicted_in_a_fork_then_placed_live(plane: Contro
     assert placed == sorted(plan.prediction.per_task.values())  # where the fork said
     assert intents.get(record.id, "acme") == record
     assert intents.get(record.id, "globex") is None
+    stored = record.prediction  # the prediction is kept with the intent, to compare later
+    assert stored is not None
+    assert stored.sla_met_fraction == plan.prediction.sla_met_fraction
+    assert (stored.cost, stored.carbon_g) == (plan.prediction.cost, plan.prediction.carbon_g)
+    assert list(stored.nodes) == [plan.prediction.per_task[f"what-if-{i}"] for i in range(2)]
+    topology = plane.live.scenario.topology
+    assert list(stored.sites) == [topology.nodes[n].site_id for n in stored.nodes]
+    assert (stored.forked_at_s, stored.horizon_s) == (plane.clock.now_s(), 60)
     assert [a for a, _ in _actions(plane)] == ["intent.apply"]
     assert intents.assess() == []  # met, nothing to change
 
@@ -206,3 +217,72 @@ def test_a_region_only_intent_enters_at_the_regions_sites_or_is_refused_by_name(
     with pytest.raises(ValueError, match=r"coverage\.regions: no site of the live topology"):
         _intents(plane).apply(ALICE, doc, dry_run=True)
     assert plane.stores.tasks.list(None).tasks == ()
+
+
+def _run_to_completion(plane: ControlPlane, task_ids: tuple[str, ...], run_s: float) -> None:
+    """The agents start each of ``task_ids`` and report it finished ``run_s`` later."""
+    clock = plane.clock
+    assert isinstance(clock, ManualClock)
+    nodes = {}
+    for task_id in task_ids:
+        task = plane.stores.tasks.get(task_id)
+        assert task is not None
+        assert task.placement is not None
+        nodes[task_id] = task.placement.node_id
+    for node in set(nodes.values()):
+        assert {t.id for t in plane.pull(node, 100)} == {t for t, n in nodes.items() if n == node}
+    for task_id, node in nodes.items():
+        plane.report(AGENT, node, task_id, finished=False, ok=True, reason="").result(10)
+    clock.advance(run_s)
+    for task_id, node in nodes.items():
+        plane.report(AGENT, node, task_id, finished=True, ok=True, reason="ok").result(10)
+
+
+def test_service_replicas_that_ended_no_longer_serve_and_are_replaced(
+    plane: ControlPlane,
+) -> None:
+    intents = _intents(plane)
+    _, record = intents.apply(ALICE, vr())
+    assert record is not None
+    # Each replica's work is done in a millisecond: well within 20 ms, yet the service ended.
+    _run_to_completion(plane, record.task_ids, 0.001)
+    assert plane.clock.now_s() - record.created_at_s < 0.02
+
+    [changed] = intents.assess()
+
+    assert changed.status is IntentStatus.VIOLATED
+    assert "0 of 1 needed replicas serving" in changed.history[-1].reason
+    assert "against the predicted 1.000" in changed.history[-1].reason
+    assert set(changed.task_ids).isdisjoint(record.task_ids)  # both re-placed
+    measured = intents.measured(changed)
+    assert (measured.style, measured.measured, measured.predicted) == ("service", 0.0, 1.0)
+    assert [a for a, _ in _actions(plane)][-2:] == ["intent.violated", "intent.repair"]
+
+
+def test_a_batch_intent_is_judged_on_its_ended_jobs_against_the_prediction(
+    plane: ControlPlane,
+) -> None:
+    intents = _intents(plane)
+    doc = read_intent(
+        "version: 1\nname: reports\nneed: {kind: batch-analytics, jobs: 3}\n"
+        f"coverage: {{sites: [{USERS_SITE}]}}\nquality: {{deadline_s: 60}}\n"
+    )
+    _, record = intents.apply(ALICE, doc)
+    assert record is not None
+    assert record.prediction is not None
+    assert record.prediction.sla_met_fraction == 1.0
+    assert intents.measured(record).measured is None  # not assessed yet
+    _run_to_completion(plane, record.task_ids[:2], 30.0)
+    assert intents.assess() == []  # met: 2 of 2 ended jobs on time, one running
+    measured = intents.measured(record)
+    assert (measured.style, measured.measured, measured.judged) == ("request", 1.0, 2)
+
+    clock = plane.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(31.0)  # the third job is still unfinished past its deadline
+    [changed] = intents.assess()
+    assert changed.status is IntentStatus.VIOLATED
+    assert "2 of 3 requests ended in the window within their budget" in changed.history[-1].reason
+    # Completed jobs are done and kept; the third, never started within its grace, is re-placed.
+    assert changed.task_ids[:2] == record.task_ids[:2]
+    assert changed.task_ids[2] != record.task_ids[2]

@@ -1,10 +1,11 @@
-"""The intent store on every adapter: a record reads back whole, replaced whole, kept per tenant."""
+"""The intent store on every adapter: a record reads back whole (its prediction too), replaced
+whole, kept per tenant."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from suanwang.control.intents import IntentRecord, IntentStatus, StatusChange
+from suanwang.control.intents import IntentPrediction, IntentRecord, IntentStatus, StatusChange
 from suanwang.storage import open_store
 
 RECORD = IntentRecord(
@@ -17,6 +18,7 @@ RECORD = IntentRecord(
     IntentStatus.MET,
     (StatusChange(10.0, IntentStatus.MET, 1.0, "applied"),),
     10.0,
+    IntentPrediction(0.5, 1.25, 30.0, ("edge", ""), ("edge-1", ""), 9.5, 600.0),
 )
 
 
@@ -46,3 +48,13 @@ def test_reads_are_scoped_to_the_tenant(store_url: str) -> None:
         assert stores.intents.get("i-2", "acme") is None
         assert [r.id for r in stores.intents.list("acme")] == ["i-1"]
         assert [r.id for r in stores.intents.list()] == ["i-1", "i-2"]
+
+
+def test_a_record_without_a_prediction_reads_back_without_one(store_url: str) -> None:
+    with open_store(store_url) as stores:
+        assert stores.intents is not None
+        older = dataclasses.replace(RECORD, prediction=None)
+        stores.intents.save(older)
+        found = stores.intents.get("i-1")
+        assert found is not None
+        assert found.prediction is None

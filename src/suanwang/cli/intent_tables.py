@@ -96,8 +96,32 @@ def intents_table(intents: list[dict[str, Any]], wide: bool = False) -> Table:
     return whole_table(columns, rows)
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def assurance_table(intent: dict[str, Any]) -> Table:
+    """The SLA share measured over the window against the fork's stored prediction."""
+    assurance, predicted = intent["assurance"], intent.get("prediction")
+    how = {"service": "of the time serving", "request": "of ended requests within budget"}
+    measured = _share(assurance["measured"])
+    if assurance["measured"] is not None:
+        measured += f" {how.get(assurance['style'], '')} ({assurance['judged']:,} in window)"
+    rows = [["measured SLA met", measured], ["predicted SLA met", _share(assurance["predicted"])]]
+    if predicted is not None:
+        sites = ", ".join(s or "(not placed)" for s in predicted["sites"])
+        rows += [
+            ["predicted cost", f"{predicted['cost']:.4g}"],
+            ["predicted carbon", f"{predicted['carbon_g']:.4g} g"],
+            ["predicted sites", sites],
+            ["forked at", iso_time(predicted["forked_at_s"])],
+            ["fork run ahead", f"{predicted['horizon_s']:,.0f} s"],
+        ]
+    return whole_table([("assurance", "text"), ("", "text")], rows)
+
+
 def intent_table(intent: dict[str, Any], wide: bool = False) -> RenderableType:
-    """One intent: its summary, translation, tasks now, and its status history."""
+    """One intent: its summary, translation, measured against predicted, tasks, history."""
     need = intent["body"]["need"]
     quantity = ", ".join(f"{k} {v:g}" for k, v in need.items() if k != "kind")
     summary = whole_table(
@@ -123,4 +147,5 @@ def intent_table(intent: dict[str, Any], wide: bool = False) -> RenderableType:
         ],
         title="history",
     )
-    return Group(summary, derivation_table(intent["derivations"]), tasks, history)
+    derivations = derivation_table(intent["derivations"])
+    return Group(summary, derivations, assurance_table(intent), tasks, history)

@@ -6,10 +6,11 @@ error line naming file, line, field and value; exit 2), then the server translat
 for conflicts between its constraints on the live state, predicts it in a fork of the live plane
 and, unless ``--dry-run``, places its tasks live. A refused intent prints its conflicts and
 exits 3 (nothing placed), as ``task submit`` does for a rejected task. ``show`` prints an
-intent's status, its translation, its tasks now and its status history (the first entry holds
-the fork's prediction at apply time; later ones each assessment that changed the status, with
-its reason). Talks to a running server as ``suanwang task`` does (``--url``, ``--token``,
-``--ca-file``); tables fit 80 columns, ``-o json|yaml`` (``--json``) prints the data.
+intent's status, its translation, the SLA share measured over the window against the fork's
+prediction stored at apply time (with its cost, carbon and each replica's predicted site), its
+tasks now and its status history (each assessment that changed the status, with its reason).
+Talks to a running server as ``suanwang task`` does (``--url``, ``--token``, ``--ca-file``);
+tables fit 80 columns, ``-o json|yaml`` (``--json``) prints the data.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def show_intent(
     fmt: Output = None,
     as_json: AsJson = False,
 ) -> None:
-    """One intent: status, translation with its rules, tasks now, status history."""
+    """One intent: status, translation, measured against predicted SLA, tasks, history."""
     whole = resolve_intent_id(url, token, intent_id, ca_file=ca_file)
     intent = call(url, token, "GET", f"/v1/intents/{whole}", ca_file=ca_file)
     emit(intent, chosen(fmt, as_json), intent_table)

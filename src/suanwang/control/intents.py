@@ -3,7 +3,8 @@
 An intent record is written when it is applied and again at each change of its status or of its
 tasks (a repair replaces some); the audit entry of each step goes with the writer's next group
 commit. Stored as plain data (the intent as written, a JSON object), so that the record reads
-back whatever the catalogue became since.
+back whatever the catalogue became since. The fork's prediction at apply time is stored with
+it (``IntentPrediction``), so that what assurance then measures can be set against it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,29 @@ class StatusChange:
 
 
 @dataclass(frozen=True, slots=True)
+class IntentPrediction:
+    """What the fork of the live plane predicted for an intent when it was applied.
+
+    Attributes:
+        sla_met_fraction: Share of its replicas predicted to meet the SLA (0..1).
+        cost: Predicted sum of the replicas' placement costs, currency units.
+        carbon_g: Predicted carbon of those placements, grams CO2e.
+        sites: Site of each replica's predicted placement, in replica order ("" unplaced).
+        nodes: Node of each replica's predicted placement, in replica order ("" unplaced).
+        forked_at_s: Clock time of the fork, seconds since the epoch.
+        horizon_s: Seconds the fork ran ahead.
+    """
+
+    sla_met_fraction: float
+    cost: float
+    carbon_g: float
+    sites: tuple[str, ...]
+    nodes: tuple[str, ...]
+    forked_at_s: float
+    horizon_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class IntentRecord:
     """An applied intent.
 
@@ -54,6 +78,8 @@ class IntentRecord:
         status: Its present status.
         history: Every status change, oldest first.
         created_at_s: When it was applied.
+        prediction: The fork's prediction at apply time (None: stored before predictions
+            were kept).
     """
 
     id: str
@@ -65,6 +91,7 @@ class IntentRecord:
     status: IntentStatus
     history: tuple[StatusChange, ...]
     created_at_s: float
+    prediction: IntentPrediction | None = None
 
 
 @runtime_checkable

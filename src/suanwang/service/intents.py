@@ -6,11 +6,15 @@ cost and carbon in a twin forked from the live plane at that moment (``fork``), 
 in the same writer command as the check. ``apply`` refuses an intent with conflicts, or one the
 fork predicts not all placed, naming the constraints; otherwise it submits the intent's tasks to
 the live plane (one idempotency key per replica, so a retry submits nothing twice), stores the
-intent and audits it.
+intent with the fork's prediction (``IntentPrediction``: SLA share, cost, carbon, each
+replica's predicted site and node, the fork's time and horizon) and audits it.
 
 Assurance (``assess``, every ``interval_s`` on a thread of its own): each applied intent is
-sampled (``intent_window``); a change of status is stored with its reason and audited; an
-intent at risk or violated with replicas not serving is repaired: the replacements are first
+measured over its window by its style (``intent_window``: the share of time a service-style
+intent's replicas serve; the share of a request-style intent's ended requests within budget);
+a change of status is stored with its reason, the measured share against the predicted one,
+and audited (``measured`` answers both now); an intent at risk or violated with replicas not
+serving is repaired: the replacements are first
 run ahead in a fresh fork, and only when the fork places them all are the broken tasks
 cancelled and submitted again (``intent.repair``); otherwise the attempt is audited
 (``intent.repair-deferred``) and tried again after ``repair_backoff_s``. A restart starts each
@@ -28,7 +32,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from suanwang.control.intents import IntentRecord, IntentStatus, IntentStore, StatusChange
+from suanwang.control.intents import (
+    IntentPrediction,
+    IntentRecord,
+    IntentStatus,
+    IntentStore,
+    StatusChange,
+)
 from suanwang.control.stores import ConflictError, NotFoundError, Principal, Role, StoreError
 from suanwang.model import Task, TaskSpec, TaskState
 from suanwang.scenario.intent import IntentDoc, Translation, intent_from_data, translate
@@ -37,8 +47,15 @@ from suanwang.scheduling import resolve_profile
 from suanwang.service.fork import ForkPrediction, LiveFork, fork_network
 from suanwang.service.intent_check import CheckResult, Conflict, check_intent
 from suanwang.service.intent_ingress import with_ingress
-from suanwang.service.intent_window import Sample, SlaWindow
-from suanwang.service.metrics import sla_met
+from suanwang.service.intent_window import (
+    RequestWindow,
+    Sample,
+    SlaWindow,
+    Style,
+    serving,
+    style_of,
+)
+from suanwang.twin.forkrun import WHAT_IF_PREFIX
 
 if TYPE_CHECKING:
     from suanwang.service.plane import ControlPlane
@@ -73,6 +90,24 @@ class AssuranceConfig:
                 raise ValueError(f"{name} must be positive, got {value}")
 
 
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """An intent's SLA as assurance measures it now, against the fork's prediction.
+
+    Attributes:
+        style: ``service`` (share of time serving) or ``request`` (share of ended requests
+            within budget).
+        measured: The window's share (None before the first assessment since the start).
+        judged: Samples (service-style) or requests (request-style) in the window.
+        predicted: The fork's predicted share at apply time (None: not stored).
+    """
+
+    style: Style
+    measured: float | None
+    judged: int
+    predicted: float | None
+
+
 class IntentRefusedError(ValueError):
     """An intent whose constraints conflict, or that the fork predicts cannot be placed."""
 
@@ -91,12 +126,14 @@ class Plan:
         check: The conflicts and figures of the check on the live state.
         prediction: The fork's prediction (None when the check found conflicts).
         specs: The tasks checked and run ahead (all the replicas, or those a repair replaces).
+        forked_at_s: Clock time the live plane was forked (and checked) at.
     """
 
     translation: Translation
     check: CheckResult
     prediction: ForkPrediction | None
     specs: tuple[TaskSpec, ...]
+    forked_at_s: float = 0.0
 
     @property
     def refusals(self) -> tuple[Conflict, ...]:
@@ -123,7 +160,7 @@ class Intents:
     ) -> None:
         self.plane, self.store = plane, store
         self.config = config or AssuranceConfig()
-        self._windows: dict[str, SlaWindow] = {}
+        self._windows: dict[str, SlaWindow | RequestWindow] = {}
         self._repaired_at: dict[str, float] = {}
         self._lock = threading.Lock()  # one assessment or apply at a time
         self._stop = threading.Event()
@@ -172,7 +209,7 @@ class Intents:
         prediction = None
         if check.feasible:
             prediction = fork.run_ahead([*specs, *extra], self.config.horizon_s, tenant=tenant)
-        return Plan(translation, check, prediction, tuple(specs))
+        return Plan(translation, check, prediction, tuple(specs), fork.start_s)
 
     def apply(
         self, who: Principal, doc: IntentDoc, *, dry_run: bool = False, intent_id: str | None = None
@@ -203,6 +240,7 @@ class Intents:
                 f"{predicted.sla_met_fraction:.2f}, cost {predicted.cost:.4g}, "
                 f"carbon {predicted.carbon_g:.4g} g"
             )
+            stored = self._prediction(plan, len(task_ids))
             record = IntentRecord(
                 intent_id,
                 who.tenant,
@@ -213,10 +251,28 @@ class Intents:
                 IntentStatus.MET,
                 (StatusChange(now_s, IntentStatus.MET, 1.0, reason),),
                 now_s,
+                stored,
             )
             self.store.save(record)
             self.plane.record(who, "intent.apply", f"intent:{intent_id}", reason).result(_WAIT_S)
         return plan, record
+
+    def _prediction(self, plan: Plan, replicas: int) -> IntentPrediction:
+        """The fork's prediction of ``plan`` as stored with the intent."""
+        predicted = plan.prediction
+        assert predicted is not None  # no refusal: the fork ran
+        nodes = tuple(predicted.per_task.get(f"{WHAT_IF_PREFIX}{i}", "") for i in range(replicas))
+        topology = self.plane.live.scenario.topology
+        sites = tuple(topology.nodes[n].site_id if n in topology.nodes else "" for n in nodes)
+        return IntentPrediction(
+            predicted.sla_met_fraction,
+            predicted.cost,
+            predicted.carbon_g,
+            sites,
+            nodes,
+            plan.forked_at_s,
+            predicted.horizon_s,
+        )
 
     def _submit(
         self, who: Principal, intent_id: str, round_: str, specs: Sequence[TaskSpec]
@@ -278,43 +334,66 @@ class Intents:
 
         return plane.call(on_writer).result(_WAIT_S)
 
-    def _serving(self, task: Task | None, node_up: bool, target_ms: float | None) -> bool:
-        if task is None:
-            return False
-        if task.state is TaskState.COMPLETED:
-            return sla_met(task)
-        if not node_up or task.placement is None:
-            return False
-        if target_ms is not None and task.placement.estimate.total_ms > target_ms:
-            return False
-        if task.state is TaskState.RUNNING:
-            return True
-        placed_for_s = self.plane.clock.now_s() - task.history[-1].at_s
-        return task.state is TaskState.SCHEDULED and placed_for_s <= self.config.start_grace_s
-
     def _assess_one(
         self, record: IntentRecord, tasks: dict[str, tuple[Task | None, bool]]
     ) -> IntentRecord:
         translation = self._translate(self.parse(record.body, f"intent:{record.id}"))
-        target_ms = translation.latency_target_ms
-        broken = [
-            i
-            for i, task_id in enumerate(record.task_ids)
-            if not self._serving(*tasks[task_id], target_ms)
+        target_ms, now_s = translation.latency_target_ms, self.plane.clock.now_s()
+        grace_s = self.config.start_grace_s
+        serves = [
+            serving(*tasks[task_id], target_ms, now_s, grace_s) for task_id in record.task_ids
         ]
-        now_s = self.plane.clock.now_s()
-        window = self._windows.setdefault(
-            record.id, SlaWindow(self.config.window_s, translation.availability)
-        )
-        replicas = len(record.task_ids)
-        window.add(Sample(now_s, replicas - len(broken), replicas, translation.needed))
+        window = self._window(record.id, translation)
+        if isinstance(window, RequestWindow):
+            window.begin(now_s)
+            for task_id, serves_now in zip(record.task_ids, serves, strict=True):
+                window.observe(tasks[task_id][0], serves_now, now_s)
+            # A request that completed is done, not broken; one that failed is run again.
+            done = [_completed(tasks[t][0]) for t in record.task_ids]
+            broken = [i for i, ok in enumerate(serves) if not ok and not done[i]]
+        else:
+            broken = [i for i, ok in enumerate(serves) if not ok]
+            replicas = len(record.task_ids)
+            window.add(Sample(now_s, replicas - len(broken), replicas, translation.needed))
         status, reason = window.status()
+        if record.prediction is not None:
+            reason += (
+                f" (measured {window.availability:.3f} against the predicted "
+                f"{record.prediction.sla_met_fraction:.3f})"
+            )
         updated = record
         if status is not record.status:
             updated = self._set_status(record, status, window.availability, reason)
         if broken and status is not IntentStatus.MET:
             updated = self._repair(updated, translation, broken, tasks)
         return updated
+
+    def _window(self, intent_id: str, translation: Translation) -> SlaWindow | RequestWindow:
+        """The intent's window, made for its style at its first assessment since the start."""
+        window = self._windows.get(intent_id)
+        if window is None:
+            window_s, target = self.config.window_s, translation.availability
+            if style_of(translation.specs) == "request":
+                window = RequestWindow(window_s, target)
+            else:
+                window = SlaWindow(window_s, target)
+            self._windows[intent_id] = window
+        return window
+
+    def measured(self, record: IntentRecord) -> Measured:
+        """``record``'s SLA measured over its window now, against its prediction."""
+        predicted = None if record.prediction is None else record.prediction.sla_met_fraction
+        # Without the lock: a read must not wait for a repair's fork; a dict read is atomic.
+        window = self._windows.get(record.id)
+        if isinstance(window, RequestWindow):
+            return Measured("request", window.availability, window.judged, predicted)
+        if window is not None:
+            return Measured("service", window.availability, len(window.samples), predicted)
+        try:
+            style = style_of(self._translate(self.parse(record.body)).specs)
+        except ValueError:  # the catalogue no longer holds its need
+            style = "service"
+        return Measured(style, None, 0, predicted)
 
     def _set_status(
         self, record: IntentRecord, status: IntentStatus, availability: float, reason: str
@@ -417,6 +496,10 @@ class Intents:
     def list(self, scope: str | None) -> list[IntentRecord]:
         """Every intent (of tenant ``scope`` when given), oldest first."""
         return self.store.list(scope)
+
+
+def _completed(task: Task | None) -> bool:
+    return task is not None and task.state is TaskState.COMPLETED
 
 
 def _system(tenant: str) -> Principal:

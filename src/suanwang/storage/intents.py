@@ -1,7 +1,7 @@
 """Applied intents: the ``IntentStore`` adapters, in memory and in SQL (table ``intents``).
 
-A record is stored whole (its history and task ids as JSON columns): it is small, written at
-each change of status or tasks, and always read whole.
+A record is stored whole (its history, task ids and the fork's prediction as JSON columns):
+it is small, written at each change of status or tasks, and always read whole.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import JSON, Engine, Float, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from suanwang.control.intents import IntentRecord, IntentStatus, StatusChange
+from suanwang.control.intents import IntentPrediction, IntentRecord, IntentStatus, StatusChange
 from suanwang.storage.sql import _reachable
 from suanwang.storage.tables import ID_CHARS, Base
 
 
 class IntentRow(Base):
-    """One applied intent (migration 0007)."""
+    """One applied intent (migration 0007; ``prediction`` migration 0008)."""
 
     __tablename__ = "intents"
 
@@ -33,6 +33,7 @@ class IntentRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at_s: Mapped[float] = mapped_column(Float, index=True)
+    prediction: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 def _history(record: IntentRecord) -> list[dict[str, Any]]:
@@ -45,6 +46,34 @@ def _history(record: IntentRecord) -> list[dict[str, Any]]:
         }
         for c in record.history
     ]
+
+
+def _prediction(predicted: IntentPrediction | None) -> dict[str, Any] | None:
+    if predicted is None:
+        return None
+    return {
+        "sla_met_fraction": predicted.sla_met_fraction,
+        "cost": predicted.cost,
+        "carbon_g": predicted.carbon_g,
+        "sites": list(predicted.sites),
+        "nodes": list(predicted.nodes),
+        "forked_at_s": predicted.forked_at_s,
+        "horizon_s": predicted.horizon_s,
+    }
+
+
+def _predicted(data: dict[str, Any] | None) -> IntentPrediction | None:
+    if data is None:
+        return None
+    return IntentPrediction(
+        float(data["sla_met_fraction"]),
+        float(data["cost"]),
+        float(data["carbon_g"]),
+        tuple(data["sites"]),
+        tuple(data["nodes"]),
+        float(data["forked_at_s"]),
+        float(data["horizon_s"]),
+    )
 
 
 def _record(row: IntentRow) -> IntentRecord:
@@ -61,6 +90,7 @@ def _record(row: IntentRow) -> IntentRecord:
             for c in row.history
         ),
         row.created_at_s,
+        _predicted(row.prediction),
     )
 
 
@@ -115,6 +145,7 @@ class SqlIntentStore:
                     status=record.status.value,
                     history=_history(record),
                     created_at_s=record.created_at_s,
+                    prediction=_prediction(record.prediction),
                 )
             )
 

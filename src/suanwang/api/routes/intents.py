@@ -3,7 +3,9 @@
 The body is one intent as its file writes it (``suanwang intent apply -f``), as JSON. The answer
 holds the derivation (each derived figure with its rule), what the live network offers (the
 check's figures), the conflicts found and the fork's prediction; applied (201), also the stored
-intent with its id, status and tasks; a dry run (200) places and stores nothing. A bad intent is
+intent with its id, status, tasks and the prediction stored with it; a dry run (200) places and
+stores nothing. A read also answers ``assurance``: the SLA share measured over the window
+against the predicted one. A bad intent is
 a 422 naming ``field`` and ``value``; a refused one a 422 whose ``conflicts`` name the
 constraints in conflict (nothing is placed; audited ``intent.refused`` unless a dry run). Reads
 and withdrawals are scoped to the principal's tenant (admins see all; another tenant's intent
@@ -22,7 +24,7 @@ from suanwang.api.access import audit_read
 from suanwang.api.auth import PEOPLE, SUBMITTERS, allow, tenant_scope
 from suanwang.api.deps import IdPath, PlaneDep
 from suanwang.api.problems import ApiError
-from suanwang.control.intents import IntentRecord
+from suanwang.control.intents import IntentPrediction, IntentRecord
 from suanwang.control.stores import NotFoundError, Principal
 from suanwang.scenario import ScenarioError, format_path
 from suanwang.scenario.intent import Derivation, translate
@@ -76,6 +78,47 @@ class PredictionOut(BaseModel):
     horizon_s: float
 
 
+class StoredPredictionOut(BaseModel):
+    """The fork's prediction stored with the intent when it was applied."""
+
+    sla_met_fraction: float
+    cost: float
+    carbon_g: float
+    sites: list[str]
+    nodes: list[str]
+    forked_at_s: float
+    horizon_s: float
+
+    @classmethod
+    def of(cls, predicted: IntentPrediction | None) -> StoredPredictionOut | None:
+        """From the stored prediction (None: none stored)."""
+        if predicted is None:
+            return None
+        return cls(
+            sla_met_fraction=predicted.sla_met_fraction,
+            cost=predicted.cost,
+            carbon_g=predicted.carbon_g,
+            sites=list(predicted.sites),
+            nodes=list(predicted.nodes),
+            forked_at_s=predicted.forked_at_s,
+            horizon_s=predicted.horizon_s,
+        )
+
+
+class AssuranceOut(BaseModel):
+    """The SLA share assurance measures over the window now, against the predicted one.
+
+    ``style``: ``service`` (share of time the replicas serve) or ``request`` (share of the
+    ended requests within budget); ``measured`` is null before the first assessment since the
+    server started; ``judged``: samples or requests in the window.
+    """
+
+    style: str
+    measured: float | None
+    judged: int
+    predicted: float | None
+
+
 class StatusChangeOut(BaseModel):
     """One step of an intent's status history."""
 
@@ -97,6 +140,7 @@ class IntentOut(BaseModel):
     created_at_s: float
     body: dict[str, Any]
     history: list[StatusChangeOut]
+    prediction: StoredPredictionOut | None = None
 
     @classmethod
     def of(cls, record: IntentRecord) -> IntentOut:
@@ -119,6 +163,7 @@ class IntentOut(BaseModel):
                 )
                 for c in record.history
             ],
+            prediction=StoredPredictionOut.of(record.prediction),
         )
 
 
@@ -135,6 +180,7 @@ class IntentDetailOut(IntentOut):
 
     derivations: list[DerivationOut]
     tasks: list[IntentTaskOut]
+    assurance: AssuranceOut
 
 
 class PlanOut(BaseModel):
@@ -212,8 +258,17 @@ def _detail(plane: ControlPlane, intents: Intents, record: IntentRecord) -> Inte
         node = None if task is None or task.placement is None else task.placement.node_id
         state = "unknown" if task is None else task.state.value
         tasks.append(IntentTaskOut(id=task_id, state=state, node_id=node))
-    out = IntentOut.of(record)
-    return IntentDetailOut(**out.model_dump(), derivations=_derivations(derivations), tasks=tasks)
+    out = IntentOut.of(record).model_dump()
+    measured = intents.measured(record)
+    assurance = AssuranceOut(
+        style=measured.style,
+        measured=measured.measured,
+        judged=measured.judged,
+        predicted=measured.predicted,
+    )
+    return IntentDetailOut(
+        **out, derivations=_derivations(derivations), tasks=tasks, assurance=assurance
+    )
 
 
 @router.post("/v1/intents", operation_id="applyIntent", status_code=201)
