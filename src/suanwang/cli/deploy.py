@@ -23,7 +23,8 @@ from rich.text import Text
 from suanwang.cli.client import call
 from suanwang.cli.code import code_fields
 from suanwang.cli.common import fail
-from suanwang.cli.output import AsJson, Kind, Output, chosen, emit, emit_list, whole_table
+from suanwang.cli.crud import add_delete, add_list, add_show
+from suanwang.cli.output import AsJson, Kind, Output, chosen, emit, whole_table
 from suanwang.cli.tasks import DEFAULT_URL, CaFile, Token, Url
 
 deploy_app = typer.Typer(
@@ -155,50 +156,23 @@ def create_deployment(
     emit(made, chosen(fmt, as_json), deployment_view)
 
 
-@deploy_app.command("list")
-def list_deployments(
-    *,
-    url: Url = DEFAULT_URL,
-    token: Token = "",
-    ca_file: CaFile = None,
-    fmt: Output = None,
-    as_json: AsJson = False,
-) -> None:
-    """Your tenant's deployments (every tenant's for an admin) with their replica counts."""
-    found = call(url, token, "GET", "/v1/deployments", ca_file=ca_file)
-    emit_list(found, chosen(fmt, as_json), deployments_table, "deployments")
-
-
-@deploy_app.command("show")
-def show_deployment(
-    name: Name,
-    *,
-    url: Url = DEFAULT_URL,
-    token: Token = "",
-    ca_file: CaFile = None,
-    fmt: Output = None,
-    as_json: AsJson = False,
-) -> None:
-    """One deployment: its replicas with node and site, the last scaling decision, its events."""
-    found = call(url, token, "GET", f"/v1/deployments/{name}", ca_file=ca_file)
-    emit(found, chosen(fmt, as_json), deployment_view)
-
-
-@deploy_app.command("delete")
-def delete_deployment(
-    name: Name,
-    *,
-    url: Url = DEFAULT_URL,
-    token: Token = "",
-    ca_file: CaFile = None,
-    fmt: Output = None,
-    as_json: AsJson = False,
-) -> None:
-    """Remove a deployment and cancel its replicas."""
-    gone = call(url, token, "DELETE", f"/v1/deployments/{name}", ca_file=ca_file)
-    columns: list[tuple[str, Kind]] = [("deleted", "id"), ("replicas cancelled", "number")]
-    emit(
-        {"name": name, **gone},
-        chosen(fmt, as_json),
-        lambda doc, _: whole_table(columns, [[doc["name"], str(doc["cancelled"])]]),
-    )
+add_list(
+    deploy_app,
+    "/v1/deployments",
+    deployments_table,
+    "deployments",
+    "Your tenant's deployments (every tenant's for an admin) with their replica counts.",
+)
+add_show(
+    deploy_app,
+    "/v1/deployments",
+    Name,
+    deployment_view,
+    "One deployment: its replicas with node and site, the last scaling decision, its events.",
+)
+add_delete(
+    deploy_app,
+    "/v1/deployments",
+    Name,
+    "Remove a deployment and cancel its replicas.",
+)

@@ -15,7 +15,8 @@ import typer
 from rich.table import Table
 
 from suanwang.cli.client import call
-from suanwang.cli.output import AsJson, Kind, Output, chosen, emit, emit_list, whole_table
+from suanwang.cli.crud import add_list, add_show
+from suanwang.cli.output import AsJson, Kind, Output, chosen, emit, whole_table
 from suanwang.cli.registration import RecordFile, change_table, read_record
 from suanwang.cli.tasks import DEFAULT_URL, CaFile, Token, Url
 
@@ -59,33 +60,20 @@ def instances_table(service: dict[str, Any], wide: bool = False) -> Table:
     return whole_table(columns, rows)
 
 
-@services_app.command("list")
-def list_services(
-    *,
-    url: Url = DEFAULT_URL,
-    token: Token = "",
-    ca_file: CaFile = None,
-    fmt: Output = None,
-    as_json: AsJson = False,
-) -> None:
-    """Every service of the live catalogue with its instance count and how many are up."""
-    services = call(url, token, "GET", "/v1/services", ca_file=ca_file)
-    emit_list(services, chosen(fmt, as_json), services_table, "services")
-
-
-@services_app.command("show")
-def show_service(
-    service_id: ServiceId,
-    *,
-    url: Url = DEFAULT_URL,
-    token: Token = "",
-    ca_file: CaFile = None,
-    fmt: Output = None,
-    as_json: AsJson = False,
-) -> None:
-    """One service's instances: CSCI-ID, node and the node's state."""
-    service = call(url, token, "GET", f"/v1/services/{service_id}", ca_file=ca_file)
-    emit(service, chosen(fmt, as_json), instances_table)
+add_list(
+    services_app,
+    "/v1/services",
+    services_table,
+    "services",
+    "Every service of the live catalogue with its instance count and how many are up.",
+)
+add_show(
+    services_app,
+    "/v1/services",
+    ServiceId,
+    instances_table,
+    "One service's instances: CSCI-ID, node and the node's state.",
+)
 
 
 @services_app.command("register")

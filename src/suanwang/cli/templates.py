@@ -26,7 +26,8 @@ from rich.text import Text
 
 from suanwang.cli.client import call
 from suanwang.cli.common import fail
-from suanwang.cli.output import AsJson, Kind, Output, chosen, emit, emit_list, whole_table
+from suanwang.cli.crud import add_delete, add_list, add_show
+from suanwang.cli.output import AsJson, Kind, Output, chosen, emit, whole_table
 from suanwang.cli.tasks import DEFAULT_URL, CaFile, Token, Url
 
 template_app = typer.Typer(
@@ -152,50 +153,23 @@ def apply_template(
     emit(done, chosen(fmt, as_json), applied_view)
 
 
-@template_app.command("list")
-def list_templates(
-    *,
-    url: Url = DEFAULT_URL,
-    token: Token = "",
-    ca_file: CaFile = None,
-    fmt: Output = None,
-    as_json: AsJson = False,
-) -> None:
-    """Your tenant's templates (every tenant's for an admin) with their replicas."""
-    found = call(url, token, "GET", "/v1/templates", ca_file=ca_file)
-    emit_list(found, chosen(fmt, as_json), templates_table, "templates")
-
-
-@template_app.command("show")
-def show_template(
-    name: Name,
-    *,
-    url: Url = DEFAULT_URL,
-    token: Token = "",
-    ca_file: CaFile = None,
-    fmt: Output = None,
-    as_json: AsJson = False,
-) -> None:
-    """One template: each component's replicas ready against desired, waiting, unhealthy."""
-    found = call(url, token, "GET", f"/v1/templates/{name}", ca_file=ca_file)
-    emit(found, chosen(fmt, as_json), template_view)
-
-
-@template_app.command("delete")
-def delete_template(
-    name: Name,
-    *,
-    url: Url = DEFAULT_URL,
-    token: Token = "",
-    ca_file: CaFile = None,
-    fmt: Output = None,
-    as_json: AsJson = False,
-) -> None:
-    """Delete a template: every deployment of it, cancelling their replicas."""
-    gone = call(url, token, "DELETE", f"/v1/templates/{name}", ca_file=ca_file)
-    columns: list[tuple[str, Kind]] = [("deleted", "id"), ("replicas cancelled", "number")]
-    emit(
-        {"name": name, **gone},
-        chosen(fmt, as_json),
-        lambda doc, _: whole_table(columns, [[doc["name"], str(doc["cancelled"])]]),
-    )
+add_list(
+    template_app,
+    "/v1/templates",
+    templates_table,
+    "templates",
+    "Your tenant's templates (every tenant's for an admin) with their replicas.",
+)
+add_show(
+    template_app,
+    "/v1/templates",
+    Name,
+    template_view,
+    "One template: each component's replicas ready against desired, waiting, unhealthy.",
+)
+add_delete(
+    template_app,
+    "/v1/templates",
+    Name,
+    "Delete a template: every deployment of it, cancelling their replicas.",
+)
