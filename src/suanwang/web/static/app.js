@@ -7,6 +7,7 @@ import { ApiError, get, getIfChanged, saveToken, savedToken, call } from "./api.
 import { Liveness, unanswered } from "./liveness.js";
 import { loadColour, nodeLoads, siteLoads } from "./load.js";
 import { NetworkMap } from "./map.js";
+import { MarketPanel } from "./market.js";
 import { SeriesPanel } from "./series.js";
 import { initSubmit } from "./submit.js";
 import { TaskList } from "./tasks.js";
@@ -41,6 +42,7 @@ function openSite(siteId) {
 const map = new NetworkMap($("#map"), openSite);
 const tasks = new TaskList(state, map);
 const series = new SeriesPanel($("#series-charts"));
+const market = new MarketPanel();
 // The legend's scale in the very colours the map uses.
 for (const swatch of document.querySelectorAll("#scale .swatch")) {
   swatch.style.background = loadColour(Number(swatch.dataset.share));
@@ -183,6 +185,7 @@ async function refresh() {
       if (!$("#tab-nodes").hidden) showNodes(state);
     }
     if (!$("#tab-series").hidden) await series.refresh();
+    if (!$("#tab-market").hidden) await market.refresh();
     await showTwin(state);
     liveness.answered();
   } catch (error) {
@@ -214,6 +217,7 @@ for (const button of document.querySelectorAll("#tabs button")) {
     openTab(button.dataset.tab);
     if (button.dataset.tab === "nodes") showNodes(state);
     if (button.dataset.tab === "series") series.refresh().catch(() => {}); // the poll retries
+    if (button.dataset.tab === "market") market.refresh().catch(() => {}); // the poll retries
   });
 }
 // Texts that scripts wrote: drawn again in the language just chosen.
