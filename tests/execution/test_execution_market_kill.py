@@ -4,8 +4,9 @@ Rounds of tasks are submitted and the server is SIGKILLed at a random point whil
 run and report them, then started again on the same database and port; one agent is SIGKILLed
 and started again too. Once every task is final:
 
-- each finished run's usage is stored exactly once: one ``tasks`` event per task, and under
-  each task exactly the keys (and figures) ``run_usage`` gives for its final run;
+- every run's usage is stored exactly once: under each task exactly the keys (and figures)
+  ``runs_of`` and ``usage_of`` give for its runs, the final one and each one a restart or the
+  killed agent's lost node cut short, one ``tasks`` event per run;
 - sending every stored event again (a replay) stores nothing and changes no invoice.
 """
 
@@ -24,7 +25,7 @@ from restart_support import RestartingNet
 from suanwang.bootstrap.settings import Settings
 from suanwang.cli.localnet import THREE_SITES_NODES, USERS_SITE, write_three_sites
 from suanwang.market import Dimension, Ingest, Invoice, UsageEvent, builtin_plan, rate
-from suanwang.market.metering import run_usage
+from suanwang.market.metering import run_usage, runs_of, usage_of
 from suanwang.model import Task, TaskState
 from suanwang.storage import Stores, open_store
 from suanwang.storage.market import SqlMarketStore
@@ -128,7 +129,7 @@ def test_sigkill_while_usage_flows_loses_and_doubles_nothing(net: RestartingNet)
 
 
 def _check_exactly_once(stores: Stores, ids: list[str]) -> None:
-    """Every final task with a run has its final run's usage stored, each key once."""
+    """Every run of every task has its usage stored, each key once, and nothing else is."""
     # THREE_SITES names no owners: every node is the operator's (``Node.owner``'s default).
     tasks: list[Task] = []
     for task_id in ids:
@@ -138,15 +139,20 @@ def _check_exactly_once(stores: Stores, ids: list[str]) -> None:
     ran = [t for t in tasks if t.state in (TaskState.COMPLETED, TaskState.FAILED)]
     assert ran, [t.state for t in tasks]
     store = SqlMarketStore(stores.engine, PERIOD_S, Decimal("0.05"))  # type: ignore[arg-type]
-    periods = {int(t.history[-1].at_s // PERIOD_S) for t in ran}
+    periods = {int(t.history[-1].at_s // PERIOD_S) for t in tasks}
     by_task: dict[str, list[UsageEvent]] = {}
     for period in sorted(periods | {p + 1 for p in periods}):
         for event in store.usage_events(period):
             by_task.setdefault(event.run_id.split("@")[0], []).append(event)
-    for task in ran:
-        assert task.placement is not None
-        expected = run_usage(task, "operator")
+    cut_short = 0
+    for task in tasks:
+        runs = runs_of(task)
+        expected = [e for run in runs for e in usage_of(task, run, "operator")]
         got = by_task.get(task.id, [])
-        assert [e.dimension for e in got].count(Dimension.TASKS) == 1, (task.id, got)
+        assert [e.dimension for e in got].count(Dimension.TASKS) == len(runs), (task.id, got)
         assert sorted(got, key=lambda e: e.key) == sorted(expected, key=lambda e: e.key), task.id
-    assert set(by_task) <= {t.id for t in ran}  # nothing metered for a task without a run
+        if task in ran:
+            assert run_usage(task, "operator"), task.id  # its final run is among them
+        cut_short += sum(run.step != len(task.history) - 1 for run in runs)
+    assert set(by_task) <= {t.id for t in tasks}
+    print(f"runs cut short by a restart or a lost node, each billed once: {cut_short}")

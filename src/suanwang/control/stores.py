@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from suanwang.model import IllegalTransitionError, Task, TaskState
+from suanwang.model import IllegalTransitionError, Placement, Task, TaskState, Transition
 
 if TYPE_CHECKING:
     from suanwang.control.changes import TopologyChangeStore
@@ -112,9 +112,22 @@ def check_update(stored: Task, new: Task) -> None:
                 f"task {new.id!r}: a step leaves {step.from_state} but the task is in "
                 f"{replayed.state}"
             )
-        replayed = replayed.transition(step.to_state, step.at_s, step.reason, new.placement)
+        replayed = replayed.transition(step.to_state, step.at_s, step.reason, _placed(new, step))
     if replayed != new:
         raise IllegalTransitionError(f"task {new.id!r}: the placement does not follow its history")
+
+
+def _placed(new: Task, step: Transition) -> Placement | None:
+    """The placement to replay ``step`` of ``new`` with: None unless the step begins a run.
+
+    Only the task's last placement is stored; a run begun and lost within one update is
+    replayed on a stand-in placement of the node its step names.
+    """
+    if step.node_id is None:
+        return None
+    if new.placement is not None and new.placement.node_id == step.node_id:
+        return new.placement
+    return Placement(new.id, step.node_id, (step.node_id,))
 
 
 @runtime_checkable

@@ -212,12 +212,16 @@ class Transition:
         to_state: State entered.
         at_s: Time of the step in seconds (wall-clock epoch live, simulated time in the twin).
         reason: Why, in words a person can act on.
+        node_id: The node a run begins on with this step: set where the task is placed
+            (into SCHEDULED) or moves (RUNNING -> RUNNING to a new placement), else None.
+            Metering reads every run's node from it (``market.metering``).
     """
 
     from_state: TaskState | None
     to_state: TaskState
     at_s: float
     reason: str
+    node_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,16 +290,19 @@ class Task:
             )
         if not reason:
             raise IllegalTransitionError(f"task {self.id!r}: a transition needs a reason")
+        node_id: str | None = None  # set where a run begins on a node with this step
         if to_state is TaskState.SCHEDULED:
             if placement is None:
                 raise IllegalTransitionError(f"task {self.id!r}: SCHEDULED needs a placement")
             new_placement: Placement | None = placement
+            node_id = placement.node_id
         elif to_state is TaskState.PENDING:
             new_placement = None
         elif to_state is current is TaskState.RUNNING and placement is not None:
             new_placement = placement
+            node_id = placement.node_id
         else:
             new_placement = self.placement
-        step = Transition(current, to_state, at_s, reason)
+        step = Transition(current, to_state, at_s, reason, node_id)
         # Built directly: dataclasses.replace costs ~10 µs, and every task makes several steps.
         return Task(self.id, self.spec, self.tenant, (*self.history, step), new_placement)

@@ -2,17 +2,19 @@
 
 Providers list offers of the nodes their tenant owns; consumers buy leases at posted prices
 (``MarketStore.buy``); every lease change copies the active leases into the scheduler's
-``ClusterState.leases``, so the next placement already honours them. Tasks that reach a final
-state are metered after their commit (``market.metering.run_usage``), the provider being the
-node's owner; events that could not be stored stay pending and go with the next commit (their
-keys make the retry harmless). Closing a period settles every active lease for it (a lease
-whose funds run out ends with the reason ``funds exhausted`` instead of running for free) and
-closes the period's usage; a tenant's bill is its usage invoice under the price plan plus its
-leases' settlements.
+``ClusterState.leases``, so the next placement already honours them. Every run is metered
+after the commit that ends it (``note_runs``: ``market.metering.runs_of``): the run a task's
+final state ends, and each run cut short before it (its node lost, a move, a restart of the
+server that re-queued it), the provider being the owner of the node the run held; events that
+could not be stored stay pending and go with the next commit (their keys make the retry
+harmless). Closing a period settles every active lease for it (a lease whose funds run out
+ends with the reason ``funds exhausted`` instead of running for free) and closes the period's
+usage; a tenant's bill is its usage invoice under the price plan plus its leases' settlements.
 
 Pending events live in memory until their flush, so a crash between a run's commit and the
 flush would lose them: at start the plane calls ``recover``, which meters again every run that
-ended in an open period (the keys make the runs already metered duplicates).
+ended in the last period's time, of final and active tasks alike (the keys make the runs
+already metered duplicates).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from suanwang.market import (
     Want,
     rate,
 )
-from suanwang.market.metering import run_usage
+from suanwang.market.metering import runs_of, usage_of
 from suanwang.market.money import ZERO
 from suanwang.market.store import LeaseRecord, ListedOffer, MarketNotFoundError, MarketStore
 from suanwang.model import Task, TaskState
@@ -146,15 +148,34 @@ class Market:
         """Rate usage with ``plan`` from now on (invoices are computed when asked for)."""
         self.plan = plan
 
-    def _usage_of(self, task: Task) -> list[UsageEvent]:
-        node = task.placement.node_id if task.placement is not None else None
-        if node is None:
-            return []
-        return run_usage(task, self._owners().get(node, "operator"))
+    def _usage_of(
+        self, task: Task, since_step: int = 0, since_s: float | None = None
+    ) -> list[UsageEvent]:
+        """Usage of ``task``'s runs ended at step ``since_step`` or later (and ``since_s``).
 
-    def note_final(self, task: Task) -> None:
-        """A task's final state is committed: queue its run's usage (flushed by ``flush``)."""
-        events = self._usage_of(task)
+        A run whose node is not known (a history stored before nodes were recorded) is skipped.
+        """
+        runs = [
+            run
+            for run in runs_of(task)
+            if run.step >= since_step and (since_s is None or run.ended_s >= since_s)
+        ]
+        if not runs:
+            return []
+        owners = self._owners()
+        return [
+            event
+            for run in runs
+            if run.node_id is not None
+            for event in usage_of(task, run, owners.get(run.node_id, "operator"))
+        ]
+
+    def note_runs(self, task: Task, stored_steps: int) -> None:
+        """``task`` is committed over a record of ``stored_steps`` steps: meter what they ended.
+
+        The usage of the runs its new steps ended is queued, and stored by ``flush``.
+        """
+        events = self._usage_of(task, since_step=stored_steps)
         if events:
             with self._lock:
                 self._pending.extend(events)
@@ -166,21 +187,24 @@ class Market:
         the first open period when its own period was closed meanwhile); a run already metered
         brings duplicates that change nothing, and an event whose key is stored with other
         figures (its node changed owner since) is skipped with a warning. It looks at runs
-        that ended at most one period ago (what a crash loses ended just before it); final
-        tasks are read newest submitted first, down to those submitted a period before that:
-        a run longer than a period is not looked for.
+        that ended at most one period ago (what a crash loses ended just before it): those of
+        every active task, and of final tasks read newest submitted first, down to those
+        submitted a period before that: a run of a final task longer than a period is not
+        looked for.
         """
         period_s = self.store.period_s
         since_s = self._clock.now_s() - period_s
         floor_s = since_s - period_s
         events: list[UsageEvent] = []
-        for state in (TaskState.COMPLETED, TaskState.FAILED):
+        for active in tasks.non_terminal():
+            events.extend(self._usage_of(active, since_s=since_s))
+        for state in (TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED):
             cursor: str | None = None
             for _ in range(RECOVER_MAX_PAGES):
                 page = tasks.list(state=state, limit=RECOVER_PAGE, cursor=cursor, newest_first=True)
                 for task in page.tasks:
                     if task.history and task.history[-1].at_s >= since_s:
-                        events.extend(self._usage_of(task))
+                        events.extend(self._usage_of(task, since_s=since_s))
                 if page.next_cursor is None or not page.tasks:
                     break
                 if page.tasks[-1].submitted_at_s < floor_s:

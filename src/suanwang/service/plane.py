@@ -152,7 +152,7 @@ class ControlPlane:
             )
         )
         if self.market is not None:
-            self._recorder.on_final = self.market.note_final
+            self._recorder.on_commit = self.market.note_runs
         self.live = self._build(scenario)
         self._worker = Worker(
             self.live.controller,

@@ -46,7 +46,8 @@ class Recorder:
         persisted: Every active task as last committed (what its next update is checked
             against); final tasks leave it once committed.
         new: Ids of tasks created since the last commit, with their idempotency keys.
-        on_final: Called with each task whose final state was just committed (metering).
+        on_commit: Called with each task just committed and the steps of the record it
+            replaced (0 for a new task): what its new steps ended is metered from there.
     """
 
     def __init__(self, metrics: PlaneMetrics) -> None:
@@ -56,7 +57,7 @@ class Recorder:
         self._metrics = metrics
         self._decisions = metrics.decisions
         self._by_cause: dict[str, Counter] = {}  # labelled children, looked up once per cause
-        self.on_final: Callable[[Task], None] | None = None
+        self.on_commit: Callable[[Task, int], None] | None = None
 
     def task_changed(self, task: Task, cause: str) -> None:
         """See ``ControllerListener``."""
@@ -70,12 +71,13 @@ class Recorder:
 
     def committed(self, task: Task) -> None:
         """``task`` is now the stored record."""
+        before = self.persisted.get(task.id)
         if task.state.is_terminal:
             self.persisted.pop(task.id, None)
-            if self.on_final is not None:
-                self.on_final(task)
         else:
             self.persisted[task.id] = task
+        if self.on_commit is not None:
+            self.on_commit(task, 0 if before is None else len(before.history))
 
 
 @dataclass(slots=True)

@@ -113,15 +113,18 @@ def placement_from_json(data: Mapping[str, Any] | None) -> Placement | None:
 
 def history_to_json(history: tuple[Transition, ...]) -> list[JsonDict]:
     """A task's history as a list of JSON objects, oldest step first."""
-    return [
-        {
+    out: list[JsonDict] = []
+    for step in history:
+        encoded: JsonDict = {
             "from_state": None if step.from_state is None else step.from_state.value,
             "to_state": step.to_state.value,
             "at_s": step.at_s,
             "reason": step.reason,
         }
-        for step in history
-    ]
+        if step.node_id is not None:  # only steps that begin a run carry one
+            encoded["node_id"] = step.node_id
+        out.append(encoded)
+    return out
 
 
 def history_from_json(data: Sequence[Mapping[str, Any]]) -> tuple[Transition, ...]:
@@ -132,6 +135,7 @@ def history_from_json(data: Sequence[Mapping[str, Any]]) -> tuple[Transition, ..
             TaskState(step["to_state"]),
             float(step["at_s"]),
             step["reason"],
+            step.get("node_id"),  # absent in steps stored before nodes were recorded
         )
         for step in data
     )
