@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suanwang.model import AcceleratorKind, AcceleratorNeed
-from suanwang.model.graph import Edge, GraphError, Stage, TaskGraph
+from suanwang.model.graph import Edge, GraphError, Stage, StageKind, TaskGraph
 
 
 def _stages(*ids: str) -> tuple[Stage, ...]:
@@ -111,6 +111,32 @@ def test_a_self_loop_is_a_cycle() -> None:
         (lambda: Stage("s", 1.0, mem_gib=-2.0), r"stage 's': mem_gib .* got -2\.0"),
         (lambda: Stage("s", 1.0, input_mb=math.inf), r"stage 's': input_mb .* got inf"),
         (lambda: Stage("", 1.0), r"stage id must not be empty"),
+        (
+            lambda: Stage("s", 1.0, kind=StageKind.AGGREGATE),
+            r"stage 's': an aggregate stage needs reduction_ratio in \[0, 1\], got None",
+        ),
+        (
+            lambda: Stage("s", 1.0, kind=StageKind.AGGREGATE, reduction_ratio=1.5),
+            r"reduction_ratio in \[0, 1\], got 1\.5",
+        ),
+        (
+            lambda: Stage("s", 1.0, reduction_ratio=0.5),
+            r"stage 's': reduction_ratio is for kind 'aggregate', got kind 'compute'",
+        ),
+        (
+            lambda: Stage(
+                "s",
+                1.0,
+                kind=StageKind.AGGREGATE,
+                reduction_ratio=0.5,
+                accelerator=AcceleratorNeed(AcceleratorKind.GPU),
+            ),
+            r"stage 's': an aggregate stage runs on CPU, got accelerator gpu",
+        ),
+        (
+            lambda: Stage("s", 1.0, kind="reduce"),  # type: ignore[arg-type]
+            r"stage 's': kind must be one of \['compute', 'aggregate'\], got 'reduce'",
+        ),
     ],
 )
 def test_invalid_graphs_name_field_and_value(build: object, message: str) -> None:
@@ -148,3 +174,35 @@ def test_order_is_topological_for_random_dags(
     for k, (u, _) in enumerate(graph.ends):
         taken_in = 1.0 + sum(graph.edge_data_mb[e] for e in graph.parents[u])
         assert graph.edge_data_mb[k] == pytest.approx(0.5 * taken_in)
+
+
+def test_an_aggregate_sends_its_ratio_of_its_input_unless_an_edge_names_its_own() -> None:
+    graph = TaskGraph(
+        "ps",
+        (
+            Stage("w1", 1.0, input_mb=1.0),
+            Stage("w2", 1.0, input_mb=1.0),
+            Stage("sum", 1.0, kind=StageKind.AGGREGATE, reduction_ratio=0.25),
+            Stage("update", 1.0),
+            Stage("log", 1.0),
+            Stage("audit", 1.0),
+        ),
+        (
+            Edge("w1", "sum", data_mb=100.0),
+            Edge("w2", "sum", data_mb=60.0),
+            Edge("sum", "update"),
+            Edge("sum", "log", data_mb=2.0),
+            Edge("sum", "audit", reduction_ratio=0.5),
+        ),
+    )
+    assert graph.edge_data_mb[2:] == pytest.approx((40.0, 2.0, 80.0))
+    assert graph.stages[2].spec.datasets == ()
+
+
+def test_datasets_and_along_path_reach_the_spec_and_the_policy() -> None:
+    stage = Stage("s", 1.0, datasets=("obs",), along_path=True)
+    assert stage.spec.datasets == ("obs",)
+    graph = TaskGraph("g", (Stage("a", 1.0), stage), (Edge("a", "s"),))
+    assert [graph.runs_along_path(s) for s in range(2)] == [False, True]
+    policy = TaskGraph("g", graph.stages, graph.edges, along_path=True)
+    assert [policy.runs_along_path(s) for s in range(2)] == [True, True]

@@ -13,6 +13,13 @@ source stage takes in (``reduction_ratio``: a filter that keeps a tenth of its i
 ``TaskGraph.edge_data_mb`` holds the resolved sizes, worked out in topological order (a stage's
 input is its ``input_mb`` plus the data of every edge into it).
 
+A stage of kind ``aggregate`` (a reduction: AllReduce, a parameter server's sum, a merge of
+counts) sends ``reduction_ratio`` x its input along each edge out of it that gives no size of its
+own; such a stage may run on a network element that offers compute (在网计算,
+``scheduling.graph.innetwork``). A stage with ``along_path`` (or every stage, with the graph's
+``along_path``) runs on a node of the routed path from the ingress toward the cloud (逐级计算,
+``scheduling.graph.alongpath``); a stage naming ``datasets`` reads them where it runs.
+
 Every invariant is checked on construction, and each error names the field and the value.
 """
 
@@ -21,6 +28,7 @@ from __future__ import annotations
 import graphlib
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from suanwang.model.enums import Precision, TaskClass
 from suanwang.model.task import AcceleratorNeed, TaskSpec
@@ -28,6 +36,13 @@ from suanwang.model.task import AcceleratorNeed, TaskSpec
 
 class GraphError(ValueError):
     """A task graph breaks an invariant; the message names the field and the value."""
+
+
+class StageKind(StrEnum):
+    """What a stage does: general work, or a reduction that may run in the network."""
+
+    COMPUTE = "compute"
+    AGGREGATE = "aggregate"
 
 
 def _check_amount(where: str, value: float) -> None:
@@ -50,6 +65,13 @@ class Stage:
         input_mb: Data the stage receives straight from the ingress site, in MB.
         result_mb: Data a stage without children sends back to the ingress, in MB (must be 0
             on a stage with children: its output goes along its edges).
+        kind: ``compute``, or ``aggregate`` (a reduction; CPU only, it needs
+            ``reduction_ratio``).
+        reduction_ratio: For an aggregate stage, its output as a share (0..1) of its input:
+            the data of each edge out of it that gives neither ``data_mb`` nor a ratio.
+        along_path: Run on a node of the path from the ingress (or the predecessor's node)
+            toward the cloud.
+        datasets: Ids of the topology's datasets the stage reads (``Topology.datasets``).
     """
 
     id: str
@@ -61,12 +83,41 @@ class Stage:
     task_class: TaskClass = TaskClass.WARM
     input_mb: float = 0.0
     result_mb: float = 0.0
+    kind: StageKind = StageKind.COMPUTE
+    reduction_ratio: float | None = None
+    along_path: bool = False
+    datasets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.id:
             raise GraphError("stage id must not be empty, got ''")
         for name in ("work_gflop", "cpu_cores", "mem_gib", "input_mb", "result_mb"):
             _check_amount(f"stage {self.id!r}: {name}", getattr(self, name))
+        object.__setattr__(self, "datasets", tuple(self.datasets))
+        try:
+            object.__setattr__(self, "kind", StageKind(self.kind))
+        except ValueError:
+            known = [str(kind) for kind in StageKind]
+            raise GraphError(
+                f"stage {self.id!r}: kind must be one of {known}, got {self.kind!r}"
+            ) from None
+        ratio = self.reduction_ratio
+        if self.kind is StageKind.AGGREGATE:
+            if ratio is None or not (math.isfinite(ratio) and 0.0 <= ratio <= 1.0):
+                raise GraphError(
+                    f"stage {self.id!r}: an aggregate stage needs reduction_ratio in [0, 1], "
+                    f"got {ratio!r}"
+                )
+            if self.accelerator is not None:
+                raise GraphError(
+                    f"stage {self.id!r}: an aggregate stage runs on CPU, got accelerator "
+                    f"{self.accelerator.kind}"
+                )
+        elif ratio is not None:
+            raise GraphError(
+                f"stage {self.id!r}: reduction_ratio is for kind 'aggregate', got kind "
+                f"{str(self.kind)!r} with reduction_ratio {ratio!r}"
+            )
 
     @property
     def spec(self) -> TaskSpec:
@@ -80,6 +131,7 @@ class Stage:
             data_in_mb=self.input_mb,
             data_out_mb=self.result_mb,
             task_class=self.task_class,
+            datasets=self.datasets,
         )
 
 
@@ -124,6 +176,8 @@ class TaskGraph:
             back), or None.
         budget: Most the tenant will pay for the stages' compute, or None for no limit.
         tenant: Tenant that owns the graph, if known.
+        along_path: Policy: every stage runs along the path from the ingress toward the
+            cloud, as if each said ``along_path``.
         order: Stage indexes in a topological order (parents before children).
         parents: Per stage, the indexes of the edges into it.
         children: Per stage, the indexes of the edges out of it.
@@ -138,6 +192,7 @@ class TaskGraph:
     latency_budget_ms: float | None = None
     budget: float | None = None
     tenant: str | None = None
+    along_path: bool = False
     order: tuple[int, ...] = field(init=False, repr=False, compare=False)
     parents: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
     children: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
@@ -212,9 +267,12 @@ class TaskGraph:
         taken_in = [0.0] * len(self.stages)
         for s in order:
             taken_in[s] = self.stages[s].input_mb + sum(data[k] for k in parents[s])
+            stage = self.stages[s]
             for k in self.children[s]:
                 ratio = self.edges[k].reduction_ratio
-                if ratio is not None:
+                if ratio is None and stage.kind is StageKind.AGGREGATE and not data[k]:
+                    ratio = stage.reduction_ratio  # an aggregate's own ratio, unless the edge
+                if ratio is not None:  # names a size or a ratio of its own
                     data[k] = ratio * taken_in[s]
         return tuple(data)
 
@@ -237,3 +295,7 @@ class TaskGraph:
     def exits(self) -> tuple[int, ...]:
         """Stages without children: their ``result_mb`` goes back to the ingress."""
         return tuple(s for s in range(len(self.stages)) if not self.children[s])
+
+    def runs_along_path(self, stage: int) -> bool:
+        """Whether stage ``stage`` runs along the path toward the cloud (its flag, the graph's)."""
+        return self.along_path or self.stages[stage].along_path

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from suanwang.measure.compute import WorkloadClass
-from suanwang.model import ACCELERATOR_KINDS, Precision
+from suanwang.model import ACCELERATOR_KINDS
 from suanwang.model.graph import Stage, TaskGraph
 from suanwang.routing import distances_from, transfer_time_ms
 from suanwang.scheduling.cycle import device_of, workload_class_of
+from suanwang.scheduling.graph.stagecosts import Kind, compute_cost, compute_ms, device_memory_fits
 from suanwang.scheduling.state import ClusterState
 
 FloatArray = npt.NDArray[np.float64]
@@ -96,8 +96,7 @@ class GraphCosts:
         return latency + data_mb * per_mb
 
 
-_Kind = tuple[str, float, Precision, WorkloadClass]
-"""A kind of demand: device, cores or devices held, precision, workload class."""
+_Kind = Kind
 
 
 def _demand_key(stage: Stage) -> _Kind:
@@ -153,7 +152,11 @@ def _pick(
 
 
 def graph_costs(
-    graph: TaskGraph, state: ClusterState, candidates_per_stage: int | None = None
+    graph: TaskGraph,
+    state: ClusterState,
+    candidates_per_stage: int | None = None,
+    *,
+    include: IntArray | None = None,
 ) -> GraphCosts:
     """The cost model of ``graph`` on ``state`` (module docstring).
 
@@ -161,6 +164,8 @@ def graph_costs(
         graph: The task graph; it needs an ``ingress_site``.
         state: The cluster as it is now (free room, down nodes and links, measured latency).
         candidates_per_stage: ``k`` of the candidate prefilter, or None for every node.
+        include: Node indexes to consider besides the prefilter's (where they fit a kind's
+            stages): the nodes of the path toward the cloud, or those next to a dataset.
 
     Raises:
         GraphPlacementError: No ingress site, or some stage fits no node at all.
@@ -174,9 +179,12 @@ def graph_costs(
         kinds.setdefault(_demand_key(stage), []).append(s)
     free_all = _free_room(state)
     picks = _picks(graph, state, kinds, demand, free_all, k=candidates_per_stage)
+    if include is not None and candidates_per_stage is not None:
+        extra = np.asarray(include, dtype=np.intp)
+        picks = {key: np.union1d(nodes, extra) for key, nodes in picks.items()}
     nodes = np.unique(np.concatenate(list(picks.values()))).astype(np.intp)
     free = free_all[nodes]
-    compute = _compute_ms(graph, state, kinds, nodes, work)
+    compute = compute_ms(graph, state, kinds, nodes, work)
     alone = (free[None, :, :] >= demand[:, None, :] - _SLACK).all(axis=2)
     compute = np.where(alone & state.usable()[nodes][None, :], compute, np.inf)
     member_of = {s: key for key, members in kinds.items() for s in members}
@@ -205,7 +213,7 @@ def graph_costs(
         nodes=nodes,
         candidates=tuple(candidates),
         compute_ms=compute,
-        cost=_compute_cost(state, kinds, nodes, work),
+        cost=compute_cost(state, kinds, nodes, work),
         demand=demand,
         free=free,
         node_site=node_site.astype(np.intp),
@@ -240,7 +248,7 @@ def _picks(
         per_gflop = state.static_demand(*key).ms_per_gflop
         need = demand[members].max(axis=0)
         fits = usable & np.isfinite(per_gflop) & (free_all >= need - _SLACK).all(axis=1)
-        fits &= _device_memory_fits(state, [graph.stages[s] for s in members])
+        fits &= device_memory_fits(state, [graph.stages[s] for s in members])
         if not fits.any():
             raise GraphPlacementError(
                 f"graph {graph.id!r}: stage {graph.stages[members[0]].id!r} fits no node "
@@ -258,50 +266,3 @@ def _picks(
             _pick(typical_ms + 2.0 * from_ingress, fits, site, k, **bound),
         )
     return picks
-
-
-def _compute_ms(
-    graph: TaskGraph,
-    state: ClusterState,
-    kinds: dict[_Kind, list[int]],
-    nodes: IntArray,
-    work: FloatArray,
-) -> FloatArray:
-    """``(stages, nodes)`` compute time, ``inf`` where the device or its memory is missing."""
-    compute = np.empty((len(graph.stages), nodes.size))
-    for key, members in kinds.items():
-        rate = state.static_demand(*key).ms_per_gflop[nodes]
-        finite = np.isfinite(rate)
-        for s in members:  # no work: 0 where the device exists (inf x 0 would be NaN)
-            compute[s] = np.where(finite, rate * work[s] if work[s] else 0.0, np.inf)
-    accel_mem_gib = state.sites.accel_mem_gib[nodes]
-    for s, stage in enumerate(graph.stages):
-        need = stage.accelerator
-        if need is not None and need.min_mem_gib > 0:
-            k = ACCELERATOR_KINDS.index(need.kind)
-            compute[s] = np.where(accel_mem_gib[:, k] >= need.min_mem_gib, compute[s], np.inf)
-    return compute
-
-
-def _device_memory_fits(state: ClusterState, stages: list[Stage]) -> npt.NDArray[np.bool_]:
-    """Nodes whose devices have the memory each of ``stages`` asks per device."""
-    fits = np.ones(len(state.arrays.node_ids), dtype=bool)
-    for stage in stages:
-        need = stage.accelerator
-        if need is not None and need.min_mem_gib > 0:
-            k = ACCELERATOR_KINDS.index(need.kind)
-            fits &= state.sites.accel_mem_gib[:, k] >= need.min_mem_gib
-    return fits
-
-
-def _compute_cost(
-    state: ClusterState, kinds: dict[_Kind, list[int]], nodes: IntArray, work: FloatArray
-) -> FloatArray:
-    """``(stages, nodes)`` price of each stage's compute (``cost_per_gflop`` x work)."""
-    cost = np.empty((work.size, nodes.size))
-    for key, members in kinds.items():
-        per_gflop = state.static_demand(*key).cost_per_gflop[nodes]
-        finite = np.isfinite(per_gflop)
-        for s in members:
-            cost[s] = np.where(finite, per_gflop * work[s] if work[s] else 0.0, np.inf)
-    return cost

@@ -6,6 +6,9 @@ lookahead, the better of the two), checks its latency budget and price budget,
 and reserves every stage's room in the state's ledger under ``<graph id>/<stage id>`` (all or
 nothing: a refused reservation gives back the ones made). Links are not reserved: stages' data
 moves best effort, at the bottleneck of the residual bandwidth the model was built on.
+A graph with along-path stages is placed by ``alongpath.along_path_schedule`` (the nodes of
+its path toward the cloud join the candidates); stages that read datasets have the moves of
+their data in the model (``datalocal``, the replicas' nodes joining the candidates).
 ``release_graph`` gives a graph's reservations back.
 """
 
@@ -13,8 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from suanwang.model.graph import TaskGraph
+from suanwang.scheduling.graph.alongpath import (
+    ALONG_PATH_TRAFFIC_WEIGHT_MS,
+    AlongPathReport,
+    along_path_schedule,
+    cloud_path,
+)
 from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, graph_costs
+from suanwang.scheduling.graph.datalocal import check_datasets, data_nodes, with_dataset_reads
 from suanwang.scheduling.graph.list_scheduler import list_schedule
 from suanwang.scheduling.graph.timing import GraphSchedule
 from suanwang.scheduling.reservations import OverCommitError, Reservation
@@ -40,6 +52,8 @@ class GraphPlacement:
             (``timing.GraphSchedule``).
         costs: The cost model it was decided on.
         reserved: Whether the stages hold their room in the ledger.
+        along_path: Where the along-path stages went and the traffic saved, for a graph
+            with such stages.
     """
 
     graph_id: str
@@ -48,6 +62,7 @@ class GraphPlacement:
     schedule: GraphSchedule
     costs: GraphCosts
     reserved: bool
+    along_path: AlongPathReport | None = None
 
     @property
     def makespan_ms(self) -> float:
@@ -65,7 +80,7 @@ def place_graph(
     state: ClusterState,
     *,
     candidates_per_stage: int | None = CANDIDATES_PER_STAGE,
-    traffic_weight: float = 0.0,
+    traffic_weight: float | None = None,
     reserve: bool = True,
 ) -> GraphPlacement:
     """Place ``graph`` on ``state`` by HEFT (``list_schedule``); with ``reserve`` hold its room.
@@ -74,7 +89,8 @@ def place_graph(
         graph: The graph; it needs an ingress site.
         state: The cluster; its ledger is written when ``reserve``.
         candidates_per_stage: ``k`` of the prefilter, None for every node (small clusters).
-        traffic_weight: ms one MB x hop of traffic is worth (see ``list_scheduler.heft``).
+        traffic_weight: ms one MB x hop of traffic is worth (see ``list_scheduler.heft``);
+            None: 0, or ``ALONG_PATH_TRAFFIC_WEIGHT_MS`` for a graph with along-path stages.
         reserve: Hold the stages in the ledger.
 
     Raises:
@@ -82,8 +98,26 @@ def place_graph(
         GraphRefusedError: The makespan exceeds ``latency_budget_ms``, the price exceeds
             ``budget``, or the ledger refused a stage; the ledger is as it was.
     """
-    costs = graph_costs(graph, state, candidates_per_stage)
-    schedule = list_schedule(graph, costs, traffic_weight)
+    along = any(graph.runs_along_path(s) for s in range(len(graph.stages)))
+    reads = any(stage.datasets for stage in graph.stages)
+    extra: list[np.ndarray] = []
+    path = None
+    if along and graph.ingress_site is not None:
+        path = cloud_path(state, graph.ingress_site)
+        extra.append(path.nodes)
+    if reads:
+        check_datasets(graph, state)
+        extra.append(data_nodes(graph, state))
+    include = np.unique(np.concatenate(extra)).astype(np.intp) if extra else None
+    costs = graph_costs(graph, state, candidates_per_stage, include=include)
+    if reads:
+        costs = with_dataset_reads(graph, costs, state)
+    report = None
+    if path is not None:
+        weight = ALONG_PATH_TRAFFIC_WEIGHT_MS if traffic_weight is None else traffic_weight
+        schedule, report = along_path_schedule(graph, costs, state, path, weight)
+    else:
+        schedule = list_schedule(graph, costs, traffic_weight or 0.0)
     budget_ms = graph.latency_budget_ms
     if budget_ms is not None and schedule.makespan_ms > budget_ms:
         raise GraphRefusedError(
@@ -98,7 +132,8 @@ def place_graph(
     if reserve:
         _reserve(graph, state, index)
     ids = state.arrays.node_ids
-    return GraphPlacement(graph.id, tuple(ids[n] for n in index), index, schedule, costs, reserve)
+    node_ids = tuple(ids[n] for n in index)
+    return GraphPlacement(graph.id, node_ids, index, schedule, costs, reserve, report)
 
 
 def _reserve(graph: TaskGraph, state: ClusterState, index: tuple[int, ...]) -> None:
