@@ -17,21 +17,40 @@ and runs a ``Puller`` that stands in for the agents: it pulls each node's publis
 their built-in work and reports through ``report_started`` / ``report_finished``, as an agent
 does over the API. Every contract test holds for it as it is: a cancelled task's later reports
 are refused by the dispatch, so nothing reaches the controller after a cancel.
+
+Every engine that runs real code (local, Ray, agents; the twin only models time) also runs a
+tenant's own package (``contract_code``): staged with its input from the object store, its
+output stored back as the task's result, a failure reported with its error, and a cancelled
+run's processes gone within a second. The agents' harness there runs the agents' own code path
+(``coderun.run_code``) against the store.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from contract_code import (
+    TENANT,
+    CodePuller,
+    pid_gone,
+    pids_naming,
+    push_package,
+    put,
+    result_files,
+    wait_for,
+)
 from four_sites import four_sites
 
 from suanwang.control.ports import ExecutionEngine
 from suanwang.execution import AgentDispatch, LocalEngine, RayEngine, Work, run_work, select_kind
 from suanwang.model import Task, TaskSpec, TaskState
 from suanwang.scheduling import ClusterState, Request, Scheduler, builtin_profiles
+from suanwang.storage.objects import FileObjectStore
 from suanwang.twin.accounting import Accounting
 from suanwang.twin.engine import SimEngine
 from suanwang.twin.loop import EventLoop
@@ -52,6 +71,7 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, bool | None]] = []
         self.reentrant: list[str] = []
+        self.reasons: dict[str, str] = {}
         self.inside: int | None = None  # thread id while the harness is in start/cancel
         self._changed = threading.Condition()
 
@@ -66,6 +86,7 @@ class Recorder:
         self._add(("started", task_id, None))
 
     def task_finished(self, task_id: str, ok: bool, reason: str) -> None:
+        self.reasons[task_id] = reason
         self._add(("finished", task_id, ok))
 
     def mark(self) -> int:
@@ -153,19 +174,21 @@ class Harness:
         state: ClusterState,
         loop: EventLoop | None,
         puller: Puller | None = None,
+        code_puller: CodePuller | None = None,
     ):
         self.engine = engine
         self.state = state
         self.loop = loop
         self.puller = puller
+        self.code_puller = code_puller
         self.scheduler = Scheduler(builtin_profiles()["round-robin"], state)
         self.recorder = Recorder()
         engine.attach(self.recorder)
 
-    def place(self, task_id: str, spec: TaskSpec) -> Task:
+    def place(self, task_id: str, spec: TaskSpec, tenant: str = "") -> Task:
         decision = self.scheduler.schedule(Request(task_id, spec))
         assert decision.placement is not None, decision.status.reason
-        task = Task.submit(task_id, spec, "", 0.0)
+        task = Task.submit(task_id, spec, tenant, 0.0)
         return task.transition(TaskState.SCHEDULED, 0.0, "placed", decision.placement)
 
     def start(self, task: Task) -> None:
@@ -206,8 +229,10 @@ class Harness:
             self.wait(lambda: False)
         elif isinstance(self.engine, LocalEngine):
             self.engine.close()  # waits for work still in a worker
-        elif self.puller is not None:
-            assert self.puller.wait_idle()  # every pulled run has reported (or been refused)
+        elif self.puller is not None or self.code_puller is not None:
+            assert (
+                self.puller or self.code_puller
+            ).wait_idle()  # every pulled run has reported (or been refused)
         else:
             assert _ray_cpus_free()  # a cancelled Ray task gives its CPU back once interrupted
 
@@ -307,3 +332,103 @@ def test_a_cancelled_task_can_be_started_again(harness: Harness):
     assert [e for e in harness.recorder.since(mark, "t") if e[0] == "finished"] == [
         ("finished", "t", True)
     ]
+
+
+# ---------------------------------------------------------------- tenants' code on every engine
+# The engines that run real code (the twin only models time): a tenant's package, built here,
+# with an input staged from the object store and its output stored back as the task's result.
+
+
+@pytest.fixture(params=["local", "ray", "agents"])
+def code_harness(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Harness, FileObjectStore]]:
+    state = ClusterState(four_sites(8))
+    store = FileObjectStore(tmp_path / "objects")
+    if request.param == "agents":
+        dispatch = AgentDispatch(NODES)
+        puller = CodePuller(dispatch, NODES, store, tmp_path / "agents")
+        yield Harness(dispatch, state, None, code_puller=puller), store
+        puller.stop()
+    elif request.param == "local":
+        engine: LocalEngine | RayEngine = LocalEngine(
+            NODES, max_workers=2, objects=store, code_dir=tmp_path / "local"
+        )
+        yield Harness(engine, state, None), store
+        engine.close()
+    else:
+        request.getfixturevalue("ray_cluster")
+        engine = RayEngine(objects=store, cache_dir=tmp_path / "ray")
+        yield Harness(engine, state, None), store
+        engine.close()
+
+
+def _code_spec(artefact: str, inputs: tuple[str, ...], entry: str | None = None) -> TaskSpec:
+    return TaskSpec(
+        work_gflop=0.01, ingress_site="users", artefact=artefact, entry=entry, inputs=inputs
+    )
+
+
+def test_an_artefact_runs_with_its_staged_input_and_returns_its_output(
+    code_harness: tuple[Harness, FileObjectStore], tmp_path: Path
+) -> None:
+    harness, store = code_harness
+    artefact = push_package(store, tmp_path)
+    text = put(store, b"to be or not to be")
+    task = harness.place("code", _code_spec(artefact, (text,)), TENANT)
+    harness.start(task)
+    assert harness.wait(lambda: harness.recorder.finished("code"))
+    assert harness.recorder.since(0, "code") == [
+        ("started", "code", None),
+        ("finished", "code", True),
+    ], harness.recorder.reasons
+    files = result_files(store, "code")
+    assert json.loads(files["counts.json"]) == {"be": 2, "not": 1, "or": 1, "to": 2}
+    assert files["inputs.txt"].decode() == text  # staged under its digest
+    harness.drain()
+    assert harness.recorder.reentrant == []
+
+
+def test_a_failing_artefact_is_reported_failed_with_its_error(
+    code_harness: tuple[Harness, FileObjectStore], tmp_path: Path
+) -> None:
+    harness, store = code_harness
+    artefact = push_package(store, tmp_path)
+    task = harness.place("bad", _code_spec(artefact, (), entry="counter:hold"), TENANT)
+    harness.start(task)  # no input: the entry fails unpacking its one input
+    assert harness.wait(lambda: harness.recorder.finished("bad"))
+    assert harness.recorder.since(0, "bad")[-1] == ("finished", "bad", False)
+    assert "ValueError" in harness.recorder.reasons["bad"]
+    harness.drain()
+
+
+def test_a_cancelled_artefact_runs_process_is_gone_within_a_second(
+    code_harness: tuple[Harness, FileObjectStore], tmp_path: Path
+) -> None:
+    harness, store = code_harness
+    artefact = push_package(store, tmp_path)
+    pid_file = tmp_path / "pid.txt"
+    named = put(store, str(pid_file).encode())
+    task = harness.place("held", _code_spec(artefact, (named,), entry="counter:hold"), TENANT)
+    harness.start(task)
+
+    def run_pids() -> list[int]:  # Ray's worker says its pid; a sandbox names its folders
+        if isinstance(harness.engine, RayEngine):
+            return [int(pid_file.read_text())] if pid_file.exists() else []
+        return pids_naming(str(tmp_path))
+
+    assert wait_for(run_pids, WAIT_S), harness.recorder.reasons
+    pids = run_pids()
+    mark = harness.cancel("held")
+    cancelled_at = time.monotonic()
+    assert wait_for(lambda: all(pid_gone(p) for p in pids), 1.0), f"{pids} run after 1 s"
+    assert time.monotonic() - cancelled_at < 1.0
+    assert pids_naming(str(tmp_path)) == []
+    harness.drain()
+    assert harness.recorder.since(mark, "held") == []
+    if isinstance(harness.engine, RayEngine):  # the engine says it killed the Ray worker
+        assert harness.engine.kills() == (
+            "task held: its Ray worker was killed (ray.cancel force=True)",
+        )
+    if isinstance(harness.engine, AgentDispatch):  # the agent confirmed its kill
+        assert [k.run_id for k in harness.engine.kills] == ["held"]

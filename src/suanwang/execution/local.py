@@ -33,6 +33,10 @@ Each finished run leaves a ``RunRecord`` — the estimate next to the measured c
 in a bounded history, and is handed to ``on_record`` (for example
 ``EfficiencyFeedback.observe_record``).
 
+A task that names an artefact (a tenant's own code) runs in a sandbox of its own instead,
+staged from the object store the engine is given (``objects``), its result stored back there
+(``execution.local_code``); its cancel kills it at once. Without ``objects`` it fails, said why.
+
 numpy's BLAS may use every core in each worker; where several workers compute at once, set
 ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``) in the environment that starts suanwang.
 """
@@ -45,6 +49,7 @@ import multiprocessing.connection
 import os
 import queue
 import signal
+import tempfile
 import threading
 import time
 from collections import deque
@@ -52,11 +57,15 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from pathlib import Path
 from types import TracebackType
 
+from suanwang.control.objects import ObjectStore
 from suanwang.control.ports import EngineReports
 from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
+from suanwang.execution.local_code import LocalCodeRunner
 from suanwang.execution.runbook import RecordHook, ReentrantLock, Run, RunBook, RunRecord
+from suanwang.execution.storerun import ARTEFACT_KIND
 from suanwang.execution.workers import run_limited
 from suanwang.model import Task
 
@@ -87,6 +96,9 @@ class LocalEngine:
             into the controller (see ``suanwang.execution.runbook``).
         max_run_s: Longest a task may run before it is stopped and fails (None: no limit).
         max_run_s_by_tenant: Per-tenant limits replacing ``max_run_s``.
+        objects: The store tenants' artefacts, inputs and results are in (None: tasks that
+            name an artefact fail).
+        code_dir: Folder of the artefact runs' cache and sandboxes (None: a temporary one).
     """
 
     def __init__(
@@ -100,6 +112,8 @@ class LocalEngine:
         lock: ReentrantLock | None = None,
         max_run_s: float | None = None,
         max_run_s_by_tenant: Mapping[str, float] | None = None,
+        objects: ObjectStore | None = None,
+        code_dir: Path | None = None,
     ) -> None:
         self._nodes = tuple(dict.fromkeys(node_ids))
         self._max_run_s = max_run_s
@@ -123,6 +137,11 @@ class LocalEngine:
         self._events: queue.SimpleQueue[_Event | None] = queue.SimpleQueue()
         self._reports: EngineReports | None = None
         self._closed = False
+        self._scratch = None if code_dir or objects is None else tempfile.TemporaryDirectory()
+        self._code = None
+        if objects is not None:
+            folder = code_dir or Path(self._scratch.name if self._scratch else ".")
+            self._code = LocalCodeRunner(objects, folder, self._events.put, self.max_workers)
         self._thread = threading.Thread(target=self._report_loop, name="local-engine", daemon=True)
         self._thread.start()
 
@@ -146,6 +165,9 @@ class LocalEngine:
             raise ValueError(f"task {task.id!r} has no placement: it was not scheduled")
         if self._closed:
             raise ValueError("the local engine is closed")
+        if task.spec.artefact is not None:
+            self._start_code(task)
+            return
         try:
             kind = select_kind(task.spec, allow_user_functions=self._allow)
         except KindError as error:
@@ -165,6 +187,9 @@ class LocalEngine:
         """Drop a task: a waiting one never runs; a running one finishes unreported."""
         run = self._book.cancel(task_id)
         if run is None:
+            return
+        if run.kind == ARTEFACT_KIND and self._code is not None:
+            self._code.cancel(run.token)
             return
         with self._book.lock:
             if run in self._waiting:
@@ -207,8 +232,12 @@ class LocalEngine:
             timer.cancel()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if self._code is not None:
+            self._code.close()
         self._events.put(None)
         self._thread.join(timeout_s)
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
     def __enter__(self) -> LocalEngine:
         return self
@@ -222,6 +251,21 @@ class LocalEngine:
         self.close()
 
     # ------------------------------------------------------------------ internals
+
+    def _start_code(self, task: Task) -> None:
+        """Hand an artefact's run to the sandbox runner (module docstring)."""
+        run = self._book.begin(task, ARTEFACT_KIND)
+        assert task.placement is not None
+        why = ""
+        if self._code is None:
+            why = "the local engine was given no object store (objects): it cannot run artefacts"
+        elif task.placement.node_id not in self._node_set:
+            why = f"node {task.placement.node_id} is not served by this engine"
+        if why:
+            self._events.put(("failed", task.id, run.token, why))
+            return
+        assert self._code is not None
+        self._code.start(run, self._max_run_s_by_tenant.get(task.tenant, self._max_run_s))
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -275,6 +319,9 @@ class LocalEngine:
                 self._book.deliver_started(self._reports, task_id, token)
             elif what == "failed":
                 self._book.deliver_finished(self._reports, task_id, token, None, str(detail))
+            elif what == "coded":  # an artefact's run ended well
+                assert isinstance(detail, WorkOutcome)
+                self._book.deliver_finished(self._reports, task_id, token, detail, "")
             elif what == "broken":
                 with self._book.lock:
                     if token == self._generation and self._pool is not None:

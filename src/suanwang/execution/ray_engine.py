@@ -20,6 +20,12 @@ the only thread that reports. (Polling with ``ray.wait`` scans every ref in flig
 call — about 0.15 ms of driver CPU per task with 1,000 in flight on two cores — and delays each
 end by up to the poll interval.) ``cancel`` calls ``ray.cancel``. Ray is imported when an
 engine is made: it is the optional extra ``suanwang[ray]``.
+
+A task that names an artefact runs the tenant's code through a runtime environment
+(``execution.ray_code``) when the engine is given the object store (``objects``): staged from
+it on a driver thread, its result stored back in it. Its cancel kills the Ray worker
+(``ray.cancel(force=True)``) whatever ``force_cancel`` says, and the engine says so in
+``kills`` and its log.
 """
 
 from __future__ import annotations
@@ -29,16 +35,28 @@ import logging
 import os
 import queue
 import sys
+import tempfile
 import threading
+from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from suanwang.control.objects import ObjectStore
 from suanwang.control.ports import EngineReports
 from suanwang.execution.kinds import KindError, Work, WorkOutcome, run_work, select_kind
-from suanwang.execution.runbook import RecordHook, ReentrantLock, RunBook, RunRecord
+from suanwang.execution.ray_code import (
+    CodeResult,
+    StagedCode,
+    outcome_of,
+    run_artefact,
+    stage_for_ray,
+)
+from suanwang.execution.runbook import RecordHook, ReentrantLock, Run, RunBook, RunRecord
+from suanwang.execution.storerun import ARTEFACT_KIND, StoreCache, keep_result
 from suanwang.model import Task
 
 RESOURCE_PREFIX = "suanwang-node:"
@@ -138,6 +156,9 @@ class RayEngine:
         history: Most run records kept.
         lock: Reentrant lock reports are delivered under; pass the one held around calls
             into the controller (see ``suanwang.execution.runbook``).
+        objects: The object store artefacts, inputs and results are in; None fails every task
+            that names an artefact.
+        cache_dir: The driver's cache of staged objects (None: a temporary folder).
 
     Raises:
         RayUnavailableError: Ray is not installed.
@@ -155,6 +176,8 @@ class RayEngine:
         on_record: RecordHook | None = None,
         history: int = 10_000,
         lock: ReentrantLock | None = None,
+        objects: ObjectStore | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         ray = self._ray = import_ray(loopback=is_loopback(address))
         self._owns_ray = not ray.is_initialized()
@@ -181,6 +204,18 @@ class RayEngine:
             )
             for ray_node in set(self.node_map.values())
         }
+        self._strategies = {
+            ray_node: strategies.NodeAffinitySchedulingStrategy(ray_node, soft=False)
+            for ray_node in set(self.node_map.values())
+        }
+        self._code_remote = ray.remote(run_artefact)
+        self._cpus = cpus_per_task
+        self._objects = objects
+        self._scratch = None if cache_dir or objects is None else tempfile.TemporaryDirectory()
+        root = cache_dir or Path(self._scratch.name if self._scratch else ".")
+        self._cache = StoreCache(objects, root) if objects is not None else None
+        self._stager = ThreadPoolExecutor(2, thread_name_prefix="ray-stage")
+        self._kills: deque[str] = deque(maxlen=history)
         self._allow = allow_user_functions
         self._force = force_cancel
         self._book = RunBook(on_record, history, lock)
@@ -207,6 +242,9 @@ class RayEngine:
         """
         if task.placement is None:
             raise ValueError(f"task {task.id!r} has no placement: it was not scheduled")
+        if task.spec.artefact is not None:
+            self._start_code(task)
+            return
         try:
             kind = select_kind(task.spec, allow_user_functions=self._allow)
         except KindError as error:
@@ -234,10 +272,21 @@ class RayEngine:
         run = self._book.cancel(task_id)
         if run is None or run.handle is None:
             return
+        force = self._force or run.kind == ARTEFACT_KIND
         try:
-            self._ray.cancel(run.handle, force=self._force)
+            self._ray.cancel(run.handle, force=force)
         except Exception:  # already finished, or the cluster is gone: nothing left to stop
             _log.debug("ray.cancel of task %s", task_id, exc_info=True)
+            return
+        if force:
+            said = f"task {task_id}: its Ray worker was killed (ray.cancel force=True)"
+            self._kills.append(said)
+            _log.info("%s", said)
+
+    def kills(self) -> tuple[str, ...]:
+        """What the engine killed on cancel, a line a run, oldest first."""
+        with self._book.lock:
+            return tuple(self._kills)
 
     # ------------------------------------------------------------------ extras
 
@@ -253,9 +302,12 @@ class RayEngine:
     def close(self, timeout_s: float = 10.0) -> None:
         """Stop the reporter; disconnect from Ray if this engine connected (idempotent)."""
         if self._thread is not None:
+            self._stager.shutdown(wait=True, cancel_futures=True)
             self._events.put(None)
             self._thread.join(timeout_s)
             self._thread = None
+            if self._scratch is not None:
+                self._scratch.cleanup()
         if self._owns_ray and self._ray.is_initialized():
             self._ray.shutdown()
 
@@ -272,6 +324,47 @@ class RayEngine:
 
     # ------------------------------------------------------------------ internals
 
+    def _start_code(self, task: Task) -> None:
+        """Stage an artefact's run on a driver thread, then submit it (module docstring)."""
+        run = self._book.begin(task, ARTEFACT_KIND)
+        assert task.placement is not None
+        ray_node = self.node_map.get(task.placement.node_id)
+        why = ""
+        if self._cache is None:
+            why = "the Ray engine was given no object store (objects): it cannot run artefacts"
+        elif ray_node is None:
+            why = f"node {task.placement.node_id} has no Ray node"
+        if why or ray_node is None:
+            self._events.put(("failed", task.id, run.token, why))
+            return
+        self._stager.submit(self._submit_code, run, ray_node)
+
+    def _submit_code(self, run: Run, ray_node: str) -> None:
+        task, token = run.task, run.token
+        assert self._cache is not None
+        try:
+            staged = stage_for_ray(self._cache, task)
+        except Exception as error:  # StagingError, or a store that failed
+            self._events.put(("failed", task.id, token, f"staging failed: {error}"))
+            return
+        with self._book.lock:  # a cancel either comes first (not current) or sees the handle
+            if self._book.current(task.id, token) is None:
+                return
+            options = {"num_cpus": self._cpus, "scheduling_strategy": self._strategies[ray_node]}
+            options["runtime_env"] = {"working_dir": str(staged.working_dir)}
+            try:
+                ref = self._code_remote.options(**options).remote(staged.entry, staged.inputs)
+                future = ref.future()
+            except Exception as error:  # Ray refused it (a runtime env it cannot make, say)
+                self._events.put(("failed", task.id, token, f"Ray submission failed: {error}"))
+                return
+            run.handle = ref
+            self._events.put(("started", task.id, token, None))
+        future.add_done_callback(partial(self._code_done, task.id, token, staged))
+
+    def _code_done(self, task_id: str, token: int, staged: StagedCode, future: Future[Any]) -> None:
+        self._events.put(("done", task_id, token, (future, staged)))
+
     def _done(self, task_id: str, token: int, future: Future[WorkOutcome]) -> None:
         # Runs on a Ray thread: only queue the event; the reporter thread reports.
         self._events.put(("done", task_id, token, future))
@@ -285,6 +378,8 @@ class RayEngine:
                 self._book.deliver_finished(self._reports, task_id, token, None, str(detail))
             elif isinstance(detail, Future):
                 self._finish(task_id, token, detail)
+            elif isinstance(detail, tuple):
+                self._finish_code(task_id, token, *detail)
 
     def _finish(self, task_id: str, token: int, future: Future[WorkOutcome]) -> None:
         try:
@@ -302,4 +397,33 @@ class RayEngine:
         failure = ""
         if expected is not None and outcome.ran_on != expected:
             failure = f"ran on Ray node {outcome.ran_on}, not {expected}"
+        self._book.deliver_finished(self._reports, task_id, token, outcome, failure)
+
+    def _finish_code(
+        self, task_id: str, token: int, future: Future[CodeResult], staged: StagedCode
+    ) -> None:
+        try:
+            result = future.result()
+        except self._ray.exceptions.TaskCancelledError:
+            return
+        except Exception as error:
+            cause = getattr(error, "cause", None) or error
+            reason = f"{type(cause).__name__}: {cause}"
+            self._book.deliver_finished(self._reports, task_id, token, None, reason)
+            return
+        run = self._book.current(task_id, token)
+        if run is None or self._objects is None:
+            return  # cancelled once it had ended: nothing is stored or reported
+        try:
+            digest = keep_result(self._objects, run.task.tenant, task_id, result.zipped)
+        except Exception as error:  # the store refused it (over its size limit, say)
+            why = f"result not stored: {error}"
+            self._book.deliver_finished(self._reports, task_id, token, None, why)
+            return
+        placed = run.task.placement
+        expected = self.node_map.get(placed.node_id) if placed is not None else None
+        failure = ""
+        if expected is not None and result.ray_node != expected:
+            failure = f"ran on Ray node {result.ray_node}, not {expected}"
+        outcome = outcome_of(result, digest, staged)
         self._book.deliver_finished(self._reports, task_id, token, outcome, failure)
