@@ -29,6 +29,7 @@ from suanwang.cli.templates import template_app
 from suanwang.cli.tokens import token_app
 from suanwang.cli.twin import app as twin_app
 from suanwang.cli.twin_fork import fork as twin_fork
+from suanwang.cli.twin_market import twin_market
 from suanwang.cli.usage import invoice_app, usage
 
 app = typer.Typer(
@@ -65,6 +66,7 @@ task_app.command("result")(task_result)
 task_app.command("logs")(task_logs)
 scenario_app.command("load")(load_scenario)
 twin_app.command("fork")(twin_fork)
+twin_app.command("market")(twin_market)
 app.command()(serve)
 app.command()(demo)
 app.command()(measure)
