@@ -45,6 +45,7 @@ import numpy as np
 
 from suanwang.model import Estimate, Placement, TaskSpec
 from suanwang.scheduling.batch.classes import ClassEvaluator, ClassView, IntArray
+from suanwang.scheduling.batch.improve import ImproveOptions, improve_placements
 from suanwang.scheduling.batch.network import FlowNetwork
 from suanwang.scheduling.batch.requests import BatchError, group_classes
 from suanwang.scheduling.framework import Request
@@ -69,6 +70,9 @@ class FlowOptions:
         rounds: Flow solves per evaluation at most; each re-solves what binding left, with the
             capacities the ledger has then, and stops early when a solve places nothing.
         repair: Place what is left with the online scheduler, one task at a time.
+        improve: With ``repair``, the bounds of the local-improvement pass after it
+            (``batch.improve``: insertion, then ejection moves that meet strictly more SLAs);
+            None leaves it out.
     """
 
     coverage: float = 4.0
@@ -76,6 +80,7 @@ class FlowOptions:
     evaluations: int = 2
     rounds: int = 1
     repair: bool = True
+    improve: ImproveOptions | None = field(default_factory=ImproveOptions)
 
     def __post_init__(self) -> None:
         if self.coverage <= 0 or self.min_candidates < 1:
@@ -102,6 +107,8 @@ class FlowStats:
         solve_s: Seconds in the OR-Tools solver.
         bind_s: Seconds materialising paths and reserving through the ledger.
         repair_s: Seconds in the online repair.
+        improved: SLAs the local-improvement pass added (``FlowOptions.improve``).
+        improve_s: Seconds in that pass.
     """
 
     tasks: int = 0
@@ -117,6 +124,8 @@ class FlowStats:
     solve_s: float = 0.0
     bind_s: float = 0.0
     repair_s: float = 0.0
+    improved: int = 0
+    improve_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +223,10 @@ def place_batch(
         for member in pending:
             reasons[requests[member].task_id] = "no capacity left for it in the batch"
     stats.repair_s = time.perf_counter() - started
+    if options.repair and options.improve is not None and requests:
+        scheduler = Scheduler(profile, state, factories=factories)
+        done = improve_placements(scheduler, requests, placements, options.improve, reasons)
+        stats.improved, stats.improve_s = done.gained, done.seconds
     stats.unplaced = sum(p is None for p in placements)
     return BatchPlan(tuple(placements), reasons, stats)
 

@@ -24,10 +24,11 @@ from collections.abc import Mapping, Sequence
 
 from suanwang.model import Placement, TaskClass
 from suanwang.scheduling.batch.flow import FlowOptions, place_batch
+from suanwang.scheduling.batch.improve import improve_placements
 from suanwang.scheduling.framework import Request
 from suanwang.scheduling.profile import Profile
 from suanwang.scheduling.registry import PluginFactory
-from suanwang.scheduling.scheduler import ProfilePlugins
+from suanwang.scheduling.scheduler import ProfilePlugins, Scheduler
 from suanwang.scheduling.state import ClusterState
 
 WINDOW_TASKS = 64
@@ -60,14 +61,21 @@ def place_windowed(
     placements: list[Placement | None] = []
     # One set of plugins for every window: scarcity remembers the demand of earlier windows.
     plugins = ProfilePlugins(profile, state, factories)
+    options = options or FlowOptions()
+    improve = options.improve if options.repair else None
+    flow_options = dataclasses.replace(options, improve=None)
+    scheduler = Scheduler(profile, state, factories=factories) if improve is not None else None
     ahead: list[Request] = []
     for start in range(0, len(requests), window):
         chunk = list(requests[start : start + window])
         ghosts = forecast_of(ahead, chunk, state) if forecast else []
-        plan = place_batch(profile, state, chunk + ghosts, options=options, plugins=plugins)
+        plan = place_batch(profile, state, chunk + ghosts, options=flow_options, plugins=plugins)
+        done = list(plan.placements[: len(chunk)])
+        if scheduler is not None:  # the window's own tasks only: the forecast keeps its room
+            improve_placements(scheduler, chunk, done, improve)
         for ghost in ghosts:
             state.reservations.release(ghost.task_id)
-        placements.extend(plan.placements[: len(chunk)])
+        placements.extend(done)
         ahead = [r for r in chunk if r.spec.task_class is TaskClass.HOT]
     return tuple(placements)
 
