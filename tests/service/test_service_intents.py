@@ -286,3 +286,19 @@ def test_a_batch_intent_is_judged_on_its_ended_jobs_against_the_prediction(
     # Completed jobs are done and kept; the third, never started within its grace, is re-placed.
     assert changed.task_ids[:2] == record.task_ids[:2]
     assert changed.task_ids[2] != record.task_ids[2]
+
+
+def test_a_batch_intent_larger_than_the_room_now_waits_for_room_in_the_fork(
+    plane: ControlPlane,
+) -> None:
+    # Eight one-core jobs on three nodes of two cores: six run now, two once those end.
+    doc = read_intent(
+        "version: 1\nname: reports\nneed: {kind: batch-analytics, jobs: 8}\n"
+        f"coverage: {{sites: [{USERS_SITE}]}}\nquality: {{deadline_s: 600}}\n"
+    )
+    plan = _intents(plane).plan(doc, "acme")
+    assert plan.check.room_for == 6
+    assert plan.check.conflicts == ()  # no region-capacity: batch work may queue
+    assert plan.prediction is not None
+    assert (plan.prediction.placed, plan.prediction.sla_met_fraction) == (8, 1.0)
+    assert plan.refusals == ()

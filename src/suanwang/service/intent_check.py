@@ -10,7 +10,9 @@ is left.
 Three conflicts are named, each with the constraints that cannot hold together:
 
 * ``region-capacity``: the coverage area's free capacity within the target holds fewer replicas
-  than the need;
+  than the need. Not for batch work with a deadline (every replica ends, none long-running):
+  it may wait in the queue for room, and whether it is placed in time is the fork's run ahead
+  to say (``intents``: a fork that does not place every replica refuses the intent);
 * ``latency-reach``: the latency target (or deadline) is below the best reachable latency;
 * ``budget-quality``: the cheapest placements that meet the target cost more than the budget.
 """
@@ -160,7 +162,8 @@ def _conflicts(
             )
         )
     reach = bool(found)  # out of reach is no shortage of room, nor of money
-    if room_for < len(specs) and not reach:
+    queues = spec.deadline_s is not None and not any(s.long_running for s in specs)
+    if room_for < len(specs) and not reach and not queues:
         found.append(
             Conflict(
                 "region-capacity",
