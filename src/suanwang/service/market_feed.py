@@ -112,8 +112,10 @@ class Cursor:
                 if not isinstance(key, str):
                     raise ValueError(key)
                 usage = (float(at_s), key)
-            if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
-                raise ValueError(seq)
+            if seq is not None and (
+                isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**63
+            ):
+                raise ValueError(seq)  # a seq no database holds (SQL integers are 64-bit)
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
             raise ValueError(f"after: {text!r} is not a cursor of this feed") from None
         return cls(usage, seq)
