@@ -108,7 +108,7 @@ def test_the_cursor_moves_past_audit_entries_that_are_not_the_markets(
     ],
 )
 def test_a_malformed_cursor_names_the_field(text: str) -> None:
-    with pytest.raises(ValueError, match="after: .* is not a cursor of this feed"):
+    with pytest.raises(ValueError, match=r"after: .* is not a cursor of this feed"):
         Cursor.decode(text)
 
 
