@@ -75,6 +75,26 @@ def test_json_with_the_exact_optimum(tmp_path: Path) -> None:
             GRAPH.replace("latency_budget_ms: 800", "latency_budget_ms: 5"),
             r"exceeds latency_budget",
         ),
+        (
+            GRAPH.replace("{id: track,", "{id: track, kind: reduce,"),
+            r"stages\[2\]\.kind: expected one of \['compute', 'aggregate'\], got 'reduce'",
+        ),
+        (
+            GRAPH.replace("{id: track,", "{id: track, kind: aggregate,"),
+            r"stage 'track': an aggregate stage needs reduction_ratio",
+        ),
+        (
+            GRAPH.replace("{id: track,", "{id: track, along_path: yes please,"),
+            r"stages\[2\]\.along_path: expected true or false, got 'yes please'",
+        ),
+        (
+            GRAPH.replace("{id: track,", "{id: track, datasets: obs,"),
+            r"stages\[2\]\.datasets: expected a list of dataset ids, got 'obs'",
+        ),
+        (
+            GRAPH.replace("{id: track,", "{id: track, datasets: [nowhere],"),
+            r"stage 'track': datasets names an unknown dataset, got 'nowhere'",
+        ),
         ("[1, 2]", r"graph: expected a mapping"),
         ("id: [", r"graph\.yaml:1: expected the node content"),
     ],
@@ -98,6 +118,18 @@ def test_exact_is_refused_on_a_large_model(tmp_path: Path) -> None:
     code, _, err = run(tmp_path, GRAPH, "--exact")
     assert code == 2
     assert "--exact is for small graphs" in err
+
+
+def test_an_along_path_graph_reports_the_traffic_saved(tmp_path: Path) -> None:
+    text = GRAPH.replace("latency_budget_ms: 800", "latency_budget_ms: 800\nalong_path: true")
+    code, out, err = run(tmp_path, text, "-o", "json")
+    assert code == 0, err
+    along = json.loads(out)["along_path"]
+    assert along["path"][0] == "term-futian"
+    assert {row["site"] for row in json.loads(out)["stages"]} <= set(along["path"])
+    assert along["saved_mb_hops"] == pytest.approx(
+        along["cloud_traffic_mb_hops"] - along["traffic_mb_hops"]
+    )
 
 
 def test_the_example_in_docs_places_within_its_budget() -> None:

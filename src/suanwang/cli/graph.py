@@ -23,161 +23,23 @@ touched); ``--exact`` also solves the MILP on the same cost model and prints the
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from suanwang.cli.common import bad_input_exits, console
+from suanwang.cli.graph_file import GraphFileError, read_graph
 from suanwang.cli.output import AsJson, Output, chosen, print_data, print_whole
 
 if TYPE_CHECKING:
-    from suanwang.model.graph import Edge, Stage, TaskGraph
+    from suanwang.model.graph import TaskGraph
     from suanwang.scheduling.graph import ExactResult, GraphPlacement
 
 graph_app = typer.Typer(help="Task graphs (decomposition): place a DAG of stages.")
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
-"""Largest graph file read."""
 EXACT_MAX_STAGES, EXACT_MAX_NODES = 12, 16
 """``--exact`` is for small graphs: at most this many stages on this many model nodes."""
-_GRAPH_KEYS = {"id", "ingress_site", "latency_budget_ms", "budget", "tenant", "stages", "edges"}
-_STAGE_NUMBERS = ("work_gflop", "cpu_cores", "mem_gib", "input_mb", "result_mb")
-_STAGE_KEYS = {"id", "precision", "accelerator", "task_class", *_STAGE_NUMBERS}
-_EDGE_KEYS = {"src", "dst", "data_mb", "reduction_ratio"}
-_ACCELERATOR_KEYS = {"kind", "count", "min_mem_gib"}
-
-
-class GraphFileError(ValueError):
-    """A graph file that cannot be read; the message names the file and the field path."""
-
-
-def _mapping(value: Any, where: str, keys: set[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise GraphFileError(f"{where}: expected a mapping, got {type(value).__name__}")
-    unknown = sorted(set(map(str, value)) - keys)
-    if unknown:
-        raise GraphFileError(f"{where}: unknown field {unknown[0]!r}; known: {sorted(keys)}")
-    return value
-
-
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise GraphFileError(f"{where}: expected a number, got {value!r}")
-    return float(value)
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise GraphFileError(f"{where}: expected text, got {value!r}")
-    return value
-
-
-def _stage(value: Any, where: str) -> Stage:
-    from suanwang.model import AcceleratorKind, AcceleratorNeed, Precision, TaskClass  # noqa: PLC0415
-    from suanwang.model.graph import Stage  # noqa: PLC0415
-
-    data = _mapping(value, where, _STAGE_KEYS)
-    fields: dict[str, Any] = {"id": _text(data.get("id"), f"{where}.id")}
-    fields["work_gflop"] = _number(data.get("work_gflop"), f"{where}.work_gflop")
-    for name in _STAGE_NUMBERS[1:]:
-        if name in data:
-            fields[name] = _number(data[name], f"{where}.{name}")
-    for name, kind in (("precision", Precision), ("task_class", TaskClass)):
-        if name in data:
-            try:
-                fields[name] = kind(data[name])
-            except ValueError:
-                known = [str(member) for member in kind]
-                raise GraphFileError(
-                    f"{where}.{name}: expected one of {known}, got {data[name]!r}"
-                ) from None
-    if data.get("accelerator") is not None:
-        need = _mapping(data["accelerator"], f"{where}.accelerator", _ACCELERATOR_KEYS)
-        try:
-            kind_of = AcceleratorKind(str(need.get("kind")))
-        except ValueError:
-            known = [str(member) for member in AcceleratorKind]
-            raise GraphFileError(
-                f"{where}.accelerator.kind: expected one of {known}, got {need.get('kind')!r}"
-            ) from None
-        count = _number(need.get("count", 1), f"{where}.accelerator.count")
-        if count != int(count) or count < 1:
-            raise GraphFileError(f"{where}.accelerator.count: expected a whole number >= 1")
-        memory = _number(need.get("min_mem_gib", 0.0), f"{where}.accelerator.min_mem_gib")
-        fields["accelerator"] = AcceleratorNeed(kind_of, int(count), memory)
-    return Stage(**fields)
-
-
-def _edge(value: Any, where: str) -> Edge:
-    from suanwang.model.graph import Edge  # noqa: PLC0415
-
-    data = _mapping(value, where, _EDGE_KEYS)
-    ratio = data.get("reduction_ratio")
-    return Edge(
-        _text(data.get("src"), f"{where}.src"),
-        _text(data.get("dst"), f"{where}.dst"),
-        _number(data.get("data_mb", 0.0), f"{where}.data_mb"),
-        None if ratio is None else _number(ratio, f"{where}.reduction_ratio"),
-    )
-
-
-def graph_from_data(data: Any) -> TaskGraph:
-    """The task graph of a decoded graph document (module docstring).
-
-    Raises:
-        GraphFileError: A field of the wrong shape or type, named by its path.
-        suanwang.model.graph.GraphError: An invariant of the graph (cycle, unknown stage...).
-    """
-    from suanwang.model.graph import TaskGraph  # noqa: PLC0415
-
-    doc = _mapping(data, "graph", _GRAPH_KEYS)
-    stages, edges = doc.get("stages"), doc.get("edges", [])
-    if not isinstance(stages, list) or not isinstance(edges, list):
-        raise GraphFileError("graph: stages and edges must be lists")
-    optional: dict[str, Any] = {}
-    for name in ("latency_budget_ms", "budget"):
-        if doc.get(name) is not None:
-            optional[name] = _number(doc[name], name)
-    for name in ("ingress_site", "tenant"):
-        if doc.get(name) is not None:
-            optional[name] = _text(doc[name], name)
-    return TaskGraph(
-        _text(doc.get("id"), "id"),
-        tuple(_stage(stage, f"stages[{i}]") for i, stage in enumerate(stages)),
-        tuple(_edge(edge, f"edges[{i}]") for i, edge in enumerate(edges)),
-        **optional,
-    )
-
-
-def read_graph(path: Path) -> TaskGraph:
-    """The task graph in the YAML or JSON file ``path``.
-
-    Raises:
-        GraphFileError: Unreadable, too large, not YAML, or a field is wrong (with its path).
-        suanwang.model.graph.GraphError: An invariant of the graph is broken.
-    """
-    import yaml  # noqa: PLC0415
-
-    from suanwang.model.graph import GraphError  # noqa: PLC0415
-
-    try:
-        if not path.is_file():
-            raise GraphFileError(f"{path}: not a readable file")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise GraphFileError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes")
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return graph_from_data(data)
-    except yaml.MarkedYAMLError as error:
-        line = "" if error.problem_mark is None else f":{error.problem_mark.line + 1}"
-        raise GraphFileError(f"{path}{line}: {error.problem or 'not YAML'}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise GraphFileError(f"{path}: {' '.join(str(error).split())}") from None
-    except (GraphFileError, GraphError) as error:
-        if str(error).startswith(str(path)):
-            raise
-        raise GraphFileError(f"{path}: {error}") from None
 
 
 @graph_app.command("place")
@@ -194,13 +56,14 @@ def place(
         ),
     ] = 32,
     traffic_weight: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--traffic-weight",
             min=0.0,
-            help="ms one MB x hop of traffic is worth against latency (0: least latency).",
+            help="ms one MB x hop of traffic is worth against latency (default 0: least "
+            "latency; 1 for a graph with along-path stages).",
         ),
-    ] = 0.0,
+    ] = None,
     exact: Annotated[
         bool, typer.Option("--exact", help="Also solve the MILP optimum (small graphs only).")
     ] = False,
@@ -263,6 +126,14 @@ def _as_data(
         "traffic_mb_hops": schedule.traffic_mb_hops,
         "wan_mb": schedule.wan_mb,
         "cost": schedule.cost,
+        "along_path": None
+        if placement.along_path is None
+        else {
+            "path": list(placement.along_path.path),
+            "traffic_mb_hops": placement.along_path.traffic_mb_hops,
+            "cloud_traffic_mb_hops": placement.along_path.cloud_traffic_mb_hops,
+            "saved_mb_hops": placement.along_path.saved_mb_hops,
+        },
         "stages": [
             {
                 "stage": stage.id,
@@ -312,6 +183,14 @@ def _print_table(data: dict[str, Any]) -> None:
         f"price {data['cost']:.6g}",
         highlight=False,
     )
+    along = data.get("along_path")
+    if along is not None:
+        console.print(
+            f"along the path {' -> '.join(along['path'])}: {along['traffic_mb_hops']:,.1f} MB x "
+            f"hops against {along['cloud_traffic_mb_hops']:,.1f} with those stages in the cloud "
+            f"(saved {along['saved_mb_hops']:,.1f})",
+            highlight=False,
+        )
     optimum = data.get("optimum")
     if optimum is not None:
         state = "proven optimal" if optimum["proven"] else f"bound {optimum['bound_ms']:,.1f} ms"
@@ -321,3 +200,13 @@ def _print_table(data: dict[str, Any]) -> None:
             f"HEFT's gap {gap}",
             highlight=False,
         )
+
+
+def _register_compare() -> None:
+    """Add ``graph compare`` (its module reads graph files through this one)."""
+    from suanwang.cli.graph_compare import compare  # noqa: PLC0415
+
+    graph_app.command("compare")(compare)
+
+
+_register_compare()

@@ -151,6 +151,22 @@ def _pick(
     return picked
 
 
+def check_ingress(graph: TaskGraph, state: ClusterState) -> str:
+    """The graph's ingress site; refused where it has none or the topology does not hold it.
+
+    Raises:
+        GraphPlacementError: The message names the field and the value.
+    """
+    if graph.ingress_site is None:
+        raise GraphPlacementError(f"graph {graph.id!r}: ingress_site is needed to place it")
+    if graph.ingress_site not in state.topology.sites:
+        raise GraphPlacementError(
+            f"graph {graph.id!r}: ingress_site names no site of the topology, "
+            f"got {graph.ingress_site!r}"
+        )
+    return graph.ingress_site
+
+
 def graph_costs(
     graph: TaskGraph,
     state: ClusterState,
@@ -170,8 +186,7 @@ def graph_costs(
     Raises:
         GraphPlacementError: No ingress site, or some stage fits no node at all.
     """
-    if graph.ingress_site is None:
-        raise GraphPlacementError(f"graph {graph.id!r}: ingress_site is needed to place it")
+    ingress_site = check_ingress(graph, state)
     demand = np.array([_demand_row(stage) for stage in graph.stages])
     work = np.array([stage.work_gflop for stage in graph.stages])
     kinds: dict[_Kind, list[int]] = {}
@@ -199,7 +214,7 @@ def graph_costs(
         candidates.append(positions)
     routing = state.routing_graph()
     sites, node_site = np.unique(state.arrays.node_vertex[nodes], return_inverse=True)
-    rows = np.r_[sites, routing.vertex(graph.ingress_site)]
+    rows = np.r_[sites, routing.vertex(ingress_site)]
     paths = distances_from(
         routing,
         rows,

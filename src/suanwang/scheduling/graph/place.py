@@ -25,7 +25,12 @@ from suanwang.scheduling.graph.alongpath import (
     along_path_schedule,
     cloud_path,
 )
-from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, graph_costs
+from suanwang.scheduling.graph.costs import (
+    GraphCosts,
+    GraphPlacementError,
+    check_ingress,
+    graph_costs,
+)
 from suanwang.scheduling.graph.datalocal import check_datasets, data_nodes, with_dataset_reads
 from suanwang.scheduling.graph.list_scheduler import list_schedule
 from suanwang.scheduling.graph.timing import GraphSchedule
@@ -98,6 +103,7 @@ def place_graph(
         GraphRefusedError: The makespan exceeds ``latency_budget_ms``, the price exceeds
             ``budget``, or the ledger refused a stage; the ledger is as it was.
     """
+    check_ingress(graph, state)
     along = any(graph.runs_along_path(s) for s in range(len(graph.stages)))
     reads = any(stage.datasets for stage in graph.stages)
     extra: list[np.ndarray] = []
