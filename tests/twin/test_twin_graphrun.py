@@ -88,7 +88,7 @@ def test_a_dataset_not_held_where_a_stage_runs_crosses_the_links_first() -> None
     assert run.start_ms[0] == pytest.approx(1.0 + 2.0 + 1_000.0)
     assert run.end_to_end_ms == pytest.approx(1.0 + 2.0 + 1_000.0 + 10.0 + 1.0)
     assert run.traffic_gb == pytest.approx(0.25)
-    assert run.off_site_gb == pytest.approx(0.125)
+    assert run.moved_gb == pytest.approx(0.125)
 
 
 def test_a_place_per_stage_is_required() -> None:

@@ -4,7 +4,7 @@ The graph (the file format of ``suanwang graph place``) is placed on a fresh sta
 scenario's network three ways (``suanwang.twin.graphcompare``: all at the best single site,
 decomposed over cloud, edge and end, and with its aggregate stages on network elements where
 some offer compute), and each placement is run through the twin's event loop: the table gives
-the end-to-end latency, makespan, traffic (GB x links) and off-site GB the twin measured, then
+the end-to-end latency, makespan, traffic (GB x links) and moved GB the twin measured, then
 where each stage ran. ``--plot FILE`` draws the two figures side by side.
 """
 
@@ -48,7 +48,7 @@ def compare(
 ) -> None:
     """Compare single-site and decomposed placement of a task graph in the twin.
 
-    Prints per placement the twin's end-to-end latency, makespan, traffic and off-site data,
+    Prints per placement the twin's end-to-end latency, makespan, traffic and data moved,
     then each stage's place.
     """
     from suanwang.model.graph import GraphError  # noqa: PLC0415
@@ -84,7 +84,7 @@ def _print_tables(data: dict[str, Any]) -> None:
     title = f"{data['graph']} from {data['ingress_site']} (measured in the twin)"
     table = Table(title=title, title_justify="left")
     table.add_column("placement", style="bold cyan", no_wrap=True)
-    for name in ("e2e ms", "makespan ms", "model ms", "traffic GB", "off-site GB"):
+    for name in ("e2e ms", "makespan ms", "model ms", "traffic GB", "moved GB"):
         table.add_column(name, justify="right", no_wrap=True)
     for row in data["variants"]:
         model = row["model_makespan_ms"]
@@ -94,7 +94,7 @@ def _print_tables(data: dict[str, Any]) -> None:
             f"{row['makespan_ms']:,.1f}",
             "-" if model is None else f"{model:,.1f}",
             f"{row['traffic_gb']:,.4f}",
-            f"{row['off_site_gb']:,.4f}",
+            f"{row['moved_gb']:,.4f}",
         )
     print_whole(table)
     stages = Table(title="where each stage ran", title_justify="left")

@@ -11,7 +11,7 @@ reserved) and runs each through ``graphrun.run_graph``:
 * ``in-network``: the decomposed placement with its aggregate stages on network elements
   (``in_network_plan``), shown only where some stage moved.
 
-Each variant gives the twin's end-to-end latency, makespan, traffic (GB x links) and off-site
+Each variant gives the twin's end-to-end latency, makespan, traffic (GB x links) and moved
 GB, with the cost model's makespan beside it; ``as_data`` is the JSON form.
 """
 
@@ -85,7 +85,7 @@ class GraphComparison:
                     "makespan_ms": run.makespan_ms,
                     "model_makespan_ms": variant.model_makespan_ms,
                     "traffic_gb": run.traffic_gb,
-                    "off_site_gb": run.off_site_gb,
+                    "moved_gb": run.moved_gb,
                     "link_mb": dict(sorted(run.link_mb.items())),
                     "stages": [
                         {

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 def comparison_figure(data: dict[str, Any]) -> Figure:
-    """Bars of end-to-end latency and makespan (ms), and of traffic and off-site data (GB).
+    """Bars of end-to-end latency and makespan (ms), and of traffic and data moved (GB).
 
     ``data`` is ``GraphComparison.as_data``.
     """
@@ -21,7 +21,7 @@ def comparison_figure(data: dict[str, Any]) -> Figure:
     latency, traffic = axes[0]
     panels = (
         (latency, "ms (twin)", (("end_to_end_ms", "end to end"), ("makespan_ms", "makespan"))),
-        (traffic, "GB (twin)", (("traffic_gb", "GB x links"), ("off_site_gb", "off-site GB"))),
+        (traffic, "GB (twin)", (("traffic_gb", "GB x links"), ("moved_gb", "moved GB"))),
     )
     width = 0.4
     for ax, unit, bars in panels:

@@ -13,7 +13,7 @@ stages at one vertex exchange data at once.
 
 Measured: the end-to-end latency (the last result back at the ingress), the makespan (first
 stage start to last stage finish), the MB every link carried, their sum (traffic, GB x links)
-and the data that left a vertex (off-site GB).
+and the data moved between vertices (each flow once: moved GB).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class GraphRun:
         finish_ms: Per stage, when it finished.
         link_mb: MB carried per link id (links that carried something).
         traffic_gb: GB x links: the sum of ``link_mb`` in GB.
-        off_site_gb: GB of data that crossed at least one link.
+        moved_gb: GB of data moved between vertices: each flow once, however many links
+            it crossed (an aggregation in the network adds the flow out of its element).
     """
 
     end_to_end_ms: float
@@ -53,7 +54,7 @@ class GraphRun:
     finish_ms: tuple[float, ...]
     link_mb: dict[str, float]
     traffic_gb: float
-    off_site_gb: float
+    moved_gb: float
 
 
 class _Network:
@@ -68,7 +69,7 @@ class _Network:
         self._latency = self._routing.link_latency_ms.tolist()
         self._flows = [0] * len(self._capacity)
         self.carried_mb = [0.0] * len(self._capacity)
-        self.off_site_mb = 0.0
+        self.moved_mb = 0.0
         self._paths: dict[tuple[int, int], tuple[int, ...]] = {}
 
     def _links(self, a: int, b: int) -> tuple[int, ...]:
@@ -105,7 +106,7 @@ class _Network:
             rate_mbps = min(rate_mbps, self._capacity[link] / self._flows[link])
             self.carried_mb[link] += data_mb
         if data_mb > 0:
-            self.off_site_mb += data_mb
+            self.moved_mb += data_mb
         transfer_ms = data_mb * MB_BITS / 1e6 / rate_mbps * 1e3 if data_mb > 0 else 0.0
         delay_ms = sum(self._latency[link] for link in links) + transfer_ms
 
@@ -226,5 +227,5 @@ def run_graph(graph: TaskGraph, places: Sequence[StagePlace], state: ClusterStat
         finish_ms=tuple(finish),
         link_mb=link_mb,
         traffic_gb=sum(link_mb.values()) / MB_PER_GB,
-        off_site_gb=net.off_site_mb / MB_PER_GB,
+        moved_gb=net.moved_mb / MB_PER_GB,
     )
