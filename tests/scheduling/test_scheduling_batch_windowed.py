@@ -12,6 +12,7 @@ from suanwang.scheduling import ClusterState, builtin_profiles
 from suanwang.scheduling.batch import (
     SlaCheck,
     evaluate,
+    forecast_of,
     place_batch,
     place_online,
     place_windowed,
@@ -23,10 +24,12 @@ from suanwang.scheduling.scheduler import ProfilePlugins
 CATS = builtin_profiles()["cats-joint"]
 
 
-def test_one_window_of_everything_is_the_batch_flow() -> None:
+def test_one_window_of_everything_without_forecast_is_the_batch_flow() -> None:
     instance = generate_instance(3, shape="mesh", load="at", tasks=120)
     requests = list(instance.requests)
-    windowed = place_windowed(CATS, ClusterState(instance.topology), requests, window=120)
+    windowed = place_windowed(
+        CATS, ClusterState(instance.topology), requests, window=120, forecast=False
+    )
     batch = place_batch(CATS, ClusterState(instance.topology), requests).placements
     assert [p and p.node_id for p in windowed] == [p and p.node_id for p in batch]
 
@@ -106,3 +109,26 @@ def test_forecast_ids_never_collide_and_hold_nothing_afterwards() -> None:
     assert placed
     assert len(state.reservations) == len(placed)
     assert all(task_id in state.reservations for task_id in placed)
+
+
+def test_the_first_window_plans_against_its_own_hot_arrivals_copied() -> None:
+    # One window of everything: the forecast is the window's hot arrivals, twice, so the
+    # plan differs from the bare flow's, and nothing of the forecast is held afterwards.
+    instance = generate_instance(2, shape="ring-chords", load="over")
+    requests = list(instance.requests)
+    state = ClusterState(instance.topology)
+    ahead = place_windowed(CATS, state, requests, window=len(requests))
+    bare = place_batch(CATS, ClusterState(instance.topology), requests).placements
+    assert [p and p.node_id for p in ahead] != [p and p.node_id for p in bare]
+    assert len(state.reservations) == sum(p is not None for p in ahead)
+
+
+def test_forecast_copies_repeat_the_previous_window_under_distinct_ids() -> None:
+    instance = generate_instance(5, shape="ring-chords", load="over", tasks=40)
+    requests = list(instance.requests)
+    state = ClusterState(instance.topology)
+    ghosts = forecast_of(requests[:10], requests[10:], state, copies=2)
+    assert [g.spec for g in ghosts] == [r.spec for r in requests[:10]] * 2
+    assert len({g.task_id for g in ghosts} | {r.task_id for r in requests}) == 60
+    with pytest.raises(ValueError, match="at least 0, got -1"):
+        forecast_of(requests[:10], requests[10:], state, copies=-1)

@@ -9,12 +9,16 @@ arrivals, for batches without arrival times (``plan``, the quality benchmark).
 A window alone cannot tell which of its tasks to turn away: over capacity, the first big
 flexible tasks fill the nodes that the tight-latency work still to come can only use. With
 ``forecast`` (the default), each window is planned together with the hot (tight-latency)
-arrivals of the window before, copied under fresh ids, as the forecast of the hot demand
-still to come; their reservations are given back as soon as the window is bound. The flow
+arrivals of the window before, copied ``FORECAST_COPIES`` times under fresh ids (a window
+after none with hot arrivals, the first one for instance, takes its own), as the forecast of the hot demand still to
+come; their reservations are given back as soon as the window is bound. The flow
 weighs the window's tasks against that demand (each worth one SLA): a window's task that
 would take capacity the forecast needs, where the forecast meets more SLAs with it, is placed
 elsewhere, or only in what is left after the forecast, or refused. This is an admission
 policy: a task refused this way is one the greedy choice would have placed.
+
+After its flow, each window's own tasks (not the forecast's) go through the local-improvement
+pass (``batch.improve``), with the forecast still held.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ from suanwang.scheduling.state import ClusterState
 
 WINDOW_TASKS = 64
 """Arrivals per window of ``place_windowed`` by default (chosen on the gap benchmark)."""
+FORECAST_COPIES = 2
+"""Copies of the previous window's hot arrivals in ``place_windowed``'s forecast (two windows
+of hot demand ahead; chosen on the gap benchmark, where one copy left the sites that tight work
+needs to the big tasks of the windows after)."""
 
 
 def place_windowed(
@@ -48,8 +56,9 @@ def place_windowed(
     """Place ``requests`` in windows of ``window`` consecutive arrivals (see the module doc).
 
     Each window goes to ``place_batch`` (what its flow leaves, the online scheduler repairs),
-    with ``forecast`` together with a copy of the previous window's hot arrivals, whose
-    reservations are released after the window is bound; placed tasks hold their
+    with ``forecast`` together with ``FORECAST_COPIES`` copies of the previous window's hot
+    arrivals (the first window's own), whose reservations are released after the window is
+    bound; placed tasks hold their
     reservations in ``state``'s ledger afterwards, the forecast's none.
 
     Raises:
@@ -68,7 +77,9 @@ def place_windowed(
     ahead: list[Request] = []
     for start in range(0, len(requests), window):
         chunk = list(requests[start : start + window])
-        ghosts = forecast_of(ahead, chunk, state) if forecast else []
+        if not ahead:  # no hot arrival seen before: the window's own stand for what comes
+            ahead = [r for r in chunk if r.spec.task_class is TaskClass.HOT]
+        ghosts = forecast_of(ahead, chunk, state, copies=FORECAST_COPIES) if forecast else []
         plan = place_batch(profile, state, chunk + ghosts, options=flow_options, plugins=plugins)
         done = list(plan.placements[: len(chunk)])
         if scheduler is not None:  # the window's own tasks only: the forecast keeps its room
@@ -81,17 +92,26 @@ def place_windowed(
 
 
 def forecast_of(
-    previous: Sequence[Request], chunk: Sequence[Request], state: ClusterState
+    previous: Sequence[Request],
+    chunk: Sequence[Request],
+    state: ClusterState,
+    *,
+    copies: int = 1,
 ) -> list[Request]:
-    """``previous`` under ids that no task of ``chunk`` uses and the ledger does not hold.
+    """``previous``, ``copies`` times, under ids no task of ``chunk`` uses nor the ledger holds.
 
     The copies are the forecast of the hot demand still to come: planned with ``chunk``, then
     released by the caller once ``chunk`` is bound (the controller's windowed mode does the
-    same with its previous window's hot arrivals).
+    same with one copy of its previous window's hot arrivals).
+
+    Raises:
+        ValueError: ``copies`` is below 0.
     """
+    if copies < 0:
+        raise ValueError(f"copies of the forecast must be at least 0, got {copies}")
     taken = {r.task_id for r in chunk}
     ghosts = []
-    for i, request in enumerate(previous):
+    for i, request in enumerate(list(previous) * copies):
         task_id = f"forecast~{i}~{request.task_id}"
         while task_id in taken or task_id in state.reservations:
             task_id += "~"
