@@ -117,3 +117,16 @@ def test_a_run_cancelled_after_its_pull_is_withdrawn_until_its_kill_is_confirmed
     assert 0.0 <= after_s < 5.0
     assert [(k.run_id, k.node_id) for k in dispatch.kills] == [("pulled", "n1")]
     assert dispatch.confirm_killed("n1", "pulled") is None  # confirmed once
+
+
+def test_a_task_ended_by_a_kept_report_before_it_was_pulled_is_not_pulled_again(
+    engine: tuple[AgentDispatch, Reports],
+) -> None:
+    dispatch, reports = engine
+    dispatch.start(_task("t1", "n1"))  # placed again after a restart, on the node that ran it
+    dispatch.publish()
+    assert dispatch.report_finished("t1", "n1", True, "completed on n1 (before the restart)")
+    assert dispatch.pull("n1", 10) == []
+    assert dispatch.waiting("n1") == 0
+    assert reports.seen == [("finished", "t1", "True", "completed on n1 (before the restart)")]
+    assert not dispatch.report_finished("t1", "n1", True, "sent again")  # ended once

@@ -14,9 +14,10 @@ An agent measures its machine once, binds its Ed25519 key to its node
 - the main loop pulls the tasks placed on its node (``POST /v1/agents/{node}/pull``) while it
   has free workers, reports each one started, runs its real work kind in a worker process
   (``execution.workers``) and reports it finished, ok or failed with the reason and measured
-  time. A task that runs past its maximum run time (the control plane's, sent with the task as
-  ``max_run_s``, or the agent's own, whichever is shorter) is stopped by killing its worker
-  process and reported failed with that reason. While it holds runs, ``agent_runs`` names
+  time, spooled durably first and sent until answered (``execution.spool``). A task that
+  runs past its maximum run time (the control plane's, sent with the task as ``max_run_s``,
+  or the agent's own, whichever is shorter) is stopped by killing its worker process and
+  reported failed with that reason. While it holds runs, ``agent_runs`` names
   them to the control plane at the poll pace and kills those cancelled or moved off the node.
 
 The key binding is retried until the control plane answers (``execution.binding``), and done
@@ -57,6 +58,7 @@ from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
 from suanwang.execution.load import CpuMeter, LoadSource
 from suanwang.execution.netprobe import LOOPBACK, EchoServer, probe_peers, rtt_report
 from suanwang.execution.sandbox import Sandbox
+from suanwang.execution.spool import DEFAULT_SPOOL_CAP, Reports, ReportSpool
 from suanwang.execution.warm import WarmPool
 from suanwang.execution.workers import RunCancelled, RunTimeExceeded, WorkerPool
 from suanwang.measure.challenge import answer
@@ -100,6 +102,9 @@ class AgentConfig:
             (``execution.coderun``); None makes a temporary one at the first such run.
         warm_per_function: Pre-started interpreters the node keeps per tenant, artefact and
             entry once it ran one (``execution.warm``); 0 starts every run cold.
+        spool_dir: Folder of the finished reports not yet answered (``execution.spool``);
+            None keeps them beside the key file (``<key file>.spool``), or in memory without one.
+        spool_cap: Most finished reports kept unsent.
     """
 
     controller_url: str
@@ -119,6 +124,8 @@ class AgentConfig:
     bind_timeout_s: float = 120.0
     work_dir: Path | None = None
     warm_per_function: int = 0
+    spool_dir: Path | None = None
+    spool_cap: int = DEFAULT_SPOOL_CAP
 
 
 def _worker_init() -> None:
@@ -187,8 +194,10 @@ class NodeAgent:
         self.config = config
         self.keys = keys or load_or_create_key(config.key_path)
         self.stopping = threading.Event()
-        self.completed = 0
-        self.failed = 0
+        key_path, folder = config.key_path, config.spool_dir
+        if folder is None and key_path is not None:
+            folder = key_path.with_name(f"{key_path.name}.spool")
+        self.reports = Reports(config.node_id, ReportSpool(folder, config.spool_cap))
         self._running = 0
         self._done: queue.Queue[tuple[str, Future[WorkOutcome]]] = queue.Queue()
         self._facts: dict[str, float] = {}
@@ -207,6 +216,16 @@ class NodeAgent:
             transport=self._transport,
             verify=client_context(self.config.ca_file),
         )
+
+    @property
+    def completed(self) -> int:
+        """Runs reported completed and accepted."""
+        return self.reports.completed
+
+    @property
+    def failed(self) -> int:
+        """Runs reported failed and accepted."""
+        return self.reports.failed
 
     @property
     def key_id(self) -> str:
@@ -251,6 +270,8 @@ class NodeAgent:
             while self._running and time.monotonic() < deadline_s:
                 if not self._report_done(client):
                     time.sleep(0.05)
+            with contextlib.suppress(httpx.HTTPError):  # what stays unsent waits on disk
+                self.reports.deliver(client)
             beat.join(self.config.timeout_s)
             if self.echo is not None:
                 self.echo.stop()
@@ -268,7 +289,8 @@ class NodeAgent:
         )
 
     def _step(self, client: httpx.Client, pool: WorkerPool) -> bool:
-        busy = self._report_done(client)
+        busy = bool(self.reports.spool) and self.reports.deliver(client)  # resent first, in order
+        busy |= self._report_done(client)
         if self.runs.due:
             busy |= self.runs.sync(client)
         free = self.config.workers - self._running
@@ -287,9 +309,9 @@ class NodeAgent:
                 spec = spec_of(document)
                 kind = select_kind(spec) if spec.artefact is None else None
             except (KindError, KeyError, ValueError) as error:
-                self._finish(client, task_id, ok=False, reason=f"cannot run: {error}")
+                self.reports.finished(client, task_id, ok=False, reason=f"cannot run: {error}")
                 continue
-            self._event(client, task_id, {"event": "started"})
+            self.reports.event(client, task_id, {"event": "started"})
             limits = [self.config.max_run_s, document.get("max_run_s")]
             max_run_s = min((float(x) for x in limits if x), default=None)
             if kind is None:
@@ -347,44 +369,16 @@ class NodeAgent:
                 continue
             if error is not None:
                 why = str(error) if isinstance(error, RunTimeExceeded) else f"failed: {error}"
-                self._finish(client, task_id, ok=False, reason=why)
+                self.reports.finished(client, task_id, ok=False, reason=why)
                 continue
             outcome = future.result()
             reason = (
                 f"completed on {self.config.node_id} "
                 f"({outcome.compute_s * 1000:.1f} ms of compute, {outcome.ran_on})"
             )
-            self._finish(
+            self.reports.finished(
                 client, task_id, ok=True, reason=reason, measured_ms=outcome.compute_s * 1000
             )
-
-    def _finish(
-        self,
-        client: httpx.Client,
-        task_id: str,
-        *,
-        ok: bool,
-        reason: str,
-        measured_ms: float | None = None,
-    ) -> None:
-        body: dict[str, object] = {"event": "finished", "ok": ok, "reason": reason}
-        if measured_ms is not None:
-            body["measured_compute_ms"] = measured_ms
-        if self._event(client, task_id, body):
-            if ok:
-                self.completed += 1
-            else:
-                self.failed += 1
-
-    def _event(self, client: httpx.Client, task_id: str, body: dict[str, Any]) -> bool:
-        body = {"node_id": self.config.node_id, **body}
-        response = client.post(f"/v1/tasks/{task_id}/report", json=body)
-        if response.status_code in (404, 409):
-            # The task was re-placed or cancelled meanwhile: the control plane moved on.
-            log.info("report on %s refused: %s", task_id, response.text)
-            return False
-        response.raise_for_status()
-        return True
 
     @property
     def cpu_cores(self) -> float:

@@ -178,7 +178,10 @@ class AgentDispatch:
             del self._node_of[task_id]
             self._running.discard(task_id)
             self._staged.pop(task_id, None)
-            self._published_at_s.pop(task_id, None)
+            if self._published_at_s.pop(task_id, None) is not None and self._ready.get(node_id):
+                # Published again (a restart re-placed it) and ended by a report its agent
+                # kept from before: it must not be pulled and run once more.
+                self._ready[node_id] = deque(t for t in self._ready[node_id] if t.id != task_id)
         # A task may end without a reported start (it failed to launch): the controller
         # accepts an end from SCHEDULED as well as from RUNNING.
         self._forward().task_finished(task_id, ok, reason)
