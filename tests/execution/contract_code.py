@@ -24,6 +24,7 @@ from suanwang.control.artefacts import register
 from suanwang.control.objects import ObjectStore, read_all
 from suanwang.execution import AgentDispatch
 from suanwang.execution.coderun import CodeRun, CodeRunCancelledError, ObjectCache, run_code
+from suanwang.execution.requirements import Wheelhouse
 from suanwang.execution.sandbox import Sandbox
 from suanwang.execution.storerun import RESULT_REF, keep_result
 from suanwang.model import Task
@@ -60,11 +61,31 @@ def hold(inputs: Path, outputs: Path) -> None:
 """
 
 
-def push_package(store: ObjectStore, folder: Path, entry: str = "counter:count") -> str:
-    """The ``counter`` package as a zip artefact of ``TENANT``; returns its digest."""
-    path = folder / "counter.zip"
+NEEDY = """
+from pathlib import Path
+
+import tenantdep
+
+
+def run(inputs: Path, outputs: Path) -> None:
+    (outputs / "shouted.txt").write_text(tenantdep.shout("hello"))
+"""
+
+DEPENDENCY = {"tenantdep/__init__.py": "def shout(text):\n    return text.upper() + '!'\n"}
+"""The package the wheelhouse holds (as ``tenantdep`` 1.0), which ``NEEDY`` imports."""
+
+
+def push_package(
+    store: ObjectStore,
+    folder: Path,
+    entry: str = "counter:count",
+    files: dict[str, str] | None = None,
+) -> str:
+    """A zip artefact of ``TENANT`` (default: the ``counter`` package); returns its digest."""
+    path = folder / "package.zip"
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("counter/__init__.py", SOURCE)
+        for name, text in (files or {"counter/__init__.py": SOURCE}).items():
+            archive.writestr(name, text)
     digest, _ = register(store, TENANT, path, entry)
     return digest
 
@@ -123,8 +144,9 @@ class CodePuller:
     """The node agents of an ``AgentDispatch`` running tenants' code (module docstring)."""
 
     def __init__(self, dispatch: AgentDispatch, nodes: tuple[str, ...], store: ObjectStore,
-                 work_dir: Path) -> None:  # fmt: skip
+                 work_dir: Path, wheelhouse: Path) -> None:  # fmt: skip
         self.dispatch, self.nodes, self.store = dispatch, nodes, store
+        self.wheelhouse = Wheelhouse(str(wheelhouse), work_dir / "requirements")
         self.cache = ObjectCache(work_dir / "cache")
         self.sandbox = Sandbox(work_dir / "runs")
         self.client = httpx.Client(transport=httpx.MockTransport(self._serve), base_url="http://cp")
@@ -175,8 +197,9 @@ class CodePuller:
             started = lambda _handle: self.dispatch.report_started(task.id, node)  # noqa: E731
             try:
                 outcome = run_code(
-                    self.client, self.cache, self.sandbox, run, cancelled=cancelled, started=started
-                )
+                    self.client, self.cache, self.sandbox, run, cancelled=cancelled,
+                    started=started, wheelhouse=self.wheelhouse,
+                )  # fmt: skip
                 ok, reason = True, f"completed on {node}: {outcome.ran_on}"
             except CodeRunCancelledError:
                 self.dispatch.confirm_killed(node, task.id)

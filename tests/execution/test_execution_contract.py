@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pytest
 from contract_code import (
+    DEPENDENCY,
+    NEEDY,
     TENANT,
     CodePuller,
     pid_gone,
@@ -45,6 +47,7 @@ from contract_code import (
     wait_for,
 )
 from four_sites import four_sites
+from wheels import build_wheel
 
 from suanwang.control.ports import ExecutionEngine
 from suanwang.execution import AgentDispatch, LocalEngine, RayEngine, Work, run_work, select_kind
@@ -345,20 +348,27 @@ def code_harness(
 ) -> Iterator[tuple[Harness, FileObjectStore]]:
     state = ClusterState(four_sites(8))
     store = FileObjectStore(tmp_path / "objects")
+    wheelhouse = tmp_path / "wheelhouse"  # the operator's: the only source of requirements
+    wheelhouse.mkdir()
+    build_wheel(wheelhouse, "tenantdep", "1.0", DEPENDENCY)
     if request.param == "agents":
         dispatch = AgentDispatch(NODES)
-        puller = CodePuller(dispatch, NODES, store, tmp_path / "agents")
+        puller = CodePuller(dispatch, NODES, store, tmp_path / "agents", wheelhouse)
         yield Harness(dispatch, state, None, code_puller=puller), store
         puller.stop()
     elif request.param == "local":
         engine: LocalEngine | RayEngine = LocalEngine(
-            NODES, max_workers=2, objects=store, code_dir=tmp_path / "local"
+            NODES,
+            max_workers=2,
+            objects=store,
+            code_dir=tmp_path / "local",
+            wheelhouse=str(wheelhouse),
         )
         yield Harness(engine, state, None), store
         engine.close()
     else:
         request.getfixturevalue("ray_cluster")
-        engine = RayEngine(objects=store, cache_dir=tmp_path / "ray")
+        engine = RayEngine(objects=store, cache_dir=tmp_path / "ray", wheelhouse=str(wheelhouse))
         yield Harness(engine, state, None), store
         engine.close()
 
@@ -432,3 +442,22 @@ def test_a_cancelled_artefact_runs_process_is_gone_within_a_second(
         )
     if isinstance(harness.engine, AgentDispatch):  # the agent confirmed its kill
         assert [k.run_id for k in harness.engine.kills] == ["held"]
+
+
+@pytest.mark.parametrize("pinned", ["1.0", "9.9"])
+def test_an_artefacts_requirement_comes_from_the_wheelhouse_or_is_named(
+    code_harness: tuple[Harness, FileObjectStore], tmp_path: Path, pinned: str
+) -> None:
+    harness, store = code_harness
+    files = {"needy/__init__.py": NEEDY, "requirements.txt": f"tenantdep=={pinned}\n"}
+    artefact = push_package(store, tmp_path, "needy:run", files)
+    harness.start(harness.place("needy", _code_spec(artefact, ()), TENANT))
+    assert harness.wait(lambda: harness.recorder.finished("needy"))
+    harness.drain()
+    reason = harness.recorder.reasons["needy"]
+    if pinned == "1.0":
+        assert harness.recorder.since(0, "needy")[-1] == ("finished", "needy", True), reason
+        assert result_files(store, "needy") == {"shouted.txt": b"HELLO!"}
+    else:  # the wheelhouse holds 1.0 only, and nothing else is asked
+        assert harness.recorder.since(0, "needy")[-1] == ("finished", "needy", False)
+        assert f"requirement 'tenantdep=={pinned}' is not available from the wheelhouse" in reason

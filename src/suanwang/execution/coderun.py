@@ -12,9 +12,11 @@ For a task that names an artefact, the agent (``execution.agent``) hands the run
    task's ``mem_gib``, wall time from its maximum run time, CPU time the wall time times its
    cores), called as ``function(inputs, outputs)`` in a fresh interpreter, or in a pre-started
    one of the node's warm pool (``execution.warm``) when it has one ready (the report says
-   ``warm`` or ``cold`` start); its stdout and stderr (first and last
-   parts) are sent as the run's logs (``PUT /v1/agents/{node}/runs/{run}/logs``) before the
-   run is reported, whether it succeeded or failed;
+   ``warm`` or ``cold`` start); an artefact that declares requirements gets them installed
+   from the node's wheelhouse (``execution.requirements``) and starts cold; its stdout and
+   stderr (first and last parts) are sent as the run's logs
+   (``PUT /v1/agents/{node}/runs/{run}/logs``) before the run is reported, whether it
+   succeeded or failed;
 3. the result: the run's output folder, zipped, is posted as the task's result
    (``POST /v1/agents/{node}/runs/{run}/result``), read by its owner at
    ``GET /v1/tasks/{id}/result``.
@@ -39,6 +41,7 @@ from suanwang.control.artefacts import Artefact
 from suanwang.control.objects import CHUNK_BYTES, check_digest, check_tenant
 from suanwang.execution.agent_runs import cut
 from suanwang.execution.kinds import WorkOutcome
+from suanwang.execution.requirements import Wheelhouse, requirement_paths
 from suanwang.execution.sandbox import Sandbox, SandboxHandle, SandboxLimits, SandboxRun
 from suanwang.execution.warm import WarmPool
 from suanwang.model import TaskSpec
@@ -211,6 +214,7 @@ def run_code(
     cancelled: threading.Event,
     started: Callable[[SandboxHandle], None] = lambda _: None,
     warm: WarmPool | None = None,
+    wheelhouse: Wheelhouse | None = None,
 ) -> WorkOutcome:
     """Stage, run and send back ``run`` (see the module docstring).
 
@@ -222,6 +226,8 @@ def run_code(
         cancelled: Set to stop the run (its process tree is killed).
         started: Told the sandbox handle once the run's process is up.
         warm: The node's warm pool over ``sandbox``; None starts every run cold.
+        wheelhouse: Where the artefacts' requirements come from; None fails an artefact that
+            declares any.
 
     Returns:
         The outcome: the sandbox's wall time as compute time, the result's digest.
@@ -229,12 +235,14 @@ def run_code(
     Raises:
         CodeRunCancelledError: ``cancelled`` was set, or the sandbox says the run was cancelled.
         StagingError: staging failed.
+        RequirementsError: the artefact's requirements could not be installed (naming one).
         RuntimeError: the run failed or was killed; the message says why, with its stderr.
     """
     base_url = f"/v1/agents/{run.node_id}/runs/{run.run_id}"
     sandbox_id = run.run_id.replace("~", "-r")
     with tempfile.TemporaryDirectory(prefix="stage-", dir=cache.root) as folder:
         staged = stage(client, cache, base_url, Path(folder), tenant=run.tenant, spec=run.spec)
+        paths = requirement_paths(staged.archive, wheelhouse)
         sandbox_run = SandboxRun(
             run_id=sandbox_id,
             tenant=run.tenant,
@@ -243,8 +251,9 @@ def run_code(
             input_dir=staged.input_dir,
             root_dir=sandbox.root_dir,
             limits=limits_for(run.spec, run.max_run_s),
+            paths=paths,
         )
-        if warm is None:
+        if warm is None or paths:  # a warm interpreter has only the artefact on its path
             handle = sandbox.start(sandbox_run)
         else:
             handle = warm.start(sandbox_run, digest=staged.artefact.archive)

@@ -64,6 +64,7 @@ from suanwang.control.objects import ObjectStore
 from suanwang.control.ports import EngineReports
 from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
 from suanwang.execution.local_code import LocalCodeRunner
+from suanwang.execution.requirements import Wheelhouse
 from suanwang.execution.runbook import RecordHook, ReentrantLock, Run, RunBook, RunRecord
 from suanwang.execution.storerun import ARTEFACT_KIND
 from suanwang.execution.workers import run_limited
@@ -99,6 +100,8 @@ class LocalEngine:
         objects: The store tenants' artefacts, inputs and results are in (None: tasks that
             name an artefact fail).
         code_dir: Folder of the artefact runs' cache and sandboxes (None: a temporary one).
+        wheelhouse: A folder of wheels or an index URL artefacts' requirements are installed
+            from (``execution.requirements``); None: an artefact that declares any fails.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class LocalEngine:
         max_run_s_by_tenant: Mapping[str, float] | None = None,
         objects: ObjectStore | None = None,
         code_dir: Path | None = None,
+        wheelhouse: str | None = None,
     ) -> None:
         self._nodes = tuple(dict.fromkeys(node_ids))
         self._max_run_s = max_run_s
@@ -141,7 +145,8 @@ class LocalEngine:
         self._code = None
         if objects is not None:
             folder = code_dir or Path(self._scratch.name if self._scratch else ".")
-            self._code = LocalCodeRunner(objects, folder, self._events.put, self.max_workers)
+            house = Wheelhouse(wheelhouse, folder / "requirements") if wheelhouse else None
+            self._code = LocalCodeRunner(objects, folder, self._events.put, self.max_workers, house)
         self._thread = threading.Thread(target=self._report_loop, name="local-engine", daemon=True)
         self._thread.start()
 

@@ -3,7 +3,8 @@
 A task that names an artefact does not go to the engine's worker pool (a pool process cannot
 be killed without breaking the pool): it is staged from the object store
 (``execution.storerun``) and run by ``execution.sandbox`` in a fresh interpreter of its own,
-with its limits (``coderun.limits_for``), on a thread that waits for it. Cancelling kills the
+with its limits (``coderun.limits_for``) and its requirements installed from the wheelhouse
+(``execution.requirements``), on a thread that waits for it. Cancelling kills the
 run's whole process tree at once. Its output folder, zipped, is stored as the task's result.
 
 Events go to the engine's reporter through ``emit``, as the engine's own do: ``started`` once
@@ -23,6 +24,7 @@ from pathlib import Path
 from suanwang.control.objects import ObjectStore
 from suanwang.execution.coderun import WAIT_SLICE_S, CodeRunCancelledError, limits_for
 from suanwang.execution.kinds import WorkOutcome
+from suanwang.execution.requirements import Wheelhouse, requirement_paths
 from suanwang.execution.runbook import Run
 from suanwang.execution.sandbox import Sandbox, SandboxHandle, SandboxRun
 from suanwang.execution.storerun import StoreCache, keep_result, stage_from_store, zipped_outputs
@@ -39,10 +41,20 @@ class LocalCodeRunner:
         work_dir: Folder of the object cache (``cache``) and the sandboxes (``runs``).
         emit: Where events go.
         max_runs: Runs at once; more wait for a thread.
+        wheelhouse: Where artefacts' requirements come from (None: an artefact that declares
+            any fails).
     """
 
-    def __init__(self, objects: ObjectStore, work_dir: Path, emit: Emit, max_runs: int) -> None:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        work_dir: Path,
+        emit: Emit,
+        max_runs: int,
+        wheelhouse: Wheelhouse | None = None,
+    ) -> None:
         self.objects = objects
+        self.wheelhouse = wheelhouse
         self.cache = StoreCache(objects, Path(work_dir) / "cache")
         self.sandbox = Sandbox(Path(work_dir) / "runs")
         self._emit = emit
@@ -98,6 +110,7 @@ class LocalCodeRunner:
                 input_dir=staged.input_dir,
                 root_dir=self.sandbox.root_dir,
                 limits=limits_for(task.spec, max_run_s),
+                paths=requirement_paths(staged.archive, self.wheelhouse),
             )
             with self._lock:
                 if flag.is_set():

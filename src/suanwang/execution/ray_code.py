@@ -7,7 +7,9 @@ becomes the Ray task's ``runtime_env`` ``working_dir``: the Ray node unpacks it 
 file (no network, no package index; the cache must be a folder every Ray node sees — one
 machine, or a shared file system) and starts the task in a worker of that environment, with
 the unpacked folder as its current directory and first on ``sys.path``. (Ray takes a local
-folder only at ``ray.init``, for a whole job; a per-task environment needs a URI.)
+folder only at ``ray.init``, for a whole job; a per-task environment needs a URI.) The
+artefact's requirements, installed from the wheelhouse (``execution.requirements``), are packed
+into the same zip, beside its own files.
 
 The inputs, read and verified from the store, travel as the task's arguments (Ray's object
 store) and are written to an input folder on the Ray node; the entry is called as
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from suanwang.execution.kinds import WorkOutcome
+from suanwang.execution.requirements import Wheelhouse, requirement_paths
 from suanwang.execution.storerun import StoreCache, stage_from_store, zipped_outputs
 from suanwang.model import Task
 
@@ -46,18 +49,21 @@ class StagedCode:
     staging_s: float
 
 
-def stage_for_ray(cache: StoreCache, task: Task) -> StagedCode:
+def stage_for_ray(cache: StoreCache, task: Task, wheelhouse: Wheelhouse | None) -> StagedCode:
     """Stage ``task``'s artefact and inputs from the store (see the module docstring).
 
     Raises:
         StagingError: an object is missing or corrupt, or the manifest is not one.
+        RequirementsError: the artefact's requirements could not be installed (naming one).
     """
     spec = task.spec
     with tempfile.TemporaryDirectory(prefix="ray-stage-", dir=cache.root) as folder:
         staged = stage_from_store(cache, Path(folder), task.tenant, spec)
         archive_digest = staged.artefact.archive
         archive, _ = cache.fetch(task.tenant, archive_digest)
-        working_dir = ray_package(cache, task.tenant, archive_digest, archive).as_uri()
+        paths = requirement_paths(archive, wheelhouse)
+        package = ray_package(cache, task.tenant, archive_digest, archive, paths)
+        working_dir = package.as_uri()
         inputs = {path.name: path.read_bytes() for path in sorted(staged.input_dir.iterdir())}
     return StagedCode(
         working_dir,
@@ -68,23 +74,36 @@ def stage_for_ray(cache: StoreCache, task: Task) -> StagedCode:
     )
 
 
-def ray_package(cache: StoreCache, tenant: str, digest: str, archive: Path) -> Path:
-    """The verified ``archive`` repacked under one top folder for Ray, made once per digest."""
-    target = cache.root / tenant / f"{digest}.ray.zip"
-    with cache.lock(f"{tenant}/{digest}.ray"):
+def ray_package(
+    cache: StoreCache, tenant: str, digest: str, archive: Path, paths: tuple[Path, ...] = ()
+) -> Path:
+    """The verified ``archive`` repacked under one top folder for Ray, made once.
+
+    The installed requirements in ``paths`` are packed beside the artefact's own files (which
+    come first where both hold a path), so the one ``working_dir`` holds all a run imports.
+    """
+    extra = "-".join(path.name for path in paths)
+    name = f"{digest}-{extra}" if extra else digest
+    target = cache.root / tenant / f"{name}.ray.zip"
+    with cache.lock(f"{tenant}/{name}.ray"):
         if target.is_file():
             return target
-        handle, name = tempfile.mkstemp(prefix="ray-", suffix=".zip", dir=target.parent)
+        handle, scratch = tempfile.mkstemp(prefix="ray-", suffix=".zip", dir=target.parent)
         os.close(handle)
         try:
-            with zipfile.ZipFile(archive) as source, zipfile.ZipFile(name, "w") as packed:
-                for member in source.infolist():  # members stay inside: checked at push
-                    if not member.is_dir():
-                        packed.writestr(f"{digest}/{member.filename}", source.read(member))
-            os.replace(name, target)
+            with zipfile.ZipFile(archive) as source, zipfile.ZipFile(scratch, "w") as packed:
+                members = {m.filename for m in source.infolist() if not m.is_dir()}
+                for member in sorted(members):  # members stay inside: checked at push
+                    packed.writestr(f"{digest}/{member}", source.read(member))
+                for path in paths:
+                    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                        relative = file.relative_to(path).as_posix()
+                        if relative not in members:
+                            packed.write(file, f"{digest}/{relative}")
+            os.replace(scratch, target)
         finally:
-            if os.path.exists(name):
-                os.unlink(name)
+            if os.path.exists(scratch):
+                os.unlink(scratch)
         return target
 
 

@@ -55,6 +55,7 @@ from suanwang.execution.ray_code import (
     run_artefact,
     stage_for_ray,
 )
+from suanwang.execution.requirements import Wheelhouse
 from suanwang.execution.runbook import RecordHook, ReentrantLock, Run, RunBook, RunRecord
 from suanwang.execution.storerun import ARTEFACT_KIND, StoreCache, keep_result
 from suanwang.model import Task
@@ -159,6 +160,8 @@ class RayEngine:
         objects: The object store artefacts, inputs and results are in; None fails every task
             that names an artefact.
         cache_dir: The driver's cache of staged objects (None: a temporary folder).
+        wheelhouse: A folder of wheels or an index URL artefacts' requirements are installed
+            from (``execution.requirements``); None: an artefact that declares any fails.
 
     Raises:
         RayUnavailableError: Ray is not installed.
@@ -178,6 +181,7 @@ class RayEngine:
         lock: ReentrantLock | None = None,
         objects: ObjectStore | None = None,
         cache_dir: Path | None = None,
+        wheelhouse: str | None = None,
     ) -> None:
         ray = self._ray = import_ray(loopback=is_loopback(address))
         self._owns_ray = not ray.is_initialized()
@@ -214,6 +218,7 @@ class RayEngine:
         self._scratch = None if cache_dir or objects is None else tempfile.TemporaryDirectory()
         root = cache_dir or Path(self._scratch.name if self._scratch else ".")
         self._cache = StoreCache(objects, root) if objects is not None else None
+        self._wheelhouse = Wheelhouse(wheelhouse, root / "requirements") if wheelhouse else None
         self._stager = ThreadPoolExecutor(2, thread_name_prefix="ray-stage")
         self._kills: deque[str] = deque(maxlen=history)
         self._allow = allow_user_functions
@@ -343,8 +348,8 @@ class RayEngine:
         task, token = run.task, run.token
         assert self._cache is not None
         try:
-            staged = stage_for_ray(self._cache, task)
-        except Exception as error:  # StagingError, or a store that failed
+            staged = stage_for_ray(self._cache, task, self._wheelhouse)
+        except Exception as error:  # staging, requirements, or a store that failed
             self._events.put(("failed", task.id, token, f"staging failed: {error}"))
             return
         with self._book.lock:  # a cancel either comes first (not current) or sees the handle

@@ -1,7 +1,8 @@
 """One run of a tenant's own code in its own process, directory and limits.
 
 ``Sandbox.start`` starts a fresh interpreter (``python -I``, no interpreter shared between
-runs or tenants) with the artefact first on its ``sys.path``; it calls the entry
+runs or tenants) with the artefact first on its ``sys.path`` (then ``SandboxRun.paths``, its
+installed requirements, read-only); it calls the entry
 ``function(inputs: Path, outputs: Path)``. The run gets ``root_dir/<tenant>/<run_id>/`` with
 ``work/`` (its current and temporary directory) and ``out/`` (its outputs); its stdout and
 stderr are kept, bounded to ``log_bytes`` each (first and last parts), in ``stdout.log`` and
@@ -82,6 +83,7 @@ class SandboxRun:
     input_dir: Path  # staged inputs (read-only by convention)
     root_dir: Path  # per-node sandbox root; the run gets root_dir/<tenant>/<run_id>/
     limits: SandboxLimits = field(default_factory=SandboxLimits)
+    paths: tuple[Path, ...] = ()  # read-only folders after the artefact on sys.path (requirements)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ def _check(run: SandboxRun) -> None:
         raise SandboxError(f"artefact_path: no such file (got {str(run.artefact_path)!r})")
     if not run.input_dir.is_dir():
         raise SandboxError(f"input_dir: no such directory (got {str(run.input_dir)!r})")
+    for path in run.paths:
+        if not path.is_dir():
+            raise SandboxError(f"paths: no such directory (got {str(path)!r})")
 
 
 class SandboxHandle:
@@ -298,11 +303,13 @@ class Sandbox:
         uid = None
         inputs = run.input_dir.resolve()
         artefact = run.artefact_path.resolve()
+        paths = [path.resolve() for path in run.paths]
         if self._bwrap is None and os.geteuid() == 0:
             uid = tenant_uid(run.tenant)
             # The tenant's uid cannot read the agent's caches: the run gets its own copies.
             inputs = Path(shutil.copytree(inputs, run_dir / "in"))
             artefact = Path(shutil.copy2(artefact, run_dir / artefact.name))
+            paths = [Path(shutil.copytree(p, run_dir / f"lib{i}")) for i, p in enumerate(paths)]
             for path in (tenant_dir, *run_dir.rglob("*"), run_dir):
                 os.chown(path, uid, uid, follow_symlinks=False)
         os.chmod(tenant_dir, 0o700)
@@ -315,13 +322,14 @@ class Sandbox:
             run.entry,
             str(inputs),
             str(out),
+            *map(str, paths),
         ]
         if self._bwrap is not None:
             argv = [
                 *bwrap_argv(
                     self._bwrap,
                     python=self.python,
-                    readable=[artefact, inputs],
+                    readable=[artefact, inputs, *paths],
                     writable=run_dir,
                     cwd=work,
                 ),

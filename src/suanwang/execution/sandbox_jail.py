@@ -38,13 +38,14 @@ EXIT_MEMORY = 120
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 # The child's first code: the artefact (a wheel or zip with the package at its root) goes first
-# on sys.path, the entry is called with the input and output directories; a MemoryError leaves
-# with its own status so that the parent can tell a memory kill from an ordinary error.
+# on sys.path, then its installed requirements (any further arguments); the entry is called with
+# the input and output directories; a MemoryError leaves with its own status so that the parent
+# can tell a memory kill from an ordinary error.
 BOOTSTRAP = f"""
 import importlib, os, sys, traceback
 from pathlib import Path
 artefact, entry, inputs, outputs = sys.argv[1:5]
-sys.path.insert(0, artefact)
+sys.path[0:0] = [artefact, *sys.argv[5:]]
 try:
     module_name, _, function_name = entry.partition(":")
     function = getattr(importlib.import_module(module_name), function_name)
