@@ -32,6 +32,7 @@ from suanwang.api.routes import (
     deployments,
     fork,
     geo,
+    graphs,
     intents,
     ledger,
     market,
@@ -51,6 +52,7 @@ from suanwang.bootstrap import Settings, build_plane
 from suanwang.bootstrap.logs import first_token_line
 from suanwang.bootstrap.objects import open_objects
 from suanwang.control.ports import Clock
+from suanwang.service.graphs import Graphs
 from suanwang.service.market_metrics import MarketCollector
 from suanwang.service.templates import Templates
 from suanwang.service.twinruns import TwinRuns
@@ -122,13 +124,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.authenticator = Authenticator(plane.stores.principals, settings.token_cache_s)
         app.state.twin_runs = TwinRuns(settings.data_dir / TWIN_RUNS_DIR)
         app.state.objects = await run_in_threadpool(open_objects, settings)
+        app.state.graphs = Graphs(plane, app.state.objects)  # in memory, as deployments
         await run_in_threadpool(plane.start)
+        app.state.graphs.start()
         if settings.tune_gc:
             _tune_garbage_collection()
         try:
             yield
         finally:
             app.state.twin_runs.close()
+            app.state.graphs.stop()
             await run_in_threadpool(plane.stop)
             plane.stores.close()
 
@@ -161,6 +166,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(templates.router)
     app.include_router(market_events.router)
     app.include_router(market_usage.router)
+    app.include_router(graphs.router)
     install_docs(app, settings.docs)
     # Last, so that every API route above takes precedence over a file of the same path.
     app.mount("/", StaticFiles(directory=portal_dir(), html=True), name="portal")
