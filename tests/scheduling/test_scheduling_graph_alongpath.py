@@ -5,6 +5,8 @@ beyond R2); site S1 stands at R1 with a small node, S2 at R2 with a mid node, an
 site O hangs 0.6 ms from U with the fastest node of all.
 """
 
+import math
+
 import pytest
 
 from suanwang.model import ElementKind, Link, NetworkElement, Node, Precision, Site, Tier, Topology
@@ -120,3 +122,15 @@ def test_a_stage_no_node_of_the_path_can_take_is_refused_by_name() -> None:
     )
     with pytest.raises(GraphPlacementError, match="huge"):
         place_graph(graph, ClusterState(_topology()), reserve=False)
+
+
+def test_the_placement_keeps_the_cost_model_it_was_placed_on() -> None:
+    topology = _topology()
+    placed = place_graph(_filter_graph(along=True), ClusterState(topology), reserve=False)
+    ids = topology.arrays.node_ids
+    assert "no" in {ids[node] for node in placed.costs.nodes.tolist()}
+    for p, node in enumerate(placed.costs.nodes.tolist()):
+        off_path = topology.nodes[ids[node]].site_id == "O"
+        for s in range(2):
+            assert math.isinf(placed.costs.compute_ms[s, p]) == off_path
+            assert (p in placed.costs.candidates[s].tolist()) != off_path

@@ -152,8 +152,12 @@ def along_path_schedule(
     state: ClusterState,
     path: CloudPath,
     traffic_weight: float,
-) -> tuple[GraphSchedule, AlongPathReport]:
+) -> tuple[GraphSchedule, AlongPathReport, GraphCosts]:
     """Place ``graph`` with its along-path stages kept to ``path`` (module docstring).
+
+    Returns:
+        The schedule, its report, and the cost model it was placed on (``costs`` with the
+        along-path stages kept to the path's nodes at their allowed steps).
 
     Raises:
         GraphPlacementError: An along-path stage has no node left on the path (named).
@@ -172,7 +176,8 @@ def along_path_schedule(
                     f"graph {graph.id!r}: stage {graph.stages[s].id!r} runs along the path "
                     f"{' -> '.join(path.sites)} and no node there can take it"
                 )
-        schedule = list_schedule(graph, _restricted(costs, allowed), traffic_weight)
+        kept = _restricted(costs, allowed)
+        schedule = list_schedule(graph, kept, traffic_weight)
         step = steps[schedule.position]
         late = False
         for u, v in graph.ends:
@@ -183,7 +188,7 @@ def along_path_schedule(
             report = _report(
                 graph, costs, path, steps=steps, schedule=schedule, along=along, rounds=rounds
             )
-            return schedule, report
+            return schedule, report, kept
     raise GraphPlacementError(f"graph {graph.id!r}: along-path placement did not settle")
 
 

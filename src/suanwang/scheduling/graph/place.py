@@ -55,7 +55,8 @@ class GraphPlacement:
         node_index: The same as node indexes (``TopologyArrays`` order).
         schedule: Start and finish times, makespan, traffic, cost
             (``timing.GraphSchedule``).
-        costs: The cost model it was decided on.
+        costs: The cost model it was decided on (for an along-path graph, with those stages
+            kept to the path's nodes).
         reserved: Whether the stages hold their room in the ledger.
         along_path: Where the along-path stages went and the traffic saved, for a graph
             with such stages.
@@ -121,7 +122,7 @@ def place_graph(
     report = None
     if path is not None:
         weight = ALONG_PATH_TRAFFIC_WEIGHT_MS if traffic_weight is None else traffic_weight
-        schedule, report = along_path_schedule(graph, costs, state, path, weight)
+        schedule, report, costs = along_path_schedule(graph, costs, state, path, weight)
     else:
         schedule = list_schedule(graph, costs, traffic_weight or 0.0)
     budget_ms = graph.latency_budget_ms
