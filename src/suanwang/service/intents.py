@@ -9,23 +9,15 @@ the live plane (one idempotency key per replica, so a retry submits nothing twic
 intent with the fork's prediction (``IntentPrediction``: SLA share, cost, carbon, each
 replica's predicted site and node, the fork's time and horizon) and audits it.
 
-Assurance (``assess``, every ``interval_s`` on a thread of its own): each applied intent is
-measured over its window by its style (``intent_window``: the share of time a service-style
-intent's replicas serve; the share of a request-style intent's ended requests within budget);
-a change of status is stored with its reason, the measured share against the predicted one,
-and audited (``measured`` answers both now); an intent at risk or violated with replicas not
-serving is repaired: the replacements are first
-run ahead in a fresh fork, and only when the fork places them all are the broken tasks
-cancelled and submitted again (``intent.repair``); otherwise the attempt is audited
-(``intent.repair-deferred``) and tried again after ``repair_backoff_s``. A restart starts each
-intent's window afresh. ``withdraw`` cancels an intent's live tasks and stores it withdrawn
+Assurance (``intent_assurance``, mixed in) keeps each applied intent true: measured over its
+window against the prediction, its status changed with a reason, repaired where replicas stop
+serving. ``withdraw`` cancels an intent's live tasks and stores it withdrawn
 (``intent.withdraw``); assurance leaves it alone from then on.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
 import uuid
 from collections.abc import Sequence
@@ -39,73 +31,22 @@ from suanwang.control.intents import (
     IntentStore,
     StatusChange,
 )
-from suanwang.control.stores import ConflictError, NotFoundError, Principal, Role, StoreError
-from suanwang.model import Task, TaskSpec, TaskState
+from suanwang.control.stores import ConflictError, NotFoundError, Principal
+from suanwang.model import TaskSpec
 from suanwang.scenario.intent import IntentDoc, Translation, intent_from_data, translate
 from suanwang.scenario.intent.catalogue import default_catalogue
 from suanwang.scheduling import resolve_profile
 from suanwang.service.fork import ForkPrediction, LiveFork, fork_network
+from suanwang.service.intent_assurance import WAIT_S, AssuranceConfig, AssuranceMixin, Measured
 from suanwang.service.intent_check import CheckResult, Conflict, check_intent
 from suanwang.service.intent_ingress import with_ingress
-from suanwang.service.intent_window import (
-    RequestWindow,
-    Sample,
-    SlaWindow,
-    Style,
-    serving,
-    style_of,
-)
+from suanwang.service.intent_window import RequestWindow, SlaWindow
 from suanwang.twin.forkrun import WHAT_IF_PREFIX
 
 if TYPE_CHECKING:
     from suanwang.service.plane import ControlPlane
 
-log = logging.getLogger(__name__)
-_WAIT_S = 60.0
-"""Longest a use-case waits for the writer."""
-
-
-@dataclass(frozen=True, slots=True)
-class AssuranceConfig:
-    """Tunables of planning and assurance.
-
-    Attributes:
-        horizon_s: Simulated seconds a fork runs ahead for a prediction.
-        window_s: Length of the sliding window of measured SLA.
-        interval_s: Time between assessments (the thread's period).
-        start_grace_s: How long a placed replica counts as serving before its agent reports it
-            started.
-        repair_backoff_s: Least time between two repair attempts of one intent.
-    """
-
-    horizon_s: float = 300.0
-    window_s: float = 300.0
-    interval_s: float = 5.0
-    start_grace_s: float = 60.0
-    repair_backoff_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        for name, value in dataclasses.asdict(self).items():
-            if not value > 0:
-                raise ValueError(f"{name} must be positive, got {value}")
-
-
-@dataclass(frozen=True, slots=True)
-class Measured:
-    """An intent's SLA as assurance measures it now, against the fork's prediction.
-
-    Attributes:
-        style: ``service`` (share of time serving) or ``request`` (share of ended requests
-            within budget).
-        measured: The window's share (None before the first assessment since the start).
-        judged: Samples (service-style) or requests (request-style) in the window.
-        predicted: The fork's predicted share at apply time (None: not stored).
-    """
-
-    style: Style
-    measured: float | None
-    judged: int
-    predicted: float | None
+__all__ = ["AssuranceConfig", "IntentRefusedError", "Intents", "Measured", "Plan"]
 
 
 class IntentRefusedError(ValueError):
@@ -152,7 +93,7 @@ class Plan:
         return tuple(found)
 
 
-class Intents:
+class Intents(AssuranceMixin):
     """The plane's intents (see the module docstring)."""
 
     def __init__(
@@ -205,7 +146,7 @@ class Intents:
                 fork_network(plane.live, plane.clock.now_s(), plane.stores.tasks),
             )
 
-        check, fork = plane.call(on_writer).result(_WAIT_S)
+        check, fork = plane.call(on_writer).result(WAIT_S)
         prediction = None
         if check.feasible:
             prediction = fork.run_ahead([*specs, *extra], self.config.horizon_s, tenant=tenant)
@@ -254,7 +195,7 @@ class Intents:
                 stored,
             )
             self.store.save(record)
-            self.plane.record(who, "intent.apply", f"intent:{intent_id}", reason).result(_WAIT_S)
+            self.plane.record(who, "intent.apply", f"intent:{intent_id}", reason).result(WAIT_S)
         return plan, record
 
     def _prediction(self, plan: Plan, replicas: int) -> IntentPrediction:
@@ -281,171 +222,7 @@ class Intents:
             self.plane.submit(who, spec, f"intent:{intent_id}:{round_}{i}")
             for i, spec in enumerate(specs)
         ]
-        return tuple(f.result(_WAIT_S).task.id for f in futures)
-
-    # ----------------------------------------------------------------- assurance
-
-    def start(self) -> None:
-        """Assess every ``interval_s`` on a thread until ``stop``."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="intent-assurance", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the assessments (the running one finishes)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=_WAIT_S)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.config.interval_s):
-            try:
-                self.assess()
-            except (StoreError, TimeoutError, RuntimeError):
-                log.warning("intent assessment failed; tried again next period", exc_info=True)
-
-    def assess(self) -> list[IntentRecord]:
-        """One round of assurance over every applied intent; returns those that changed."""
-        with self._lock:
-            records = [r for r in self.store.list() if r.status is not IntentStatus.WITHDRAWN]
-            if not records:
-                return []
-            tasks = self._read_tasks([t for r in records for t in r.task_ids])
-            changed = []
-            for record in records:
-                updated = self._assess_one(record, tasks)
-                if updated is not record:
-                    changed.append(updated)
-            return changed
-
-    def _read_tasks(self, task_ids: list[str]) -> dict[str, tuple[Task | None, bool]]:
-        """Each task's latest record and whether its node is up (read on the writer)."""
-        plane = self.plane
-
-        def on_writer(_: object) -> dict[str, tuple[Task | None, bool]]:
-            controller, live = plane.live.controller, plane.live
-            found: dict[str, tuple[Task | None, bool]] = {}
-            for task_id in task_ids:
-                task = controller.task(task_id) or plane.stores.tasks.get(task_id)
-                node = None if task is None or task.placement is None else task.placement.node_id
-                found[task_id] = (task, node is not None and live.node_state(node) == "up")
-            return found
-
-        return plane.call(on_writer).result(_WAIT_S)
-
-    def _assess_one(
-        self, record: IntentRecord, tasks: dict[str, tuple[Task | None, bool]]
-    ) -> IntentRecord:
-        translation = self._translate(self.parse(record.body, f"intent:{record.id}"))
-        target_ms, now_s = translation.latency_target_ms, self.plane.clock.now_s()
-        grace_s = self.config.start_grace_s
-        serves = [
-            serving(*tasks[task_id], target_ms, now_s, grace_s) for task_id in record.task_ids
-        ]
-        window = self._window(record.id, translation)
-        if isinstance(window, RequestWindow):
-            window.begin(now_s)
-            for task_id, serves_now in zip(record.task_ids, serves, strict=True):
-                window.observe(tasks[task_id][0], serves_now, now_s)
-            # A request that completed is done, not broken; one that failed is run again.
-            done = [_completed(tasks[t][0]) for t in record.task_ids]
-            broken = [i for i, ok in enumerate(serves) if not ok and not done[i]]
-        else:
-            broken = [i for i, ok in enumerate(serves) if not ok]
-            replicas = len(record.task_ids)
-            window.add(Sample(now_s, replicas - len(broken), replicas, translation.needed))
-        status, reason = window.status()
-        if record.prediction is not None:
-            reason += (
-                f" (measured {window.availability:.3f} against the predicted "
-                f"{record.prediction.sla_met_fraction:.3f})"
-            )
-        updated = record
-        if status is not record.status:
-            updated = self._set_status(record, status, window.availability, reason)
-        if broken and status is not IntentStatus.MET:
-            updated = self._repair(updated, translation, broken, tasks)
-        return updated
-
-    def _window(self, intent_id: str, translation: Translation) -> SlaWindow | RequestWindow:
-        """The intent's window, made for its style at its first assessment since the start."""
-        window = self._windows.get(intent_id)
-        if window is None:
-            window_s, target = self.config.window_s, translation.availability
-            if style_of(translation.specs) == "request":
-                window = RequestWindow(window_s, target)
-            else:
-                window = SlaWindow(window_s, target)
-            self._windows[intent_id] = window
-        return window
-
-    def measured(self, record: IntentRecord) -> Measured:
-        """``record``'s SLA measured over its window now, against its prediction."""
-        predicted = None if record.prediction is None else record.prediction.sla_met_fraction
-        # Without the lock: a read must not wait for a repair's fork; a dict read is atomic.
-        window = self._windows.get(record.id)
-        if isinstance(window, RequestWindow):
-            return Measured("request", window.availability, window.judged, predicted)
-        if window is not None:
-            return Measured("service", window.availability, len(window.samples), predicted)
-        try:
-            style = style_of(self._translate(self.parse(record.body)).specs)
-        except ValueError:  # the catalogue no longer holds its need
-            style = "service"
-        return Measured(style, None, 0, predicted)
-
-    def _set_status(
-        self, record: IntentRecord, status: IntentStatus, availability: float, reason: str
-    ) -> IntentRecord:
-        change = StatusChange(self.plane.clock.now_s(), status, availability, reason)
-        updated = dataclasses.replace(record, status=status, history=(*record.history, change))
-        self.store.save(updated)
-        system = _system(record.tenant)
-        self.plane.record(system, f"intent.{status}", f"intent:{record.id}", reason)
-        return updated
-
-    def _repair(
-        self,
-        record: IntentRecord,
-        translation: Translation,
-        broken: list[int],
-        tasks: dict[str, tuple[Task | None, bool]],
-    ) -> IntentRecord:
-        now_s = self.plane.clock.now_s()
-        last = self._repaired_at.get(record.id)
-        if last is not None and now_s - last < self.config.repair_backoff_s:
-            return record
-        self._repaired_at[record.id] = now_s
-        specs = [translation.specs[i] for i in broken]
-        plan = self._plan(translation, specs, (), record.tenant)
-        system = _system(record.tenant)
-        target = f"intent:{record.id}"
-        if plan.refusals:
-            why = "; ".join(c.message for c in plan.refusals)
-            detail = f"{len(specs)} replica(s) not serving; checked in a fresh fork: {why}"
-            self.plane.record(system, "intent.repair-deferred", target, detail)
-            return record
-        for i in broken:
-            task, _ = tasks[record.task_ids[i]]
-            if task is not None and not task.state.is_terminal:
-                self.plane.cancel(system, task.id, None).result(_WAIT_S)
-        owner = Principal(record.who, record.tenant, frozenset({Role.CONSUMER}))
-        round_ = f"r{len(record.history)}-{int(now_s * 1000)}:"
-        fresh = self._submit(owner, record.id, round_, specs)
-        task_ids = list(record.task_ids)
-        for i, task_id in zip(broken, fresh, strict=True):
-            task_ids[i] = task_id
-        updated = dataclasses.replace(record, task_ids=tuple(task_ids))
-        self.store.save(updated)
-        assert plan.prediction is not None
-        old = ", ".join(record.task_ids[i] for i in broken)
-        detail = (
-            f"re-placed {len(broken)} replica(s) ({old}) after a fresh fork placed them all "
-            f"(SLA met {plan.prediction.sla_met_fraction:.2f})"
-        )
-        self.plane.record(system, "intent.repair", target, detail)
-        return updated
+        return tuple(f.result(WAIT_S).task.id for f in futures)
 
     # ----------------------------------------------------------------- withdrawal
 
@@ -471,7 +248,7 @@ class Intents:
                 if task is None or task.state.is_terminal:
                     continue
                 try:
-                    self.plane.cancel(who, task_id, None).result(_WAIT_S)
+                    self.plane.cancel(who, task_id, None).result(WAIT_S)
                     cancelled += 1
                 except ConflictError:  # it ended between the read and the cancel
                     continue
@@ -486,7 +263,7 @@ class Intents:
                 record, status=IntentStatus.WITHDRAWN, history=(*record.history, change)
             )
             self.store.save(updated)
-            self.plane.record(who, "intent.withdraw", f"intent:{intent_id}", reason).result(_WAIT_S)
+            self.plane.record(who, "intent.withdraw", f"intent:{intent_id}", reason).result(WAIT_S)
         return updated
 
     def get(self, intent_id: str, scope: str | None) -> IntentRecord | None:
@@ -496,12 +273,3 @@ class Intents:
     def list(self, scope: str | None) -> list[IntentRecord]:
         """Every intent (of tenant ``scope`` when given), oldest first."""
         return self.store.list(scope)
-
-
-def _completed(task: Task | None) -> bool:
-    return task is not None and task.state is TaskState.COMPLETED
-
-
-def _system(tenant: str) -> Principal:
-    """The principal assurance acts as: the system, in the intent's tenant."""
-    return Principal("system", tenant, frozenset({Role.OPERATOR}))
