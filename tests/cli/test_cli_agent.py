@@ -49,6 +49,17 @@ def test_warm_per_function_reaches_the_agent_config(
     assert [c.warm_per_function for c in _Agent.made] == [0]  # every run cold by default
 
 
+def test_the_wheelhouse_reaches_the_agent_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = _agent(tmp_path, monkeypatch, "--wheelhouse", str(tmp_path))
+    assert code == 0, out
+    assert [c.wheelhouse for c in _Agent.made] == [str(tmp_path)]
+    code, out = _agent(tmp_path, monkeypatch, "--wheelhouse", str(tmp_path / "absent"))
+    assert code == 2
+    assert "--wheelhouse: a folder of wheels or an index URL" in out
+
+
 def test_a_negative_warm_pool_is_refused_naming_the_option(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

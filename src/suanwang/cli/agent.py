@@ -93,6 +93,10 @@ def agent(
             help="Pre-started interpreters kept per tenant, artefact and entry (0: all cold).",
         ),
     ] = 0,
+    wheelhouse: Annotated[
+        str,
+        typer.Option(help="Folder of wheels or index URL artefacts' requirements come from."),
+    ] = "",
 ) -> None:
     """Run a node agent: measure, bind the key, heartbeat, pull tasks, run them, report.
 
@@ -126,6 +130,9 @@ def agent(
         client_context(ca_file)  # a bad file fails here with one line, not in the first request
     except TrustError as error:
         raise fail(f"--ca-file: {error}") from None
+    is_index = wheelhouse.startswith(("http://", "https://"))
+    if wheelhouse and not is_index and not Path(wheelhouse).is_dir():
+        raise fail(f"--wheelhouse: a folder of wheels or an index URL, got {wheelhouse!r}")
     source = next((s for s in LOAD_SOURCES if s == load_source), None)
     if source is None:
         raise fail(f"--load-source must be one of {', '.join(LOAD_SOURCES)}, got {load_source!r}")
@@ -142,6 +149,7 @@ def agent(
         echo_host=echo_host,
         ca_file=ca_file,
         warm_per_function=warm_per_function,
+        wheelhouse=wheelhouse,
     )
     running = NodeAgent(config, keys)
 

@@ -57,6 +57,7 @@ from suanwang.execution.coderun import CodeRun, ObjectCache, run_code
 from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
 from suanwang.execution.load import CpuMeter, LoadSource
 from suanwang.execution.netprobe import LOOPBACK, EchoServer, probe_peers, rtt_report
+from suanwang.execution.requirements import Wheelhouse
 from suanwang.execution.sandbox import Sandbox
 from suanwang.execution.spool import DEFAULT_SPOOL_CAP, Reports, ReportSpool
 from suanwang.execution.warm import WarmPool
@@ -102,6 +103,8 @@ class AgentConfig:
             (``execution.coderun``); None makes a temporary one at the first such run.
         warm_per_function: Pre-started interpreters the node keeps per tenant, artefact and
             entry once it ran one (``execution.warm``); 0 starts every run cold.
+        wheelhouse: A folder of wheels or an index URL artefacts' requirements are installed
+            from (``execution.requirements``); empty: an artefact that declares any fails.
         spool_dir: Folder of the finished reports not yet answered (``execution.spool``);
             None keeps them beside the key file (``<key file>.spool``), or in memory without one.
         spool_cap: Most finished reports kept unsent.
@@ -124,6 +127,7 @@ class AgentConfig:
     bind_timeout_s: float = 120.0
     work_dir: Path | None = None
     warm_per_function: int = 0
+    wheelhouse: str = ""
     spool_dir: Path | None = None
     spool_cap: int = DEFAULT_SPOOL_CAP
 
@@ -202,6 +206,7 @@ class NodeAgent:
         self._done: queue.Queue[tuple[str, Future[WorkOutcome]]] = queue.Queue()
         self._facts: dict[str, float] = {}
         self._code: tuple[ObjectCache, Sandbox] | None = None
+        self._wheelhouse: Wheelhouse | None = None
         self._warm: WarmPool | None = None
         self.runs = RunTracker(config.node_id)
         self._transport = transport
@@ -335,14 +340,19 @@ class NodeAgent:
             self._code = ObjectCache(root / "cache"), Sandbox(root / "runs")
             if self.config.warm_per_function > 0:
                 self._warm = WarmPool(self._code[1], per_key=self.config.warm_per_function)
+            if self.config.wheelhouse:
+                self._wheelhouse = Wheelhouse(self.config.wheelhouse, root / "requirements")
         cache, sandbox = self._code
-        warm = self._warm
+        warm, wheelhouse = self._warm, self._wheelhouse
         future: Future[WorkOutcome] = Future()
 
         def work() -> None:
             try:
                 with self._client() as client:
-                    outcome = run_code(client, cache, sandbox, run, cancelled=cancelled, warm=warm)
+                    outcome = run_code(
+                        client, cache, sandbox, run, cancelled=cancelled, warm=warm,
+                        wheelhouse=wheelhouse,
+                    )  # fmt: skip
             except BaseException as error:  # every failure is the run's report
                 future.set_exception(error)
             else:
