@@ -14,7 +14,11 @@ live profile, a ``Controller`` with the live tunables, and the twin's ``SimEngin
   are displaced: their holds are given back and they are submitted again (under their ids);
 * the tasks that were waiting at the fork are submitted again at time 0, then ``tasks`` (ids
   ``what-if-0``, ``what-if-1``... in order), then the ``background`` arrivals at their times;
-* the hour of day moves on every simulated hour (carbon intensity follows it).
+* the hour of day moves on every simulated hour (carbon intensity follows it);
+* while tasks wait, the queue is tried again every ``TICK_S``, as the live writer does after
+  each feed tick (``Controller.retry_queued``): a try that fails moves the next kind of demand
+  to the front of the queue, so the order in which kinds take freed capacity follows the live
+  plane's, not only the order in which the kinds first queued.
 
 Arrivals stop at ``horizon_s``; the run goes on until the judged tasks have ended, for at most
 ``drain_s`` more. The judged tasks are ``tasks``, or, when none is given, every task submitted
@@ -52,6 +56,8 @@ DEFAULT_DRAIN_S = 86_400.0
 """How long judged tasks may run on after the horizon."""
 EXPIRY_CHECKS = 240
 """Times over the horizon the queue's patience is checked (as the twin samples)."""
+TICK_S = 1.0
+"""Period of the queue's retries while tasks wait: the live writer's tick (``worker``)."""
 WHAT_IF_PREFIX = "what-if-"
 """Ids of the extra tasks: the prefix and their position in ``tasks``."""
 
@@ -152,6 +158,7 @@ class _Run:
             self.scheduler, self.engine, self.loop, listener=self.watch, config=fork.config
         )
         self._window_armed = False
+        self._tick_armed = False
         self.submitted: list[str] = []
 
     def _advance_hours(self, hours: float) -> None:
@@ -172,10 +179,20 @@ class _Run:
         self.submitted.append(task_id)
         controller = self.controller
         controller.submit(task_id, spec, tenant)
+        if controller.queued and not self._tick_armed:
+            self._tick_armed = True
+            self.loop.after(TICK_S, self._tick)
         due_s = controller.window_due_s
         if due_s is not None and not self._window_armed:
             self._window_armed = True
             self.loop.at(max(due_s, self.loop.now_s()), self._place_window)
+
+    def _tick(self, _: object) -> None:
+        """Retry the queue as the live tick does; again in ``TICK_S`` while tasks wait."""
+        self.controller.retry_queued()
+        self._tick_armed = bool(self.controller.queued)
+        if self._tick_armed:
+            self.loop.after(TICK_S, self._tick)
 
     def _place_window(self, _: object) -> None:
         self._window_armed = False
