@@ -10,8 +10,18 @@ from pathlib import Path
 import pytest
 
 from suanwang.cli.graph_file import read_graph
-from suanwang.model import Dataset, Link, Node, Precision, Site, Tier, Topology
-from suanwang.model.graph import Stage, TaskGraph
+from suanwang.model import (
+    AcceleratorKind,
+    AcceleratorNeed,
+    Dataset,
+    Link,
+    Node,
+    Precision,
+    Site,
+    Tier,
+    Topology,
+)
+from suanwang.model.graph import Edge, Stage, TaskGraph
 from suanwang.scenario import resolve_scenario
 from suanwang.scheduling import ClusterState
 from suanwang.scheduling.graph import place_graph
@@ -62,7 +72,17 @@ def test_flows_starting_together_share_a_link() -> None:
 
 def test_the_twin_agrees_with_the_cost_model_where_nothing_contends() -> None:
     state = ClusterState(resolve_scenario("metro-edge").topology)
-    graph = read_graph(EXAMPLES / "video-analytics-graph.yaml")
+    gpu = AcceleratorNeed(AcceleratorKind.GPU)
+    graph = TaskGraph(  # a chain: one flow at a time, so no link is shared
+        "chain",
+        (
+            Stage("decode", 40.0, cpu_cores=4, input_mb=60.0),
+            Stage("detect", 800.0, precision=Precision.FP16, accelerator=gpu),
+            Stage("report", 1.0, result_mb=0.2),
+        ),
+        (Edge("decode", "detect", reduction_ratio=0.1), Edge("detect", "report", data_mb=0.5)),
+        ingress_site="term-futian",
+    )
     placement = place_graph(graph, state, reserve=False)
     run = run_graph(graph, stage_places(graph, placement, state), state)
     assert run.end_to_end_ms == pytest.approx(placement.makespan_ms, rel=1e-9)
