@@ -13,6 +13,7 @@ from suanwang.cli.contexts import CONTEXT_META
 from suanwang.cli.demo import demo
 from suanwang.cli.deploy import deploy_app
 from suanwang.cli.graph import graph_app
+from suanwang.cli.graph_run import add_run_commands
 from suanwang.cli.intents import intent_app
 from suanwang.cli.ledger import ledger_app
 from suanwang.cli.market import market_app
@@ -53,6 +54,7 @@ app.add_typer(principal_app, name="principal")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(agent_app, name="agent")
 app.add_typer(config_app, name="config")
+add_run_commands(graph_app)  # run, list, show, cancel: graphs on the live network
 app.add_typer(graph_app, name="graph")
 app.add_typer(services_app, name="services")
 app.add_typer(market_app, name="market")
