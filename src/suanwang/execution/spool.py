@@ -113,12 +113,15 @@ class ReportSpool:
         return entry
 
     def ack(self, entry: Spooled) -> None:
-        """The control plane answered ``entry``: forget it (its file is deleted, durably)."""
+        """The control plane answered ``entry``: forget it (its file is deleted).
+
+        The deletion is not fsync'd: one a crash undoes only sends the report once more, and
+        the control plane refuses it as already answered.
+        """
         self._entries.pop(entry.seq, None)
         if self.folder is not None:
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / _name(entry.seq)).unlink()
-            _sync_folder(self.folder)
 
     def _write(self, folder: Path, entry: Spooled) -> None:
         data = json.dumps({"run_id": entry.run_id, "body": entry.body}).encode()
