@@ -13,7 +13,7 @@ from suanwang.model import ElementKind, Link, NetworkElement, Node, Precision, S
 from suanwang.model.graph import Edge, Stage, TaskGraph
 from suanwang.scheduling import ClusterState
 from suanwang.scheduling.graph import GraphPlacementError, place_graph
-from suanwang.scheduling.graph.alongpath import cloud_path
+from suanwang.scheduling.graph.alongpath import cloud_path, path_nodes
 
 FP32 = Precision.FP32
 
@@ -134,3 +134,27 @@ def test_the_placement_keeps_the_cost_model_it_was_placed_on() -> None:
         for s in range(2):
             assert math.isinf(placed.costs.compute_ms[s, p]) == off_path
             assert (p in placed.costs.candidates[s].tolist()) != off_path
+
+
+def test_a_large_site_of_the_path_adds_only_the_nodes_its_stages_can_use() -> None:
+    base = _topology()
+    many = [
+        Node(f"s2-{i}", "S2", cpu_cores=8, mem_gib=16.0, cpu_peak_gflops={FP32: 1_000.0 + i})
+        for i in range(20)
+    ]
+    topology = Topology(
+        base.sites.values(),
+        [*base.nodes.values(), *many],
+        base.elements.values(),
+        base.links.values(),
+    )
+    state = ClusterState(topology)
+    path = cloud_path(state, "U")
+    graph = _filter_graph(along=True)
+    chosen = {topology.arrays.node_ids[n] for n in path_nodes(graph, state, path).tolist()}
+    at_s2 = {n for n in chosen if topology.nodes[n].site_id == "S2"}
+    # Both stages are of one kind (2 cores, fp32): 4 nodes a site, the fastest of S2 first.
+    assert at_s2 == {"s2-19", "s2-18", "s2-17", "s2-16"}
+    assert {"n1", "nh"} <= chosen
+    placed = place_graph(graph, state, reserve=False)
+    assert placed.costs.nodes.size < len(topology.arrays.node_ids)

@@ -15,7 +15,9 @@ along the path (``TaskGraph.runs_along_path``):
   data moves, ``ALONG_PATH_TRAFFIC_WEIGHT_MS`` unless the caller gives a weight: work that
   shrinks data runs early on the path, so less of it travels on.
 
-The constraint is kept by masking every other node out of the stage's candidates (compute
+The path's nodes that fit join the cost model's candidates (``path_nodes``: per kind of
+demand and site, a few of least compute time, more where the kind needs the room). The
+constraint is kept by masking every other node out of the stage's candidates (compute
 ``inf``), then placing by ``list_schedule``; where a child lands before its parent on the path,
 the child's candidates lose the steps before its parent's and the graph is placed again (each
 round removes at least one candidate, so the rounds are bounded by the candidates).
@@ -34,8 +36,17 @@ import numpy.typing as npt
 
 from suanwang.model.graph import TaskGraph
 from suanwang.routing import distances_from
-from suanwang.scheduling.graph.costs import GraphCosts, GraphPlacementError, IntArray
+from suanwang.scheduling.graph.costs import (
+    SITE_SHARE,
+    GraphCosts,
+    GraphPlacementError,
+    IntArray,
+    demand_key,
+    demand_row,
+    free_room,
+)
 from suanwang.scheduling.graph.list_scheduler import list_schedule
+from suanwang.scheduling.graph.stagecosts import Kind
 from suanwang.scheduling.graph.timing import GraphSchedule, evaluate
 from suanwang.scheduling.state import ClusterState
 
@@ -130,6 +141,40 @@ def cloud_path(state: ClusterState, ingress_site: str) -> CloudPath:
         tuple(step[v] for v in ordered),
         nodes,
     )
+
+
+def path_nodes(
+    graph: TaskGraph, state: ClusterState, path: CloudPath, per_site: int = SITE_SHARE
+) -> IntArray:
+    """The nodes of ``path`` an along-path stage may take, to add to the graph's candidates.
+
+    Per kind of demand of the along-path stages and per site of the path, the ``per_site``
+    fitting nodes of least compute time, more where they hold less than twice what the kind's
+    stages ask of the resource it is bound by (cores, or its device): a large site adds no
+    more nodes than its part of the path can use.
+    """
+    kinds: dict[Kind, list[int]] = {}
+    for s, stage in enumerate(graph.stages):
+        if graph.runs_along_path(s):
+            kinds.setdefault(demand_key(stage), []).append(s)
+    free = free_room(state)
+    site_of = state.arrays.node_vertex[path.nodes]
+    picked: list[IntArray] = []
+    for key, members in kinds.items():
+        demand = np.array([demand_row(graph.stages[s]) for s in members])
+        rate = state.static_demand(*key).ms_per_gflop[path.nodes]
+        fits = np.isfinite(rate) & (free[path.nodes] >= demand.max(axis=0) - 1e-9).all(axis=1)
+        column = 2 + int(np.argmax(demand[0, 2:])) if demand[0, 2:].any() else 0
+        needed = 2.0 * float(demand[:, column].sum())
+        for vertex in path.vertices:
+            here = np.flatnonzero(fits & (site_of == vertex))
+            here = here[np.argsort(rate[here], kind="stable")]
+            held = np.cumsum(free[path.nodes[here], column])
+            count = max(per_site, int(np.searchsorted(held, needed)) + 1)
+            picked.append(path.nodes[here[:count]])
+    if not picked:
+        return np.zeros(0, dtype=np.intp)
+    return np.unique(np.concatenate(picked)).astype(np.intp)
 
 
 def _steps(costs: GraphCosts, state: ClusterState, path: CloudPath) -> IntArray:

@@ -99,14 +99,16 @@ class GraphCosts:
 _Kind = Kind
 
 
-def _demand_key(stage: Stage) -> _Kind:
+def demand_key(stage: Stage) -> _Kind:
+    """The stage's kind of demand: stages of one kind share candidates and rates."""
     spec = stage.spec
     need = spec.accelerator
     held = spec.cpu_cores if need is None else need.count
     return (device_of(spec), float(held), spec.precision, workload_class_of(spec))
 
 
-def _demand_row(stage: Stage) -> FloatArray:
+def demand_row(stage: Stage) -> FloatArray:
+    """The stage's demand over the resources: cores, GiB, devices of each kind."""
     row = np.zeros(2 + len(ACCELERATOR_KINDS))
     row[0], row[1] = stage.cpu_cores, stage.mem_gib
     need = stage.accelerator
@@ -115,7 +117,8 @@ def _demand_row(stage: Stage) -> FloatArray:
     return row
 
 
-def _free_room(state: ClusterState) -> FloatArray:
+def free_room(state: ClusterState) -> FloatArray:
+    """``(nodes, resources)`` free room of every node now, in ``demand_row``'s columns."""
     ledger = state.reservations
     return np.column_stack(
         (state.free_cpu_cores(), ledger.free_mem_gib(), ledger.free_accelerators())
@@ -187,12 +190,12 @@ def graph_costs(
         GraphPlacementError: No ingress site, or some stage fits no node at all.
     """
     ingress_site = check_ingress(graph, state)
-    demand = np.array([_demand_row(stage) for stage in graph.stages])
+    demand = np.array([demand_row(stage) for stage in graph.stages])
     work = np.array([stage.work_gflop for stage in graph.stages])
     kinds: dict[_Kind, list[int]] = {}
     for s, stage in enumerate(graph.stages):
-        kinds.setdefault(_demand_key(stage), []).append(s)
-    free_all = _free_room(state)
+        kinds.setdefault(demand_key(stage), []).append(s)
+    free_all = free_room(state)
     picks = _picks(graph, state, kinds, demand, free_all, k=candidates_per_stage)
     if include is not None and candidates_per_stage is not None:
         extra = np.asarray(include, dtype=np.intp)

@@ -7,8 +7,9 @@ and reserves every stage's room in the state's ledger under ``<graph id>/<stage 
 nothing: a refused reservation gives back the ones made). Links are not reserved: stages' data
 moves best effort, at the bottleneck of the residual bandwidth the model was built on.
 A graph with along-path stages is placed by ``alongpath.along_path_schedule`` (the nodes of
-its path toward the cloud join the candidates); stages that read datasets have the moves of
-their data in the model (``datalocal``, the replicas' nodes joining the candidates).
+its path toward the cloud that fit, ``alongpath.path_nodes``, join the candidates); stages
+that read datasets have the moves of their data in the model (``datalocal``, the replicas'
+nodes joining the candidates).
 ``release_graph`` gives a graph's reservations back.
 """
 
@@ -24,8 +25,10 @@ from suanwang.scheduling.graph.alongpath import (
     AlongPathReport,
     along_path_schedule,
     cloud_path,
+    path_nodes,
 )
 from suanwang.scheduling.graph.costs import (
+    SITE_SHARE,
     GraphCosts,
     GraphPlacementError,
     check_ingress,
@@ -111,7 +114,8 @@ def place_graph(
     path = None
     if along and graph.ingress_site is not None:
         path = cloud_path(state, graph.ingress_site)
-        extra.append(path.nodes)
+        per_site = SITE_SHARE if candidates_per_stage is None else candidates_per_stage
+        extra.append(path_nodes(graph, state, path, min(per_site, SITE_SHARE)))
     if reads:
         check_datasets(graph, state)
         extra.append(data_nodes(graph, state))
