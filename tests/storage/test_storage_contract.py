@@ -302,6 +302,40 @@ def test_several_steps_in_one_update(stores: Stores) -> None:
     assert stores.tasks.get("t1") == moved
 
 
+def test_each_run_keeps_its_node_even_when_it_began_and_ended_within_one_update(
+    stores: Stores,
+) -> None:
+    task = submit("t1")
+    stores.tasks.add(task)
+    elsewhere = dataclasses.replace(PLACEMENT, node_id="node-9")
+    moved = (
+        task.transition(TaskState.SCHEDULED, 101.0, "placed", elsewhere)
+        .transition(TaskState.RUNNING, 102.0, "started")
+        .transition(TaskState.PENDING, 103.0, "node lost")
+        .transition(TaskState.SCHEDULED, 104.0, "placed again", PLACEMENT)
+        .transition(TaskState.RUNNING, 105.0, "started again")
+        .transition(TaskState.RUNNING, 106.0, "a step of a move")
+    )
+    assert stores.tasks.update(moved) == moved
+    stored = stores.tasks.get("t1")
+    assert stored == moved
+    assert stored is not None
+    assert [step.node_id for step in stored.history] == [
+        None,
+        "node-9",
+        None,
+        None,
+        "node-3",
+        None,
+        None,
+    ]
+    lost = stored.transition(TaskState.PENDING, 107.0, "node lost")
+    lost = lost.transition(TaskState.SCHEDULED, 108.0, "placed", elsewhere)
+    lost = lost.transition(TaskState.PENDING, 109.0, "lost before it started")
+    assert stores.tasks.update(lost) == lost  # ends unplaced: no placement to replay with
+    assert stores.tasks.get("t1") == lost
+
+
 def test_unfinished_tasks_survive_a_restart(open_stores: Callable[[], Stores]) -> None:
     before = open_stores()
     waiting = submit("waiting")
