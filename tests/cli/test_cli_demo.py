@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,17 @@ def test_demo_runs_the_workload_heals_and_writes_its_report(tmp_path: Path) -> N
     assert handover["state"] == "completed"
     assert 0.0 < handover["overlap_s"] < 10.0
     assert "make-before-break: the long-running service on" in done.stdout
+    # A tenant's own package, built at demo time, summarised the report's tasks.csv on an agent.
+    said = r"tenant code:.*?ran\s+on\s+(\S+)\s+in\s+its\s+sandbox.*?([\d.]+)\s+s\s+from\s+push"
+    tenant = re.search(said, done.stdout, re.S)  # the console may wrap the line anywhere
+    assert tenant is not None, done.stdout[-3000:]
+    assert tenant.group(1) in {"edge-north-1", "edge-south-1", "cloud-1"}
+    assert float(tenant.group(2)) < 5.0
+    output = json.loads(done.stdout[done.stdout.index("{", tenant.end()) :].split("\n}\n")[0] + "}")
+    assert output["tasks"] == 12
+    assert output["completed"] == 12
+    assert sum(output["by_node"].values()) == 12
+    assert set(output["median_latency_ms_by_class"]) == {"hot", "warm", "cold"}
     # Every process it started is gone: the server's and agents' logs end with their stop.
     logs = tmp_path / "data" / "logs"
     assert "Finished server process" in (logs / "server.log").read_text()

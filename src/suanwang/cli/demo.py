@@ -8,12 +8,15 @@ drained for maintenance: the service moves to another site without a break (its 
 starts before the old run is released). Half-way through the workload, one site's agent is
 killed without warning: the control plane notices the silence, takes the node down, re-places
 its tasks, and lets the node back when its agent returns. Then it prints what happened per
-class, writes a report folder with plots, and keeps serving (the API URL and an admin token are
+class and writes a report folder with plots; a tenant's own package, built now from
+``demo_package.py``, summarises that report's ``tasks.csv`` on an agent (``demo_code``) and its
+output is printed; then it keeps serving (the API URL and an admin token are
 printed) until Ctrl-C, or stops with ``--exit``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 import time
@@ -61,6 +64,7 @@ def demo(
     ] = False,
 ) -> None:
     """Run a small computing force network here: control plane, three site agents, a workload."""
+    from suanwang.cli.demo_code import run_tenant_package  # noqa: PLC0415
     from suanwang.cli.demo_report import class_rows, outcome_of, summary_table, write_report  # noqa: PLC0415
     from suanwang.cli.localnet import THREE_SITES_NODES, LocalNet, write_three_sites  # noqa: PLC0415
 
@@ -113,6 +117,15 @@ def demo(
             )
         files = write_report(out, outcomes, rows, healing)
         console.print(f"report: {out}/ ({', '.join(p.name for p in files)})")
+        with net.client() as client, console.status("running a tenant's own package"):
+            tenant = run_tenant_package(client, out / "tasks.csv")
+        console.print(
+            f"tenant code: the package tasksummary (built now from suanwang/cli/demo_package.py)"
+            f" ran on {tenant['node']} in its sandbox with tasks.csv ({tenant['input_bytes']} B)"
+            f" staged as its input, {tenant['seconds']:.1f} s from push to result; its output"
+            " summary.json, fetched through the API:"
+        )
+        console.print_json(json.dumps(tenant["output"]))
         console.print(f"API: {net.url}/docs   admin token: {net.admin_token}   data: {folder}")
         if not exit_after:
             console.print("serving until Ctrl-C (try: suanwang node list, suanwang task list)")
