@@ -118,3 +118,15 @@ def test_a_refusal_and_a_bad_file_exit_2_naming_what(env: dict[str, str], tmp_pa
     code, _, err = cli("graph", "run", "-f", str(tmp_path / "missing.yaml"), **env)
     assert code == 2
     assert "missing.yaml" in err
+
+
+def test_graph_place_reads_the_file_graph_run_takes(tmp_path: Path) -> None:
+    coded = {**GRAPH, "stages": [{**GRAPH["stages"][0], "artefact": "a" * 64,
+             "entry": "pipeline:decode", "inputs": ["b" * 64]}, *GRAPH["stages"][1:]]}  # fmt: skip
+    code, out, err = cli("graph", "place", "-f", _file(tmp_path, coded), "--json")
+    assert code == 0, err
+    assert [s["stage"] for s in json.loads(out)["stages"]] == ["decode", "detect", "track"]
+    typo = {**GRAPH, "stages": [{**GRAPH["stages"][0], "artifact": "a" * 64}]}
+    code, _, err = cli("graph", "place", "-f", _file(tmp_path, typo))
+    assert code == 2
+    assert "artifact" in err

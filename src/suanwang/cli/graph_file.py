@@ -3,7 +3,8 @@
 The format is in ``suanwang.cli.graph``'s docstring; stage fields are those of
 ``suanwang.model.graph.Stage`` (with ``kind``, ``reduction_ratio``, ``along_path`` and
 ``datasets``), the graph's those of ``TaskGraph`` (with ``along_path``). Each error names the
-file and the field path.
+file and the field path. A stage may also name the tenant's code (``artefact``, ``entry``,
+``inputs``) for ``graph run``, which the server checks; placing the graph does not read them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ _STAGE_KEYS = {
     "along_path",
     "datasets",
     *_STAGE_NUMBERS,
+    *("artefact", "entry", "inputs"),  # the code ``graph run`` runs; placing does not read it
 }
 _EDGE_KEYS = {"src", "dst", "data_mb", "reduction_ratio"}
 _ACCELERATOR_KEYS = {"kind", "count", "min_mem_gib"}
