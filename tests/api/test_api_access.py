@@ -116,6 +116,10 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/v1/templates", PEOPLE),
     ("GET", "/v1/templates/x", PEOPLE),
     ("DELETE", "/v1/templates/x", SUBMITTERS),
+    ("POST", "/v1/graphs", SUBMITTERS),
+    ("GET", "/v1/graphs", PEOPLE),
+    ("GET", "/v1/graphs/x", PEOPLE),
+    ("DELETE", "/v1/graphs/x", SUBMITTERS),
     ("GET", "/metrics", STAFF),
 ]
 # A body no route accepts (every input model forbids unknown fields): admitted callers get a
@@ -179,6 +183,7 @@ PARAMS = {
     "bills": "period",
     "intents": "intent_id",
     "templates": "name",
+    "graphs": "run_id",
 }
 
 
