@@ -230,3 +230,19 @@ def test_the_queue_is_retried_each_tick_so_a_later_kind_gets_freed_capacity(
     # Without the tick the waiting kind keeps the front: it takes every node freed at 101 and
     # 202 s, and the batch waits past its deadline.
     assert run_ahead(fork, [batch] * 2, 60.0).sla_met_fraction == 0.0
+
+
+def test_a_task_waiting_at_the_fork_keeps_the_patience_it_has_left() -> None:
+    live = _Live()
+    for i in range(3):  # e1 and r1 full for 100 s
+        live.controller.submit(f"t{i}", LONG)
+    waiting = dataclasses.replace(SHORT, latency_budget_ms=None, deadline_s=80.0)
+    live.controller.submit("w", waiting)  # at 0: it may wait until 80 s
+    fork = capture(live.controller, 60.0)  # 60 s later: 20 s of patience left
+
+    prediction = run_ahead(fork, [], 60.0)
+
+    # The nodes free at 100 s, 40 s into the run: past the 20 s it had left, so it is not
+    # placed (with a fresh patience of 80 s it would be, and would seem to meet its deadline).
+    assert prediction.per_task == {"w": ""}
+    assert prediction.sla_met_fraction == 0.0

@@ -12,8 +12,10 @@ live profile, a ``Controller`` with the live tunables, and the twin's ``SimEngin
   live. A long-running service holds its reservation to the end;
 * ``fail_sites``: every node of those sites goes down at time 0, and the tasks running there
   are displaced: their holds are given back and they are submitted again (under their ids);
-* the tasks that were waiting at the fork are submitted again at time 0, then ``tasks`` (ids
-  ``what-if-0``, ``what-if-1``... in order), then the ``background`` arrivals at their times;
+* the tasks that were waiting at the fork are taken over at time 0 with their history (its
+  times moved to the run's clock), so each keeps the patience and budget it has left, as it
+  does live; then ``tasks`` (ids ``what-if-0``, ``what-if-1``... in order), then the
+  ``background`` arrivals at their times;
 * the hour of day moves on every simulated hour (carbon intensity follows it);
 * while tasks wait, the queue is tried again every ``TICK_S``, as the live writer does after
   each feed tick (``Controller.retry_queued``): a try that fails moves the next kind of demand
@@ -30,6 +32,7 @@ the judged tasks that completed or run at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -187,6 +190,22 @@ class _Run:
             self._window_armed = True
             self.loop.at(max(due_s, self.loop.now_s()), self._place_window)
 
+    def take_over(self, waiting: Sequence[Task]) -> None:
+        """Queue the tasks waiting at the fork as they are, their times moved to the run's."""
+        start_s = self.fork.at_s + self.offset_s  # run time 0 on the live clock
+        moved = [
+            dataclasses.replace(
+                task,
+                history=tuple(dataclasses.replace(h, at_s=h.at_s - start_s) for h in task.history),
+            )
+            for task in waiting
+        ]
+        self.submitted.extend(task.id for task in moved)
+        self.controller.resume(moved)
+        if self.controller.queued and not self._tick_armed:
+            self._tick_armed = True
+            self.loop.after(TICK_S, self._tick)
+
     def _tick(self, _: object) -> None:
         """Retry the queue as the live tick does; again in ``TICK_S`` while tasks wait."""
         self.controller.retry_queued()
@@ -295,8 +314,9 @@ def run_ahead(
     run = _Run(fork, horizon_s, fork.at_s if start_s is None else start_s)
     run.hold_measured()
     displaced = run.place_residents(fail_sites)
-    for task in (*displaced, *fork.waiting):
+    for task in displaced:
         run.submit(task.id, task.spec, task.tenant)
+    run.take_over(fork.waiting)
     extra = [f"{WHAT_IF_PREFIX}{i}" for i in range(len(tasks))]
     for task_id, spec in zip(extra, tasks, strict=True):
         run.submit(task_id, spec, tenant)
