@@ -15,30 +15,33 @@ times. Then:
   the forecast), then on until the runs end (at most the fork's ``DEFAULT_DRAIN_S`` more, as
   the fork runs on). Every placed task is pulled by its node's agent, reported started at once
   and finished when its placement's estimate says (network + compute after it was placed),
-  through ``plane.report``, with the clock moved to each report's time. The live share is
-  judged on the stored records by the plane's own rule (``service.metrics.sla_met``: completed
-  within its deadline or budget); a long-running service meets it when it runs at the end, as
-  the fork judges it. Where the fork predicts some replicas unplaced, ``apply`` refuses the
-  intent by design; such an instance submits the same specs through ``plane.submit`` (what
-  ``apply`` would have submitted), so that the refusal's prediction is checked live too.
+  through ``plane.report``, with the clock moved to each report's time. From the fork on, the
+  live queue is retried every ``TICK_S`` of clock time while tasks wait, as a deployment's
+  writer does once a second (here the clock runs far faster than the wall, whose ticks still
+  come too). The live share is judged on the stored records by the plane's own rule
+  (``service.metrics.sla_met``: completed within its deadline or budget); a long-running
+  service meets it when it runs at the end, as the fork judges it. Where the fork predicts some
+  replicas unplaced, ``apply`` refuses the intent by design; such an instance submits the same
+  specs through ``plane.submit`` (what ``apply`` would have submitted), so that the refusal's
+  prediction is checked live too.
 
 What "live" is here: the real plane, controller, scheduler, queue, stores and dispatch, with
 task durations taken from the placements' estimates (no task executes). The difference between
 prediction and live therefore measures the fork (its copy of the live state, the forecast in
-place of the arrivals that come, the twin's network timing), not the estimates' own error,
-which ``bench_fidelity`` measures. Assurance runs no assessments during a run (its period is
-longer than the run), so no repair changes the intent's tasks. An intent the check admits has
-room for every replica at that moment (``intent_check``: ``region-capacity`` otherwise), and a
-placed replica's estimate meets its target, so the SLA share of an admitted intent is settled
-when it is placed, on both sides; the background load decides whether it is admitted and where
-its replicas go.
+place of the arrivals that come, the queue's order between kinds, the twin's network timing),
+not the estimates' own error, which ``bench_fidelity`` measures. Assurance runs no assessments
+during a run (its period is longer than the run), so no repair changes the intent's tasks. A
+service intent the check admits has room for every replica at that moment, so its share is
+settled when it is placed; a batch intent with a deadline may wait for room, and its share
+depends on when capacity frees and on what arrives meanwhile (``intent_instances``).
 
 Rows: one per instance and seed: predicted and live share of the replicas meeting the SLA, in
 %, their absolute difference in points, the replicas placed live at the site the fork chose,
 the difference of the replicas' estimated cost (fork against live, in % of live), the tasks
 holding reservations at the fork and the background arrivals in the horizon. Seeds
-(``--runs``) vary the arrivals; the summary is the median and the maximum difference over the
-rows with a prediction; the target is 10 points at most.
+(``--runs``) vary the arrivals. Then, per instance over its rows with a prediction, and over
+every row: the median and the maximum difference and whether the target (10 points at most)
+was met; the exit status is 1 when any instance missed it.
 
 Run: ``.venv/bin/python -m benchmarks.bench_intent [--runs N] [--quick]``.
 """
@@ -75,7 +78,7 @@ from suanwang.service.intents import AssuranceConfig, IntentRefusedError
 from suanwang.service.metrics import sla_met
 from suanwang.storage import open_store
 from suanwang.twin.forecast import DAY_H, HOUR_S, seasonal_rates, synthetic_arrivals
-from suanwang.twin.forkrun import DEFAULT_DRAIN_S, WHAT_IF_PREFIX
+from suanwang.twin.forkrun import DEFAULT_DRAIN_S, TICK_S, WHAT_IF_PREFIX
 
 MONDAY_S = 1_699_833_600.0
 """2023-11-13 00:00 UTC, a Monday: hour 0 of the seasonal rates."""
@@ -98,6 +101,26 @@ class Agents:
         self.plane, self.clock, self.agent = plane, clock, agent
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
+        self.ticking = False
+        self._tick_armed = False
+
+    def arm_tick(self) -> None:
+        """While tasks wait (and ``ticking``), retry the queue every ``TICK_S`` of clock time."""
+        if self.ticking and not self._tick_armed and self.plane.live.controller.queued:
+            self._tick_armed = True
+            self.at(self.clock.now_s() + TICK_S, self._tick)
+
+    def _tick(self) -> None:
+        # The live writer ticks once a second of wall time; the clock here runs much faster,
+        # so the tick a deployment would have each second of its clock is driven here.
+        controller = self.plane.live.controller
+
+        def tick(_: object) -> None:
+            controller.expire()
+            controller.retry_queued()
+
+        self.plane.call(tick).result(WAIT_S)
+        self._tick_armed = False
 
     def at(self, at_s: float, action: Callable[[], None]) -> None:
         """Do ``action`` at clock time ``at_s``."""
@@ -146,6 +169,7 @@ class Agents:
             self.clock.advance(max(at_s - self.clock.now_s(), 0.0))
             action()
             self.pull()
+            self.arm_tick()
         self.clock.advance(max(until_s - self.clock.now_s(), 0.0))
         plane.call(lambda _: plane.live.controller.expire()).result(WAIT_S)
 
@@ -269,7 +293,9 @@ def run_instance(instance: Instance, seed: int, history_h: int = HISTORY_H) -> R
         except IntentRefusedError:
             futures = [plane.submit(consumer, s, f"refused:{i}") for i, s in enumerate(plan.specs)]
             task_ids, refused = tuple(f.result(WAIT_S).task.id for f in futures), "fork"
+        agents.ticking = True  # from the fork on, the live queue is retried as the fork's is
         agents.pull()
+        agents.arm_tick()
         # Arrivals end at the horizon; the runs then go on to their ends, as in the fork.
         agents.run_until(fork_s + instance.horizon_s + DEFAULT_DRAIN_S)
         live, nodes, cost = _judge(plane, task_ids)
@@ -307,22 +333,30 @@ QUICK_HISTORY_H = 6
 """History of the quick run: enough to place the load, short of the forecaster's seasons."""
 
 
+def _summary(name: str, diffs: list[float]) -> str:
+    """One instance's (or every row's) median and maximum difference and the target's verdict."""
+    median, worst = statistics.median(diffs), max(diffs)
+    verdict = "met" if worst <= TARGET_POINTS + 1e-9 else "MISSED"
+    return f"{name:<48} {len(diffs):>4} {median:8.1f} {worst:8.1f}  {verdict}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print its table."""
+    """Run the benchmark and print its table, then the target's verdict per instance."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2, help="seeds of the arrivals")
     parser.add_argument("--quick", action="store_true", help="two instances, one seed, 6 h")
     args = parser.parse_args(argv)
     logging.getLogger("suanwang").setLevel(logging.ERROR)
     everything = instances()
-    chosen = [everything[0], everything[5]] if args.quick else everything
+    quick = [everything[0], next(i for i in everything if i.shape == "batch" and i.hour == 15)]
+    chosen = quick if args.quick else everything
     runs = 1 if args.quick else args.runs
     history_h = QUICK_HISTORY_H if args.quick else HISTORY_H
     print(
-        f"{'instance':<40} {'seed':>4} {'replicas':>9} {'predicted %':>11} {'live %':>7} "
+        f"{'instance':<48} {'seed':>4} {'replicas':>9} {'predicted %':>11} {'live %':>7} "
         f"{'diff pts':>8} {'same site':>9} {'cost diff %':>11} {'held':>4} {'bg':>4} {'s':>5}"
     )
-    diffs: list[float] = []
+    per_instance: dict[str, list[float]] = {}
     for instance in chosen:
         for seed in range(runs):
             row = run_instance(instance, seed, history_h)
@@ -331,31 +365,34 @@ def main(argv: list[str] | None = None) -> int:
                 figures = f"{'-':>11} {'-':>7} {'-':>8} {'-':>9} {'-':>11} {'-':>4}"
             else:
                 diff = abs(row.predicted - row.live) * 100.0
-                diffs.append(diff)
+                per_instance.setdefault(instance.name, []).append(diff)
                 figures = (
                     f"{row.predicted * 100:11.1f} {row.live * 100:7.1f} {diff:8.1f} "
                     f"{row.same_sites:>9} {_cost_diff(row.costs):11.2f} {row.residents:>4}"
                 )
             print(
-                f"{instance.name:<40} {seed:>4} {row.replicas:>8}{mark:1} {figures} "
+                f"{instance.name:<48} {seed:>4} {row.replicas:>8}{mark:1} {figures} "
                 f"{row.background:>4} {row.took_s:5.1f}",
                 flush=True,
             )
             if row.why:
                 print(f"#   refused: {row.why}")
     print("# * refused by the fork's prediction (submitted as apply would); ! refused by the check")
-    if not diffs:
+    if not per_instance:
         print("# no instance got a prediction")
         return 1
-    median, worst = statistics.median(diffs), max(diffs)
-    print(
-        f"# difference over {len(diffs)} rows: median {median:.1f} points, max {worst:.1f} points"
-    )
+    print(f"\n{'target <= 10 points, per instance':<48} {'rows':>4} {'median':>8} {'max':>8}")
+    for name, diffs in per_instance.items():
+        print(_summary(name, diffs))
+    every = [d for diffs in per_instance.values() for d in diffs]
+    print(_summary("every row", every))
+    missed = [n for n, d in per_instance.items() if max(d) > TARGET_POINTS + 1e-9]
+    nonzero = sum(d > 0 for d in every)
+    print(f"# {nonzero} of {len(every)} rows with a prediction differ from live")
     versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("numpy", "statsmodels"))
     print(f"# Python {platform.python_version()}, {versions}; {runs} seeds, {history_h} h history")
-    ok = worst <= TARGET_POINTS
-    print(f"# target <= {TARGET_POINTS:g} points: {'met' if ok else 'MISSED'}")
-    return 0 if ok else 1
+    print(f"# target missed by {len(missed)} of {len(per_instance)} instances")
+    return 0 if not missed else 1
 
 
 if __name__ == "__main__":
