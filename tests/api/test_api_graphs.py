@@ -108,3 +108,12 @@ def test_bad_graphs_name_the_field(api: Api) -> None:
     assert "body.stages[0].artefact" in missing.text
     entry_only = {**GRAPH, "stages": [{**GRAPH["stages"][0], "entry": "m:f"}, *GRAPH["stages"][1:]]}
     assert api.call("alice", "POST", "/v1/graphs", json=entry_only).status_code == 422
+
+
+def test_a_graph_runs_as_the_callers_tenant(api: Api) -> None:
+    other = api.call("alice", "POST", "/v1/graphs", json={**GRAPH, "tenant": "globex"})
+    assert other.status_code == 422
+    assert "body.tenant" in other.text
+    own = api.call("alice", "POST", "/v1/graphs", json={**GRAPH, "tenant": "acme"})
+    assert own.status_code == 201, own.text
+    assert own.json()["tenant"] == "acme"

@@ -110,6 +110,7 @@ class GraphIn(_In):
     latency_budget_ms: Positive | None = None
     budget: Positive | None = None
     along_path: Flag = False
+    tenant: Name | None = Field(default=None, description="The caller's tenant, when given.")
     stages: list[StageIn] = Field(min_length=1, max_length=MAX_STAGES)
     edges: list[EdgeIn] = Field(default_factory=list, max_length=10 * MAX_STAGES)
 
@@ -260,6 +261,9 @@ async def run_graph(
     ] = False,
 ) -> GraphOut:
     """Place the graph on the live network, all stages or none, and run it stage by stage."""
+    if body.tenant is not None and body.tenant != who.tenant:
+        message = f"a graph runs as the caller's tenant {who.tenant!r}, got {body.tenant!r}"
+        raise _invalid("body.tenant", message)
     if body.ingress_site not in plane.live.scenario.topology.sites:
         raise _invalid("body.ingress_site", f"no site {body.ingress_site!r} on the live topology")
     graph = _graph(body)
