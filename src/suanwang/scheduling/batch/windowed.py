@@ -10,12 +10,12 @@ A window alone cannot tell which of its tasks to turn away: over capacity, the f
 flexible tasks fill the nodes that the tight-latency work still to come can only use. With
 ``forecast`` (the default), each window is planned together with the hot (tight-latency)
 arrivals of the window before, copied ``FORECAST_COPIES`` times under fresh ids (a window
-after none with hot arrivals, the first one for instance, takes its own), as the forecast of the hot demand still to
-come; their reservations are given back as soon as the window is bound. The flow
-weighs the window's tasks against that demand (each worth one SLA): a window's task that
-would take capacity the forecast needs, where the forecast meets more SLAs with it, is placed
-elsewhere, or only in what is left after the forecast, or refused. This is an admission
-policy: a task refused this way is one the greedy choice would have placed.
+after none with hot arrivals, the first one for instance, takes its own), as the forecast of
+the hot demand still to come; their reservations are given back as soon as the window is
+bound. The flow weighs the window's tasks against that demand (each worth one SLA): a
+window's task that would take capacity the forecast needs, where the forecast meets more SLAs
+with it, is placed elsewhere, or only in what is left after the forecast, or refused. This is
+an admission policy: a task refused this way is one the greedy choice would have placed.
 
 After its flow, each window's own tasks (not the forecast's) go through the local-improvement
 pass (``batch.improve``), with the forecast still held.
