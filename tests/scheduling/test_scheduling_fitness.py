@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from suanwang.model import TaskSpec
+from suanwang.model import Link, Node, Precision, Site, TaskSpec, Tier, Topology
 from suanwang.scheduling import ClusterState, Request, Scheduler
-from suanwang.scheduling.plugins.fitness import Scarcity
+from suanwang.scheduling.plugins.fitness import LinkFit, Scarcity
 
 SPEC = TaskSpec(10.0, cpu_cores=4.0, mem_gib=1.0, ingress_site="U")
 NODES = ("near", "mid", "far")
@@ -74,3 +74,47 @@ def test_the_scheduler_leaves_the_contended_node_to_those_who_need_it(sw: Any) -
 def test_memory_below_one_request_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1 request"):
         Scarcity({"memory": 0.5})
+
+
+def _one_hop_or_two() -> Topology:
+    """Ingress U; node ``a`` one link away (10 ms), node ``b`` two links away (2 + 2 ms)."""
+    sites = [
+        Site("U", Tier.TERMINAL, region="CN-BJ"),
+        Site("A", Tier.EDGE, region="CN-BJ"),
+        Site("R", Tier.EDGE, region="CN-BJ"),
+        Site("B", Tier.REGION, region="CN-BJ"),
+    ]
+    nodes = [
+        Node(n, site, cpu_cores=8, mem_gib=64.0, cpu_peak_gflops={Precision.FP32: 1_000.0})
+        for n, site in (("a", "A"), ("b", "B"))
+    ]
+    links = [
+        Link("u-a", "U", "A", bandwidth_mbps=10_000.0, latency_ms=10.0),
+        Link("u-r", "U", "R", bandwidth_mbps=10_000.0, latency_ms=2.0),
+        Link("r-b", "R", "B", bandwidth_mbps=10_000.0, latency_ms=2.0),
+    ]
+    return Topology(sites, nodes, links=links)
+
+
+DATA = TaskSpec(10.0, cpu_cores=4.0, mem_gib=1.0, ingress_site="U", data_in_mb=1.0,
+                latency_budget_ms=500.0)  # fmt: skip
+
+
+def test_link_fit_counts_the_links_a_bandwidth_reservation_holds(sw: Any) -> None:
+    state = ClusterState(_one_hop_or_two())
+    raw = np.asarray(LinkFit().score(sw.cycle_for(state, DATA)))
+    np.testing.assert_array_equal(raw, [1.0, 2.0])
+    none = np.asarray(LinkFit().score(sw.cycle_for(state, SPEC)))  # no data: nothing held
+    np.testing.assert_array_equal(none, [0.0, 0.0])
+
+
+def test_the_scheduler_takes_fewer_links_for_bandwidth_and_the_fastest_without(sw: Any) -> None:
+    topology = _one_hop_or_two()
+    weights = {"end-to-end": 1.0, "link-fit": 2.0}
+    with_data = sw.scheduler(topology, scores=weights).schedule(Request("d", DATA))
+    without = sw.scheduler(topology, scores=weights).schedule(Request("n", SPEC))
+    assert with_data.placement is not None
+    assert without.placement is not None
+    assert with_data.placement.node_id == "a"
+    assert with_data.placement.segments == ("u-a",)
+    assert without.placement.node_id == "b"

@@ -141,8 +141,14 @@ def test_builtins_are_the_documented_set() -> None:
         "latency-budget",
         "price-budget",
     )
-    # scarcity weighted up, chosen on the gap benchmark (BENCHMARKS.md)
-    assert joint.scores == {"end-to-end": 1.0, "scarcity": 4.0, "cost": 0.25, "cats-metric": 0.25}
+    # scarcity and link-fit weighted up, chosen on the gap benchmark (BENCHMARKS.md)
+    assert joint.scores == {
+        "end-to-end": 1.0,
+        "scarcity": 4.0,
+        "link-fit": 2.0,
+        "cost": 0.25,
+        "cats-metric": 0.25,
+    }
     assert joint.hysteresis == pytest.approx(0.02)
     assert joint.affinity
 

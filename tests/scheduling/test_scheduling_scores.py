@@ -108,6 +108,7 @@ def test_every_in_tree_score_is_in_the_table() -> None:
         "round-robin",
         "cats-metric",
         "scarcity",  # stateful: tests/scheduling/test_scheduling_fitness.py
+        "link-fit",  # needs paths of several links: tests/scheduling/test_scheduling_fitness.py
         "lease-affinity",  # reads leases: tests/scheduling/test_scheduling_leases.py
         "data-local",  # reads datasets: tests/scheduling/test_scheduling_datasets.py
     }

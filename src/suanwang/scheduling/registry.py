@@ -54,6 +54,7 @@ IN_TREE: dict[str, PluginFactory] = {
     "round-robin": _plain(scores.RoundRobin),
     "best-fit": _plain(fitness.BestFit),
     "scarcity": lambda args, state: fitness.Scarcity(args),
+    "link-fit": _plain(fitness.LinkFit),
     "lease-affinity": _plain(leases.LeaseAffinity),
 }
 

@@ -11,6 +11,10 @@ tighter task needed. These scores make an online decision weigh that:
   share of a node over every node that passed its filters, so a request with few choices
   weighs on them heavily); a request with many choices then avoids the nodes others depend
   on. It learns from the requests it scores: its state is that average and nothing else.
+* ``link-fit`` is best fit on links: a task that reserves bandwidth holds it on every link of
+  its path, so it prefers the node reached over the fewest links, leaving the others' residual
+  to the tasks that can only go that way (every node scores alike for a task that reserves
+  none).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from suanwang.model import ACCELERATOR_KINDS
-from suanwang.scheduling.cycle import Cycle
+from suanwang.scheduling.cycle import Cycle, required_bandwidth_mbps
 from suanwang.scheduling.framework import FloatArray, IntArray
 
 
@@ -107,3 +111,17 @@ class Scarcity:
 
 # Far above the smallest float: ``stored / scale`` stays exact to the last bits.
 _RESCALE_BELOW = 1e-150
+
+
+class LinkFit:
+    """Prefer the path that holds the task's bandwidth on the fewest links (module docstring)."""
+
+    name = "link-fit"
+    higher_is_better: ClassVar[bool] = False
+
+    def score(self, cycle: Cycle) -> FloatArray:
+        """Links on each node's path where the task reserves bandwidth; 0 everywhere if not."""
+        route = cycle.route
+        if route is None or required_bandwidth_mbps(cycle.spec) <= 0:
+            return np.zeros(len(cycle.alive))
+        return route.hops
