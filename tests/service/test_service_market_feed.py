@@ -102,8 +102,10 @@ def test_the_cursor_moves_past_audit_entries_that_are_not_the_markets(
         "not-a-cursor!",
         base64.urlsafe_b64encode(b"[1, 2, 3]").decode(),
         base64.urlsafe_b64encode(json.dumps([None, 2**63]).encode()).decode(),
-        base64.urlsafe_b64encode(json.dumps([[float("inf"), "k"], 1]).encode()).decode(),
-        base64.urlsafe_b64encode(json.dumps([[1.0, 2], None]).encode()).decode(),
+        base64.urlsafe_b64encode(json.dumps([2**63, None]).encode()).decode(),
+        base64.urlsafe_b64encode(json.dumps([[1.0, "k"], 1]).encode()).decode(),
+        base64.urlsafe_b64encode(json.dumps([-1, None]).encode()).decode(),
+        base64.urlsafe_b64encode(json.dumps([True, None]).encode()).decode(),
         "中文",
     ],
 )
@@ -115,7 +117,7 @@ def test_a_malformed_cursor_names_the_field(text: str) -> None:
 def test_a_cursor_round_trips_and_the_limit_is_bounded(
     books: tuple[MemoryMarketStore, MemoryAuditLog],
 ) -> None:
-    cursor = Cursor((150.0, "r2/tasks"), 7)
+    cursor = Cursor(12, 7)
     assert Cursor.decode(cursor.encode()) == cursor
     assert Cursor.decode("") == Cursor()
     with pytest.raises(ValueError, match="limit: 0 is not 1 to 1000"):

@@ -71,7 +71,7 @@ def test_the_migrations_build_exactly_the_models(store_url: str) -> None:
         assert stores.engine is not None
         with stores.engine.connect() as connection:
             context = MigrationContext.configure(connection)
-            assert context.get_current_revision() == "0008"
+            assert context.get_current_revision() == "0009"
             assert compare_metadata(context, Base.metadata) == []
             triggers = connection.execute(
                 text("SELECT count(*) FROM information_schema.triggers")

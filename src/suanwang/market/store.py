@@ -200,12 +200,16 @@ class MarketStore(Protocol):
         ...
 
     def usage_after(
-        self, after: tuple[float, str] | None, limit: int, party: str | None = None
-    ) -> builtins.list[UsageEvent]:
-        """At most ``limit`` events in (``ended_s``, key) order after ``after`` (None: first).
+        self, after_seq: int | None, limit: int, party: str | None = None
+    ) -> builtins.list[tuple[int, UsageEvent]]:
+        """At most ``limit`` (seq, event) pairs in the order stored, after ``after_seq``.
 
-        ``party`` keeps the events it is the tenant or the provider of (None: all). What the
-        events feed pages through; ``limit`` is 1 or more.
+        Every accepted event gets the next ``seq`` (1, 2, ...) in the transaction that stores
+        it, so a reader that pages by seq sees each event once, also one stored later than
+        events that ended after it (a run metered again by ``recover``, a late event).
+        ``after_seq`` None starts at the first; ``party`` keeps the events it is the tenant or
+        the provider of (None: all). What the events feed and the metrics page through;
+        ``limit`` is 1 or more.
         """
         ...
 

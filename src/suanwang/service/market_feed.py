@@ -1,17 +1,16 @@
 """The market's events feed: metered usage and lease and period changes, paged by a cursor.
 
-Two durable sources make the feed. Usage events come from the market store in (``ended_s``,
-key) order (``MarketStore.usage_after``); lease starts, settlements and ends and period closes
-come from the audit log in append order (the market routes audit each of them in the same
-commit as the change). A page merges the two by time, oldest first (newest last), and its
-cursor keeps a position in each source, so paging on never skips or repeats an event of either
-source that was stored when the cursor was made.
+Two durable sources make the feed. Usage events come from the market store in the order it
+stored them (``MarketStore.usage_after``, by seq); lease starts, settlements and ends and
+period closes come from the audit log in append order (the market routes audit each of them in
+the same commit as the change). A page merges the two by time, oldest first (newest last), and its
+cursor keeps a position in each source (the last usage seq and audit seq read), so paging on
+never skips or repeats an event of either source, whenever it was stored: usage metered late
+(a run metered again by ``recover`` after a crash, a late event) has a later seq than the
+cursor and is served to it, though its run ended earlier.
 
 Each event's ``id`` is stable across reads (the usage key, or the lease or period and what
-happened to it), so a consumer that reads a page again dedupes by id. Usage is ordered by the
-time its run ended: usage stored after a cursor passed that time (a run metered again after a
-crash, a late event) is not served to that cursor; a consumer that must see every such event
-reads again from an older cursor or from the start, and drops the ids it has.
+happened to it), so a consumer that reads a page again dedupes by id.
 
 A ``party`` (a tenant) sees the usage and leases it is the tenant or the provider of, and
 every period close; ``party`` None (staff) sees all.
@@ -22,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -82,15 +80,14 @@ class FeedEvent:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """A position in both sources: the last usage (ended_s, key) and audit seq consumed."""
+    """A position in both sources: the last usage seq and audit seq consumed."""
 
-    usage: tuple[float, str] | None = None
+    usage_seq: int | None = None
     audit_seq: int | None = None
 
     def encode(self) -> str:
         """The cursor as an opaque URL-safe string."""
-        usage = list(self.usage) if self.usage is not None else None
-        text = json.dumps([usage, self.audit_seq], separators=(",", ":"))
+        text = json.dumps([self.usage_seq, self.audit_seq], separators=(",", ":"))
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
     @classmethod
@@ -104,21 +101,15 @@ class Cursor:
             return cls()
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            usage, seq = json.loads(raw)
-            if usage is not None:
-                at_s, key = usage
-                if not (isinstance(at_s, int | float) and math.isfinite(at_s)):
-                    raise ValueError(at_s)
-                if not isinstance(key, str):
-                    raise ValueError(key)
-                usage = (float(at_s), key)
-            if seq is not None and (
-                isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**63
-            ):
-                raise ValueError(seq)  # a seq no database holds (SQL integers are 64-bit)
+            usage_seq, seq = json.loads(raw)
+            for value in (usage_seq, seq):
+                if value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63
+                ):
+                    raise ValueError(value)  # a seq no database holds (SQL integers are 64-bit)
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
             raise ValueError(f"after: {text!r} is not a cursor of this feed") from None
-        return cls(usage, seq)
+        return cls(usage_seq, seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,27 +244,27 @@ def read_feed(
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit: {limit!r} is not 1 to {MAX_LIMIT}")
-    usage = store.usage_after(after.usage, limit, party)
+    usage = store.usage_after(after.usage_seq, limit, party)
     audited = _audit_candidates(audit, after.audit_seq, limit, _Lookup(store), party)
     events: list[FeedEvent] = []
-    usage_at, seq = after.usage, after.audit_seq
+    usage_seq, seq = after.usage_seq, after.audit_seq
     i = j = 0
     while len(events) < limit:
         while j < len(audited) and audited[j][1] is None:
             seq = audited[j][0]  # not the market's (or not the party's): read past it
             j += 1
         next_audit = audited[j][1] if j < len(audited) else None
-        next_usage = usage[i] if i < len(usage) else None
+        next_usage = usage[i][1] if i < len(usage) else None
         if next_usage is None and next_audit is None:
             break
         if next_usage is not None and (
             next_audit is None or next_usage.ended_s <= next_audit.time_s
         ):
             events.append(usage_event(next_usage))
-            usage_at = (next_usage.ended_s, next_usage.key)
+            usage_seq = usage[i][0]
             i += 1
         elif next_audit is not None:
             events.append(next_audit)
             seq = audited[j][0]
             j += 1
-    return Page(events, Cursor(usage_at, seq))
+    return Page(events, Cursor(usage_seq, seq))

@@ -10,8 +10,8 @@ Leases and money are read whole at each scrape (the store keeps them). Usage is 
 incrementally: each scrape pages on from where the last one stopped (``usage_after``), at
 most ``USAGE_PAGES_PER_SCRAPE`` pages, so a scrape stays bounded and a restarted server's
 counters climb back to the store's totals over its first scrapes (a counter reset, as
-Prometheus expects of a restart). Usage stored after the pager passed its run's end time (a
-run metered again after a crash) is not counted; its invoice still holds it.
+Prometheus expects of a restart). The pager goes by the order stored (seq), so usage metered
+late (a run metered again after a crash) is counted too.
 """
 
 from __future__ import annotations
@@ -37,18 +37,18 @@ class MarketCollector(Collector):
     def __init__(self, store: MarketStore) -> None:
         self._store = store
         self._lock = threading.Lock()  # scrapes may overlap; the pager moves under it
-        self._after: tuple[float, str] | None = None
+        self._after: int | None = None  # the last usage seq counted
         self._usage: dict[tuple[str, str], float] = {}
 
     def _read_usage(self) -> dict[tuple[str, str], float]:
         with self._lock:
             for _ in range(USAGE_PAGES_PER_SCRAPE):
                 page = self._store.usage_after(self._after, USAGE_PAGE)
-                for event in page:
+                for _, event in page:
                     key = (event.dimension.value, event.detail)
                     self._usage[key] = self._usage.get(key, 0.0) + event.quantity
                 if page:
-                    self._after = (page[-1].ended_s, page[-1].key)
+                    self._after = page[-1][0]
                 if len(page) < USAGE_PAGE:
                     break
             return dict(self._usage)

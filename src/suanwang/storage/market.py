@@ -375,10 +375,10 @@ class SqlMarketStore:
         return self._usage.events(period, tenant)
 
     def usage_after(
-        self, after: tuple[float, str] | None, limit: int, party: str | None = None
-    ) -> builtins.list[UsageEvent]:
+        self, after_seq: int | None, limit: int, party: str | None = None
+    ) -> builtins.list[tuple[int, UsageEvent]]:
         """See ``MarketStore.usage_after``."""
-        return self._usage.after(after, limit, party)
+        return self._usage.after(after_seq, limit, party)
 
     def close_period(self, period: int) -> None:
         """See ``MarketStore.close_period``."""

@@ -44,6 +44,7 @@ class MemoryMarketStore:
         self._leases: dict[str, LeaseRecord] = {}
         self._settled: dict[tuple[str, int], Settlement] = {}
         self._events: dict[str, tuple[UsageEvent, int]] = {}
+        self._stored: list[UsageEvent] = []  # in the order accepted: seq is index + 1
 
     def list_offer(self, offer: Offer, node_ids: Sequence[str], at_s: float) -> ListedOffer:
         """See ``MarketStore.list_offer``."""
@@ -188,6 +189,7 @@ class MemoryMarketStore:
                     if outcome is Ingest.LATE:
                         period = self._meter.closed_through + 1
                     self._events[event.key] = (event, period)
+                    self._stored.append(event)
                 outcomes.append(outcome)
         return outcomes
 
@@ -207,17 +209,18 @@ class MemoryMarketStore:
         return sorted(found, key=lambda event: event.key)
 
     def usage_after(
-        self, after: tuple[float, str] | None, limit: int, party: str | None = None
-    ) -> builtins.list[UsageEvent]:
+        self, after_seq: int | None, limit: int, party: str | None = None
+    ) -> builtins.list[tuple[int, UsageEvent]]:
         """See ``MarketStore.usage_after``."""
+        found: list[tuple[int, UsageEvent]] = []
         with self._lock:
-            found = [
-                event
-                for event, _ in self._events.values()
-                if (after is None or (event.ended_s, event.key) > after)
-                and (party is None or party in (event.tenant, event.provider))
-            ]
-        return sorted(found, key=lambda event: (event.ended_s, event.key))[:limit]
+            for seq in range((after_seq or 0) + 1, len(self._stored) + 1):
+                event = self._stored[seq - 1]
+                if party is None or party in (event.tenant, event.provider):
+                    found.append((seq, event))
+                    if len(found) == limit:
+                        break
+        return found
 
     def close_period(self, period: int) -> None:
         """See ``MarketStore.close_period``."""

@@ -88,7 +88,10 @@ class UsageEventRow(Base):
     """A metered usage event, under its idempotency key, in the period it was billed to."""
 
     __tablename__ = "usage_events"
-    __table_args__ = (Index("ix_usage_events_period_tenant", "period", "tenant"),)
+    __table_args__ = (
+        Index("ix_usage_events_period_tenant", "period", "tenant"),
+        Index("ux_usage_events_seq", "seq", unique=True),
+    )
 
     key: Mapped[str] = mapped_column(String(2 * ID_CHARS), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(ID_CHARS))
@@ -101,6 +104,8 @@ class UsageEventRow(Base):
     sla_met: Mapped[bool] = mapped_column(Boolean)
     period: Mapped[int] = mapped_column(BigInteger)
     late: Mapped[bool] = mapped_column(Boolean)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    """Order stored, from 1: what the events feed pages by (``MarketStore.usage_after``)."""
 
 
 class MarketPeriodRow(Base):

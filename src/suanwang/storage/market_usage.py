@@ -13,7 +13,7 @@ import builtins
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Engine, Table, and_, func, insert, or_, select
+from sqlalchemy import Engine, Table, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,6 +86,9 @@ class SqlUsageLog:
             for row in session.execute(select(*columns).where(_T.c.key.in_(chunk))):
                 stored[row[0]] = (row[1], row[2], row[3], row[4], bool(row[5]))
         closed = self.closed_through(session)
+        # The next seq in this transaction; a writer racing on it hits the unique index and
+        # the batch is read again (see ``ingest``), so two events never share a seq.
+        seq = session.scalar(select(func.coalesce(func.max(_T.c.seq), 0))) or 0
         rows: list[dict[str, object]] = []
         outcomes: list[Ingest] = []
         for event in events:
@@ -98,6 +101,7 @@ class SqlUsageLog:
             stored[event.key] = figures
             period = self._periods.period_of(event.ended_s)
             late = period <= closed
+            seq += 1
             rows.append(
                 {
                     "key": event.key,
@@ -111,6 +115,7 @@ class SqlUsageLog:
                     "sla_met": event.sla_met,
                     "period": closed + 1 if late else period,
                     "late": late,
+                    "seq": seq,
                 }
             )
             outcomes.append(Ingest.LATE if late else Ingest.ACCEPTED)
@@ -140,23 +145,17 @@ class SqlUsageLog:
             return [_event(row) for row in session.scalars(query.order_by(UsageEventRow.key))]
 
     def after(
-        self, after: tuple[float, str] | None, limit: int, party: str | None = None
-    ) -> builtins.list[UsageEvent]:
-        """Events after ``after`` in (ended_s, key) order (see ``MarketStore.usage_after``)."""
+        self, after_seq: int | None, limit: int, party: str | None = None
+    ) -> builtins.list[tuple[int, UsageEvent]]:
+        """Events after ``after_seq`` in the order stored (see ``MarketStore.usage_after``)."""
         query = select(UsageEventRow)
-        if after is not None:
-            at_s, key = after
-            query = query.where(
-                or_(
-                    UsageEventRow.ended_s > at_s,
-                    and_(UsageEventRow.ended_s == at_s, UsageEventRow.key > key),
-                )
-            )
+        if after_seq is not None:
+            query = query.where(UsageEventRow.seq > after_seq)
         if party is not None:
             query = query.where(or_(UsageEventRow.tenant == party, UsageEventRow.provider == party))
-        query = query.order_by(UsageEventRow.ended_s, UsageEventRow.key).limit(limit)
+        query = query.order_by(UsageEventRow.seq).limit(limit)
         with _reachable(), Session(self._engine) as session:
-            return [_event(row) for row in session.scalars(query)]
+            return [(row.seq, _event(row)) for row in session.scalars(query)]
 
     def close(self, period: int) -> None:
         """Close every period up to ``period`` (see ``MarketStore.close_period``)."""
