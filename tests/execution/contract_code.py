@@ -24,6 +24,7 @@ from suanwang.control.artefacts import register
 from suanwang.control.objects import ObjectStore, read_all
 from suanwang.execution import AgentDispatch
 from suanwang.execution.coderun import CodeRun, CodeRunCancelledError, ObjectCache, run_code
+from suanwang.execution.oci import OciRunner
 from suanwang.execution.requirements import Wheelhouse
 from suanwang.execution.sandbox import Sandbox
 from suanwang.execution.storerun import RESULT_REF, keep_result
@@ -144,8 +145,9 @@ class CodePuller:
     """The node agents of an ``AgentDispatch`` running tenants' code (module docstring)."""
 
     def __init__(self, dispatch: AgentDispatch, nodes: tuple[str, ...], store: ObjectStore,
-                 work_dir: Path, wheelhouse: Path) -> None:  # fmt: skip
-        self.dispatch, self.nodes, self.store = dispatch, nodes, store
+                 work_dir: Path, wheelhouse: Path, *, oci: OciRunner | None = None,
+                 ) -> None:  # fmt: skip
+        self.dispatch, self.nodes, self.store, self.oci = dispatch, nodes, store, oci
         self.wheelhouse = Wheelhouse(str(wheelhouse), work_dir / "requirements")
         self.cache = ObjectCache(work_dir / "cache")
         self.sandbox = Sandbox(work_dir / "runs")
@@ -198,7 +200,7 @@ class CodePuller:
             try:
                 outcome = run_code(
                     self.client, self.cache, self.sandbox, run, cancelled=cancelled,
-                    started=started, wheelhouse=self.wheelhouse,
+                    started=started, wheelhouse=self.wheelhouse, oci=self.oci,
                 )  # fmt: skip
                 ok, reason = True, f"completed on {node}: {outcome.ran_on}"
             except CodeRunCancelledError:

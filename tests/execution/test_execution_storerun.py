@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from suanwang.api.routes.objects import RESULT_REF as API_RESULT_REF
+from suanwang.control.artefacts import Artefact
 from suanwang.control.objects import read_all
 from suanwang.execution.coderun import StagingError
 from suanwang.execution.storerun import (
@@ -74,3 +75,15 @@ def test_outputs_are_kept_as_the_tasks_result(tmp_path: Path) -> None:
     assert store.ref("acme", "result-t1") == digest
     with zipfile.ZipFile(io.BytesIO(read_all(store, "acme", digest))) as archive:
         assert sorted(archive.namelist()) == ["a.txt", "sub/b.txt"]
+
+
+def test_an_oci_image_is_left_to_the_agents_with_podman(tmp_path: Path) -> None:
+    store = FileObjectStore(tmp_path / "objects")
+    archive = store.put("acme", io.BytesIO(b"an image archive")).digest
+    manifest = Artefact(archive, "", "oci", 16).manifest()
+    digest = store.put("acme", io.BytesIO(manifest)).digest
+    (tmp_path / "run").mkdir()
+    cache = StoreCache(store, tmp_path / "cache")
+    spec = TaskSpec(work_gflop=0.01, artefact=digest)
+    with pytest.raises(StagingError, match="an OCI image runs on a node agent with podman only"):
+        stage_from_store(cache, tmp_path / "run", "acme", spec)

@@ -14,6 +14,7 @@ connection error exit 1 (as for ``task``).
 from __future__ import annotations
 
 import io
+import tarfile
 import zipfile
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
@@ -117,7 +118,7 @@ def _artefact_body(path: Path) -> bytes | BinaryIO:
         return zip_folder(path)
     if not path.is_file():
         raise fail(f"artefact {str(path)!r}: no such file or folder")
-    if not zipfile.is_zipfile(path):
+    if not (zipfile.is_zipfile(path) or tarfile.is_tarfile(path)):  # a tar: an OCI image
         raise fail(f"artefact {str(path)!r} is not a zip file (nor a wheel, nor a folder)")
     return path.open("rb")
 
@@ -160,7 +161,7 @@ def push_artefact(
     body = _artefact_body(path)
     pushed = _upload(url, token, "/v1/artefacts", body, params, ca_file=ca_file)
     detail = (
-        f"artefact {pushed['entry']} ({pushed['format']}, {pushed['size_bytes']:,} B) "
+        f"artefact {pushed['entry'] or 'image'} ({pushed['format']}, {pushed['size_bytes']:,} B) "
         f"pushed from {path}"
     )
     _said(pushed, as_json, detail)

@@ -6,6 +6,11 @@ small JSON manifest naming the archive's digest, its format and its entry point
 manifest's digest is the artefact's digest, the one a task names: it fixes both the code and how
 to call it. An archive is checked before it is registered: a zip (a wheel is one) whose members
 stay inside it, not too large unpacked, holding the entry point's module.
+
+An ``oci`` artefact is an image archive (a tar of ``podman save`` or ``docker save``, holding
+``manifest.json``, or an OCI layout, holding ``index.json``); it has no entry point (its entry
+is empty): the image's own command runs, with ``/inputs`` and ``/outputs`` mounted, on a node
+with podman (``execution.oci``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import configparser
 import io
 import json
 import re
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -35,7 +41,7 @@ ENTRY_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 WHEEL_ENTRY_GROUP = "suanwang"
 """The entry-point group (``entry_points.txt``) where a wheel may declare its ``main``."""
 
-FORMATS = ("wheel", "zip")
+FORMATS = ("wheel", "zip", "oci")
 
 
 class ArtefactError(ValueError):
@@ -71,9 +77,10 @@ class Artefact:
 
     def __post_init__(self) -> None:
         check_digest(self.archive)
-        check_entry(self.entry)
         if self.format not in FORMATS:
             raise ArtefactError(f"format must be one of {FORMATS}, got {self.format!r}")
+        if self.format != "oci" or self.entry:
+            check_entry(self.entry)
         if self.size_bytes < 0:
             raise ArtefactError(f"size_bytes must not be negative, got {self.size_bytes}")
 
@@ -136,6 +143,8 @@ def inspect_archive(path: Path, entry: str | None, max_unpacked_bytes: int) -> t
         ArtefactError: not a zip, a member outside it, too large or too many members, no
             entry point, or its module not in the archive.
     """
+    if tarfile.is_tarfile(path) and not zipfile.is_zipfile(path):
+        return "oci", _check_image(path, entry, max_unpacked_bytes)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
@@ -168,6 +177,24 @@ def inspect_archive(path: Path, entry: str | None, max_unpacked_bytes: int) -> t
     if not {f"{module}.py", f"{module}/__init__.py"} & set(names):
         raise ArtefactError(f"entry {entry!r}: the archive holds no {module}.py or package")
     return ("wheel" if wheel else "zip"), entry
+
+
+def _check_image(path: Path, entry: str | None, max_unpacked_bytes: int) -> str:
+    """The (empty) entry of the image archive at ``path``, checked (module docstring)."""
+    if entry:
+        raise ArtefactError(f"entry: an OCI image runs its own command; give none (got {entry!r})")
+    with tarfile.open(path) as archive:
+        members = archive.getmembers()
+    if len(members) > MAX_MEMBERS:
+        raise ArtefactError(f"the archive holds {len(members)} files, over {MAX_MEMBERS}")
+    if sum(m.size for m in members) > max_unpacked_bytes:
+        raise ArtefactError(f"the archive unpacks to over {max_unpacked_bytes} bytes")
+    names = {PurePosixPath(m.name).as_posix() for m in members}
+    if not names & {"manifest.json", "index.json"}:
+        raise ArtefactError(
+            "the tar is not an image archive (no manifest.json or index.json: podman save it)"
+        )
+    return ""
 
 
 def register(

@@ -57,6 +57,7 @@ from suanwang.execution.coderun import CodeRun, ObjectCache, run_code
 from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
 from suanwang.execution.load import CpuMeter, LoadSource
 from suanwang.execution.netprobe import LOOPBACK, EchoServer, probe_peers, rtt_report
+from suanwang.execution.oci import OciRunner, podman_path
 from suanwang.execution.requirements import Wheelhouse
 from suanwang.execution.sandbox import Sandbox
 from suanwang.execution.spool import DEFAULT_SPOOL_CAP, Reports, ReportSpool
@@ -207,6 +208,7 @@ class NodeAgent:
         self._facts: dict[str, float] = {}
         self._code: tuple[ObjectCache, Sandbox] | None = None
         self._wheelhouse: Wheelhouse | None = None
+        self._oci: OciRunner | None = None
         self._warm: WarmPool | None = None
         self.runs = RunTracker(config.node_id)
         self._transport = transport
@@ -342,8 +344,10 @@ class NodeAgent:
                 self._warm = WarmPool(self._code[1], per_key=self.config.warm_per_function)
             if self.config.wheelhouse:
                 self._wheelhouse = Wheelhouse(self.config.wheelhouse, root / "requirements")
+            podman = podman_path()  # OCI images run where the node has podman
+            self._oci = OciRunner(podman) if podman is not None else None
         cache, sandbox = self._code
-        warm, wheelhouse = self._warm, self._wheelhouse
+        warm, wheelhouse, oci = self._warm, self._wheelhouse, self._oci
         future: Future[WorkOutcome] = Future()
 
         def work() -> None:
@@ -351,7 +355,7 @@ class NodeAgent:
                 with self._client() as client:
                     outcome = run_code(
                         client, cache, sandbox, run, cancelled=cancelled, warm=warm,
-                        wheelhouse=wheelhouse,
+                        wheelhouse=wheelhouse, oci=oci,
                     )  # fmt: skip
             except BaseException as error:  # every failure is the run's report
                 future.set_exception(error)

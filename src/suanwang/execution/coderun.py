@@ -13,7 +13,8 @@ For a task that names an artefact, the agent (``execution.agent``) hands the run
    cores), called as ``function(inputs, outputs)`` in a fresh interpreter, or in a pre-started
    one of the node's warm pool (``execution.warm``) when it has one ready (the report says
    ``warm`` or ``cold`` start); an artefact that declares requirements gets them installed
-   from the node's wheelhouse (``execution.requirements``) and starts cold; its stdout and
+   from the node's wheelhouse (``execution.requirements``) and starts cold (an ``oci`` image
+   runs its own command with podman instead, ``execution.oci``); its stdout and
    stderr (first and last parts) are sent as the run's logs
    (``PUT /v1/agents/{node}/runs/{run}/logs``) before the run is reported, whether it
    succeeded or failed;
@@ -41,10 +42,14 @@ from suanwang.control.artefacts import Artefact
 from suanwang.control.objects import CHUNK_BYTES, check_digest, check_tenant
 from suanwang.execution.agent_runs import cut
 from suanwang.execution.kinds import WorkOutcome
+from suanwang.execution.oci import OciRunner
 from suanwang.execution.requirements import Wheelhouse, requirement_paths
 from suanwang.execution.sandbox import Sandbox, SandboxHandle, SandboxLimits, SandboxRun
 from suanwang.execution.warm import WarmPool
 from suanwang.model import TaskSpec
+
+SUFFIXES = {"wheel": ".whl", "zip": ".zip", "oci": ".tar"}
+"""The staged archive's file suffix per artefact format."""
 
 DEFAULT_WALL_S = 120.0
 """Wall-time limit of a run whose task and agent set no maximum run time."""
@@ -160,8 +165,7 @@ def stage(
         artefact = Artefact.from_manifest(get(spec.artefact).read_bytes())
     except ValueError as exc:
         raise StagingError(f"artefact {spec.artefact}: {exc}") from None
-    suffix = ".whl" if artefact.format == "wheel" else ".zip"
-    archive = run_dir / f"artefact{suffix}"
+    archive = run_dir / f"artefact{SUFFIXES[artefact.format]}"
     os.link(get(artefact.archive), archive)
     input_dir = run_dir / "inputs"
     input_dir.mkdir()
@@ -215,6 +219,7 @@ def run_code(
     started: Callable[[SandboxHandle], None] = lambda _: None,
     warm: WarmPool | None = None,
     wheelhouse: Wheelhouse | None = None,
+    oci: OciRunner | None = None,
 ) -> WorkOutcome:
     """Stage, run and send back ``run`` (see the module docstring).
 
@@ -228,6 +233,7 @@ def run_code(
         warm: The node's warm pool over ``sandbox``; None starts every run cold.
         wheelhouse: Where the artefacts' requirements come from; None fails an artefact that
             declares any.
+        oci: Runs ``oci`` artefacts (images) with podman; None fails them.
 
     Returns:
         The outcome: the sandbox's wall time as compute time, the result's digest.
@@ -242,7 +248,8 @@ def run_code(
     sandbox_id = run.run_id.replace("~", "-r")
     with tempfile.TemporaryDirectory(prefix="stage-", dir=cache.root) as folder:
         staged = stage(client, cache, base_url, Path(folder), tenant=run.tenant, spec=run.spec)
-        paths = requirement_paths(staged.archive, wheelhouse)
+        image = staged.artefact.format == "oci"
+        paths = () if image else requirement_paths(staged.archive, wheelhouse)
         sandbox_run = SandboxRun(
             run_id=sandbox_id,
             tenant=run.tenant,
@@ -253,7 +260,11 @@ def run_code(
             limits=limits_for(run.spec, run.max_run_s),
             paths=paths,
         )
-        if warm is None or paths:  # a warm interpreter has only the artefact on its path
+        if image:
+            if oci is None:
+                raise RuntimeError("the artefact is an OCI image, and this node has no podman")
+            handle = oci.start(sandbox_run, staged.artefact.archive)
+        elif warm is None or paths:  # a warm interpreter has only the artefact on its path
             handle = sandbox.start(sandbox_run)
         else:
             handle = warm.start(sandbox_run, digest=staged.artefact.archive)

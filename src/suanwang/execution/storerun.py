@@ -31,7 +31,7 @@ from suanwang.control.objects import (
     check_digest,
     check_tenant,
 )
-from suanwang.execution.coderun import Staged, StagingError, zip_outputs
+from suanwang.execution.coderun import SUFFIXES, Staged, StagingError, zip_outputs
 from suanwang.model import TaskSpec
 
 ARTEFACT_KIND = "artefact"
@@ -120,8 +120,11 @@ def stage_from_store(cache: StoreCache, run_dir: Path, tenant: str, spec: TaskSp
         artefact = Artefact.from_manifest(get(spec.artefact).read_bytes())
     except ArtefactError as exc:
         raise StagingError(f"artefact {spec.artefact}: {exc}") from None
-    suffix = ".whl" if artefact.format == "wheel" else ".zip"
-    archive = run_dir / f"artefact{suffix}"
+    if artefact.format == "oci":
+        raise StagingError(
+            f"artefact {spec.artefact}: an OCI image runs on a node agent with podman only"
+        )
+    archive = run_dir / f"artefact{SUFFIXES[artefact.format]}"
     os.link(get(artefact.archive), archive)
     input_dir = run_dir / "inputs"
     input_dir.mkdir()
