@@ -147,3 +147,31 @@ def test_a_restart_re_queue_ends_the_run_and_the_next_placement_begins_one() -> 
         (7.0, 9.0, TaskState.FAILED),  # failed without a reported start: from its placement
     ]
     assert not any(e.sla_met for e in usage_of(task, runs[1], "p"))
+
+
+def test_the_run_of_the_current_placement_is_billed_the_bandwidth_it_reserved() -> None:
+    reserved = Placement("t1", "n2", ("u",), reserved_bandwidth_mbps=25.0)
+    task = (
+        Task.submit("t1", SPEC, "acme", 0.0)
+        .transition(TaskState.SCHEDULED, 1.0, "placed on n1", _placed("n1"))
+        .transition(TaskState.RUNNING, 10.0, "running on n1")
+        .transition(TaskState.PENDING, 40.0, "node n1 down: lost")
+        .transition(TaskState.SCHEDULED, 41.0, "placed on n2", reserved)
+        .transition(TaskState.RUNNING, 50.0, "running on n2")
+        .transition(TaskState.COMPLETED, 80.0, "completed")
+    )
+    first, last = runs_of(task)
+    final = {e.dimension: e.quantity for e in usage_of(task, last, "p2")}
+    assert final[Dimension.BANDWIDTH_MBPS_SECONDS] == 25.0 * 30.0
+    # The earlier run's reservation is not in the history: no bandwidth is billed for it.
+    assert Dimension.BANDWIDTH_MBPS_SECONDS not in {
+        e.dimension for e in usage_of(task, first, "p1")
+    }
+    assert Dimension.BANDWIDTH_MBPS_SECONDS not in _figures(
+        _task(
+            (TaskState.PENDING, 0.0),
+            (TaskState.SCHEDULED, 1.0),
+            (TaskState.RUNNING, 10.0),
+            (TaskState.COMPLETED, 110.0),
+        )
+    )  # a placement that reserved nothing

@@ -44,7 +44,7 @@ PLAN = parse_plan(
           accelerator-s: {gpu: "0.002"}
           gflop: {fp32: "0.002", "*": "0.001"}
           network-gb: "0.20"
-          mbps-s: "0.000001"
+          mbps-s: "0.00001"
           tasks: "0.015"
         """
     ),
@@ -158,12 +158,15 @@ def test_the_bill_of_a_leased_period_equals_the_hand_computation(
     #   tasks    2 x 0.015                    = 0.03,  credit 0.0075 -> 0.01
     #   gflop    1,234.5 x 0.002              = 2.469   -> 2.47, credit 0.6175 -> 0.62
     #   net-gb   0.15 x 0.20                  = 0.03,  credit 0.0075 -> 0.01
+    #   mbps-s   C's deadline reserved 20 Mbps on its path for its 1,000 s:
+    #            20 x 1,000 = 20,000 x 0.00001 = 0.20,  credit 0.05
     missed = {
         Dimension.CORE_SECONDS: (2400.0, "0.24", "0.06"),
         Dimension.MEMORY_GIB_SECONDS: (4800.0, "0.05", "0.01"),
         Dimension.TASKS: (2.0, "0.03", "0.01"),
         Dimension.GFLOP: (1234.5, "2.47", "0.62"),
         Dimension.NETWORK_GB: (0.15, "0.03", "0.01"),
+        Dimension.BANDWIDTH_MBPS_SECONDS: (20_000.0, "0.20", "0.05"),
     }
     assert set(lines) == {(d, True) for d in met} | {(d, False) for d in missed}
     for dimension, (quantity, amount) in met.items():
@@ -181,13 +184,13 @@ def test_the_bill_of_a_leased_period_equals_the_hand_computation(
             Decimal(amount),
             Decimal(credit),
         ), dimension
-    # Charges 1.08 + 0.22 + 0.03 + 4.94 + 0.06 + 0.24 + 0.05 + 0.03 + 2.47 + 0.03 = 9.15;
-    # credits 0.06 + 0.01 + 0.01 + 0.62 + 0.01 = 0.71; usage 9.15 - 0.71 = 8.44.
-    assert (bill.invoice.charges, bill.invoice.credits) == (Decimal("9.15"), Decimal("0.71"))
-    assert bill.invoice.total == Decimal("8.44")
-    assert bill.invoice.revenue_by_provider() == {"hospital": Decimal("8.44")}
+    # Charges 1.08 + 0.22 + 0.03 + 4.94 + 0.06 + 0.24 + 0.05 + 0.03 + 2.47 + 0.03 + 0.20 = 9.35;
+    # credits 0.06 + 0.01 + 0.01 + 0.62 + 0.01 + 0.05 = 0.76; usage 9.35 - 0.76 = 8.59.
+    assert (bill.invoice.charges, bill.invoice.credits) == (Decimal("9.35"), Decimal("0.76"))
+    assert bill.invoice.total == Decimal("8.59")
+    assert bill.invoice.revenue_by_provider() == {"hospital": Decimal("8.59")}
     # The lease: 2 nodes x 40.00 a day = 80.00 for period 10, paid from its hold; the platform
-    # keeps 10 % = 8.00 and the provider is paid 72.00. The bill: 8.44 + 80.00 = 88.44.
+    # keeps 10 % = 8.00 and the provider is paid 72.00. The bill: 8.59 + 80.00 = 88.59.
     (settled,) = bill.leases
     assert (settled.lease_id, settled.charge, settled.payout, settled.fee) == (
         "L1",
@@ -195,7 +198,7 @@ def test_the_bill_of_a_leased_period_equals_the_hand_computation(
         Decimal("72.00"),
         Decimal("8.00"),
     )
-    assert bill.total == Decimal("88.44")
+    assert bill.total == Decimal("88.59")
     assert market.store.payouts() == {"hospital": Decimal("72.00")}
     assert market.store.fees() == Decimal("8.00")
     assert market.store.balance("acme") == Decimal("120.00")  # the hold paid the period

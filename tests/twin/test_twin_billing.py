@@ -52,6 +52,7 @@ def test_usage_matches_what_the_run_measured() -> None:
     completed = sum(stats.completed for stats in metrics.by_class.values())
     assert completed > 100
     assert _quantity(usage, Dimension.TASKS) >= completed
+    assert _quantity(usage, Dimension.BANDWIDTH_MBPS_SECONDS) > 0  # campus reserves paths
     assert _run(billing=False).usage is None
 
 
@@ -66,7 +67,7 @@ def test_a_per_task_bill_with_full_credit_charges_exactly_the_runs_that_met_thei
 def test_the_standard_plan_bills_compute_and_network_on_one_invoice() -> None:
     charged = bill(_usage(_run()), builtin_plan())
     (invoice,) = charged["invoices"]
-    assert {"core-s", "gib-s", "tasks", "network-gb"} <= set(invoice["dimensions"])
+    assert {"core-s", "gib-s", "tasks", "network-gb", "mbps-s"} <= set(invoice["dimensions"])
     assert Decimal(invoice["total"]) == Decimal(charged["total"]) > 0
     assert charged["currency"] == "CNY"
 

@@ -14,6 +14,9 @@ counted from submission. A run cut short (lost, moved, re-queued) or cancelled b
 while it runs is billed for the time it held the node and one task, no GFLOP, no data and no
 credit; a run cut short or cancelled before it reported a start uses nothing (nothing says it
 ran). A run that completed or failed without a reported start is billed from its placement.
+The run the task's current placement belongs to (its last) also uses the bandwidth that
+placement reserved on its path times the time held (Mbps-seconds); an earlier run's reservation
+is not in the history, so a cut-short earlier run is billed no bandwidth.
 
 The run id is the task id with the run's start time (its step into RUNNING, else its
 placement), so the same run metered twice (a restart, a replayed report, a second ``recover``)
@@ -131,6 +134,14 @@ def usage_of(task: Task, run: Run, provider: str) -> list[UsageEvent]:
     if spec.accelerator is not None:
         kind = spec.accelerator.kind.value
         figures.append((Dimension.ACCELERATOR_SECONDS, spec.accelerator.count * held_s, kind))
+    placement = task.placement
+    if (
+        placement is not None
+        and placement.reserved_bandwidth_mbps > 0
+        and run.step == len(task.history) - 1
+    ):
+        mbps_s = placement.reserved_bandwidth_mbps * held_s
+        figures.append((Dimension.BANDWIDTH_MBPS_SECONDS, mbps_s, ""))
     if run.end is TaskState.COMPLETED:
         figures.append((Dimension.GFLOP, spec.work_gflop, spec.precision.value))
         moved_gb = (spec.data_in_mb + spec.data_out_mb) / MB_PER_GB

@@ -16,8 +16,8 @@ they hold, plus each link's price per GB moved.
 With a usage sink (a ``market.Meter``'s ``ingest``), every run, completed or cut, is also
 metered as the live engines meter it: core-seconds, GiB-seconds and accelerator-seconds (by
 kind) for the time it held its node, and one task; a completed run adds its GFLOP (by
-precision) and the GB it moved over the network, and carries whether it met its SLA (a cut run
-did not). The tenant is the task's (``workload`` when it has none), the provider the node's
+precision), the GB it moved over the network and the bandwidth its placement reserved times
+the time held (Mbps-seconds), and carries whether it met its SLA (a cut run did not). The tenant is the task's (``workload`` when it has none), the provider the node's
 owner, the run id the task id with the run's start time.
 """
 
@@ -133,6 +133,10 @@ class Accounting:
         if moved_gb >= 0:
             figures.append((Dimension.GFLOP, spec.work_gflop, spec.precision.value))
             figures.append((Dimension.NETWORK_GB, moved_gb, ""))
+            placement = task.placement  # a completed run's own: it held that path's bandwidth
+            if placement is not None and placement.reserved_bandwidth_mbps > 0:
+                mbps_s = placement.reserved_bandwidth_mbps * held_s
+                figures.append((Dimension.BANDWIDTH_MBPS_SECONDS, mbps_s, ""))
         for dimension, quantity, detail in figures:
             sink(UsageEvent(run, tenant, owner, dimension, quantity, ended_s, detail, met))
 
