@@ -1,23 +1,29 @@
-"""OCI artefacts with podman: an image built here (no registry), run on an agent's path.
+"""OCI artefacts with podman: an image built here (no registry), run by agents.
 
 Skipped where podman is absent or cannot run a container here. The image is a root file system
 made in the test (the host's ``sh`` and ``cat`` with the libraries they load), imported and
 saved by podman as an image archive, pushed as an artefact, and run by the agents' code path
-(``coderun.run_code``, through ``contract_code.CodePuller``).
+(``coderun.run_code``, through ``contract_code.CodePuller``), and once end to end: pushed
+through the API and run by real agent processes of the three-site network.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import subprocess
 import tarfile
 import threading
+import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from contract_code import TENANT, CodePuller, pid_gone, put, result_files, wait_for
 
+from suanwang.cli.localnet import THREE_SITES_NODES, USERS_SITE, LocalNet, write_three_sites
 from suanwang.control.artefacts import ArtefactError, inspect_archive, register
 from suanwang.execution import AgentDispatch
 from suanwang.execution.oci import OciRunner, podman_path
@@ -166,3 +172,42 @@ def test_a_cancelled_containers_process_is_gone_within_a_second(
     assert wait_for(lambda: pid_gone(pid), 1.0), f"container pid {pid} runs 1 s after the cancel"
     assert wait_for(lambda: [k.run_id for k in dispatch.kills] == ["spin"], 5.0)
     assert [e for e in reports.events if e[1] == "spin" and e[0] == "finished"] == []
+
+
+def test_an_image_pushed_through_the_api_runs_on_a_real_agent(
+    images: dict[str, Path], tmp_path: Path
+) -> None:
+    net = LocalNet(tmp_path / "data", scenario=str(write_three_sites(tmp_path)))
+    try:
+        net.start_server()
+        for node in THREE_SITES_NODES:
+            net.start_agent(node, interval_s=0.5)
+        net.wait_heartbeats(list(THREE_SITES_NODES))
+        with net.client() as client:
+            pushed = client.post("/v1/artefacts", content=images["copy"].read_bytes())
+            assert pushed.status_code == 201, pushed.text
+            assert (pushed.json()["format"], pushed.json()["entry"]) == ("oci", "")
+            data = client.post("/v1/objects", content=b"staged by the agent").json()["digest"]
+            body = {
+                "work_gflop": 0.1,
+                "cpu_cores": 1.0,
+                "mem_gib": 0.25,
+                "ingress_site": USERS_SITE,
+            }
+            body |= {"artefact": pushed.json()["digest"], "inputs": [data]}
+            task_id = client.post("/v1/tasks", json=body).raise_for_status().json()["id"]
+            deadline = time.monotonic() + 90.0
+            while (doc := client.get(f"/v1/tasks/{task_id}").json())["state"] not in {
+                "completed", "failed", "rejected", "cancelled"
+            } and time.monotonic() < deadline:  # fmt: skip
+                time.sleep(0.1)
+            assert doc["state"] == "completed", doc["reason"]
+            assert "container start" in doc["reason"]
+            result = client.get(f"/v1/tasks/{task_id}/result")
+            assert result.status_code == 200, result.text
+            with zipfile.ZipFile(io.BytesIO(result.content)) as archive:
+                assert archive.read("copy.txt") == b"staged by the agent"
+            logs = client.get(f"/v1/tasks/{task_id}/logs").json()
+            assert "copied" in json.dumps(logs)
+    finally:
+        net.close()
