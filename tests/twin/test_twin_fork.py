@@ -212,23 +212,25 @@ def test_the_queue_is_retried_each_tick_so_a_later_kind_gets_freed_capacity(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     live = _Live()
-    held = dataclasses.replace(LONG, work_gflop=101_000.0)  # 101 s
-    for i in range(3):  # e1 and r1 full for 101 s
-        live.controller.submit(f"t{i}", held)
+    for i in range(3):  # e1 and r1 full for 100 s
+        live.controller.submit(f"t{i}", LONG)
     for i in range(9):  # another kind waits before the fork: it holds the front of the queue
-        live.controller.submit(f"w{i}", dataclasses.replace(held, task_type="bg"))
+        live.controller.submit(f"w{i}", dataclasses.replace(LONG, task_type="bg"))
     assert live.controller.queued == 9
     fork = capture(live.controller, 0.0)
     batch = dataclasses.replace(SHORT, latency_budget_ms=None, deadline_s=250.0)
 
     # Each tick's tries fail while everything is full, and a failed round moves the next kind
-    # to the front, as the live writer's tick does: after 101 ticks (an odd number) the batch,
-    # queued last, is at the front when the nodes free at 101 s, within its 250 s deadline.
-    assert run_ahead(fork, [batch] * 2, 60.0).sla_met_fraction == 1.0
+    # to the front, as the live writer's tick does: whichever kind is at the front when the
+    # nodes free at 100 s takes them, so the batch, queued last, gets them in some runs.
+    ticked = [run_ahead(fork, [batch] * 2, 60.0, seed=seed) for seed in range(10)]
+    shares = [p.sla_met_fraction for p in ticked]
+    assert 0.0 < sum(shares) < len(shares), shares
+    assert run_ahead(fork, [batch] * 2, 60.0, seed=3) == ticked[3]  # seeded
 
     monkeypatch.setattr("suanwang.twin.forkrun.TICK_S", 1e9)
-    # Without the tick the waiting kind keeps the front: it takes every node freed at 101 and
-    # 202 s, and the batch waits past its deadline.
+    # Without the tick the waiting kind keeps the front: it takes every node freed at 100 and
+    # 200 s, and the batch waits past its deadline.
     assert run_ahead(fork, [batch] * 2, 60.0).sla_met_fraction == 0.0
 
 

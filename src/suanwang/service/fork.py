@@ -119,7 +119,7 @@ class LiveFork:
             load_factor: Multiplier of the forecast background load.
             fail_sites: Sites whose nodes are all down from the start.
             background: Add the forecast background load (where there is a history).
-            seed: Seed of the background's Poisson draw.
+            seed: Seed of the background's Poisson draw and of the queue's tick intervals.
             tenant: Tenant of the extra tasks (nodes leased to others do not take them).
 
         Raises:
@@ -142,6 +142,7 @@ class LiveFork:
             background=arrivals,
             start_s=self.start_s,
             tenant=tenant,
+            seed=seed,
         )
 
 

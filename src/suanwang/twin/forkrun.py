@@ -17,10 +17,13 @@ live profile, a ``Controller`` with the live tunables, and the twin's ``SimEngin
   does live; then ``tasks`` (ids ``what-if-0``, ``what-if-1``... in order), then the
   ``background`` arrivals at their times;
 * the hour of day moves on every simulated hour (carbon intensity follows it);
-* while tasks wait, the queue is tried again every ``TICK_S``, as the live writer does after
-  each feed tick (``Controller.retry_queued``): a try that fails moves the next kind of demand
-  to the front of the queue, so the order in which kinds take freed capacity follows the live
-  plane's, not only the order in which the kinds first queued.
+* while tasks wait, the queue is tried again about every ``TICK_S``, as the live writer does
+  after each feed tick (``Controller.retry_queued``): a try that fails moves the next kind of
+  demand to the front of the queue, so the kinds take turns at freed capacity as they do live,
+  rather than the first kind to queue taking all of it. The live writer ticks when its loop
+  wakes, about once a second, so each interval here is drawn (seeded) between half and one and
+  a half ``TICK_S``: with a fixed period, runs of one length would free their nodes at the same
+  phase of the tick every time and hand each node to the same kind.
 
 Arrivals stop at ``horizon_s``; the run goes on until the judged tasks have ended, for at most
 ``drain_s`` more. The judged tasks are ``tasks``, or, when none is given, every task submitted
@@ -60,7 +63,7 @@ DEFAULT_DRAIN_S = 86_400.0
 EXPIRY_CHECKS = 240
 """Times over the horizon the queue's patience is checked (as the twin samples)."""
 TICK_S = 1.0
-"""Period of the queue's retries while tasks wait: the live writer's tick (``worker``)."""
+"""Mean period of the queue's retries while tasks wait: the live writer's tick (``worker``)."""
 WHAT_IF_PREFIX = "what-if-"
 """Ids of the extra tasks: the prefix and their position in ``tasks``."""
 
@@ -129,8 +132,9 @@ def _check(
 class _Run:
     """One run ahead being carried out (module docstring)."""
 
-    def __init__(self, fork: ForkState, horizon_s: float, start_s: float) -> None:
+    def __init__(self, fork: ForkState, horizon_s: float, start_s: float, seed: int = 0) -> None:
         self.fork, self.horizon_s = fork, horizon_s
+        self._rng = np.random.default_rng(seed)
         self.offset_s = max(start_s - fork.at_s, 0.0)
         self.loop = EventLoop()
         cat = fork.catalogue  # a fresh one per run: its mask cache is the run's own
@@ -182,9 +186,7 @@ class _Run:
         self.submitted.append(task_id)
         controller = self.controller
         controller.submit(task_id, spec, tenant)
-        if controller.queued and not self._tick_armed:
-            self._tick_armed = True
-            self.loop.after(TICK_S, self._tick)
+        self._arm_tick()
         due_s = controller.window_due_s
         if due_s is not None and not self._window_armed:
             self._window_armed = True
@@ -202,16 +204,19 @@ class _Run:
         ]
         self.submitted.extend(task.id for task in moved)
         self.controller.resume(moved)
+        self._arm_tick()
+
+    def _arm_tick(self) -> None:
+        """Tick in about ``TICK_S`` (drawn, module docstring) if tasks wait and none is due."""
         if self.controller.queued and not self._tick_armed:
             self._tick_armed = True
-            self.loop.after(TICK_S, self._tick)
+            self.loop.after(TICK_S * self._rng.uniform(0.5, 1.5), self._tick)
 
     def _tick(self, _: object) -> None:
-        """Retry the queue as the live tick does; again in ``TICK_S`` while tasks wait."""
+        """Retry the queue as the live tick does; again while tasks wait."""
+        self._tick_armed = False
         self.controller.retry_queued()
-        self._tick_armed = bool(self.controller.queued)
-        if self._tick_armed:
-            self.loop.after(TICK_S, self._tick)
+        self._arm_tick()
 
     def _place_window(self, _: object) -> None:
         self._window_armed = False
@@ -293,6 +298,7 @@ def run_ahead(
     background: Sequence[Arrival] = (),
     start_s: float | None = None,
     tenant: str = "",
+    seed: int = 0,
 ) -> ForkPrediction:
     """Run ``fork`` ahead (module docstring) and predict the judged tasks' SLA, cost, carbon.
 
@@ -306,12 +312,13 @@ def run_ahead(
         start_s: Clock time the run starts at (default: the fork's); residents expected to
             end before it have ended.
         tenant: Tenant of the extra tasks (leased nodes take only their tenant's work).
+        seed: Seed of the queue's tick intervals.
 
     Raises:
         ValueError: a bad horizon or load factor, or an unknown site (named).
     """
     _check(horizon_s, load_factor, fail_sites, fork)
-    run = _Run(fork, horizon_s, fork.at_s if start_s is None else start_s)
+    run = _Run(fork, horizon_s, fork.at_s if start_s is None else start_s, seed)
     run.hold_measured()
     displaced = run.place_residents(fail_sites)
     for task in displaced:
