@@ -30,6 +30,8 @@ deps-debian:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -x /usr/bin/bwrap || missing="$$missing bubblewrap"; \
+	test -x /usr/bin/podman || missing="$$missing podman"; \
+	test -x /usr/sbin/runc || missing="$$missing runc"; \
 	if [ -n "$$missing" ]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y --no-install-recommends $$missing; fi
