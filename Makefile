@@ -26,15 +26,16 @@ check: $(STAMP)
 # Debian packages the tests need (run as root): a PostgreSQL server for the storage tests and
 # Chromium for the web portal's browser tests; only what is missing is installed.
 deps-debian:
-	@missing=""; \
+	@missing=""; full=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -x /usr/bin/bwrap || missing="$$missing bubblewrap"; \
-	test -x /usr/bin/podman || missing="$$missing podman"; \
-	test -x /usr/sbin/runc || missing="$$missing runc"; \
-	if [ -n "$$missing" ]; then \
-		apt-get update && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y --no-install-recommends $$missing; fi
+	test -x /usr/bin/podman || full="$$full podman"; \
+	test -x /usr/sbin/runc || full="$$full runc"; \
+	if [ -n "$$missing$$full" ]; then apt-get update; fi; \
+	if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends $$missing; fi; \
+	if [ -n "$$full" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y $$full; fi
 
 test: deps-debian check
 	SUANWANG_REQUIRE_POSTGRES=1 $(BIN)/pytest
