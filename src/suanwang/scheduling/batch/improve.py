@@ -5,16 +5,18 @@ unplaced, or placed outside their SLA. ``improve_placements`` then tries, within
 moves and on time:
 
 1. **Insertion**: each unserved task through the online scheduler again (binding earlier in
-   the pass may have moved room where it fits).
+   the pass may have moved room where it fits); one placed outside its SLA keeps its
+   placement unless the new one meets it.
 2. **Ejection**: a placed task (the *victim*) on a node that some unserved tasks could use on
-   an idle network (the filters' ``never`` masks leave it to them) is released; those unserved
-   tasks are scheduled into what it freed (one or several: one big flexible task often holds
-   the room of several small tight ones); then the victim is scheduled again, elsewhere. The
+   an idle network (the filters' ``never`` masks leave it to them), or holding bandwidth out
+   of the ingress of unplaced tasks that reserve some, is released; those unserved tasks
+   are scheduled into what it freed (one or several: one big flexible task often holds the
+   room of several small tight ones); then the victim is scheduled again, elsewhere. The
    move is kept only when it meets strictly more SLAs than before (the tasks now served, less
    the victim where it was served and is not any more); otherwise every step is undone and the
    victim gets back its exact reservation.
 
-Victims are tried in order of how many unserved tasks could use their node (most first), then
+Victims are tried in order of how many unserved tasks could follow them so (most first), then
 of how many nodes they could use themselves on an idle network (the most flexible first), then
 of the cores they hold (biggest first). Every placement the pass makes comes from the
 scheduler's own cycle, so its estimate and SLA check are those of the online path; reservations
