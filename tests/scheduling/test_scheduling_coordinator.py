@@ -134,6 +134,14 @@ def test_bad_arguments_name_the_field_and_value() -> None:
         c.place("t", spec())
 
 
+def test_an_ingress_no_shard_can_be_reached_from_is_refused_by_name() -> None:
+    sites = [Site("T", Tier.TERMINAL, region="X"), Site("A", Tier.EDGE, region="Y")]
+    topology = Topology(sites, [Node("n", "A", cpu_cores=4, mem_gib=8, cpu_peak_gflops=FAST)])
+    c = coordinator(topology)
+    with pytest.raises(ValueError, match="no shard to ask for ingress 'T'"):
+        c.place("t", spec())
+
+
 def test_generated_network_every_task_lands_in_one_shard_on_its_nodes_within_capacity() -> None:
     scenario = generate_scenario(1_500, seed=4)
     topology = scenario.topology

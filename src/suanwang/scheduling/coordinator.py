@@ -142,8 +142,8 @@ class ShardCoordinator:
         """Place ``task_id`` in one shard (see the module docstring).
 
         Raises:
-            ValueError: ``task_id`` is already held, or ``spec`` names no ingress site the
-                coordinator knows.
+            ValueError: ``task_id`` is already held, ``spec`` names no ingress site the
+                coordinator knows, or no shard is reachable from that site.
         """
         if task_id in self._where:
             raise ValueError(f"task {task_id!r} is already placed in shard {self._where[task_id]}")
