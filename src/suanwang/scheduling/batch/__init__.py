@@ -5,6 +5,8 @@
   bound through the reservation ledger, leftovers repaired by the online scheduler;
 * ``place_windowed(profile, state, requests)`` - consecutive windows of arrivals, each placed
   by ``place_batch`` on what the earlier ones left;
+* ``improve_placements(scheduler, requests, placements)`` - the bounded local-improvement pass
+  both run last: insertion, then ejection moves that meet strictly more SLAs;
 * ``solve_optimum(state, requests)`` - the true optimum over every simple path (column
   generation on HiGHS): most tasks within SLA, then least price, proven or with a bound;
 * ``evaluate(topology, requests, placements)`` - SLA satisfaction, latency, cost, carbon;
@@ -22,6 +24,7 @@ from suanwang.scheduling.batch.compare import (
 )
 from suanwang.scheduling.batch.evaluate import BatchMetrics, SlaCheck, evaluate
 from suanwang.scheduling.batch.flow import BatchPlan, FlowOptions, FlowStats, place_batch
+from suanwang.scheduling.batch.improve import ImproveOptions, ImproveStats, improve_placements
 from suanwang.scheduling.batch.milp import SLA_FILTERS, OptimumResult, solve_optimum
 from suanwang.scheduling.batch.requests import (
     BatchError,
@@ -39,6 +42,8 @@ __all__ = [
     "BatchPlan",
     "FlowOptions",
     "FlowStats",
+    "ImproveOptions",
+    "ImproveStats",
     "OptimumResult",
     "PlanComparison",
     "PlanRow",
@@ -51,6 +56,7 @@ __all__ = [
     "forecast_of",
     "group_classes",
     "headline",
+    "improve_placements",
     "mean_rate_per_s",
     "place_batch",
     "place_online",
