@@ -151,13 +151,38 @@ def stage(
     Raises:
         StagingError: an object is unavailable or corrupt, or the manifest is not one.
     """
+    return stage_with(
+        lambda digest: cache.fetch(client, f"{base_url}/objects/{digest}", tenant, digest),
+        run_dir,
+        spec,
+    )
+
+
+def stage_with(
+    fetch: Callable[[str], tuple[Path, int]],
+    run_dir: Path,
+    spec: TaskSpec,
+    *,
+    refuse_oci: str | None = None,
+) -> Staged:
+    """The run's artefact (``run_dir/artefact.whl|zip|tar``) and inputs (``run_dir/inputs``).
+
+    ``fetch`` gives the cached, verified file of a digest and the bytes it copied now (0 for a
+    cache hit): over HTTP for the agents, from the store for the local and Ray engines. Files
+    are hard-linked from the cache, never copied. ``refuse_oci``: the reason an image artefact
+    cannot run here (None: it can).
+
+    Raises:
+        StagingError: an object is unavailable or corrupt, the manifest is not one, or the
+            artefact is an image and ``refuse_oci`` says why it cannot run.
+    """
     assert spec.artefact is not None
     started = time.perf_counter()
     fetched = 0
 
     def get(digest: str) -> Path:
         nonlocal fetched
-        path, size = cache.fetch(client, f"{base_url}/objects/{digest}", tenant, digest)
+        path, size = fetch(digest)
         fetched += size
         return path
 
@@ -165,6 +190,8 @@ def stage(
         artefact = Artefact.from_manifest(get(spec.artefact).read_bytes())
     except ValueError as exc:
         raise StagingError(f"artefact {spec.artefact}: {exc}") from None
+    if artefact.format == "oci" and refuse_oci is not None:
+        raise StagingError(f"artefact {spec.artefact}: {refuse_oci}")
     archive = run_dir / f"artefact{SUFFIXES[artefact.format]}"
     os.link(get(artefact.archive), archive)
     input_dir = run_dir / "inputs"

@@ -20,10 +20,8 @@ import io
 import os
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-from suanwang.control.artefacts import Artefact, ArtefactError
 from suanwang.control.objects import (
     CHUNK_BYTES,
     ObjectStore,
@@ -31,7 +29,7 @@ from suanwang.control.objects import (
     check_digest,
     check_tenant,
 )
-from suanwang.execution.coderun import SUFFIXES, Staged, StagingError, zip_outputs
+from suanwang.execution.coderun import Staged, StagingError, stage_with, zip_outputs
 from suanwang.model import TaskSpec
 
 ARTEFACT_KIND = "artefact"
@@ -106,35 +104,12 @@ def stage_from_store(cache: StoreCache, run_dir: Path, tenant: str, spec: TaskSp
     Raises:
         StagingError: an object is missing or corrupt, or the manifest is not one.
     """
-    assert spec.artefact is not None
-    started = time.perf_counter()
-    fetched = 0
-
-    def get(digest: str) -> Path:
-        nonlocal fetched
-        path, size = cache.fetch(tenant, digest)
-        fetched += size
-        return path
-
-    try:
-        artefact = Artefact.from_manifest(get(spec.artefact).read_bytes())
-    except ArtefactError as exc:
-        raise StagingError(f"artefact {spec.artefact}: {exc}") from None
-    if artefact.format == "oci":
-        raise StagingError(
-            f"artefact {spec.artefact}: an OCI image runs on a node agent with podman only"
-        )
-    archive = run_dir / f"artefact{SUFFIXES[artefact.format]}"
-    os.link(get(artefact.archive), archive)
-    input_dir = run_dir / "inputs"
-    input_dir.mkdir()
-    staged = 0
-    for digest in spec.inputs:
-        target = input_dir / digest
-        if not target.exists():
-            os.link(get(digest), target)
-            staged += target.stat().st_size
-    return Staged(artefact, archive, input_dir, staged, fetched, time.perf_counter() - started)
+    return stage_with(
+        lambda digest: cache.fetch(tenant, digest),
+        run_dir,
+        spec,
+        refuse_oci="an OCI image runs on a node agent with podman only",
+    )
 
 
 def keep_result(store: ObjectStore, tenant: str, task_id: str, zipped: bytes) -> str:
