@@ -18,7 +18,7 @@ from suanwang.bootstrap import journal_for
 from suanwang.cli.localnet import USERS_SITE, write_three_sites
 from suanwang.control.objects import ObjectStore
 from suanwang.control.ports import ManualClock
-from suanwang.control.stores import Principal, Role
+from suanwang.control.stores import ConflictError, Principal, Role
 from suanwang.execution import AgentDispatch
 from suanwang.model import Task
 from suanwang.model.graph import Edge, Stage, TaskGraph
@@ -183,3 +183,22 @@ def test_a_dry_run_holds_nothing_and_a_refusal_names_the_stage(
     with pytest.raises(GraphPlacementError, match="graph 'words': stage 'decode'"):
         _submit(plane, graphs, _chain(cores=3.0))
     assert (ledger.free_cpu_cores() == free_before).all()
+
+
+def test_the_oldest_ended_graph_makes_room_and_running_ones_are_never_forgotten(
+    plane: ControlPlane, graphs: Graphs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("suanwang.service.graphs.MAX_GRAPHS", 2)
+    first = _submit(plane, graphs, _chain(cores=0.1))
+    _submit(plane, graphs, _chain(cores=0.1))
+    ledger = plane.live.controller.state.reservations
+    free_before = ledger.free_cpu_cores().copy()
+    with pytest.raises(ConflictError, match="at most 2 graphs"):
+        _submit(plane, graphs, _chain(cores=0.1))
+    assert (ledger.free_cpu_cores() == free_before).all()
+    plane.call(lambda b: graphs.cancel(b, ALICE, first.id, "acme")).result(10)
+    third = _submit(plane, graphs, _chain(cores=0.1))
+    kept = [view.id for view in plane.call(lambda _: graphs.listed("acme")).result(10)]
+    assert first.id not in kept
+    assert third.id in kept
+    assert len(kept) == 2

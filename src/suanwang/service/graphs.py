@@ -124,8 +124,8 @@ class Graphs:
                 refused a stage (the message names it); nothing is held.
             ConflictError: The plane holds ``MAX_GRAPHS`` running graphs.
         """
-        if not dry_run:
-            self._make_room()
+        if not dry_run and not self._room():
+            raise ConflictError(f"at most {MAX_GRAPHS} graphs run at once")
         run_id = f"{graph.id}-{uuid.uuid4().hex[:8]}"
         placed_graph = dataclasses.replace(graph, id=run_id, tenant=who.tenant)
         state = self._plane.live.controller.state
@@ -152,6 +152,7 @@ class Graphs:
             )
         if dry_run:
             return view_of(run, PLANNED)
+        self._make_room()
         kept = self._kept[run_id] = _Kept(run, placed_graph)
         self._running += 1
         detail = f"{len(graph.stages)} stages, estimated makespan {schedule.makespan_ms:.1f} ms"
@@ -305,14 +306,16 @@ class Graphs:
 
     # ----------------------------------------------------------------- records
 
+    def _room(self) -> bool:
+        """Whether a new graph can be kept (below the limit, or some kept one ended)."""
+        return len(self._kept) < MAX_GRAPHS or self._running < len(self._kept)
+
     def _make_room(self) -> None:
+        """Forget the oldest ended graph when at the limit (``_room`` said there is one)."""
         if len(self._kept) < MAX_GRAPHS:
             return
-        for run_id, kept in self._kept.items():  # oldest first (insertion order)
-            if kept.run.state is not GraphState.RUNNING:
-                del self._kept[run_id]
-                return
-        raise ConflictError(f"at most {MAX_GRAPHS} graphs run at once")
+        oldest = next(i for i, k in self._kept.items() if k.run.state is not GraphState.RUNNING)
+        del self._kept[oldest]  # insertion order: the first ended one is the oldest
 
     def _find(self, run_id: str, scope: str | None) -> _Kept:
         kept = self._kept.get(run_id)
