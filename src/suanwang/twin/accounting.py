@@ -17,8 +17,9 @@ With a usage sink (a ``market.Meter``'s ``ingest``), every run, completed or cut
 metered as the live engines meter it: core-seconds, GiB-seconds and accelerator-seconds (by
 kind) for the time it held its node, and one task; a completed run adds its GFLOP (by
 precision), the GB it moved over the network and the bandwidth its placement reserved times
-the time held (Mbps-seconds), and carries whether it met its SLA (a cut run did not). The tenant is the task's (``workload`` when it has none), the provider the node's
-owner, the run id the task id with the run's start time.
+the time held (Mbps-seconds), and carries whether it met its SLA (a cut run did not). The
+tenant is the task's (``workload`` when it has none), the provider the node's owner, the run id
+the task id with the run's start time.
 """
 
 from __future__ import annotations
