@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,7 @@ from suanwang.scheduling import resolve_profile
 from suanwang.service import ControlPlane
 from suanwang.service.agents import AgentPolicy
 from suanwang.service.market import FUNDS_EXHAUSTED, NotYoursError
-from suanwang.storage import Stores, open_store
+from suanwang.storage import Stores
 from suanwang.storage.market import open_market
 
 DAY_S = 86_400.0
@@ -27,12 +26,6 @@ START_S = 10 * DAY_S  # period 10 of one-day periods
 ACME = Principal("alice", "acme", frozenset({Role.CONSUMER}))
 BETA = Principal("bob", "beta", frozenset({Role.CONSUMER}))
 SPEC = TaskSpec(work_gflop=5.0, cpu_cores=2.0, mem_gib=4.0, ingress_site="term-futian")
-
-
-@pytest.fixture
-def stores(tmp_path: Path) -> Iterator[Stores]:
-    with open_store(f"sqlite:///{tmp_path / 'plane.db'}") as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -3,65 +3,16 @@ it again, once (a run already metered is a duplicate)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
+from market_support import ACME, DAY_S, SPEC, START_S, UnreachableUsage, make_plane
 
-from suanwang.bootstrap import journal_for
 from suanwang.control.ports import ManualClock
-from suanwang.control.stores import Principal, Role, StoreUnavailableError
-from suanwang.execution import AgentDispatch
-from suanwang.market import Dimension, Ingest, UsageEvent
-from suanwang.market.store import MarketStore
-from suanwang.model import TaskSpec, TaskState
-from suanwang.scenario import load_builtin
-from suanwang.scheduling import resolve_profile
+from suanwang.market import Dimension
+from suanwang.model import TaskState
 from suanwang.service import ControlPlane
-from suanwang.service.agents import AgentPolicy
-from suanwang.storage import Stores, open_store
+from suanwang.storage import Stores
 from suanwang.storage.market import open_market
-
-DAY_S = 86_400.0
-START_S = 10 * DAY_S
-ACME = Principal("alice", "acme", frozenset({Role.CONSUMER}))
-SPEC = TaskSpec(work_gflop=5.0, cpu_cores=2.0, mem_gib=4.0, ingress_site="term-futian")
-
-
-class UnreachableUsage:
-    """The market store, with usage ingest failing as if the database were away."""
-
-    def __init__(self, inner: MarketStore) -> None:
-        self.inner = inner
-        self.period_s = inner.period_s
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-    def ingest(self, events: Sequence[UsageEvent]) -> list[Ingest]:
-        raise StoreUnavailableError("usage table unreachable")
-
-
-@pytest.fixture
-def stores(tmp_path: Path) -> Iterator[Stores]:
-    with open_store(f"sqlite:///{tmp_path / 'plane.db'}") as opened:
-        yield opened
-
-
-def make_plane(stores: Stores, clock: ManualClock, market: MarketStore) -> ControlPlane:
-    plane = ControlPlane(
-        stores,
-        journal_for(stores),
-        load_builtin("metro-edge"),
-        resolve_profile("cats-joint"),
-        dispatch=AgentDispatch,
-        clock=clock,
-        agents=AgentPolicy(require_agent=False),
-        market=market,
-    )
-    plane.start()
-    return plane
 
 
 def run_to_completion(plane: ControlPlane, clock: ManualClock, seconds: float) -> str:

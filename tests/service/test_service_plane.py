@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, wait
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from suanwang.scenario import load_builtin
 from suanwang.scheduling import resolve_profile
 from suanwang.service import ControlPlane
 from suanwang.service.agents import AgentPolicy
-from suanwang.storage import Stores, open_store
+from suanwang.storage import Stores
 
 ALICE = Principal("alice", "acme", frozenset({Role.CONSUMER}))
 SPEC = TaskSpec(work_gflop=5.0, ingress_site="term-futian")
@@ -54,12 +53,6 @@ class Flaky:
             if self.fail_with is not None:
                 raise self.fail_with
         self.inner.write(added, updated, audit)
-
-
-@pytest.fixture
-def stores(tmp_path: Path) -> Iterator[Stores]:
-    with open_store(f"sqlite:///{tmp_path / 'plane.db'}") as opened:
-        yield opened
 
 
 def _plane(stores: Stores, journal: TaskJournal, clock: ManualClock | None = None) -> ControlPlane:
