@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from waits import until
 
 from suanwang.cli.localnet import USERS_SITE, LocalNet, write_three_sites
 
@@ -44,16 +45,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
 
 
 def _until(what: str, check: Any, timeout_s: float, pause_s: float = 0.02) -> Any:
-    """``check()``'s first true answer, polled every ``pause_s`` for at most ``timeout_s``."""
-    deadline_s = time.monotonic() + timeout_s
-    for _ in range(int(timeout_s / pause_s) + 1):
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline_s:
-            break
-        time.sleep(pause_s)
-    raise AssertionError(f"not in {timeout_s} s: {what}")
+    return until(what, check, timeout_s, pause_s)
 
 
 def _worker(net: LocalNet, node: str) -> psutil.Process:

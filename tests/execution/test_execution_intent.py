@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from waits import until
 
 from suanwang.cli.localnet import THREE_SITES_NODES, USERS_SITE, LocalNet, write_three_sites
 
@@ -46,16 +47,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
 
 
 def _until(what: str, check: Any, timeout_s: float, pause_s: float = 0.2) -> Any:
-    """``check()``'s first true answer, polled every ``pause_s`` for at most ``timeout_s``."""
-    deadline_s = time.monotonic() + timeout_s
-    for _ in range(int(timeout_s / pause_s) + 1):
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline_s:
-            break
-        time.sleep(pause_s)
-    raise AssertionError(f"not in {timeout_s} s: {what}")
+    return until(what, check, timeout_s, pause_s)
 
 
 def _assessed(client: httpx.Client, intent_id: str, jobs: int) -> dict[str, Any] | None:
