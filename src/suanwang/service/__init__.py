@@ -11,7 +11,8 @@ choice (``bootstrap``), and import-linter keeps it so.
 from suanwang.service.agents import AgentPolicy, AgentRegistry
 from suanwang.service.health import HealthConfig, HealthMonitor, HealthPlane, NodeHealth
 from suanwang.service.live import Explanation, LiveNetwork
-from suanwang.service.plane import BUILD_ERRORS, ControlPlane, Submitted
+from suanwang.service.plane import BUILD_ERRORS, ControlPlane
+from suanwang.service.plane_tasks import Submitted
 from suanwang.service.twinruns import TwinRuns
 
 __all__ = [
