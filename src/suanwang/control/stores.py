@@ -4,16 +4,36 @@ Each port is a Protocol with its contract; ``suanwang.storage`` holds an in-memo
 SQL one (SQLite, PostgreSQL), and one contract test suite runs against all of them. Records here
 are frozen dataclasses, like the domain model's, so that what an adapter reads back compares equal
 to what was written.
+
+This module holds the task port and ``Stores``, the bundle of one database's stores; the
+shared errors and limits (``store_errors``), principals and tokens (``principals``), the audit
+log and the journal (``audit``) and agent keys (``agentkeys``) have modules of their own and
+are re-exported here, the import path every caller uses.
 """
 
 from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from suanwang.control.agentkeys import AgentKeyBinding, AgentKeyStore, ReportMark
+from suanwang.control.audit import AuditEntry, AuditEvent, AuditLog, TaskJournal
+from suanwang.control.principals import IssuedToken, Principal, PrincipalStore, Role, TokenInfo
+from suanwang.control.store_errors import (
+    MAX_KEY_CHARS,
+    MAX_PAGE_SIZE,
+    ConflictError,
+    InvalidCursorError,
+    NotFoundError,
+    PrincipalExistsError,
+    StaleTaskError,
+    StoreError,
+    StoreUnavailableError,
+    TaskExistsError,
+    check_key,
+)
 from suanwang.model import IllegalTransitionError, Placement, Task, TaskState, Transition
 
 if TYPE_CHECKING:
@@ -22,53 +42,36 @@ if TYPE_CHECKING:
     from suanwang.control.ledgerstore import LedgerStore
     from suanwang.control.trust import TrustStore
 
-MAX_KEY_CHARS = 255
-"""Longest idempotency key, task id, tenant or principal id a store accepts."""
-
-MAX_PAGE_SIZE = 1000
-"""Most tasks (or audit entries) one listing call returns."""
-
-
-class StoreError(Exception):
-    """Base of the errors a store raises on purpose."""
-
-
-class ConflictError(StoreError):
-    """The write clashes with what is stored (an HTTP API answers 409)."""
-
-
-class TaskExistsError(ConflictError):
-    """A task with this id is already stored (and the call carried no matching key)."""
-
-
-class StaleTaskError(ConflictError):
-    """An update was based on an older version of the task than the stored one."""
-
-
-class PrincipalExistsError(ConflictError):
-    """A principal with this id is already stored."""
-
-
-class NotFoundError(StoreError, LookupError):
-    """The record named does not exist (or belongs to another tenant)."""
-
-
-class InvalidCursorError(StoreError, ValueError):
-    """A listing cursor was not one this store handed out."""
-
-
-class StoreUnavailableError(StoreError):
-    """The backing database cannot be reached or refused the operation for a transient reason."""
-
-
-def check_key(idempotency_key: str | None) -> None:
-    """Refuse an empty or over-long idempotency key (None is fine).
-
-    Raises:
-        ValueError: the key is empty or longer than ``MAX_KEY_CHARS``.
-    """
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_CHARS:
-        raise ValueError(f"an idempotency key has 1 to {MAX_KEY_CHARS} characters")
+__all__ = [  # the ports' modules re-exported: callers import every store name from here
+    "MAX_KEY_CHARS",
+    "MAX_PAGE_SIZE",
+    "AgentKeyBinding",
+    "AgentKeyStore",
+    "AuditEntry",
+    "AuditEvent",
+    "AuditLog",
+    "ConflictError",
+    "DatabaseHandle",
+    "InvalidCursorError",
+    "IssuedToken",
+    "NotFoundError",
+    "Principal",
+    "PrincipalExistsError",
+    "PrincipalStore",
+    "ReportMark",
+    "Role",
+    "StaleTaskError",
+    "StoreError",
+    "StoreUnavailableError",
+    "Stores",
+    "TaskExistsError",
+    "TaskJournal",
+    "TaskPage",
+    "TaskStore",
+    "TokenInfo",
+    "check_key",
+    "check_update",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,306 +241,6 @@ class TaskStore(Protocol):
 
     def non_terminal(self) -> builtins.list[Task]:
         """Every task not in a final state, in submission order: what to resume after a restart."""
-        ...
-
-
-class Role(StrEnum):
-    """What a principal may do; the API maps each route to the roles it admits."""
-
-    ADMIN = "admin"
-    OPERATOR = "operator"
-    PROVIDER = "provider"
-    CONSUMER = "consumer"
-    AGENT = "agent"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """A person or program that calls the control plane.
-
-    Attributes:
-        id: Principal id, unique across tenants.
-        tenant: Tenant it acts for.
-        roles: Its roles (at least one).
-        node_ids: Nodes it may speak for (providers and agents); empty for none.
-        agent_key_id: Id of the Ed25519 key an agent signs with, if it is an agent.
-    """
-
-    id: str
-    tenant: str
-    roles: frozenset[Role]
-    node_ids: frozenset[str] = frozenset()
-    agent_key_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.id or not self.tenant or not self.roles:
-            raise ValueError("a principal has an id, a tenant and at least one role")
-        if len(self.id) > MAX_KEY_CHARS or len(self.tenant) > MAX_KEY_CHARS:
-            raise ValueError(f"principal id and tenant are at most {MAX_KEY_CHARS} characters")
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    """A bearer token as issued: the only time its plaintext exists outside the caller.
-
-    Attributes:
-        token_id: Id to revoke it by (not secret).
-        principal_id: Principal it authenticates.
-        plaintext: The secret to hand to the user once; the store keeps only its hash.
-    """
-
-    token_id: str
-    principal_id: str
-    plaintext: str
-
-
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
-    """What the store knows of a token, never its secret (``token list``, refusal reasons).
-
-    Attributes:
-        token_id: Id to revoke it by.
-        principal_id: Principal it authenticates.
-        created_at_s: When it was issued, seconds since the epoch (None: before this was kept).
-        expires_at_s: When it stops working, seconds since the epoch (None: never).
-        revoked: Whether it was revoked.
-    """
-
-    token_id: str
-    principal_id: str
-    created_at_s: float | None
-    expires_at_s: float | None
-    revoked: bool
-
-    def expired(self, now_s: float) -> bool:
-        """Whether the token is past its expiry at ``now_s``."""
-        return self.expires_at_s is not None and now_s >= self.expires_at_s
-
-
-@runtime_checkable
-class PrincipalStore(Protocol):
-    """Principals and the bearer tokens that authenticate them.
-
-    Contract:
-        * Tokens are stored only as a hash: reading the store never yields a usable token.
-        * ``authenticate`` answers None for unknown, malformed, revoked and expired tokens
-          alike (``token_of`` tells them apart for a caller who holds the secret).
-        * Writes are durable when they return; every method is thread-safe.
-    """
-
-    def add_principal(self, principal: Principal) -> None:
-        """Store a new principal.
-
-        Raises:
-            PrincipalExistsError: the id is taken.
-        """
-        ...
-
-    def get_principal(self, principal_id: str) -> Principal | None:
-        """The principal with this id, or None."""
-        ...
-
-    def principals(self, tenant: str | None = None) -> builtins.list[Principal]:
-        """Principals of ``tenant`` (all when None), ordered by id."""
-        ...
-
-    def create_token(self, principal_id: str, expires_at_s: float | None = None) -> IssuedToken:
-        """Issue a new random token for a principal, valid until ``expires_at_s`` (None: ever).
-
-        Raises:
-            NotFoundError: no such principal.
-        """
-        ...
-
-    def authenticate(self, plaintext: str) -> Principal | None:
-        """The principal a live (not revoked, not expired) token belongs to, or None."""
-        ...
-
-    def token_of(self, plaintext: str) -> TokenInfo | None:
-        """The record of the token with this secret, live or not; None when unknown."""
-        ...
-
-    def tokens(self, principal_id: str | None = None) -> builtins.list[TokenInfo]:
-        """Tokens of ``principal_id`` (all when None), oldest first, then by id."""
-        ...
-
-    def revoke(self, token_id: str) -> bool:
-        """Revoke a token for good; True if it was live, False if unknown or already revoked."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One line of the audit trail.
-
-    Attributes:
-        seq: Position in the log, increasing with every append.
-        at_s: When the action happened, seconds since the epoch.
-        who: Principal id (or ``system``) that acted.
-        action: What was done, e.g. ``task.submit``.
-        target: What it was done to, e.g. ``task:7f3a``.
-        detail: Free text for people.
-    """
-
-    seq: int
-    at_s: float
-    who: str
-    action: str
-    target: str
-    detail: str = ""
-
-
-@runtime_checkable
-class AuditLog(Protocol):
-    """An append-only record of who did what.
-
-    Contract:
-        * Entries are never changed or removed through any port; SQL adapters also refuse
-          UPDATE and DELETE on the table itself.
-        * ``seq`` grows with every append, so listing by ``seq`` is the order of appends.
-        * An append is durable when it returns.
-    """
-
-    def append(self, who: str, action: str, target: str, detail: str, at_s: float) -> AuditEntry:
-        """Add an entry and return it with its ``seq``."""
-        ...
-
-    def list(
-        self, limit: int = 100, since_s: float | None = None, after_seq: int | None = None
-    ) -> builtins.list[AuditEntry]:
-        """Entries in append order, oldest first.
-
-        Args:
-            limit: Most entries returned, 1 to ``MAX_PAGE_SIZE``.
-            since_s: Only entries with ``at_s`` at or after this time.
-            after_seq: Only entries after this ``seq`` (the last one seen, to page on).
-
-        Raises:
-            ValueError: ``limit`` is out of range.
-        """
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    """An audit entry still to be appended (the log assigns its ``seq``)."""
-
-    who: str
-    action: str
-    target: str
-    detail: str
-    at_s: float
-
-
-@runtime_checkable
-class TaskJournal(Protocol):
-    """Group commit: many task writes and audit entries made durable in one transaction.
-
-    For a single writer that collects concurrent requests, applies them, writes them all with
-    one ``write`` (one fsync) and only then answers each request.
-
-    Contract:
-        * ``write`` is all or nothing and durable when it returns; on any error nothing of the
-          call is stored.
-        * Added tasks obey ``TaskStore.add``'s uniqueness: a task id, or a (tenant, key) pair,
-          that is already stored fails the whole call with ``ConflictError``.
-        * Updated tasks obey ``TaskStore.update``: each ``(stored, new)`` pair passes
-          ``check_update`` and is written only while ``stored`` is still the stored version.
-        * What ``write`` stores reads back through the ``TaskStore`` and ``AuditLog`` of the
-          same database exactly as ``add``, ``update`` and ``append`` would have stored it.
-    """
-
-    def find(self, keys: builtins.list[tuple[str, str]]) -> dict[tuple[str, str], Task]:
-        """Stored tasks by (tenant, idempotency key); keys with no task are left out."""
-        ...
-
-    def write(
-        self,
-        added: builtins.list[tuple[Task, str | None]],
-        updated: builtins.list[tuple[Task, Task]],
-        audit: builtins.list[AuditEvent],
-    ) -> None:
-        """Store new tasks (with their keys), task updates (stored, new) and audit entries.
-
-        Raises:
-            ConflictError: an added task's id or key is taken, or an update is stale.
-            IllegalTransitionError: an update breaks the lifecycle table.
-            StoreUnavailableError: the database cannot be reached.
-        """
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class AgentKeyBinding:
-    """An agent's Ed25519 key bound to the node it speaks for.
-
-    Attributes:
-        key_id: Id of the key (``security.key_id_of`` of ``public_key``).
-        node_id: Node the key signs metric reports for.
-        principal_id: Agent principal that bound it.
-        public_key: The raw 32-byte public key.
-        bound_at_s: When it was (last) bound, seconds since the epoch.
-    """
-
-    key_id: str
-    node_id: str
-    principal_id: str
-    public_key: bytes
-    bound_at_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class ReportMark:
-    """The newest signed report accepted from one agent key (what a restart must not re-accept).
-
-    Attributes:
-        key_id: The agent key.
-        last_ts_s: Signed timestamp of that report, seconds since the epoch.
-        last_nonce: Its nonce.
-    """
-
-    key_id: str
-    last_ts_s: float
-    last_nonce: str
-
-
-@runtime_checkable
-class AgentKeyStore(Protocol):
-    """Agent key bindings and report marks, kept so that self-healing survives a restart.
-
-    Contract:
-        * Writes are durable when they return; every method is thread-safe (SQL adapters also
-          across processes sharing one database).
-        * A key has at most one binding: binding it again replaces the row (a newer node or
-          time), so a retried enrolment is harmless.
-        * ``bind`` with an audit event stores the binding and the entry in one transaction:
-          after a crash both are there or neither is.
-        * A mark only moves forward: ``save_marks`` keeps, per key, the later of the stored
-          and the given ``last_ts_s``.
-    """
-
-    def bind(self, binding: AgentKeyBinding, audit: AuditEvent | None = None) -> None:
-        """Store (or replace) the binding of ``binding.key_id``, with its audit entry if given.
-
-        Raises:
-            StoreUnavailableError: the database cannot be reached.
-        """
-        ...
-
-    def bindings(self) -> builtins.list[AgentKeyBinding]:
-        """Every binding, ordered by key id."""
-        ...
-
-    def unbind(self, key_id: str) -> bool:
-        """Forget a binding and its mark; True when there was one."""
-        ...
-
-    def save_marks(self, marks: builtins.list[ReportMark]) -> None:
-        """Store the marks in one transaction, each only where it is newer than the stored one."""
-        ...
-
-    def marks(self) -> dict[str, ReportMark]:
-        """Every stored mark by key id."""
         ...
 
 
