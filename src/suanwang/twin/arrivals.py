@@ -1,24 +1,33 @@
 """Request streams of a twin run: Poisson, diurnal, bursts and CSV trace replay.
 
-Each ``Arrivals`` of the workload becomes an iterator of ``(time_s, task_type, ingress)`` drawn
-in chunks with numpy from its own random generator (spawned from the run's seed), so a stream's
-requests do not depend on how the streams interleave, and a run is the same for the same seed.
-Within a stream, the times, the ingress sites and the thinning draws each have a generator of
-their own (spawned from the stream's), so that their chunks never interleave. Chunks start
-small and double up to ``_CHUNK_MAX``: a stream holds buffered draws in proportion to what it
-has used so far, so thousands of slow streams (one user each) stay small in memory.
-Diurnal and burst rates are drawn by thinning a Poisson process at the peak rate (Lewis and
-Shedler), which is exact for piecewise-constant rates.
+``workload_streams`` superposes the streams of one shape into one stream: every Poisson stream
+of the workload is one Poisson process at the summed rate, every diurnal stream with the same
+hourly multipliers one thinned process, every burst stream with the same windows one. Each
+request of a merged stream is then given a ``(task type, ingress)`` mark drawn with probability
+``rate of its stream x weight of the site / total rate``. For independent Poisson processes of
+one shape this is exact (superposition and independent marking), so the requests of each
+original stream, and of each ingress site within it, keep their distribution, while the
+memory held stays the same however many streams (one per user in an imported EdgeSimPy
+dataset) the workload has: a merged stream holds one chunk of draws and one table of marks.
+Trace streams stay one iterator each.
+
+Draws are made lazily in chunks with numpy, each merged stream from its own random generator
+(spawned from the run's seed), with the gaps, the thinning draws and the marks each from a
+generator of their own (spawned from the stream's), so a run is the same for the same seed.
+Chunks start small and double up to ``_CHUNK_MAX``. Diurnal and burst rates are drawn by
+thinning a Poisson process at the peak rate (Lewis and Shedler), which is exact for
+piecewise-constant rates.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from suanwang.model import ArrivalKind, Arrivals, Workload
 from suanwang.model.site import HOURS_PER_DAY
@@ -29,6 +38,9 @@ Arrival = tuple[float, str, str]
 
 _CHUNK_MIN, _CHUNK_MAX = 16, 1024
 
+Acceptance = Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]
+"""Probability of keeping a draw of the peak-rate process at each of the given times."""
+
 
 def _chunk_sizes() -> Iterator[int]:
     """16, 32, 64, ... then ``_CHUNK_MAX`` for ever: draws per numpy call."""
@@ -38,29 +50,105 @@ def _chunk_sizes() -> Iterator[int]:
         size = min(2 * size, _CHUNK_MAX)
 
 
-def _ingress_draw(arrivals: Arrivals, rng: np.random.Generator) -> Iterator[str]:
-    """Endless ingress sites drawn by weight, in chunks."""
-    if not arrivals.ingress:
-        raise TwinError(f"arrivals of {arrivals.task_type!r} name no ingress site")
-    sites = [site for site, _ in arrivals.ingress]
-    weights = np.array([weight for _, weight in arrivals.ingress], dtype=np.float64)
-    weights /= weights.sum()
-    for size in _chunk_sizes():
-        # Indices stay in the array (8 bytes each), not a list of Python ints.
-        for index in rng.choice(len(sites), size=size, p=weights):
-            yield sites[index]
+def shape_key(arrivals: Arrivals) -> Hashable:
+    """What streams must share to be superposed: kind and the rate's shape over time.
+
+    Trace streams have no shape (each replays its own file): ``workload_streams`` never merges
+    them.
+    """
+    kind = arrivals.kind
+    if kind is ArrivalKind.DIURNAL:
+        return kind, arrivals.hourly_multipliers or (1.0,) * HOURS_PER_DAY
+    if kind is ArrivalKind.BURST:
+        return kind, arrivals.burst_every_s, arrivals.burst_duration_s, arrivals.burst_factor
+    if kind is ArrivalKind.TRACE:
+        return kind, arrivals.trace_file
+    return (kind,)
 
 
-def _poisson_times(rate_per_s: float, rng: np.random.Generator) -> Iterator[float]:
-    """Endless event times of a Poisson process at ``rate_per_s``."""
-    if rate_per_s <= 0:
+def _peak_and_acceptance(shape: Arrivals, start_hour: float) -> tuple[float, Acceptance | None]:
+    """(peak rate multiplier, acceptance of a time) of the stream shape; None: keep every draw."""
+    if shape.kind is ArrivalKind.DIURNAL:
+        multipliers = shape.hourly_multipliers or (1.0,) * HOURS_PER_DAY
+        peak = max(multipliers)
+        accept = np.array([m / peak if peak > 0 else 0.0 for m in multipliers])
+
+        def diurnal(times_s: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            hours = np.floor(start_hour + times_s / 3600.0).astype(np.int64) % HOURS_PER_DAY
+            return accept[hours]
+
+        return peak, diurnal
+    if shape.kind is ArrivalKind.BURST:
+        every = shape.burst_every_s or math.inf
+        duration = shape.burst_duration_s or 0.0
+        factor = max(shape.burst_factor or 1.0, 1.0)
+
+        def burst(times_s: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            return np.where(np.fmod(times_s, every) < duration, 1.0, 1.0 / factor)
+
+        return factor, burst
+    return 1.0, None
+
+
+def merged_stream(
+    members: Sequence[Arrivals], rng: np.random.Generator, *, start_hour: float = 0.0
+) -> Iterator[Arrival]:
+    """The requests of streams of one shape (``shape_key``) superposed, in time order, endless.
+
+    Args:
+        members: Poisson, diurnal or burst streams sharing one ``shape_key``.
+        rng: The merged stream's own random generator.
+        start_hour: Local hour of day at time 0 (diurnal rates follow it).
+
+    Raises:
+        TwinError: A member names no ingress site.
+        ValueError: ``members`` is empty or its shapes differ.
+    """
+    if not members or len({shape_key(a) for a in members}) != 1:
+        raise ValueError("merged_stream needs one or more streams of one shape")
+    # The marks as two index arrays into the distinct task types and sites (8 bytes a mark):
+    # a workload of thousands of one-user streams holds a few bytes per stream here, no more.
+    task_types: dict[str, int] = {}
+    sites: dict[str, int] = {}
+    type_of_mark: list[int] = []
+    site_of_mark: list[int] = []
+    rates: list[float] = []
+    for arrivals in members:
+        if not arrivals.ingress:
+            raise TwinError(f"arrivals of {arrivals.task_type!r} name no ingress site")
+        weight_sum = math.fsum(weight for _, weight in arrivals.ingress)
+        for site, weight in arrivals.ingress:
+            type_of_mark.append(task_types.setdefault(arrivals.task_type, len(task_types)))
+            site_of_mark.append(sites.setdefault(site, len(sites)))
+            rates.append(arrivals.rate_per_s * weight / weight_sum)
+    total_rate_per_s = math.fsum(rates)
+    if total_rate_per_s <= 0:
         return
-    now = 0.0
+    cumulative = np.cumsum(np.array(rates, dtype=np.float64)) / total_rate_per_s
+    mark_types = np.array(type_of_mark, dtype=np.int32)
+    mark_sites = np.array(site_of_mark, dtype=np.int32)
+    type_names, site_names = list(task_types), list(sites)
+    del task_types, sites, type_of_mark, site_of_mark, rates
+    peak, accept = _peak_and_acceptance(members[0], start_hour)
+    if peak <= 0:
+        return
+    marks_rng, times_rng, thinning_rng = rng.spawn(3)
+    mean_gap_s = 1.0 / (total_rate_per_s * peak)
+    last = len(cumulative) - 1
+    now_s = 0.0
     for size in _chunk_sizes():
-        gaps = rng.exponential(1.0 / rate_per_s, size=size)
-        times = now + np.cumsum(gaps)
-        now = float(times[-1])
-        yield from map(float, times)  # 8 bytes a buffered time, not a list of floats
+        times_s = now_s + np.cumsum(times_rng.exponential(mean_gap_s, size=size))
+        now_s = float(times_s[-1])
+        if accept is not None:
+            times_s = times_s[thinning_rng.random(size) < accept(times_s)]
+        # side="right": a mark of zero weight (its cumulative equals the one before) is never hit
+        picks = np.searchsorted(cumulative, marks_rng.random(len(times_s)), side="right")
+        picks = np.minimum(picks, last)
+        chunk = zip(
+            times_s.tolist(), mark_types[picks].tolist(), mark_sites[picks].tolist(), strict=True
+        )
+        for time_s, type_index, site_index in chunk:
+            yield time_s, type_names[type_index], site_names[site_index]
 
 
 def arrival_stream(
@@ -79,46 +167,22 @@ def arrival_stream(
         base_dir: Folder trace files are relative to.
 
     Raises:
-        TwinError: A trace file is missing or has a bad row (named by file and line).
+        TwinError: A trace file is missing or has a bad row (named by file and line), or the
+            stream names no ingress site.
     """
     if arrivals.kind is ArrivalKind.TRACE:
-        yield from _trace(arrivals, rng, base_dir)
-        return
-    sites_rng, times_rng, thinning_rng = rng.spawn(3)
-    ingress = _ingress_draw(arrivals, sites_rng)
-    task_type = arrivals.task_type
-    kind = arrivals.kind
-    if kind is ArrivalKind.POISSON:
-        for time_s in _poisson_times(arrivals.rate_per_s, times_rng):
-            yield time_s, task_type, next(ingress)
-        return
-    if kind is ArrivalKind.DIURNAL:
-        multipliers = arrivals.hourly_multipliers or (1.0,) * HOURS_PER_DAY
-        peak = max(multipliers)
-        accept = [m / peak if peak > 0 else 0.0 for m in multipliers]
-
-        def keep(time_s: float) -> float:
-            return accept[int(start_hour + time_s / 3600.0) % HOURS_PER_DAY]
-
-        peak_rate = arrivals.rate_per_s * peak
-    else:  # BURST
-        every = arrivals.burst_every_s or math.inf
-        duration = arrivals.burst_duration_s or 0.0
-        factor = max(arrivals.burst_factor or 1.0, 1.0)
-
-        def keep(time_s: float) -> float:
-            return 1.0 if time_s % every < duration else 1.0 / factor
-
-        peak_rate = arrivals.rate_per_s * factor
-    draws = _uniforms(thinning_rng)
-    for time_s in _poisson_times(peak_rate, times_rng):
-        if next(draws) < keep(time_s):
-            yield time_s, task_type, next(ingress)
+        return _trace(arrivals, rng, base_dir)
+    return merged_stream((arrivals,), rng, start_hour=start_hour)
 
 
-def _uniforms(rng: np.random.Generator) -> Iterator[float]:
+def _ingress_draw(arrivals: Arrivals, rng: np.random.Generator) -> Iterator[str]:
+    """Endless ingress sites drawn by weight, in chunks (the blank sites of a trace)."""
+    sites = [site for site, _ in arrivals.ingress]
+    weights = np.array([weight for _, weight in arrivals.ingress], dtype=np.float64)
+    weights /= weights.sum()
     for size in _chunk_sizes():
-        yield from map(float, rng.random(size))
+        for index in rng.choice(len(sites), size=size, p=weights).tolist():
+            yield sites[index]
 
 
 def _trace(
@@ -159,11 +223,21 @@ def _trace(
 def workload_streams(
     workload: Workload, seed: int, *, start_hour: float = 0.0, base_dir: Path | None = None
 ) -> list[Iterator[Arrival]]:
-    """One stream per ``Arrivals`` of ``workload``, each with a generator spawned from ``seed``."""
-    children = np.random.SeedSequence(seed).spawn(len(workload.arrivals))
-    return [
-        arrival_stream(
-            arrivals, np.random.default_rng(child), start_hour=start_hour, base_dir=base_dir
-        )
-        for arrivals, child in zip(workload.arrivals, children, strict=True)
-    ]
+    """The workload's requests as few streams: one per shape (``shape_key``), one per trace.
+
+    Streams are in the order of their first ``Arrivals`` in the workload, each with a
+    generator spawned from ``seed``; together they carry the requests of every ``Arrivals``.
+    """
+    groups: dict[Hashable, list[Arrivals]] = {}
+    for index, arrivals in enumerate(workload.arrivals):
+        key = (index,) if arrivals.kind is ArrivalKind.TRACE else shape_key(arrivals)
+        groups.setdefault(key, []).append(arrivals)
+    children = np.random.SeedSequence(seed).spawn(len(groups))
+    streams: list[Iterator[Arrival]] = []
+    for members, child in zip(groups.values(), children, strict=True):
+        rng = np.random.default_rng(child)
+        if members[0].kind is ArrivalKind.TRACE:
+            streams.append(_trace(members[0], rng, base_dir))
+        else:
+            streams.append(merged_stream(members, rng, start_hour=start_hour))
+    return streams
