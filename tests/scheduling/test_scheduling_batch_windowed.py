@@ -112,15 +112,30 @@ def test_forecast_ids_never_collide_and_hold_nothing_afterwards() -> None:
 
 
 def test_the_first_window_plans_against_its_own_hot_arrivals_copied() -> None:
-    # One window of everything: the forecast is the window's hot arrivals, twice, so the
-    # plan differs from the bare flow's, and nothing of the forecast is held afterwards.
+    # Two windows: the first has no window before it, so its forecast is its own hot
+    # arrivals (one window of them: one window of arrivals is still to come), and its plan
+    # differs from the bare window's; nothing of the forecast is held afterwards.
     instance = generate_instance(2, shape="ring-chords", load="over")
     requests = list(instance.requests)
+    half = len(requests) // 2
     state = ClusterState(instance.topology)
-    ahead = place_windowed(CATS, state, requests, window=len(requests))
-    bare = place_batch(CATS, ClusterState(instance.topology), requests).placements
-    assert [p and p.node_id for p in ahead] != [p and p.node_id for p in bare]
+    ahead = place_windowed(CATS, state, requests, window=half)
+    bare = place_windowed(CATS, ClusterState(instance.topology), requests, window=half,
+                          forecast=False)  # fmt: skip
+    assert [p and p.node_id for p in ahead[:half]] != [p and p.node_id for p in bare[:half]]
     assert len(state.reservations) == sum(p is not None for p in ahead)
+
+
+def test_the_last_window_forecasts_nothing() -> None:
+    # One window of everything is the batch's last: no arrival is left to forecast, so the
+    # plan is the bare window's.
+    instance = generate_instance(2, shape="ring-chords", load="over")
+    requests = list(instance.requests)
+    whole = len(requests)
+    ahead = place_windowed(CATS, ClusterState(instance.topology), requests, window=whole)
+    bare = place_windowed(CATS, ClusterState(instance.topology), requests, window=whole,
+                          forecast=False)  # fmt: skip
+    assert [p and p.node_id for p in ahead] == [p and p.node_id for p in bare]
 
 
 def test_forecast_copies_repeat_the_previous_window_under_distinct_ids() -> None:
@@ -130,5 +145,9 @@ def test_forecast_copies_repeat_the_previous_window_under_distinct_ids() -> None
     ghosts = forecast_of(requests[:10], requests[10:], state, copies=2)
     assert [g.spec for g in ghosts] == [r.spec for r in requests[:10]] * 2
     assert len({g.task_id for g in ghosts} | {r.task_id for r in requests}) == 60
-    with pytest.raises(ValueError, match="at least 0, got -1"):
-        forecast_of(requests[:10], requests[10:], state, copies=-1)
+    # a fractional copy repeats that share of the window from its start
+    part = forecast_of(requests[:10], requests[10:], state, copies=1.5)
+    assert [g.spec for g in part] == [r.spec for r in requests[:10] + requests[:5]]
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=f"at least 0 and finite, got {bad}"):
+            forecast_of(requests[:10], requests[10:], state, copies=bad)

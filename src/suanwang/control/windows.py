@@ -5,9 +5,11 @@ instead of being placed at once; when ``window_due_s`` comes the driver (the liv
 the twin's event loop) calls ``place_window``, and the min-cost-flow planner places the window's
 arrivals together with the scheduler's own plugins (so scarcity learns from both). What the
 flow leaves goes through the online path one by one. With ``ControllerConfig.window_forecast``
-each window is planned together with a copy of the previous window's hot arrivals, the forecast
-of the tight-latency work still to come (``scheduling.batch.forecast_of``), whose reservations
-are released once the window's tasks are placed: a flexible task then does not take capacity
+each window is planned together with ``scheduling.batch.windowed.FORECAST_COPIES`` copies of the
+previous window's hot arrivals (a window after none with hot arrivals, the first for instance,
+takes its own), the forecast of the tight-latency work still to come, as ``place_windowed``
+forecasts it (``scheduling.batch.forecast_of``), whose reservations are released once the
+window's tasks are placed: a flexible task then does not take capacity
 that the hot work can only use (an admission policy, measured on the gap benchmark). These
 methods are the controller's (``Controller`` mixes them in); they live here to keep each module
 small.
@@ -22,6 +24,7 @@ from suanwang.model import Placement, Task, TaskClass, TaskSpec
 from suanwang.scheduling import ClusterState, Request, Scheduler
 from suanwang.scheduling.batch import forecast_of
 from suanwang.scheduling.batch.flow import FlowOptions, place_batch
+from suanwang.scheduling.batch.windowed import FORECAST_COPIES
 
 if TYPE_CHECKING:
     from suanwang.control.config import ControllerConfig
@@ -102,8 +105,9 @@ class WindowMixin:
             Request(t.id, t.spec, t.tenant, waited_ms=max(now_s - t.submitted_at_s, 0.0) * 1e3)
             for t in tasks
         ]
+        ahead = self._window_ahead or [r for r in requests if r.spec.task_class is TaskClass.HOT]
         ghosts = (
-            forecast_of(self._window_ahead, requests, self.state)
+            forecast_of(ahead, requests, self.state, copies=FORECAST_COPIES)
             if self.config.window_forecast
             else []
         )

@@ -12,7 +12,10 @@ flexible tasks fill the nodes that the tight-latency work still to come can only
 arrivals of the window before, copied ``FORECAST_COPIES`` times under fresh ids (a window
 after none with hot arrivals, the first one for instance, takes its own), as the forecast of
 the hot demand still to come; their reservations are given back as soon as the window is
-bound. The flow weighs the window's tasks against that demand (each worth one SLA): a
+bound. A batch ends: the forecast never covers more windows than the arrivals still to come
+fill (the last window forecasts none), so the end of a batch is not kept for work that never
+comes. The controller's windowed mode, which has no end, forecasts ``FORECAST_COPIES`` windows
+every time. The flow weighs the window's tasks against that demand (each worth one SLA): a
 window's task that would take capacity the forecast needs, where the forecast meets more SLAs
 with it, is placed elsewhere, or only in what is left after the forecast, or refused. This is
 an admission policy: a task refused this way is one the greedy choice would have placed.
@@ -24,6 +27,7 @@ pass (``batch.improve``), with the forecast still held.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 
 from suanwang.model import Placement, TaskClass
@@ -37,10 +41,10 @@ from suanwang.scheduling.state import ClusterState
 
 WINDOW_TASKS = 64
 """Arrivals per window of ``place_windowed`` by default (chosen on the gap benchmark)."""
-FORECAST_COPIES = 2
-"""Copies of the previous window's hot arrivals in ``place_windowed``'s forecast (two windows
-of hot demand ahead; chosen on the gap benchmark, where one copy left the sites that tight work
-needs to the big tasks of the windows after)."""
+FORECAST_COPIES = 3
+"""Copies of the previous window's hot arrivals in the forecast of ``place_windowed`` and of
+the controller's windowed mode (three windows of hot demand ahead; chosen on the gap benchmark,
+where fewer left the sites that tight work needs to the big tasks of the windows after)."""
 
 
 def place_windowed(
@@ -57,9 +61,9 @@ def place_windowed(
 
     Each window goes to ``place_batch`` (what its flow leaves, the online scheduler repairs),
     with ``forecast`` together with ``FORECAST_COPIES`` copies of the previous window's hot
-    arrivals (the first window's own), whose reservations are released after the window is
-    bound; placed tasks hold their
-    reservations in ``state``'s ledger afterwards, the forecast's none.
+    arrivals (the first window's own; fewer where fewer windows of arrivals are left, none
+    for the last window), whose reservations are released after the window is bound; placed
+    tasks hold their reservations in ``state``'s ledger afterwards, the forecast's none.
 
     Raises:
         ValueError: ``window`` is below 1.
@@ -79,7 +83,9 @@ def place_windowed(
         chunk = list(requests[start : start + window])
         if not ahead:  # no hot arrival seen before: the window's own stand for what comes
             ahead = [r for r in chunk if r.spec.task_class is TaskClass.HOT]
-        ghosts = forecast_of(ahead, chunk, state, copies=FORECAST_COPIES) if forecast else []
+        # No more windows ahead than the arrivals still to come fill.
+        copies = min(float(FORECAST_COPIES), (len(requests) - start - len(chunk)) / window)
+        ghosts = forecast_of(ahead, chunk, state, copies=copies) if forecast else []
         plan = place_batch(profile, state, chunk + ghosts, options=flow_options, plugins=plugins)
         done = list(plan.placements[: len(chunk)])
         if scheduler is not None:  # the window's own tasks only: the forecast keeps its room
@@ -96,22 +102,25 @@ def forecast_of(
     chunk: Sequence[Request],
     state: ClusterState,
     *,
-    copies: int = 1,
+    copies: float = FORECAST_COPIES,
 ) -> list[Request]:
     """``previous``, ``copies`` times, under ids no task of ``chunk`` uses nor the ledger holds.
 
     The copies are the forecast of the hot demand still to come: planned with ``chunk``, then
     released by the caller once ``chunk`` is bound (the controller's windowed mode does the
-    same with one copy of its previous window's hot arrivals).
+    same). A fractional part of ``copies`` repeats that share of ``previous`` from its start
+    (``round(copies x len(previous))`` requests in all).
 
     Raises:
-        ValueError: ``copies`` is below 0.
+        ValueError: ``copies`` is below 0 or not finite.
     """
-    if copies < 0:
-        raise ValueError(f"copies of the forecast must be at least 0, got {copies}")
+    if not 0 <= copies < float("inf"):
+        raise ValueError(f"copies of the forecast must be at least 0 and finite, got {copies}")
     taken = {r.task_id for r in chunk}
+    count = round(copies * len(previous))
+    ahead = list(previous) * (math.ceil(copies) if previous else 0)
     ghosts = []
-    for i, request in enumerate(list(previous) * copies):
+    for i, request in enumerate(ahead[:count]):
         task_id = f"forecast~{i}~{request.task_id}"
         while task_id in taken or task_id in state.reservations:
             task_id += "~"
