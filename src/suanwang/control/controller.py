@@ -10,8 +10,9 @@ The life of a task here:
   or it is REJECTED at once when the scheduler says UNRESOLVABLE (no node could take it even on
   an idle network: the reason is the scheduler's); otherwise it waits in the queue (PENDING,
   ``control.waiting``) for capacity, with a wait predicted from the runs the controller holds.
-* The queue is FIFO per kind of demand. Whenever capacity comes back (a task ends, a node
-  returns) the heads of the queues are tried again. A task waits at most its patience: its
+* Whenever capacity comes back (a task ends, a node returns) the queue is tried again in its
+  order of service: earliest deadline first, then work without one by submission, with
+  backfill (``control.waiting``). A task waits at most its patience: its
   latency budget, else its deadline, else ``max_wait_s``; past it the task is REJECTED with the
   reason it kept being refused. A task tried from the queue is scheduled with the time it has
   waited (``Request.waited_ms``), so its budget is judged end to end. For a single node with
@@ -44,6 +45,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from suanwang.control.batching import BatchMixin
 from suanwang.control.config import ControllerConfig
 from suanwang.control.moves import MovesMixin
 from suanwang.control.ports import Clock, ControllerListener, ExecutionEngine
@@ -62,7 +64,7 @@ class _Silent:
         return None
 
 
-class Controller(MovesMixin, WindowMixin):
+class Controller(MovesMixin, WindowMixin, BatchMixin):
     """Places, runs, queues and re-places tasks (see the module docstring).
 
     Args:
@@ -272,8 +274,7 @@ class Controller(MovesMixin, WindowMixin):
             self._final(task, TaskState.COMPLETED, reason or "completed", "completed")
         else:
             self._final(task, TaskState.FAILED, reason or "failed on its node", "failed")
-        if self._queue:
-            self._retry_queue(None if held is None else held.node)
+        self._capacity_back(None if held is None else held.node)
 
     # ----------------------------------------------------------------- failures
 
@@ -375,7 +376,7 @@ class Controller(MovesMixin, WindowMixin):
         self._set(task)
         self._hold(run_id, task.spec, placement, waited_ms)
         self._listener.task_changed(task, "placed")
-        self._engine.start(task if run_id == task.id else dataclasses.replace(task, id=run_id))
+        self._dispatch(task if run_id == task.id else dataclasses.replace(task, id=run_id))
         return task
 
     def _reject(self, task: Task, status: Status) -> Task:
@@ -497,22 +498,22 @@ class Controller(MovesMixin, WindowMixin):
             self._retry_queue(None)
 
     def _retry_queue(self, node: int | None) -> None:
-        """Try queue heads after capacity came back (on ``node``, or anywhere when None)."""
+        """Serve the queue after capacity came back (on ``node``, or anywhere when None).
+
+        In the queue's order of service (``WaitQueue.in_order``); a task that does not fit
+        ``node`` is left waiting without asking the scheduler, and the pass ends after
+        ``retries_per_release`` refusals.
+        """
         self.expire()
         failures = 0
-        queue = self._queue
-        for key in queue.kinds():
-            while (task_id := queue.head(key)) is not None:
-                task = self._tasks[task_id]
-                if node is not None and not self._fits(task.spec, node):
+        for task_id in self._queue.in_order():
+            task = self._tasks[task_id]
+            if node is not None and not self._fits(task.spec, node):
+                continue  # left waiting: the rest of its demand waits too
+            if self._place(task, queued=True).state is not TaskState.SCHEDULED:
+                failures += 1
+                if failures >= self.config.retries_per_release:
                     break
-                if self._place(task, queued=True).state is not TaskState.SCHEDULED:
-                    failures += 1
-                    break
-            if failures >= self.config.retries_per_release:
-                break
-        if failures:
-            queue.rotate()  # start the next round with another kind, so that none starves
 
 
 def nodes_by_state(state: ClusterState) -> dict[str, int]:
