@@ -95,6 +95,11 @@ class Reservations:
 
     The sums are public arrays for reading; only ``reserve`` and ``release`` change them, and
     ``input_moving`` and ``input_arrived`` the flow counts.
+    The free capacity (``free_cpu_cores``, ``free_mem_gib``, ``free_accelerators_of``,
+    ``residual_mbps``) is kept up to date by ``reserve`` and ``release`` at the entries they
+    change (the same subtraction as over the whole array, so the figures are bit for bit the
+    ones a fresh subtraction gives) and handed out as read-only arrays. ``version`` changes at
+    every change of any sum or flow count: equal versions mean an equal ledger.
     ``link_version`` names the current ``link_mbps``: equal versions mean equal fills. It is 0
     while the ledger has held nothing since it was made or last emptied (every fill zero), and
     takes a new number at every other change of ``link_mbps``. Figures derived from the residual
@@ -120,6 +125,10 @@ class Reservations:
         self._flow_changes = 0
         self._held: dict[str, Reservation] = {}
         self._moving: set[str] = set()
+        self._changes = 0
+        self._free: dict[object, FloatArray] = {}
+        self._free_views: dict[object, FloatArray] = {}
+        self._frozen: Reservations | None = None
 
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._held
@@ -131,25 +140,51 @@ class Reservations:
         """The reservation of ``task_id``, if it holds one."""
         return self._held.get(task_id)
 
+    @property
+    def version(self) -> int:
+        """A number that changes with every change of the sums or the flow counts."""
+        return self._changes
+
+    def _kept(self, key: object, build: FloatArray) -> FloatArray:
+        """``build`` kept under ``key`` and updated entry by entry; a read-only view of it."""
+        view = build.view()
+        view.flags.writeable = False
+        self._free[key] = build
+        self._free_views[key] = view
+        return view
+
     def free_cpu_cores(self) -> FloatArray:
-        """Cores not reserved, per node."""
-        return self._arrays.node_cpu_cores - self.cpu_cores
+        """Cores not reserved, per node (read-only; kept up to date, see the class)."""
+        free = self._free_views.get("cpu")
+        if free is None:
+            free = self._kept("cpu", self._arrays.node_cpu_cores - self.cpu_cores)
+        return free
 
     def free_mem_gib(self) -> FloatArray:
-        """Memory not reserved, per node."""
-        return self._arrays.node_mem_gib - self.mem_gib
+        """Memory not reserved, per node (read-only; kept up to date, see the class)."""
+        free = self._free_views.get("mem")
+        if free is None:
+            free = self._kept("mem", self._arrays.node_mem_gib - self.mem_gib)
+        return free
 
     def free_accelerators(self) -> FloatArray:
         """Devices not reserved, per node and kind (shape ``(nodes, kinds)``)."""
         return self._arrays.node_accel_count - self.accelerators
 
     def free_accelerators_of(self, kind: int) -> FloatArray:
-        """Devices of kind index ``kind`` not reserved, per node (one column of the above)."""
-        return self._arrays.node_accel_count[:, kind] - self.accelerators[:, kind]
+        """Devices of kind index ``kind`` not reserved, per node (read-only, kept up to date)."""
+        free = self._free_views.get(kind)
+        if free is None:
+            have = self._arrays.node_accel_count[:, kind]
+            free = self._kept(kind, have - self.accelerators[:, kind])
+        return free
 
     def residual_mbps(self) -> FloatArray:
-        """Bandwidth not reserved, per link."""
-        return self._arrays.link_bandwidth_mbps - self.link_mbps
+        """Bandwidth not reserved, per link (read-only; kept up to date, see the class)."""
+        free = self._free_views.get("link")
+        if free is None:
+            free = self._kept("link", self._arrays.link_bandwidth_mbps - self.link_mbps)
+        return free
 
     def shared_rate_mbps(self, bandwidth_mbps: float) -> FloatArray:
         """Per link, the rate a new flow reserving ``bandwidth_mbps`` there would move data at.
@@ -162,7 +197,14 @@ class Reservations:
         return bandwidth_mbps + spare / (self.link_flows + 1.0)
 
     def frozen_copy(self) -> Reservations:
-        """A read-only copy of the sums as they are now (holds no per-task records)."""
+        """A read-only copy of the sums as they are now (holds no per-task records).
+
+        One copy is shared by every call until the ledger next changes (``version``): refusals
+        under load freeze the ledger by the thousand between two changes.
+        """
+        frozen = self._frozen
+        if frozen is not None and frozen._changes == self._changes:
+            return frozen
         copy = Reservations(self._arrays)
         for name in _SUMS:
             array = getattr(self, name).copy()
@@ -170,6 +212,8 @@ class Reservations:
             setattr(copy, name, array)
         copy.link_version, copy._link_fills = self.link_version, self._link_fills
         copy.flow_version, copy._flow_changes = self.flow_version, self._flow_changes
+        copy._changes = self._changes
+        self._frozen = copy
         return copy
 
     def copy_without(self, task_ids: Iterable[str]) -> Reservations:
@@ -183,6 +227,7 @@ class Reservations:
             setattr(copy, name, getattr(self, name).copy())
         copy.link_version, copy._link_fills = self.link_version, self._link_fills
         copy.flow_version, copy._flow_changes = self.flow_version, self._flow_changes
+        copy._changes = self._changes
         copy._held, copy._moving = dict(self._held), set(self._moving)
         for task_id in task_ids:
             copy.release(task_id)
@@ -253,6 +298,7 @@ class Reservations:
     def _count_flow(self, links: tuple[int, ...], sign: float) -> None:
         for link in links:  # a path has few links: no numpy call
             self.link_flows[link] += sign
+        self._changes += 1
         if self._moving:
             self._flow_changes += 1
             self.flow_version = self._flow_changes
@@ -285,16 +331,27 @@ class Reservations:
                     raise OverCommitError(f"link {link_id!r} lacks {r.bandwidth_mbps} Mbps")
 
     def _apply(self, r: Reservation, sign: float) -> None:
-        self.cpu_cores[r.node] += sign * r.cpu_cores
-        self.mem_gib[r.node] += sign * r.mem_gib
+        arrays, free, node = self._arrays, self._free, r.node
+        self._changes += 1
+        self.cpu_cores[node] += sign * r.cpu_cores
+        self.mem_gib[node] += sign * r.mem_gib
+        # The kept free figures, entry by entry, with the subtraction a fresh array would make.
+        if (cpu := free.get("cpu")) is not None:
+            cpu[node] = arrays.node_cpu_cores[node] - self.cpu_cores[node]
+        if (mem := free.get("mem")) is not None:
+            mem[node] = arrays.node_mem_gib[node] - self.mem_gib[node]
         if r.accelerator_kind is not None and r.accelerator_count:
-            self.accelerators[r.node, ACCELERATOR_KINDS.index(r.accelerator_kind)] += (
-                sign * r.accelerator_count
-            )
+            k = ACCELERATOR_KINDS.index(r.accelerator_kind)
+            self.accelerators[node, k] += sign * r.accelerator_count
+            if (devices := free.get(k)) is not None:
+                devices[node] = arrays.node_accel_count[node, k] - self.accelerators[node, k]
         if r.bandwidth_mbps > 0 and r.links:
             change = sign * r.bandwidth_mbps
+            residual = free.get("link")
             for link in r.links:  # distinct links (``_check``); few, so no numpy call
                 self.link_mbps[link] += change
+                if residual is not None:
+                    residual[link] = arrays.link_bandwidth_mbps[link] - self.link_mbps[link]
             self._link_fills += 1
             self.link_version = self._link_fills
         if sign < 0 and not self._held:
@@ -302,3 +359,5 @@ class Reservations:
             for array in (self.cpu_cores, self.mem_gib, self.accelerators, self.link_mbps):
                 array.fill(0.0)
             self.link_version = 0
+            free.clear()  # rebuilt from the zeroed sums when next asked for
+            self._free_views.clear()

@@ -127,6 +127,7 @@ class StaticDemand:
 
 
 _STATIC_DEMANDS_KEPT = 256
+_REGION_MASKS_KEPT = 256
 
 
 @dataclass(slots=True)
@@ -173,6 +174,7 @@ class ClusterState:
     _graph: tuple[tuple[int, int], RoutingGraph] | None = None
     leases: NodeLeases = field(default_factory=NodeLeases)
     catalogue: ServiceCatalogue | None = None
+    _regions: dict[tuple[int, tuple[str, ...]], npt.NDArray[np.bool_]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.reservations is None:
@@ -261,6 +263,7 @@ class ClusterState:
             _graph=self._graph,
             leases=self.leases,
             catalogue=self.catalogue,
+            _regions=self._regions,
         )
 
     def set_efficiency(self, table: EfficiencyTable) -> None:
@@ -327,13 +330,23 @@ class ClusterState:
         ``CN`` holds ``CN`` and ``CN-GD-SZ`` but ``CN-G`` does not hold ``CN-GD``: segments
         split on ``-`` (``suanwang.model.region_within``), never a bare string prefix.
         """
+        key = (self.topology.version, patterns)
+        kept = self._regions.get(key)
+        if kept is not None:
+            return kept
         sites = self.sites
         allowed = [
             i
             for i, code in enumerate(sites.region_codes)
             if any(region_within(code, pattern) for pattern in patterns)
         ]
-        return np.isin(sites.region_id, allowed)
+        mask = np.isin(sites.region_id, allowed)
+        # A policy mask depends on the topology alone: kept, read-only, for the next cycle.
+        mask.flags.writeable = False
+        if len(self._regions) >= _REGION_MASKS_KEPT:
+            self._regions.clear()
+        self._regions[key] = mask
+        return mask
 
     def set_snapshot(self, snapshot: Snapshot | None) -> None:
         """Read measured state from ``snapshot`` from now on (None: reservations alone).
