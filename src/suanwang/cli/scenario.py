@@ -212,6 +212,43 @@ def generate(
         _emit(generate_scenario(nodes, seed=seed, name=name), output)
 
 
+@app.command("generate-edgesimpy")
+def generate_edgesimpy_dataset(
+    *,
+    users: Annotated[int, typer.Option("--users", min=1, help="Users (one app each).")] = 100,
+    servers: Annotated[int, typer.Option("--servers", min=1, help="Edge servers.")] = 25,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The EdgeSimPy JSON file to write.")
+    ] = Path("edgesimpy.json"),
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Random seed.")] = 0,
+    base_stations: Annotated[
+        int | None, typer.Option(min=1, help="Base stations (default max(servers, users/4)).")
+    ] = None,
+    steps: Annotated[int, typer.Option(min=0, help="Steps of each mobility trace.")] = 600,
+) -> None:
+    """Generate an EdgeSimPy-format dataset (as EdgeSimPy's scaled datasets are built)."""
+    from suanwang.scenario.importers.edgesimpy_gen import (  # noqa: PLC0415
+        generate_edgesimpy,
+        write_edgesimpy,
+    )
+
+    try:
+        data = generate_edgesimpy(
+            users, servers, seed=seed, base_stations=base_stations, steps=steps
+        )
+        write_edgesimpy(output, data)
+    except ValueError as error:
+        raise fail(str(error)) from None
+    except OSError as error:
+        raise fail(f"{output}: cannot write the file: {error.strerror or error}") from None
+    err_console.print(
+        f"wrote {output}: {users} users, {servers} servers, {len(data['BaseStation'])} base"
+        f" stations, {len(data['NetworkLink'])} links",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 class ImportFormat(StrEnum):
     """Formats ``suanwang scenario import`` reads."""
 
