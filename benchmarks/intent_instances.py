@@ -19,6 +19,10 @@ Two shapes of instance:
   forecast arrivals, not the ones that come, and the queue's order between kinds follows what
   arrives.
 
+Two of the batch instances give the background deadlines of its own, shorter than the
+intent's, so that the queue (earliest deadline first) serves the background arriving early in
+the horizon before the intent's replicas: there the share depends on the arrivals to come.
+
 The loads were set from the placements' estimated run times for how busy the area is at the
 hour chosen (a background GPU job of ``1e7`` GFLOP runs about 1,100 s on a Macao edge GPU, 360
 s in Tianjin, a ``3e7`` one 5,100 s in Beijing; a 2-core ``6e4`` GFLOP job 600 s on a
@@ -65,20 +69,37 @@ class Instance:
     shape: str
 
 
-def cpu(site: str, cores: float, gflop: float, per_hour: float, kind: str = "bg-cpu") -> Load:
-    """Background CPU jobs entering at ``site``."""
+def cpu(
+    site: str,
+    cores: float,
+    gflop: float,
+    per_hour: float,
+    kind: str = "bg-cpu",
+    *,
+    deadline_s: float | None = None,
+) -> Load:
+    """Background CPU jobs entering at ``site`` (each with ``deadline_s``, when given)."""
     spec = TaskSpec(
-        work_gflop=gflop, cpu_cores=cores, mem_gib=2 * cores, ingress_site=site, task_type=kind
-    )
+        work_gflop=gflop, cpu_cores=cores, mem_gib=2 * cores, ingress_site=site,
+        task_type=kind, deadline_s=deadline_s,
+    )  # fmt: skip
     return Load(spec, per_hour)
 
 
-def gpu(region: str, site: str, gflop: float, per_hour: float, kind: str = "bg-train") -> Load:
+def gpu(
+    region: str,
+    site: str,
+    gflop: float,
+    per_hour: float,
+    kind: str = "bg-train",
+    *,
+    deadline_s: float | None = None,
+) -> Load:
     """Background one-GPU training jobs entering at ``site``, kept in ``region``."""
     one = AcceleratorNeed(AcceleratorKind.GPU, 1)
     spec = TaskSpec(
         work_gflop=gflop, cpu_cores=4, mem_gib=16, accelerator=one, ingress_site=site,
-        residency=(region,), task_type=kind,
+        residency=(region,), task_type=kind, deadline_s=deadline_s,
     )  # fmt: skip
     return Load(spec, per_hour)
 
@@ -161,6 +182,14 @@ TABLE: tuple[Row, ...] = (
     Row("cats-arvr, batch 24 jobs in 5 min, mixed", "cats-arvr", 19, 300.0,
         "kind: batch-analytics, jobs: 24", "user", "deadline_s: 300",
         (cpu("user", 2, 6.0e4, 40.0), cpu("user", 1, 5.0e3, 60.0, "bg-s"))),
+    # Background work with deadlines of its own, shorter than the intent's: what arrives in
+    # the first part of the horizon is served before the intent's replicas.
+    Row("east-west, training CN-MO 0.2 GPU-d, urgent background", "east-west", 15, 3600.0,
+        "kind: nightly-training, gpu_days: 0.2", "term-mo-users", "deadline_s: 3600",
+        (gpu("CN-MO", "term-mo-users", 1.0e7, 12.0, deadline_s=2400.0),), "CN-MO"),
+    Row("cats-arvr, batch 24 jobs in 5 min, urgent background", "cats-arvr", 19, 300.0,
+        "kind: batch-analytics, jobs: 24", "user", "deadline_s: 300",
+        (cpu("user", 2, 6.0e4, 40.0), cpu("user", 1, 5.0e3, 60.0, "bg-s", deadline_s=120.0))),
 )  # fmt: skip
 
 

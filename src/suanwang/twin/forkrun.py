@@ -18,12 +18,10 @@ live profile, a ``Controller`` with the live tunables, and the twin's ``SimEngin
   ``background`` arrivals at their times;
 * the hour of day moves on every simulated hour (carbon intensity follows it);
 * while tasks wait, the queue is tried again about every ``TICK_S``, as the live writer does
-  after each feed tick (``Controller.retry_queued``): a try that fails moves the next kind of
-  demand to the front of the queue, so the kinds take turns at freed capacity as they do live,
-  rather than the first kind to queue taking all of it. The live writer ticks when its loop
-  wakes, about once a second, so each interval here is drawn (seeded) between half and one and
-  a half ``TICK_S``: with a fixed period, runs of one length would free their nodes at the same
-  phase of the tick every time and hand each node to the same kind.
+  after each feed tick (``Controller.retry_queued``), in the queue's order of service (earliest
+  deadline first, then by submission, ``control.waiting``), the same as live. The live writer
+  ticks when its loop wakes, about once a second, so each interval here is drawn (seeded)
+  between half and one and a half ``TICK_S``.
 
 Arrivals stop at ``horizon_s``; the run goes on until the judged tasks have ended, for at most
 ``drain_s`` more. The judged tasks are ``tasks``, or, when none is given, every task submitted
