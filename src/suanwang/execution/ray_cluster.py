@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from suanwang.execution.ray_engine import LOOPBACK, import_ray, node_resource
+from suanwang.execution.ray_support import LOOPBACK, import_ray, node_resource
 
 MIB = 1024 * 1024
 

@@ -14,12 +14,11 @@ ran on, and a run that ran elsewhere is reported failed. Each task asks Ray for
 suanwang reservation ledger decides what is placed where.
 
 ``task_started`` is reported once Ray has the task (the port counts work in transit as
-begun). Ends are noticed without polling: each task's object ref is wrapped in a future
-(``ObjectRef.future()``), whose completion queues an event for the engine's reporter thread,
-the only thread that reports. (Polling with ``ray.wait`` scans every ref in flight on each
-call — about 0.15 ms of driver CPU per task with 1,000 in flight on two cores — and delays each
-end by up to the poll interval.) ``cancel`` calls ``ray.cancel``. Ray is imported when an
-engine is made: it is the optional extra ``suanwang[ray]``.
+begun). ``start_batch`` submits a round of tasks back to back (``start`` is a round of one);
+the engine's gatherer (``execution.ray_batch``), the only thread that reports, notices ends
+with one ``ray.wait`` loop over every ref in flight and reports them in batches, each under
+one hold of the engine's lock. ``cancel`` calls ``ray.cancel``. Ray is imported when an engine
+is made: it is the optional extra ``suanwang[ray]`` (``execution.ray_support``).
 
 A task that names an artefact runs the tenant's code through a runtime environment
 (``execution.ray_code``) when the engine is given the object store (``objects``): staged from
@@ -32,115 +31,47 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
-import queue
-import sys
 import tempfile
-import threading
 from collections import deque
-from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from suanwang.control.objects import ObjectStore
 from suanwang.control.ports import EngineReports
-from suanwang.execution.kinds import KindError, Work, WorkOutcome, run_work, select_kind
-from suanwang.execution.ray_code import (
-    CodeResult,
-    StagedCode,
-    outcome_of,
-    run_artefact,
-    stage_for_ray,
+from suanwang.execution.kinds import KindError, Work, select_kind
+from suanwang.execution.ray_batch import End, Entry, Flight, Gatherer, Refusal
+from suanwang.execution.ray_code import outcome_of, run_artefact, stage_for_ray
+from suanwang.execution.ray_support import (
+    LOOPBACK,
+    RESOURCE_PREFIX,
+    RayUnavailableError,
+    discover_node_map,
+    import_ray,
+    is_loopback,
+    node_resource,
+    run_pinned,
 )
 from suanwang.execution.requirements import Wheelhouse
 from suanwang.execution.runbook import RecordHook, ReentrantLock, Run, RunBook, RunRecord
 from suanwang.execution.storerun import ARTEFACT_KIND, StoreCache, keep_result
 from suanwang.model import Task
 
-RESOURCE_PREFIX = "suanwang-node:"
-"""Prefix of the custom resource by which a Ray node names a suanwang node it stands for."""
-LOOPBACK = "127.0.0.1"
-_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-_LOOPBACK_FLAG = "ENABLE_RAY_CLUSTER"
-_Event = tuple[str, str, int, object]
-"""(what, task id, run token, detail): ``started``, ``failed`` (detail: reason), ``done``."""
+__all__ = [  # the helpers are named here too: callers and tests import them from this module
+    "LOOPBACK",
+    "RESOURCE_PREFIX",
+    "RayEngine",
+    "RayUnavailableError",
+    "discover_node_map",
+    "import_ray",
+    "is_loopback",
+    "node_resource",
+    "run_pinned",
+]
 
 _log = logging.getLogger(__name__)
-
-
-class RayUnavailableError(RuntimeError):
-    """Ray is not installed (the ``ray`` extra)."""
-
-
-def import_ray(*, loopback: bool = False) -> Any:
-    """The ``ray`` module, imported on first use.
-
-    Imported by name so that type checking and the rest of suanwang do not depend on the
-    optional extra; everything from Ray stays ``Any`` behind this boundary.
-
-    Args:
-        loopback: Ray will run on this machine's loopback only. Ray reads at import whether
-            "127.0.0.1" means loopback (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``) or this
-            machine's outside address; the variable is set (unless set otherwise) for this
-            process and the Ray processes it starts, and a Ray imported earlier without it is
-            told the same through the flag it read the variable into.
-
-    Raises:
-        RayUnavailableError: Ray is not installed.
-        RuntimeError: ``loopback`` is asked for while the variable is set to something else.
-    """
-    if loopback and os.environ.setdefault(_LOOPBACK_ENV, "0") != "0":
-        raise RuntimeError(f"a loopback Ray cluster needs {_LOOPBACK_ENV}=0")
-    try:
-        ray = importlib.import_module("ray")
-    except ImportError:
-        raise RayUnavailableError("the Ray engine needs Ray: pip install 'suanwang[ray]'") from None
-    constants = sys.modules.get("ray._private.ray_constants")
-    if loopback and getattr(constants, _LOOPBACK_FLAG, False):
-        setattr(constants, _LOOPBACK_FLAG, False)  # ray was imported before the variable was set
-    return ray
-
-
-def is_loopback(address: str | None) -> bool:
-    """True for no address (a local instance) or one on 127.0.0.0/8 or localhost."""
-    if address is None:
-        return True
-    host = address.removeprefix("ray://").rpartition(":")[0] or address
-    return host == "localhost" or host.startswith("127.")
-
-
-def node_resource(node_id: str) -> str:
-    """The custom resource by which a Ray node stands for suanwang node ``node_id``."""
-    return RESOURCE_PREFIX + node_id
-
-
-def discover_node_map(ray: Any) -> dict[str, str]:
-    """Suanwang node id -> Ray node id, read from the resources of the cluster's live nodes.
-
-    Raises:
-        ValueError: A suanwang node is advertised by two Ray nodes.
-    """
-    found: dict[str, str] = {}
-    for node in ray.nodes():
-        if not node.get("Alive", False):
-            continue
-        for resource in node.get("Resources", {}):
-            if resource.startswith(RESOURCE_PREFIX):
-                node_id = resource.removeprefix(RESOURCE_PREFIX)
-                if node_id in found and found[node_id] != node["NodeID"]:
-                    raise ValueError(f"suanwang node {node_id!r} is on two Ray nodes")
-                found[node_id] = str(node["NodeID"])
-    return found
-
-
-def run_pinned(kind: str, work: Work, allow_user_functions: bool) -> WorkOutcome:
-    """Body of the Ray task: run the kind and say which Ray node ran it."""
-    outcome = run_work(kind, work, allow_user_functions)
-    node = import_ray().get_runtime_context().get_node_id()
-    return WorkOutcome(outcome.result, outcome.compute_s, outcome.started_at_s, str(node))
 
 
 class RayEngine:
@@ -185,7 +116,7 @@ class RayEngine:
     ) -> None:
         ray = self._ray = import_ray(loopback=is_loopback(address))
         self._owns_ray = not ray.is_initialized()
-        self._thread: threading.Thread | None = None
+        self._gatherer: Gatherer | None = None
         if self._owns_ray:
             local: dict[str, Any] = (
                 {} if address else {"include_dashboard": False, "_node_ip_address": LOOPBACK}
@@ -224,16 +155,14 @@ class RayEngine:
         self._allow = allow_user_functions
         self._force = force_cancel
         self._book = RunBook(on_record, history, lock)
-        self._events: queue.SimpleQueue[_Event | None] = queue.SimpleQueue()
-        self._reports: EngineReports | None = None
-        self._thread = threading.Thread(target=self._report_loop, name="ray-engine", daemon=True)
-        self._thread.start()
+        self._gatherer = Gatherer(ray, self._book, self._finish_code)
 
     # ------------------------------------------------------------------ the port
 
     def attach(self, reports: EngineReports) -> None:
-        """Where starts and ends are reported."""
-        self._reports = reports
+        """Where starts and ends are reported (ends in batches when it has ``tasks_finished``)."""
+        assert self._gatherer is not None
+        self._gatherer.reports = reports
 
     def inventory(self) -> tuple[str, ...]:
         """The suanwang nodes that have a Ray node."""
@@ -245,32 +174,46 @@ class RayEngine:
         Raises:
             ValueError: The task has no placement.
         """
-        if task.placement is None:
-            raise ValueError(f"task {task.id!r} has no placement: it was not scheduled")
-        if task.spec.artefact is not None:
-            self._start_code(task)
-            return
+        self.start_batch((task,))
+
+    def start_batch(self, tasks: Sequence[Task]) -> None:
+        """Submit scheduled tasks, in order and back to back; returns once Ray has them all.
+
+        What ``start`` does for each, with one hand-over to the reporting thread for the round
+        (a task that cannot be submitted is reported failed from there, never from here).
+
+        Raises:
+            ValueError: A task has no placement; none of the tasks is started then.
+        """
+        for task in tasks:
+            if task.placement is None:
+                raise ValueError(f"task {task.id!r} has no placement: it was not scheduled")
+        entries: list[Entry] = []
+        for task in tasks:
+            if task.spec.artefact is not None:
+                self._start_code(task)
+            else:
+                entries.append(self._submit(task))
+        assert self._gatherer is not None
+        self._gatherer.hand_over(entries)
+
+    def _submit(self, task: Task) -> Entry:
+        """Submit one kind's run to Ray: its flight, or why it could not be submitted."""
+        assert task.placement is not None
         try:
             kind = select_kind(task.spec, allow_user_functions=self._allow)
         except KindError as error:
-            self._events.put(("failed", task.id, self._book.begin(task, "").token, str(error)))
-            return
+            return Refusal(task.id, self._book.begin(task, "").token, str(error))
         run = self._book.begin(task, kind)
         ray_node = self.node_map.get(task.placement.node_id)
         if ray_node is None:
-            why = f"node {task.placement.node_id} has no Ray node"
-            self._events.put(("failed", task.id, run.token, why))
-            return
+            return Refusal(task.id, run.token, f"node {task.placement.node_id} has no Ray node")
         try:
             ref = self._remotes[ray_node].remote(kind, Work.of(task.id, task.spec), self._allow)
-            future = ref.future()
         except Exception as error:  # Ray refused the submission (not connected, shut down)
-            self._events.put(("failed", task.id, run.token, f"Ray submission failed: {error}"))
-            return
+            return Refusal(task.id, run.token, f"Ray submission failed: {error}")
         run.handle = ref
-        # The start event is queued before the end can be: a start is reported first.
-        self._events.put(("started", task.id, run.token, None))
-        future.add_done_callback(partial(self._done, task.id, run.token))
+        return Flight(ref, task, run.token, ray_node)
 
     def cancel(self, task_id: str) -> None:
         """Cancel a task's Ray task; nothing more is reported for it."""
@@ -306,11 +249,10 @@ class RayEngine:
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Stop the reporter; disconnect from Ray if this engine connected (idempotent)."""
-        if self._thread is not None:
+        if self._gatherer is not None:
             self._stager.shutdown(wait=True, cancel_futures=True)
-            self._events.put(None)
-            self._thread.join(timeout_s)
-            self._thread = None
+            self._gatherer.close(timeout_s)
+            self._gatherer = None
             if self._scratch is not None:
                 self._scratch.cleanup()
         if self._owns_ray and self._ray.is_initialized():
@@ -340,9 +282,13 @@ class RayEngine:
         elif ray_node is None:
             why = f"node {task.placement.node_id} has no Ray node"
         if why or ray_node is None:
-            self._events.put(("failed", task.id, run.token, why))
+            self._hand_over(Refusal(task.id, run.token, why))
             return
         self._stager.submit(self._submit_code, run, ray_node)
+
+    def _hand_over(self, entry: Entry) -> None:
+        if self._gatherer is not None:  # None once closed: nothing is reported any more
+            self._gatherer.hand_over([entry])
 
     def _submit_code(self, run: Run, ray_node: str) -> None:
         task, token = run.task, run.token
@@ -350,7 +296,7 @@ class RayEngine:
         try:
             staged = stage_for_ray(self._cache, task, self._wheelhouse)
         except Exception as error:  # staging, requirements, or a store that failed
-            self._events.put(("failed", task.id, token, f"staging failed: {error}"))
+            self._hand_over(Refusal(task.id, token, f"staging failed: {error}"))
             return
         with self._book.lock:  # a cancel either comes first (not current) or sees the handle
             if self._book.current(task.id, token) is None:
@@ -359,76 +305,24 @@ class RayEngine:
             options["runtime_env"] = {"working_dir": str(staged.working_dir)}
             try:
                 ref = self._code_remote.options(**options).remote(staged.entry, staged.inputs)
-                future = ref.future()
             except Exception as error:  # Ray refused it (a runtime env it cannot make, say)
-                self._events.put(("failed", task.id, token, f"Ray submission failed: {error}"))
+                self._hand_over(Refusal(task.id, token, f"Ray submission failed: {error}"))
                 return
             run.handle = ref
-            self._events.put(("started", task.id, token, None))
-        future.add_done_callback(partial(self._code_done, task.id, token, staged))
+            self._hand_over(Flight(ref, task, token, ray_node, staged))
 
-    def _code_done(self, task_id: str, token: int, staged: StagedCode, future: Future[Any]) -> None:
-        self._events.put(("done", task_id, token, (future, staged)))
-
-    def _done(self, task_id: str, token: int, future: Future[WorkOutcome]) -> None:
-        # Runs on a Ray thread: only queue the event; the reporter thread reports.
-        self._events.put(("done", task_id, token, future))
-
-    def _report_loop(self) -> None:
-        while (event := self._events.get()) is not None:
-            what, task_id, token, detail = event
-            if what == "started":
-                self._book.deliver_started(self._reports, task_id, token)
-            elif what == "failed":
-                self._book.deliver_finished(self._reports, task_id, token, None, str(detail))
-            elif isinstance(detail, Future):
-                self._finish(task_id, token, detail)
-            elif isinstance(detail, tuple):
-                self._finish_code(task_id, token, *detail)
-
-    def _finish(self, task_id: str, token: int, future: Future[WorkOutcome]) -> None:
-        try:
-            outcome = future.result()
-        except self._ray.exceptions.TaskCancelledError:
-            return  # cancelled: its run was dropped then
-        except Exception as error:
-            cause = getattr(error, "cause", None) or error
-            reason = f"{type(cause).__name__}: {cause}"
-            self._book.deliver_finished(self._reports, task_id, token, None, reason)
-            return
-        run = self._book.current(task_id, token)
-        placed = run.task.placement if run is not None else None
-        expected = self.node_map.get(placed.node_id) if placed is not None else None
-        failure = ""
-        if expected is not None and outcome.ran_on != expected:
-            failure = f"ran on Ray node {outcome.ran_on}, not {expected}"
-        self._book.deliver_finished(self._reports, task_id, token, outcome, failure)
-
-    def _finish_code(
-        self, task_id: str, token: int, future: Future[CodeResult], staged: StagedCode
-    ) -> None:
-        try:
-            result = future.result()
-        except self._ray.exceptions.TaskCancelledError:
-            return
-        except Exception as error:
-            cause = getattr(error, "cause", None) or error
-            reason = f"{type(cause).__name__}: {cause}"
-            self._book.deliver_finished(self._reports, task_id, token, None, reason)
-            return
+    def _finish_code(self, flight: Flight, result: Any) -> End | None:
+        """An artefact run's end: its output kept in the store while its run is current."""
+        task_id, token, staged = flight.task.id, flight.token, flight.staged
+        assert staged is not None
         run = self._book.current(task_id, token)
         if run is None or self._objects is None:
-            return  # cancelled once it had ended: nothing is stored or reported
+            return None  # cancelled once it had ended: nothing is stored or reported
         try:
             digest = keep_result(self._objects, run.task.tenant, task_id, result.zipped)
         except Exception as error:  # the store refused it (over its size limit, say)
-            why = f"result not stored: {error}"
-            self._book.deliver_finished(self._reports, task_id, token, None, why)
-            return
-        placed = run.task.placement
-        expected = self.node_map.get(placed.node_id) if placed is not None else None
+            return (task_id, token, None, f"result not stored: {error}")
         failure = ""
-        if expected is not None and result.ray_node != expected:
-            failure = f"ran on Ray node {result.ray_node}, not {expected}"
-        outcome = outcome_of(result, digest, staged)
-        self._book.deliver_finished(self._reports, task_id, token, outcome, failure)
+        if flight.expected is not None and result.ray_node != flight.expected:
+            failure = f"ran on Ray node {result.ray_node}, not {flight.expected}"
+        return (task_id, token, outcome_of(result, digest, staged), failure)
