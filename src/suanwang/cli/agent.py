@@ -104,7 +104,8 @@ def agent(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from suanwang.execution.agent import AgentConfig, NodeAgent, load_or_create_key  # noqa: PLC0415
+    from suanwang.execution.agent import AgentConfig, NodeAgent  # noqa: PLC0415
+    from suanwang.execution.agent_config import load_or_create_key  # noqa: PLC0415
     from suanwang.execution.enrol import Credentials  # noqa: PLC0415
     from suanwang.execution.load import LOAD_SOURCES  # noqa: PLC0415
     from suanwang.security.tls import TrustError, client_context  # noqa: PLC0415

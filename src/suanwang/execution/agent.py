@@ -31,6 +31,10 @@ computes the seeded matrix product and posts its row checksums and measured rate
 The agent's principal (role ``agent``, bound to the node and to the key id) and its token are
 made by ``enrol`` (``execution.enrol``, one-time enrolment token) or by an admin beforehand
 (``POST /v1/principals``, ``POST /v1/principals/{id}/tokens``).
+
+This module holds the main loop and its runs; the traffic beside the tasks (binding,
+heartbeats, attestation, probes) is ``agent_beats``, the configuration and key
+``agent_config``.
 """
 
 from __future__ import annotations
@@ -45,92 +49,30 @@ import tempfile
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from suanwang.execution.agent_beats import AgentBeats
+from suanwang.execution.agent_config import QUICK_PROBES, AgentConfig, load_or_create_key, spec_of
 from suanwang.execution.agent_runs import RunTracker
-from suanwang.execution.binding import bind_key, refused_as_unknown_key
 from suanwang.execution.coderun import CodeRun, ObjectCache, run_code
 from suanwang.execution.kinds import KindError, Work, WorkOutcome, select_kind
-from suanwang.execution.load import CpuMeter, LoadSource
-from suanwang.execution.netprobe import LOOPBACK, EchoServer, probe_peers, rtt_report
+from suanwang.execution.load import CpuMeter
+from suanwang.execution.netprobe import EchoServer
 from suanwang.execution.oci import OciRunner, podman_path
 from suanwang.execution.requirements import Wheelhouse
 from suanwang.execution.sandbox import Sandbox
-from suanwang.execution.spool import DEFAULT_SPOOL_CAP, Reports, ReportSpool
+from suanwang.execution.spool import Reports, ReportSpool
 from suanwang.execution.warm import WarmPool
 from suanwang.execution.workers import RunCancelled, RunTimeExceeded, WorkerPool
-from suanwang.measure.challenge import answer
-from suanwang.measure.probes import ProbeSettings, probe_once
-from suanwang.model import AcceleratorKind, Precision, TaskClass, TaskSpec
-from suanwang.model.task import AcceleratorNeed
-from suanwang.security import KeyPair, MetricReport, Role, load_private_key, save_private_key
-from suanwang.security import sign_report as sign
-from suanwang.security.tls import client_context
+from suanwang.measure.probes import probe_once
+from suanwang.security import KeyPair
 
 log = logging.getLogger("suanwang.agent")
 
-QUICK_PROBES = ProbeSettings(matrix_size=256, repeats=2, copy_mib=16, gpu=False, warmup=False)
-"""Probe sizes of an agent's start-up measurement (a fraction of a second)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AgentConfig:
-    """How an agent reaches the control plane and what it offers.
-
-    Attributes:
-        controller_url: Base URL of the control plane.
-        token: The agent principal's bearer token.
-        node_id: Node the agent speaks for.
-        interval_s: Seconds between heartbeats (signed metric reports).
-        workers: Processes that run tasks at once.
-        key_path: Where the agent's private key is kept (created when absent); None keeps
-            a fresh key in memory only.
-        poll_s: Pause between pulls when there is nothing to do.
-        timeout_s: Timeout of one HTTP request.
-        cpu_cores: Cores the node offers, which measured load is a share of; None takes the
-            machine's (probed) cores.
-        load_source: What load is measured: the agent's ``workers`` or the whole ``host``.
-        probe_interval_s: Seconds between link probes; 0 serves no echo endpoint, probes nothing.
-        echo_host: Address the echo endpoint binds and is announced at.
-        ca_file: PEM file an ``https`` control plane is verified with (its CA or its own
-            certificate, pinned); None trusts the system's certificate authorities.
-        max_run_s: Longest the agent lets any task run (None: only the control plane's limit).
-        bind_timeout_s: Longest the agent keeps trying to bind its key at start.
-        work_dir: Folder of the node's object cache and sandboxed runs of tenants' code
-            (``execution.coderun``); None makes a temporary one at the first such run.
-        warm_per_function: Pre-started interpreters the node keeps per tenant, artefact and
-            entry once it ran one (``execution.warm``); 0 starts every run cold.
-        wheelhouse: A folder of wheels or an index URL artefacts' requirements are installed
-            from (``execution.requirements``); empty: an artefact that declares any fails.
-        spool_dir: Folder of the finished reports not yet answered (``execution.spool``);
-            None keeps them beside the key file (``<key file>.spool``), or in memory without one.
-        spool_cap: Most finished reports kept unsent.
-    """
-
-    controller_url: str
-    token: str
-    node_id: str
-    interval_s: float = 1.0
-    workers: int = 1
-    key_path: Path | None = None
-    poll_s: float = 0.1
-    timeout_s: float = 10.0
-    cpu_cores: float | None = None
-    load_source: LoadSource = "host"
-    probe_interval_s: float = 0.0
-    echo_host: str = LOOPBACK
-    ca_file: Path | None = None
-    max_run_s: float | None = None
-    bind_timeout_s: float = 120.0
-    work_dir: Path | None = None
-    warm_per_function: int = 0
-    wheelhouse: str = ""
-    spool_dir: Path | None = None
-    spool_cap: int = DEFAULT_SPOOL_CAP
+__all__ = ["AgentConfig", "NodeAgent"]  # AgentConfig: callers import it with the agent
 
 
 def _worker_init() -> None:
@@ -147,41 +89,7 @@ def _worker_init() -> None:
     threading.Thread(target=watch, name="agent-watch", daemon=True).start()
 
 
-def load_or_create_key(path: Path | None) -> KeyPair:
-    """The agent's key pair from ``path``, created there (mode 0600) when absent."""
-    if path is not None and path.exists():
-        return load_private_key(path, Role.AGENT)
-    keys = KeyPair.generate(Role.AGENT)
-    if path is not None:
-        save_private_key(keys, path)
-    return keys
-
-
-def spec_of(document: dict[str, Any]) -> TaskSpec:
-    """The ``TaskSpec`` of a task document from the API (the fields that pick the work)."""
-    spec: dict[str, Any] = document["spec"]
-    need = spec.get("accelerator")
-    accelerator = None
-    if need is not None:
-        accelerator = AcceleratorNeed(
-            AcceleratorKind(need["kind"]), int(need["count"]), float(need["min_mem_gib"])
-        )
-    return TaskSpec(
-        work_gflop=float(spec["work_gflop"]),
-        precision=Precision(spec["precision"]),
-        cpu_cores=float(spec["cpu_cores"]),
-        mem_gib=float(spec["mem_gib"]),
-        accelerator=accelerator,
-        task_class=TaskClass(spec["task_class"]),
-        task_type=spec.get("task_type"),
-        service_id=spec.get("service_id"),
-        artefact=spec.get("artefact"),
-        entry=spec.get("entry"),
-        inputs=tuple(spec.get("inputs") or ()),
-    )
-
-
-class NodeAgent:
+class NodeAgent(AgentBeats):
     """A running agent (see the module docstring).
 
     Args:
@@ -214,15 +122,6 @@ class NodeAgent:
         self._transport = transport
         self._meter: CpuMeter | None = None
         self.echo: EchoServer | None = None
-
-    def _client(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.config.controller_url,
-            headers={"Authorization": f"Bearer {self.config.token}"},
-            timeout=self.config.timeout_s,
-            transport=self._transport,
-            verify=client_context(self.config.ca_file),
-        )
 
     @property
     def completed(self) -> int:
@@ -282,18 +181,6 @@ class NodeAgent:
             beat.join(self.config.timeout_s)
             if self.echo is not None:
                 self.echo.stop()
-
-    def _bind(self, client: httpx.Client, timeout_s: float) -> None:
-        config = self.config
-        pause_s, stopping = config.poll_s, self.stopping
-        bind_key(
-            client,
-            config.node_id,
-            self.keys,
-            timeout_s=timeout_s,
-            pause_s=pause_s,
-            stopping=stopping,
-        )
 
     def _step(self, client: httpx.Client, pool: WorkerPool) -> bool:
         busy = bool(self.reports.spool) and self.reports.deliver(client)  # resent first, in order
@@ -393,71 +280,3 @@ class NodeAgent:
             self.reports.finished(
                 client, task_id, ok=True, reason=reason, measured_ms=outcome.compute_s * 1000
             )
-
-    @property
-    def cpu_cores(self) -> float:
-        """Cores the node offers: configured, else the machine's."""
-        configured = self.config.cpu_cores
-        return configured if configured is not None else self._facts.get("cpu_cores", 1.0)
-
-    def heartbeat_values(self) -> dict[str, float]:
-        """The figures of one heartbeat: the probes' facts and the load measured since the last.
-
-        Load is the busy cores the meter measured (``execution.load``) against ``cpu_cores``.
-        """
-        cores = self.cpu_cores
-        busy = 0.0 if self._meter is None else self._meter.busy_cores()
-        return {
-            "cpu_free_cores": max(0.0, cores - busy),
-            "load_ratio": min(1.0, busy / cores) if cores > 0 else 1.0,
-            "queue_length": float(self._running),
-            **{k: v for k, v in self._facts.items() if k.endswith("gflops")},
-        }
-
-    def _probes(self) -> None:
-        node = self.config.node_id
-        with self._client() as client:
-            while not self.stopping.is_set():
-                try:
-                    peers = client.get(f"/v1/agents/{node}/peers").raise_for_status().json()
-                    targets = [(p["link_id"], p["host"], int(p["port"])) for p in peers]
-                    if targets:
-                        report = rtt_report(node, probe_peers(targets), time.time())
-                        wire = sign(self.keys, report).to_wire().decode()
-                        response = client.post(f"/v1/agents/{node}/rtt", json={"envelope": wire})
-                        if response.status_code != 200:
-                            log.warning("link probes refused: %s", response.text)
-                except httpx.HTTPError as error:
-                    log.warning("link probes failed: %s", error)
-                self.stopping.wait(self.config.probe_interval_s)
-
-    def _attest(self, client: httpx.Client, challenge: dict[str, Any] | None) -> None:
-        """Answer a challenge the control plane sent with a heartbeat's answer."""
-        if not challenge:
-            return
-        done = answer(int(challenge["seed"]), int(challenge["size"]))
-        body = {
-            "challenge_id": challenge["id"],
-            "row_checksums": list(done.row_checksums),
-            "measured_gflops": done.measured_gflops,
-        }
-        response = client.post(f"/v1/agents/{self.config.node_id}/attestation", json=body)
-        log.info("attestation answered: %s %s", response.status_code, response.text[:300])
-
-    def _heartbeats(self) -> None:
-        node = self.config.node_id
-        with self._client() as client:
-            while not self.stopping.is_set():
-                report = MetricReport(node, self.heartbeat_values(), time.time())
-                wire = sign(self.keys, report).to_wire().decode()
-                try:
-                    response = client.post(f"/v1/agents/{node}/metrics", json={"envelope": wire})
-                    if response.status_code != 200:
-                        log.warning("heartbeat refused: %s", response.text)
-                    if refused_as_unknown_key(response):
-                        self._bind(client, 0.0)  # the next heartbeat goes through
-                    elif response.status_code == 200:
-                        self._attest(client, response.json().get("challenge"))
-                except httpx.HTTPError as error:
-                    log.warning("heartbeat failed: %s", error)
-                self.stopping.wait(self.config.interval_s)

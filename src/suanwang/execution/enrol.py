@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from suanwang.execution.agent import QUICK_PROBES, load_or_create_key
+from suanwang.execution.agent_config import QUICK_PROBES, load_or_create_key
 from suanwang.measure.probes import probe_once
 from suanwang.security.tls import client_context
 
