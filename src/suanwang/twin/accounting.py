@@ -75,6 +75,11 @@ class Accounting:
         self._usage = usage
         self._owner: list[str] = [n.owner for n in topology.nodes.values()]
 
+    @property
+    def dynamic_kw(self) -> list[float]:
+        """Per node, (peak - idle) power times the site's PUE, in kW."""
+        return self._dynamic_kw
+
     def hour(self, at_s: float) -> int:
         """Local hour of day at simulated time ``at_s``."""
         return int(self.start_hour + at_s / 3600.0) % HOURS_PER_DAY

@@ -13,9 +13,10 @@ the affected work, exactly as failure detection does in live mode.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
-from suanwang.control.controller import Controller
 from suanwang.model import FailureScope, RandomFailures, ScriptedFailure, Topology
 from suanwang.model.failures import Failure
 from suanwang.twin.errors import TwinError
@@ -23,6 +24,26 @@ from suanwang.twin.loop import EventLoop
 from suanwang.twin.metrics import RunMetrics
 
 _HOUR_S = 3600.0
+
+
+class FailureTarget(Protocol):
+    """What hears of downs and ups: the ``Controller``, or the slice mode's core."""
+
+    def node_down(self, node_id: str, reason: str) -> int:
+        """``node_id`` failed; returns the runs it affected."""
+        ...
+
+    def node_up(self, node_id: str) -> None:
+        """``node_id`` is back."""
+        ...
+
+    def link_down(self, link_id: str, reason: str) -> int:
+        """``link_id`` failed; returns the runs it affected."""
+        ...
+
+    def link_up(self, link_id: str) -> None:
+        """``link_id`` is back."""
+        ...
 
 
 class FailureDriver:
@@ -44,7 +65,7 @@ class FailureDriver:
     def __init__(
         self,
         loop: EventLoop,
-        controller: Controller,
+        controller: FailureTarget,
         topology: Topology,
         *,
         failures: tuple[Failure, ...],

@@ -20,6 +20,7 @@ from suanwang.model import TaskClass, Tier
 
 _EDGES_MS: list[float] = np.geomspace(1e-3, 1e9, 1201).tolist()
 """Upper edges of the latency bins; bin 0 holds values below 1 µs, the last one values above."""
+_EDGES_ARRAY_MS = np.asarray(_EDGES_MS)
 
 MAX_CAUSES = 64
 """Distinct rejection causes counted by name; further ones are counted under ``other``."""
@@ -45,6 +46,19 @@ class Histogram:
         self.count += 1
         self.sum_ms += value_ms
         self.max_ms = max(self.max_ms, value_ms)
+
+    def add_many(self, values_ms: npt.NDArray[np.float64]) -> None:
+        """Count every value of an array, as ``add`` would one by one (negatives count as 0)."""
+        if values_ms.size == 0:
+            return
+        values_ms = np.maximum(values_ms, 0.0)
+        bins = np.searchsorted(_EDGES_ARRAY_MS, values_ms, side="left")
+        found, counts = np.unique(bins, return_counts=True)
+        for index, count in zip(found.tolist(), counts.tolist(), strict=True):
+            self.counts[index] += count
+        self.count += int(values_ms.size)
+        self.sum_ms += float(values_ms.sum())
+        self.max_ms = max(self.max_ms, float(values_ms.max()))
 
     def merge(self, other: Histogram) -> None:
         """Add ``other``'s counts to these."""
@@ -193,6 +207,13 @@ class TimeSeries:
         """Add ``value`` to ``column`` in the bucket of ``at_s``."""
         self.values[self.bucket(at_s), self._index[column]] += value
 
+    def add_many(
+        self, at_s: npt.NDArray[np.float64], column: str, values: npt.NDArray[np.float64]
+    ) -> None:
+        """Add each of ``values`` to ``column`` in the bucket of the matching ``at_s``."""
+        buckets = np.minimum((at_s / self.width_s).astype(np.intp), len(self.values) - 1)
+        np.add.at(self.values[:, self._index[column]], buckets, values)
+
     def set(self, bucket: int, column: str, value: float) -> None:
         """Set a sampled column of one bucket."""
         self.values[bucket, self._index[column]] = value
@@ -263,9 +284,9 @@ class RunMetrics:
             stats = self.by_type[task_type] = ClassStats()
         return stats
 
-    def count_cause(self, cause: str, reason: str) -> None:
-        """Count one rejection or failure under ``cause``, keeping a first example reason."""
+    def count_cause(self, cause: str, reason: str, count: int = 1) -> None:
+        """Count ``count`` rejections or failures under ``cause``, keeping a first example."""
         if cause not in self.causes and len(self.causes) >= MAX_CAUSES:
             cause = "other"
-        self.causes[cause] += 1
+        self.causes[cause] += count
         self.examples.setdefault(cause, reason)

@@ -21,7 +21,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -47,6 +47,11 @@ BILLING_PERIOD_S = 86_400.0
 Progress = Callable[[float, int], None]
 """Called now and then with (simulated seconds done, tasks generated so far)."""
 
+Decide = Literal["online", "slice"]
+"""How a run decides: each arrival online (exact), or ranked once a time slice (``slices``)."""
+DEFAULT_SLICE_MS = 1000.0
+"""Slice of ``decide="slice"`` by default (BENCHMARKS.md, "Digital twin": the trade-off)."""
+
 
 @dataclass(frozen=True, slots=True)
 class TwinConfig:
@@ -69,6 +74,11 @@ class TwinConfig:
         base_dir: Folder that trace files are relative to.
         controller: Controller tunables.
         billing: Meter every run's usage (``TwinResult.usage``, one period a simulated day).
+        decide: ``online`` (the default: every arrival one decision of the real scheduler
+            through the real controller) or ``slice`` (``twin.slices``: candidates ranked once
+            a time slice per demand, arrivals placed on them with live capacity; much faster,
+            less faithful to the online decision).
+        slice_ms: Length of a slice in simulated milliseconds (``decide="slice"`` only).
     """
 
     profile: str = "cats-joint"
@@ -86,6 +96,8 @@ class TwinConfig:
     base_dir: Path | None = None
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     billing: bool = False
+    decide: Decide = "online"
+    slice_ms: float = DEFAULT_SLICE_MS
 
 
 @dataclass(slots=True)
@@ -196,7 +208,7 @@ class Twin:
             metrics=self.metrics,
         )
         self._streams = workload_streams(
-            _scaled(workload, config.rate_scale),
+            scaled_workload(workload, config.rate_scale),
             int(seeds[2].generate_state(1)[0]),
             start_hour=config.start_hour,
             base_dir=config.base_dir,
@@ -217,7 +229,7 @@ class Twin:
         self._specs: dict[tuple[str, str], TaskSpec] = {}
         self._next_id = 0
         self._window_armed = False
-        self._tier_of_node = _tier_index(scenario, tiers)
+        self._tier_of_node = tier_index(scenario, tiers)
         self._tiers = tiers
         self._cores_by_tier = np.bincount(
             self._tier_of_node, weights=self.state.arrays.node_cpu_cores, minlength=len(tiers)
@@ -360,7 +372,8 @@ class Twin:
         return {str(t): float(c) for t, c in zip(self._tiers, per_tier, strict=True)}
 
 
-def _tier_index(scenario: Scenario, tiers: tuple[Any, ...]) -> np.ndarray:
+def tier_index(scenario: Scenario, tiers: tuple[Any, ...]) -> np.ndarray:
+    """Per node, the position of its site's tier in ``tiers``."""
     topology = scenario.topology
     position = {tier: i for i, tier in enumerate(tiers)}
     return np.array(
@@ -368,7 +381,8 @@ def _tier_index(scenario: Scenario, tiers: tuple[Any, ...]) -> np.ndarray:
     )
 
 
-def _scaled(workload: Any, scale: float) -> Any:
+def scaled_workload(workload: Any, scale: float) -> Any:
+    """``workload`` with every stream's rate times ``scale``."""
     if scale == 1.0:
         return workload
     arrivals = tuple(
@@ -389,4 +403,11 @@ def run_twin(
     Raises:
         TwinError: The configuration or the scenario's workload cannot be run.
     """
-    return Twin(scenario, config or TwinConfig()).run(progress, trace_memory=trace_memory)
+    config = config or TwinConfig()
+    if config.decide == "slice":
+        from suanwang.twin.slices import SliceTwin  # noqa: PLC0415  # it builds on this module
+
+        return SliceTwin(scenario, config).run(progress, trace_memory=trace_memory)
+    if config.decide != "online":
+        raise TwinError(f"decide must be 'online' or 'slice', got {config.decide!r}")
+    return Twin(scenario, config).run(progress, trace_memory=trace_memory)
