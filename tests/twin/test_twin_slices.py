@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from suanwang.cli.main import app
 from suanwang.model import Scenario
 from suanwang.model.failures import ScriptedFailure
 from suanwang.scenario import loads_scenario
@@ -32,6 +36,9 @@ workload:
   arrivals:
     - {task_type: job, kind: poisson, rate_per_s: RATE, ingress: {user: 1}}
 """
+
+
+runner = CliRunner()
 
 
 def _scenario(rate_per_s: float) -> Scenario:
@@ -133,3 +140,19 @@ def test_series_add_many_adds_as_add_does() -> None:
         one.add(at_s, "cost", value)
     many.add_many(times, "cost", values)
     assert np.array_equal(one.values, many.values)
+
+
+def test_the_cli_runs_slice_mode_and_refuses_an_unknown_mode(tmp_path: Path) -> None:
+    scenario = tmp_path / "one-site.yaml"
+    scenario.write_text(_ONE_SITE.replace("RATE", "20.0"))
+    common = ["twin", "run", str(scenario), "--duration", "10", "--no-failures", "--json"]
+    sliced = runner.invoke(
+        app, [*common, "--decide", "slice", "--slice-ms", "500", "--out", str(tmp_path / "s")]
+    )
+    assert sliced.exit_code == 0, sliced.stderr
+    tasks = json.loads(sliced.stdout)["tasks"]
+    ends = ("completed", "rejected", "failed", "cancelled")
+    assert sum(tasks[key] for key in ends) == tasks["generated"] > 100
+    wrong = runner.invoke(app, [*common, "--decide", "sometimes", "--out", str(tmp_path / "w")])
+    assert wrong.exit_code != 0
+    assert "--decide must be online or slice, got 'sometimes'" in wrong.stderr

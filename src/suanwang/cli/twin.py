@@ -157,6 +157,17 @@ def run(
             help="Meter every run; print its bill under a plan: 'standard' or a YAML file.",
         ),
     ] = None,
+    decide: Annotated[
+        str,
+        typer.Option(
+            "--decide",
+            help="online (each arrival one decision, exact) or slice (each demand ranked once "
+            "a --slice-ms slice, arrivals placed on arrival; much faster, less exact).",
+        ),
+    ] = "online",
+    slice_ms: Annotated[
+        float, typer.Option("--slice-ms", help="Slice length of --decide slice, simulated ms.")
+    ] = 1000.0,
 ) -> None:
     """Run the twin once; print SLA, latency, energy and cost, and write the report folder.
 
@@ -189,7 +200,14 @@ def run(
             users=users,
             dwell_s=dwell_s,
         )
-        config = dataclasses.replace(config, billing=plan is not None)
+        if decide not in {"online", "slice"}:
+            raise fail(f"--decide must be online or slice, got {decide!r}")
+        config = dataclasses.replace(
+            config,
+            billing=plan is not None,
+            decide="slice" if decide == "slice" else "online",
+            slice_ms=slice_ms,
+        )
         with progress_bar() as progress:
             bar = progress.add_task("simulating", total=max(duration, 0.0))
 
