@@ -95,7 +95,22 @@ def test_estimates_match_the_slice_simulation() -> None:
     assert errors.quantile(0.95) <= 25.0
 
 
-def test_a_failed_node_fails_its_runs_and_takes_no_more() -> None:
+@pytest.mark.parametrize("scale", [1.0, 30.0], ids=["moderate", "heavy"])
+def test_estimates_match_the_slice_simulation_on_east_west(
+    east_west_small: Scenario, scale: float
+) -> None:
+    # bench_fidelity's loads: the scenario's own rates, and 30 times them.
+    config = _slice(duration_s=10.0 / scale, rate_scale=scale, slice_ms=1000.0, start_hour=20.0)
+    result = run_twin(east_west_small, config)
+    errors = Histogram()
+    for stats in result.metrics.by_class.values():
+        errors.merge(stats.estimate_error_pct)
+    assert errors.count == _count(result, "completed") > 100
+    assert errors.quantile(0.5) <= 10.0
+    assert errors.quantile(0.95) <= 25.0
+
+
+def test_a_failed_node_fails_the_runs_on_it() -> None:
     failure = ScriptedFailure(target="a", at_s=10.0, repair_after_s=None)
     config = _slice(slice_ms=250.0, failures=(failure,), service_time="exponential")
     result = run_twin(_scenario(60.0), config)
