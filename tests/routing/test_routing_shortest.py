@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from suanwang.model import ElementKind, Link, NetworkElement, Site, Tier, Topology
 from suanwang.routing import NoPathError, Path, ShortestPaths, distances_from, routing_graph
+from suanwang.routing._tree import PATH_LINKS_DEPTH, fold_paths
+from suanwang.routing.shortest import _trees
 from suanwang.scenario.generate import generate_scenario
 
 INF = math.inf
@@ -327,3 +329,44 @@ def test_excluded_links_are_never_used(need_mbps: float) -> None:
     assert distances_from(graph, "T").path("H").segments == ("l2", "l4", "l5", "l6")
     none_down = np.zeros(graph.n_links, dtype=bool)
     assert distances_from(graph, "T", excluded_links=none_down).path("E2").segments == ("l2",)
+
+
+def _chain(length: int) -> Topology:
+    """Sites s0 .. s{length} in a line, each link 1 ms and a bandwidth of its own."""
+    sites = [Site(f"s{i}", Tier.EDGE) for i in range(length + 1)]
+    links = [
+        Link(f"c{i}", f"s{i}", f"s{i + 1}", bandwidth_mbps=100.0 + (i * 37) % 50, latency_ms=1.0)
+        for i in range(length)
+    ]
+    return Topology(sites=sites, links=links)
+
+
+@pytest.mark.parametrize(
+    ("topology", "kept_as_matrix"),
+    [
+        (generate_scenario(2_000, seed=1).topology, True),
+        (_chain(PATH_LINKS_DEPTH + 8), False),
+        (_chain(5), True),
+    ],
+    ids=["generated", "deeper-than-the-link-matrix", "shallow-chain"],
+)
+def test_residual_bottleneck_is_the_pointer_jumping_fold_bit_for_bit(
+    topology: Topology, kept_as_matrix: bool
+) -> None:
+    graph = routing_graph(topology)
+    capacity = topology.arrays.link_bandwidth_mbps
+    rng = np.random.default_rng(7)
+    source = graph.vertex_ids[0]
+    (tree,) = _trees(graph, graph.vertices(source), None, None)
+    assert (tree.path_links is not None) == kept_as_matrix
+    for round_ in range(20):
+        residual = capacity * rng.uniform(0.0, 1.0, capacity.size)
+        paths = distances_from(graph, source, residual_bandwidth_mbps=residual)
+        _, folded = fold_paths(
+            paths.predecessors,
+            paths.predecessor_links,
+            residual,
+            np.isfinite(paths.latency_ms),
+            with_hops=False,
+        )
+        assert paths.bottleneck_mbps.tobytes() == folded.tobytes(), f"round {round_}"

@@ -4,7 +4,9 @@ A tree is scipy's predecessor array from one source. Per-vertex figures that are
 the tree path (hops: a sum; bottleneck: a minimum) are computed for every vertex at once by
 pointer jumping: each vertex keeps the fold of the segment up to its current ancestor, and each
 round joins that segment with the ancestor's, doubling its length. That is ``ceil(log2(depth))``
-numpy passes over the vertices instead of a Python walk per vertex.
+numpy passes over the vertices instead of a Python walk per vertex. A tree of no more than
+``PATH_LINKS_DEPTH`` levels also keeps each vertex's path as a column of link indexes, so that
+the bottleneck over a new residual (asked at every decision) is one gather and one reduction.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ BoolArray: TypeAlias = npt.NDArray[np.bool_]
 
 NO_VERTEX = -1
 """Predecessor of a source or an unreachable vertex, and the link into it."""
+PATH_LINKS_DEPTH = 32
+"""Deepest tree whose paths are kept as a link matrix (``Tree.path_links``): vertices x depth
+int32 cells, so a deep, chain-like tree keeps none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,9 @@ class Tree:
         hops: Links on the path to each vertex; 0 at the source, -1 where unreachable.
         capacity_bottleneck_mbps: Least link capacity along the path to each vertex; inf at the
             source, 0 where unreachable.
+        path_links: ``(depth, V)`` the link indexes of the path to each vertex, padded with
+            the number of links (``path_minimum`` appends one ``inf`` there); None where the
+            tree is deeper than ``PATH_LINKS_DEPTH`` (folds then jump pointers).
     """
 
     source: int
@@ -48,6 +56,30 @@ class Tree:
     predecessor_links: IntArray
     hops: IntArray
     capacity_bottleneck_mbps: FloatArray
+    path_links: IntArray | None = None
+
+    def path_minimum(self, bandwidth_mbps: FloatArray) -> FloatArray:
+        """The least of ``bandwidth_mbps`` (per link) along the path to each vertex.
+
+        The same minimum as ``fold_paths`` (inf at the source, 0 where unreachable), taken as
+        one gather over ``path_links`` and one reduction: the figure a route asks for at every
+        decision, as the residual bandwidth changes with every reservation.
+        """
+        if self.path_links is None:
+            _, folded = fold_paths(
+                self.predecessors[None, :],
+                self.predecessor_links[None, :],
+                bandwidth_mbps,
+                np.isfinite(self.latency_ms)[None, :],
+                with_hops=False,
+            )
+            row: FloatArray = folded[0]
+            return row
+        extended = np.append(bandwidth_mbps, np.inf)
+        # Reduced over the leading axis: depth passes over contiguous rows of vertices.
+        least: FloatArray = np.minimum.reduce(extended[self.path_links], axis=0)
+        least[self.hops < 0] = 0.0
+        return least
 
 
 def build_trees(edges: EdgeSet, sources: IntArray, capacity_mbps: FloatArray) -> list[Tree]:
@@ -73,10 +105,42 @@ def build_trees(edges: EdgeSet, sources: IntArray, capacity_mbps: FloatArray) ->
         arrays = [a[row] for a in (latency, predecessors, links, hops, bottleneck)]
         if len(sources) > 1:  # own copies, so that evicting one tree frees its memory
             arrays = [a.copy() for a in arrays]
-        for array in arrays:
+        matrix = path_links(arrays[1], arrays[2], arrays[3], len(capacity_mbps))
+        for array in (*arrays, *(() if matrix is None else (matrix,))):
             array.flags.writeable = False
-        trees.append(Tree(int(source), *arrays))
+        latency_row, predecessor_row, link_row, hop_row, bottleneck_row = arrays
+        trees.append(
+            Tree(
+                int(source),
+                latency_row,
+                predecessor_row,
+                link_row,
+                hop_row,
+                bottleneck_row,
+                path_links=matrix,
+            )
+        )
     return trees
+
+
+def path_links(
+    predecessors: IntArray, predecessor_links: IntArray, hops: IntArray, n_links: int
+) -> IntArray | None:
+    """``(depth, V)`` link indexes of each vertex's tree path, padded with ``n_links``.
+
+    Built level by level (a vertex's column is its predecessor's plus its own last link); None
+    when the tree is deeper than ``PATH_LINKS_DEPTH``.
+    """
+    depth = int(hops.max(initial=0))
+    if depth > PATH_LINKS_DEPTH:
+        return None
+    matrix = np.full((max(depth, 1), hops.size), n_links, dtype=np.int32)
+    for level in range(1, depth + 1):
+        step = np.flatnonzero(hops == level)
+        if level > 1:
+            matrix[: level - 1, step] = matrix[: level - 1, predecessors[step]]
+        matrix[level - 1, step] = predecessor_links[step]
+    return matrix
 
 
 def tree_links(edges: EdgeSet, predecessors: IntArray) -> IntArray:

@@ -29,7 +29,8 @@ GRAPH_CACHE_SIZE = 4
 EDGE_SET_CACHE_SIZE = 32
 """Pruned edge sets kept per graph (one per distinct set of admitted links)."""
 TREE_CACHE_CELLS = 2**21
-"""Budget of the per-graph shortest-path-tree cache, in vertices × trees (about 28 bytes each)."""
+"""Budget of the per-graph shortest-path-tree cache, in vertices × trees (about 28 bytes each,
+and 4 more per link of the deepest path for ``Tree.path_links``)."""
 MIN_TREE_CACHE_ENTRIES = 8
 
 

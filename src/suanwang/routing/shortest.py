@@ -5,7 +5,8 @@ shortest-path trees are cached on the ``RoutingGraph`` by (source, admitted link
 whose bandwidth requirement admits every link shares the unpruned tree, and a pruned query is
 cached under the exact set of links it admits (a packed bit mask), which is what its tree
 depends on and nothing else. Bottlenecks over residual bandwidth change with every
-reservation, so they are recomputed per query from the cached tree (one vectorised fold).
+reservation, so they are recomputed per query from the cached tree (one gather over the tree's
+path-link matrix, ``Tree.path_minimum``; a vectorised fold for several sources or deep trees).
 """
 
 from __future__ import annotations
@@ -179,9 +180,12 @@ def distances_from(
         hops = np.stack([t.hops for t in trees])
         bottleneck = np.stack([t.capacity_bottleneck_mbps for t in trees])
     if residual_bandwidth_mbps is not None:
-        _, bottleneck = fold_paths(
-            predecessors, links, bandwidth, np.isfinite(latency), with_hops=False
-        )
+        if len(trees) == 1:
+            bottleneck = trees[0].path_minimum(bandwidth)[None, :]
+        else:
+            _, bottleneck = fold_paths(
+                predecessors, links, bandwidth, np.isfinite(latency), with_hops=False
+            )
     for array in (latency, predecessors, links, hops, bottleneck, source_index):
         array.flags.writeable = False
     return ShortestPaths(
