@@ -171,9 +171,18 @@ def test_one_frozen_copy_serves_until_the_ledger_changes(scenario: Scenario) -> 
     assert third is not second
     assert third.link_flows[0] == 1.0
     assert second.link_flows[0] == 0.0
+    assert third.cpu_cores is second.cpu_cores  # unchanged sums are shared, not copied
+    ledger.reserve(Reservation("b", 1, 0.25, 0.5))  # no bandwidth: the links are untouched
+    fourth = ledger.frozen_copy()
+    assert fourth.link_mbps is third.link_mbps
+    assert fourth.cpu_cores is not third.cpu_cores
+    assert (fourth.cpu_cores[0], fourth.cpu_cores[1], third.cpu_cores[1]) == (0.5, 0.25, 0.0)
+    ledger.release("b")
     ledger.release("a")
-    assert ledger.frozen_copy() is not third
-    assert ledger.frozen_copy().cpu_cores[0] == 0.0
+    assert ledger.frozen_copy() is not fourth
+    for name in ("cpu_cores", "mem_gib", "accelerators", "link_mbps", "link_flows"):
+        assert not getattr(ledger.frozen_copy(), name).any(), name
+    assert fourth.link_mbps[0] == 1.0  # an earlier copy keeps what it saw
 
 
 def test_region_masks_are_kept_per_topology_version(scenario: Scenario) -> None:

@@ -129,6 +129,7 @@ class Reservations:
         self._free: dict[object, FloatArray] = {}
         self._free_views: dict[object, FloatArray] = {}
         self._frozen: Reservations | None = None
+        self._dirty: set[str] = set()  # sums changed since ``_frozen`` was taken
 
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._held
@@ -199,17 +200,22 @@ class Reservations:
     def frozen_copy(self) -> Reservations:
         """A read-only copy of the sums as they are now (holds no per-task records).
 
-        One copy is shared by every call until the ledger next changes (``version``): refusals
-        under load freeze the ledger by the thousand between two changes.
+        One copy is shared by every call until the ledger next changes (``version``), and the
+        next copy shares the arrays that did not change since: refusals under load freeze the
+        ledger by the thousand, most reservations changing a few of its sums.
         """
         frozen = self._frozen
         if frozen is not None and frozen._changes == self._changes:
             return frozen
         copy = Reservations(self._arrays)
         for name in _SUMS:
-            array = getattr(self, name).copy()
-            array.flags.writeable = False
+            if frozen is not None and name not in self._dirty:
+                array = getattr(frozen, name)  # unchanged since: the read-only copy is shared
+            else:
+                array = getattr(self, name).copy()
+                array.flags.writeable = False
             setattr(copy, name, array)
+        self._dirty.clear()
         copy.link_version, copy._link_fills = self.link_version, self._link_fills
         copy.flow_version, copy._flow_changes = self.flow_version, self._flow_changes
         copy._changes = self._changes
@@ -299,6 +305,7 @@ class Reservations:
         for link in links:  # a path has few links: no numpy call
             self.link_flows[link] += sign
         self._changes += 1
+        self._dirty.add("link_flows")
         if self._moving:
             self._flow_changes += 1
             self.flow_version = self._flow_changes
@@ -331,8 +338,10 @@ class Reservations:
                     raise OverCommitError(f"link {link_id!r} lacks {r.bandwidth_mbps} Mbps")
 
     def _apply(self, r: Reservation, sign: float) -> None:
-        arrays, free, node = self._arrays, self._free, r.node
+        arrays, free, node, dirty = self._arrays, self._free, r.node, self._dirty
         self._changes += 1
+        dirty.add("cpu_cores")
+        dirty.add("mem_gib")
         self.cpu_cores[node] += sign * r.cpu_cores
         self.mem_gib[node] += sign * r.mem_gib
         # The kept free figures, entry by entry, with the subtraction a fresh array would make.
@@ -343,11 +352,13 @@ class Reservations:
         if r.accelerator_kind is not None and r.accelerator_count:
             k = ACCELERATOR_KINDS.index(r.accelerator_kind)
             self.accelerators[node, k] += sign * r.accelerator_count
+            dirty.add("accelerators")
             if (devices := free.get(k)) is not None:
                 devices[node] = arrays.node_accel_count[node, k] - self.accelerators[node, k]
         if r.bandwidth_mbps > 0 and r.links:
             change = sign * r.bandwidth_mbps
             residual = free.get("link")
+            dirty.add("link_mbps")
             for link in r.links:  # distinct links (``_check``); few, so no numpy call
                 self.link_mbps[link] += change
                 if residual is not None:
@@ -358,6 +369,7 @@ class Reservations:
             # With nothing held, the sums are exactly zero; clear float residue from +/-.
             for array in (self.cpu_cores, self.mem_gib, self.accelerators, self.link_mbps):
                 array.fill(0.0)
+            dirty.update(("accelerators", "link_mbps"))
             self.link_version = 0
             free.clear()  # rebuilt from the zeroed sums when next asked for
             self._free_views.clear()
