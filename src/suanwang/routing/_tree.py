@@ -5,13 +5,14 @@ the tree path (hops: a sum; bottleneck: a minimum) are computed for every vertex
 pointer jumping: each vertex keeps the fold of the segment up to its current ancestor, and each
 round joins that segment with the ancestor's, doubling its length. That is ``ceil(log2(depth))``
 numpy passes over the vertices instead of a Python walk per vertex. A tree of no more than
-``PATH_LINKS_DEPTH`` levels also keeps each vertex's path as a column of link indexes, so that
-the bottleneck over a new residual (asked at every decision) is one gather and one reduction.
+``PATH_LINKS_DEPTH`` levels asked for a bottleneck more than once also keeps each vertex's path
+as a column of link indexes, so that the bottleneck over a new residual (asked at every
+decision) is one gather and one reduction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
@@ -45,9 +46,6 @@ class Tree:
         hops: Links on the path to each vertex; 0 at the source, -1 where unreachable.
         capacity_bottleneck_mbps: Least link capacity along the path to each vertex; inf at the
             source, 0 where unreachable.
-        path_links: ``(depth, V)`` the link indexes of the path to each vertex, padded with
-            the number of links (``path_minimum`` appends one ``inf`` there); None where the
-            tree is deeper than ``PATH_LINKS_DEPTH`` (folds then jump pointers).
     """
 
     source: int
@@ -56,16 +54,36 @@ class Tree:
     predecessor_links: IntArray
     hops: IntArray
     capacity_bottleneck_mbps: FloatArray
-    path_links: IntArray | None = None
+    _kept: dict[str, IntArray | None] = field(
+        default_factory=dict, compare=False, repr=False, init=False
+    )
+
+    @property
+    def path_links(self) -> IntArray | None:
+        """``(depth, V)`` link indexes of each vertex's path, padded with the number of links.
+
+        Built at the second ``path_minimum`` over this tree (a tree asked once, as for an
+        ingress seen once, keeps the cheaper fold); None until then, and for a tree deeper
+        than ``PATH_LINKS_DEPTH``.
+        """
+        return self._kept.get("matrix")
 
     def path_minimum(self, bandwidth_mbps: FloatArray) -> FloatArray:
         """The least of ``bandwidth_mbps`` (per link) along the path to each vertex.
 
-        The same minimum as ``fold_paths`` (inf at the source, 0 where unreachable), taken as
-        one gather over ``path_links`` and one reduction: the figure a route asks for at every
-        decision, as the residual bandwidth changes with every reservation.
+        The same minimum as ``fold_paths`` (inf at the source, 0 where unreachable). From the
+        second call on, it is one gather over ``path_links`` and one reduction: the figure a
+        route asks for at every decision, as the residual bandwidth changes with every
+        reservation.
         """
-        if self.path_links is None:
+        kept = self._kept
+        matrix = kept.get("matrix")
+        if matrix is None and "matrix" not in kept and "asked" in kept:
+            matrix = kept["matrix"] = path_links(
+                self.predecessors, self.predecessor_links, self.hops, len(bandwidth_mbps)
+            )
+        if matrix is None:
+            kept.setdefault("asked", None)
             _, folded = fold_paths(
                 self.predecessors[None, :],
                 self.predecessor_links[None, :],
@@ -77,7 +95,7 @@ class Tree:
             return row
         extended = np.append(bandwidth_mbps, np.inf)
         # Reduced over the leading axis: depth passes over contiguous rows of vertices.
-        least: FloatArray = np.minimum.reduce(extended[self.path_links], axis=0)
+        least: FloatArray = np.minimum.reduce(extended[matrix], axis=0)
         least[self.hops < 0] = 0.0
         return least
 
@@ -105,21 +123,9 @@ def build_trees(edges: EdgeSet, sources: IntArray, capacity_mbps: FloatArray) ->
         arrays = [a[row] for a in (latency, predecessors, links, hops, bottleneck)]
         if len(sources) > 1:  # own copies, so that evicting one tree frees its memory
             arrays = [a.copy() for a in arrays]
-        matrix = path_links(arrays[1], arrays[2], arrays[3], len(capacity_mbps))
-        for array in (*arrays, *(() if matrix is None else (matrix,))):
+        for array in arrays:
             array.flags.writeable = False
-        latency_row, predecessor_row, link_row, hop_row, bottleneck_row = arrays
-        trees.append(
-            Tree(
-                int(source),
-                latency_row,
-                predecessor_row,
-                link_row,
-                hop_row,
-                bottleneck_row,
-                path_links=matrix,
-            )
-        )
+        trees.append(Tree(int(source), *arrays))
     return trees
 
 
@@ -140,6 +146,7 @@ def path_links(
         if level > 1:
             matrix[: level - 1, step] = matrix[: level - 1, predecessors[step]]
         matrix[level - 1, step] = predecessor_links[step]
+    matrix.flags.writeable = False
     return matrix
 
 
