@@ -167,7 +167,7 @@ def run(
     ] = "online",
     slice_ms: Annotated[
         float, typer.Option("--slice-ms", help="Slice length of --decide slice, simulated ms.")
-    ] = 1000.0,
+    ] = 60_000.0,
 ) -> None:
     """Run the twin once; print SLA, latency, energy and cost, and write the report folder.
 
