@@ -16,7 +16,7 @@ import pytest
 
 from suanwang.control.controller import Controller
 from suanwang.control.ports import SystemClock
-from suanwang.execution import EfficiencyFeedback, LocalEngine, RunRecord, local
+from suanwang.execution import EfficiencyFeedback, LocalEngine, RunRecord, local, local_pool
 from suanwang.measure.compute import DEFAULT_EFFICIENCY, EfficiencyTable, WorkloadClass
 from suanwang.model import Estimate, Placement, Task, TaskSpec, TaskState
 from suanwang.scenario import loads_scenario
@@ -354,8 +354,8 @@ def test_a_worker_killed_while_idle_is_replaced_at_the_next_start(one_worker):
 
 
 def test_pools_that_keep_breaking_are_replaced_after_a_wait(monkeypatch, caplog):
-    monkeypatch.setattr(local, "FREE_REPLACEMENTS", 1)
-    monkeypatch.setattr(local, "BACKOFF_FIRST_S", 1.0)
+    monkeypatch.setattr(local_pool, "FREE_REPLACEMENTS", 1)
+    monkeypatch.setattr(local_pool, "BACKOFF_FIRST_S", 1.0)
     caplog.set_level(logging.WARNING, logger=local.__name__)
     recorder = Recorder()
     with LocalEngine(["a"], max_workers=1, allow_user_functions=True) as engine:
