@@ -4,7 +4,8 @@ Every method is one transaction. A purchase reads the book, fills the request, b
 with ``UPDATE market_nodes SET lease_id = ... WHERE lease_id IS NULL`` and checks the count of
 rows it bound: a concurrent buyer who bound one of them first makes this purchase fail whole
 (``MarketConflictError``: try again) instead of selling a node twice. Usage is metered by
-``SqlUsageLog`` (``market_usage``).
+``SqlUsageLog`` (``market_usage``); balances, holds and settlements by ``SqlMarketAccounts``
+(``market_accounts``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from suanwang.control.stores import Stores
-from suanwang.market.accounts import InsufficientFundsError, Settlement
-from suanwang.market.money import money, round_cents
+from suanwang.market.accounts import InsufficientFundsError
+from suanwang.market.money import money
 from suanwang.market.posted import Offer, Rental, Want, fill_posted
 from suanwang.market.store import (
     LeaseRecord,
@@ -32,28 +33,11 @@ from suanwang.market.store import (
 )
 from suanwang.market.usage import Ingest, UsageEvent, UsageLine
 from suanwang.model import TrustLevel
+from suanwang.storage.market_accounts import SqlMarketAccounts, account_row, amount_of, cents
 from suanwang.storage.market_memory import MemoryMarketStore
-from suanwang.storage.market_tables import (
-    MarketAccountRow,
-    MarketLeaseRow,
-    MarketNodeRow,
-    MarketOfferRow,
-    MarketSettlementRow,
-)
+from suanwang.storage.market_tables import MarketLeaseRow, MarketNodeRow, MarketOfferRow
 from suanwang.storage.market_usage import SqlUsageLog
 from suanwang.storage.sql import _reachable
-
-PLATFORM = "platform"
-
-
-def cents(amount: Decimal) -> int:
-    """Whole cents of a whole-cent amount."""
-    return int(amount.scaleb(2))
-
-
-def amount_of(value: int) -> Decimal:
-    """The amount of ``value`` cents."""
-    return Decimal(value).scaleb(-2)
 
 
 def _offer(row: MarketOfferRow) -> Offer:
@@ -85,15 +69,7 @@ def _lease(row: MarketLeaseRow) -> LeaseRecord:
     )
 
 
-def _account(session: Session, owner: str) -> MarketAccountRow:
-    row = session.get(MarketAccountRow, owner, with_for_update=True)
-    if row is None:
-        row = MarketAccountRow(owner=owner, cents=0)
-        session.add(row)
-    return row
-
-
-class SqlMarketStore:
+class SqlMarketStore(SqlMarketAccounts):
     """A ``MarketStore`` in the market tables (migration 0006); see ``market.store``.
 
     Args:
@@ -172,7 +148,7 @@ class SqlMarketStore:
             if known is not None:
                 raise MarketConflictError(f"lease_id: {known!r} is already a lease")
             total = sum(cents(fill.amount) for fill in fills)
-            account = _account(session, f"tenant:{want.tenant}")
+            account = account_row(session, f"tenant:{want.tenant}")
             if account.cents < total:
                 raise InsufficientFundsError(
                     f"tenant {want.tenant!r}: a period of the leases costs {amount_of(total)}, "
@@ -245,14 +221,6 @@ class SqlMarketStore:
         with _reachable(), Session(self._engine) as session:
             return [_lease(row) for row in session.scalars(query)]
 
-    def _lease_row(self, session: Session, lease_id: str) -> MarketLeaseRow:
-        row = session.scalar(
-            select(MarketLeaseRow).where(MarketLeaseRow.lease_id == lease_id).with_for_update()
-        )
-        if row is None:
-            raise MarketNotFoundError(f"lease_id: {lease_id!r} is not a lease")
-        return row
-
     def end_lease(self, lease_id: str, reason: str, at_s: float) -> LeaseRecord:
         """See ``MarketStore.end_lease``."""
         check_reason(reason)
@@ -265,102 +233,9 @@ class SqlMarketStore:
                 .where(MarketNodeRow.lease_id == lease_id)
                 .values(lease_id=None)
             )
-            _account(session, f"tenant:{row.tenant}").cents += row.held_cents
+            account_row(session, f"tenant:{row.tenant}").cents += row.held_cents
             row.held_cents, row.ended_s, row.end_reason = 0, at_s, reason
             return _lease(row)
-
-    def deposit(self, tenant: str, amount: Decimal) -> Decimal:
-        """See ``MarketStore.deposit``."""
-        value = cents(money(amount, "amount"))
-        with _reachable(), Session(self._engine) as session, session.begin():
-            account = _account(session, f"tenant:{tenant}")
-            account.cents += value
-            return amount_of(account.cents)
-
-    def balance(self, tenant: str) -> Decimal:
-        """See ``MarketStore.balance``."""
-        with _reachable(), Session(self._engine) as session:
-            row = session.get(MarketAccountRow, f"tenant:{tenant}")
-            return amount_of(row.cents if row else 0)
-
-    def held(self, lease_id: str) -> Decimal:
-        """See ``MarketStore.held``."""
-        with _reachable(), Session(self._engine) as session:
-            value = session.scalar(
-                select(MarketLeaseRow.held_cents).where(MarketLeaseRow.lease_id == lease_id)
-            )
-            return amount_of(value or 0)
-
-    def settle(self, lease_id: str, period: int) -> Settlement:
-        """See ``MarketStore.settle``."""
-        with _reachable(), Session(self._engine) as session, session.begin():
-            row = self._lease_row(session, lease_id)
-            done = session.get(MarketSettlementRow, (lease_id, period))
-            if done is not None:
-                return Settlement(
-                    lease_id,
-                    amount_of(done.charge_cents),
-                    amount_of(done.payout_cents),
-                    amount_of(done.fee_cents),
-                )
-            if row.ended_s is not None:
-                raise MarketNotFoundError(f"lease_id: {lease_id!r} has ended")
-            charge = row.units * row.price_cents
-            from_hold = min(charge, row.held_cents)
-            tenant = _account(session, f"tenant:{row.tenant}")
-            if tenant.cents < charge - from_hold:
-                raise InsufficientFundsError(
-                    f"tenant {row.tenant!r}: charge {amount_of(charge)} for lease {lease_id!r}"
-                    f" would leave {amount_of(tenant.cents - charge + from_hold)} (limit 0.00)"
-                )
-            tenant.cents -= charge - from_hold
-            row.held_cents -= from_hold
-            fee = cents(round_cents(amount_of(charge) * self.fee_rate))
-            _account(session, f"provider:{row.provider}").cents += charge - fee
-            _account(session, PLATFORM).cents += fee
-            session.add(
-                MarketSettlementRow(
-                    lease_id=lease_id,
-                    period=period,
-                    charge_cents=charge,
-                    payout_cents=charge - fee,
-                    fee_cents=fee,
-                )
-            )
-        return Settlement(lease_id, amount_of(charge), amount_of(charge - fee), amount_of(fee))
-
-    def settlements(self, period: int) -> builtins.list[Settlement]:
-        """See ``MarketStore.settlements``."""
-        query = (
-            select(MarketSettlementRow)
-            .where(MarketSettlementRow.period == period)
-            .order_by(MarketSettlementRow.lease_id)
-        )
-        with _reachable(), Session(self._engine) as session:
-            return [
-                Settlement(
-                    row.lease_id,
-                    amount_of(row.charge_cents),
-                    amount_of(row.payout_cents),
-                    amount_of(row.fee_cents),
-                )
-                for row in session.scalars(query)
-            ]
-
-    def payouts(self) -> dict[str, Decimal]:
-        """See ``MarketStore.payouts``."""
-        query = select(MarketAccountRow).where(MarketAccountRow.owner.startswith("provider:"))
-        with _reachable(), Session(self._engine) as session:
-            return {
-                row.owner.removeprefix("provider:"): amount_of(row.cents)
-                for row in session.scalars(query)
-            }
-
-    def fees(self) -> Decimal:
-        """See ``MarketStore.fees``."""
-        with _reachable(), Session(self._engine) as session:
-            row = session.get(MarketAccountRow, PLATFORM)
-            return amount_of(row.cents if row else 0)
 
     def ingest(self, events: Sequence[UsageEvent]) -> builtins.list[Ingest]:
         """See ``MarketStore.ingest``."""
