@@ -208,30 +208,27 @@ def test_bad_what_ifs_are_refused_by_name(kwargs: dict[str, object], named: str)
         run_ahead(fork, [SHORT], **kwargs)  # type: ignore[arg-type]
 
 
-def test_the_queue_is_retried_each_tick_so_a_later_kind_gets_freed_capacity(
+def test_freed_capacity_goes_to_the_deadline_work_first_whatever_the_ticks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     live = _Live()
     for i in range(3):  # e1 and r1 full for 100 s
         live.controller.submit(f"t{i}", LONG)
-    for i in range(9):  # another kind waits before the fork: it holds the front of the queue
+    for i in range(9):  # work without a deadline waits before the fork
         live.controller.submit(f"w{i}", dataclasses.replace(LONG, task_type="bg"))
     assert live.controller.queued == 9
     fork = capture(live.controller, 0.0)
     batch = dataclasses.replace(SHORT, latency_budget_ms=None, deadline_s=250.0)
 
-    # Each tick's tries fail while everything is full, and a failed round moves the next kind
-    # to the front, as the live writer's tick does: whichever kind is at the front when the
-    # nodes free at 100 s takes them, so the batch, queued last, gets them in some runs.
+    # The queue serves work with a deadline first, as live: the batch, queued last, takes the
+    # nodes freed at 100 s in every run, whatever the phase of the ticks.
     ticked = [run_ahead(fork, [batch] * 2, 60.0, seed=seed) for seed in range(10)]
-    shares = [p.sla_met_fraction for p in ticked]
-    assert 0.0 < sum(shares) < len(shares), shares
+    assert [p.sla_met_fraction for p in ticked] == [1.0] * 10
     assert run_ahead(fork, [batch] * 2, 60.0, seed=3) == ticked[3]  # seeded
 
     monkeypatch.setattr("suanwang.twin.forkrun.TICK_S", 1e9)
-    # Without the tick the waiting kind keeps the front: it takes every node freed at 100 and
-    # 200 s, and the batch waits past its deadline.
-    assert run_ahead(fork, [batch] * 2, 60.0).sla_met_fraction == 0.0
+    # Without the tick the releases alone hand it the nodes.
+    assert run_ahead(fork, [batch] * 2, 60.0).sla_met_fraction == 1.0
 
 
 def test_a_task_waiting_at_the_fork_keeps_the_patience_it_has_left() -> None:
