@@ -22,13 +22,14 @@ What differs from a cold run: the CPU time the import took counts against the ru
 limit (it is the same process), and under ``uid`` isolation a run shares its uid with its own
 tenant's idle processes, as with its tenant's other runs under way (bubblewrap's jail shows a
 run none of them); never with another tenant's.
+
+Expiry and refill are ``warm_upkeep`` (``WarmUpkeep``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import os
 import re
 import secrets
@@ -36,13 +37,10 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from suanwang.execution.sandbox import Sandbox, SandboxError, SandboxHandle, SandboxRun, _check
 from suanwang.execution.warm_proc import WarmKey, WarmProcess, uid_of
-
-log = logging.getLogger("suanwang.warm")
+from suanwang.execution.warm_upkeep import WantedKey, WarmUpkeep
 
 __all__ = ["WarmKey", "WarmPool"]
 
@@ -58,15 +56,7 @@ def _key_of(run: SandboxRun, digest: str) -> WarmKey:
     return WarmKey(run.tenant, digest, run.entry, run.limits)
 
 
-@dataclass(slots=True)
-class _Wanted:
-    """A key the pool keeps processes of: where its artefact is, when it was last used."""
-
-    artefact: Path
-    last_used_s: float
-
-
-class WarmPool:
+class WarmPool(WarmUpkeep):
     """Pre-started interpreters per ``WarmKey`` over one ``Sandbox`` (see the module docstring).
 
     Args:
@@ -108,7 +98,7 @@ class WarmPool:
         self._changed = threading.Condition()
         self._idle: dict[WarmKey, list[WarmProcess]] = {}
         self._starting: dict[WarmKey, int] = {}
-        self._wanted: dict[WarmKey, _Wanted] = {}
+        self._wanted: dict[WarmKey, WantedKey] = {}
         self._numbers = itertools.count(1)
         self._tag = secrets.token_hex(4)  # slot names of this pool only
         self.warm_starts = 0
@@ -222,116 +212,10 @@ class WarmPool:
                 os.chmod(staging, 0o644)
             os.replace(staging, artefact)
         with self._changed:
-            self._wanted.setdefault(key, _Wanted(artefact, self._clock()))
+            self._wanted.setdefault(key, WantedKey(artefact, self._clock()))
         self._wake.set()
 
     # -- upkeep ---------------------------------------------------------------------------
-
-    def maintain(self) -> None:
-        """Expires what idled past ``ttl_s``, then starts processes where keys lack them."""
-        self.expire()
-        for _ in range(self.max_processes):  # one start per pass, within the bounds
-            if not self._start_one():
-                return
-
-    def expire(self) -> int:
-        """Ends the processes idle past ``ttl_s`` and drops the keys unused that long.
-
-        Returns:
-            How many processes it ended.
-        """
-        now_s = self._clock()
-        with self._changed:
-            for key, wanted in list(self._wanted.items()):
-                if now_s - wanted.last_used_s > self.ttl_s:
-                    del self._wanted[key]
-            ended: list[WarmProcess] = []
-            for key, processes in self._idle.items():
-                stale = [
-                    p
-                    for p in processes
-                    if key not in self._wanted or now_s - p.since_s > self.ttl_s
-                ]
-                ended += stale
-                self._idle[key] = [p for p in processes if p not in stale]
-        for process in ended:
-            process.discard()
-        with self._changed:
-            self.expired += len(ended)
-            self._changed.notify_all()
-        return len(ended)
-
-    def _start_one(self) -> bool:
-        with self._changed:
-            if self._closed.is_set():
-                return False
-            short = self._short()
-            if not short:
-                return False
-            key, wanted = short[0]
-            self._starting[key] = self._starting.get(key, 0) + 1
-            number = next(self._numbers)
-        tenant_dir = self.sandbox.root_dir / key.tenant
-        started = None
-        try:
-            started = WarmProcess(
-                self.sandbox,
-                key,
-                wanted.artefact,
-                tenant_dir / f".w-{self._tag}-{number}",
-                uid=uid_of(self.sandbox, key.tenant),
-                now_s=self._clock(),
-                on_ready=self._said_ready,
-            )
-        except OSError as error:
-            log.warning("warm process of %s not started: %s", key.entry, error)
-        with self._changed:
-            self._starting[key] -= 1
-            if started is not None:
-                self._idle.setdefault(key, []).append(started)
-            self._changed.notify_all()
-        return started is not None
-
-    def _held_keys(self) -> list[WarmKey]:
-        """The key of each process held, ready or starting (the lock held)."""
-        held = [p.key for ps in self._idle.values() for p in ps]
-        return held + [k for k, n in self._starting.items() for _ in range(n)]
-
-    def _short(self) -> list[tuple[WarmKey, _Wanted]]:
-        """The keys lacking processes that the bounds let it start one of (the lock held)."""
-        held = self._held_keys()
-        memory_mb = sum(k.limits.memory_mb for k in held)
-        return [
-            (key, wanted)
-            for key, wanted in self._wanted.items()
-            if len(self._idle.get(key, [])) + self._starting.get(key, 0) < self.per_key
-            and len(held) < self.max_processes
-            and memory_mb + key.limits.memory_mb <= self.max_memory_mb
-        ]
-
-    def _said_ready(self, process: WarmProcess) -> None:
-        doc = process.ready_doc
-        if not process.discarded and (doc is None or doc.get("ready") is not True):
-            error = (doc or {}).get("error", "it ended before it was ready")
-            log.warning("warm process of %s failed to import: %s", process.key.entry, error)
-            with self._changed:
-                self._wanted.pop(process.key, None)
-                idle = self._idle.get(process.key, [])
-                if process in idle:
-                    idle.remove(process)
-            process.discard()
-        with self._changed:
-            self._changed.notify_all()
-
-    def _maintain_loop(self, every_s: float) -> None:
-        while not self._closed.is_set():
-            try:
-                self.maintain()
-            except OSError as error:  # a full disk, a vanished root: try again later
-                log.warning("warm pool upkeep failed: %s", error)
-            self._wake.wait(every_s)
-            self._wake.clear()
-
     # -- looking in -----------------------------------------------------------------------
 
     def ready(self, key: WarmKey) -> int:
