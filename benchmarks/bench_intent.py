@@ -28,7 +28,7 @@ times. Then:
 What "live" is here: the real plane, controller, scheduler, queue, stores and dispatch, with
 task durations taken from the placements' estimates (no task executes). The difference between
 prediction and live therefore measures the fork (its copy of the live state, the forecast in
-place of the arrivals that come, the queue's order between kinds, the twin's network timing),
+place of the arrivals that come, the queue's order of service, the twin's network timing),
 not the estimates' own error, which ``bench_fidelity`` measures. Assurance runs no assessments
 during a run (its period is longer than the run), so no repair changes the intent's tasks. A
 service intent the check admits has room for every replica at that moment, so its share is

@@ -16,8 +16,8 @@ Two shapes of instance:
   replica waits in the queue until capacity frees, competing with the background that arrives
   meanwhile; it meets its SLA only when placed within its deadline. Here the prediction can be
   wrong: the fork knows when the running work is expected to end, but it runs ahead on the
-  forecast arrivals, not the ones that come, and the queue's order between kinds follows what
-  arrives.
+  forecast arrivals, not the ones that come, and what arrives with an earlier deadline is served
+  first.
 
 Two of the batch instances give the background deadlines of its own, shorter than the
 intent's, so that the queue (earliest deadline first) serves the background arriving early in
@@ -184,10 +184,10 @@ TABLE: tuple[Row, ...] = (
         (cpu("user", 2, 6.0e4, 40.0), cpu("user", 1, 5.0e3, 60.0, "bg-s"))),
     # Background work with deadlines of its own, shorter than the intent's: what arrives in
     # the first part of the horizon is served before the intent's replicas.
-    Row("east-west, training CN-MO 0.2 GPU-d, urgent background", "east-west", 15, 3600.0,
+    Row("east-west, training CN-MO 0.2 GPU-d, urgent bg", "east-west", 15, 3600.0,
         "kind: nightly-training, gpu_days: 0.2", "term-mo-users", "deadline_s: 3600",
         (gpu("CN-MO", "term-mo-users", 1.0e7, 12.0, deadline_s=2400.0),), "CN-MO"),
-    Row("cats-arvr, batch 24 jobs in 5 min, urgent background", "cats-arvr", 19, 300.0,
+    Row("cats-arvr, batch 24 jobs in 5 min, urgent bg", "cats-arvr", 19, 300.0,
         "kind: batch-analytics, jobs: 24", "user", "deadline_s: 300",
         (cpu("user", 2, 6.0e4, 40.0), cpu("user", 1, 5.0e3, 60.0, "bg-s", deadline_s=120.0))),
 )  # fmt: skip
