@@ -6,9 +6,13 @@ import threading
 from collections.abc import Sequence
 
 import pytest
+from four_sites import four_sites
 
+from suanwang.control.controller import Controller
+from suanwang.control.ports import SystemClock
 from suanwang.execution import LocalRayCluster, RayEngine
 from suanwang.model import Estimate, Placement, Task, TaskSpec, TaskState
+from suanwang.scheduling import ClusterState, Scheduler, builtin_profiles
 
 WAIT_S = 60.0
 
@@ -96,3 +100,35 @@ def test_a_round_with_an_unplaced_task_starts_none(ray_cluster: LocalRayCluster)
         engine.start(scheduled("after", "c1"))
         assert receiver.wait(1)
     assert list(receiver.reasons) == ["after"]
+
+
+def test_rounds_through_the_controller_complete_on_the_chosen_nodes(
+    ray_cluster: LocalRayCluster,
+):
+    topology = four_sites(4)
+    lock = threading.RLock()  # reports and controller calls take turns
+    spec = TaskSpec(work_gflop=0.001, task_type="matmul", ingress_site="users")
+    ended: dict[str, Task] = {}
+    changed = threading.Condition()
+
+    class Finals:
+        def task_changed(self, task: Task, cause: str) -> None:
+            if task.state.is_terminal:
+                with changed:
+                    ended[task.id] = task
+                    changed.notify_all()
+
+    with RayEngine(lock=lock) as engine:
+        scheduler = Scheduler(builtin_profiles()["round-robin"], ClusterState(topology))
+        controller = Controller(scheduler, engine, SystemClock(), listener=Finals())
+        for first in range(0, 200, 50):
+            with lock:
+                controller.submit_batch([(f"t{first + i}", spec, "") for i in range(50)])
+        with changed:
+            assert changed.wait_for(lambda: len(ended) >= 200, WAIT_S)
+        records = engine.records()
+    assert {t.state for t in ended.values()} == {TaskState.COMPLETED}
+    assert len(records) == 200
+    for record in records:
+        assert record.ran_on == ray_cluster.node_map[record.node_id]
+    assert {r.node_id for r in records} == set(topology.nodes)
