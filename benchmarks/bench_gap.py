@@ -14,7 +14,9 @@ found in ``suanwang.scheduling.batch`` (a windowed planner, for one). The summar
 whether cats-joint is ever below the best single-metric baseline (nearest, compute-only,
 least-loaded, random, round-robin) on an instance.
 
-Run: ``.venv/bin/python -m benchmarks.bench_gap [--runs N] [--quick] [--instances N]``.
+Run: ``.venv/bin/python -m benchmarks.bench_gap [--runs N] [--quick] [--instances N]
+[--rows A,B] [--optimum-cache FILE]`` (the instances are seeded, so a cached optimum of an
+instance, size and time limit is that instance's optimum).
 Results go to ``bench-results/gap-<UTC time>.json``.
 """
 
