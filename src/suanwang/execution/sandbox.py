@@ -15,7 +15,8 @@ handle here with the logs it already reads; ``SandboxResult.start`` says ``warm`
 
 ``SandboxResult.outcome`` is one of ``ok``, ``error`` (the entry raised or the process exited
 non-zero), ``killed-memory``, ``killed-cpu``, ``killed-wall`` and ``cancelled``; ``reason``
-says it in words (``killed: memory limit 512 MB exceeded``).
+says it in words (``killed: memory limit 512 MB exceeded``). The records are
+``sandbox_records``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -43,62 +43,28 @@ from suanwang.execution.sandbox_jail import (
     limits_preexec,
     tenant_uid,
 )
+from suanwang.execution.sandbox_records import (
+    SandboxError,
+    SandboxLimits,
+    SandboxResult,
+    SandboxRun,
+)
 
 Isolation = Literal["auto", "bwrap", "uid"]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _LOG_DRAIN_S = 2.0
 """Longest the log readers are waited for after the process ended (a leaked pipe holder)."""
 
-
-class SandboxError(ValueError):
-    """A run that cannot be started as asked: the message names the field and value."""
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """What one run may use; the first limit it passes ends it."""
-
-    memory_mb: int = 512
-    cpu_s: float = 60.0
-    wall_s: float = 120.0
-    log_bytes: int = 1_048_576
-
-    def __post_init__(self) -> None:
-        for name in ("memory_mb", "cpu_s", "wall_s", "log_bytes"):
-            value = getattr(self, name)
-            if not value > 0 or value == float("inf"):
-                raise SandboxError(
-                    f"limits.{name}: must be a positive finite number (got {value!r})"
-                )
-
-
-@dataclass(frozen=True)
-class SandboxRun:
-    """One run: whose, which code, which inputs, where, within what."""
-
-    run_id: str
-    tenant: str
-    artefact_path: Path  # a wheel (.whl) or a zip with the package at its root
-    entry: str  # "module:function"; called as function(inputs: Path, outputs: Path) -> None
-    input_dir: Path  # staged inputs (read-only by convention)
-    root_dir: Path  # per-node sandbox root; the run gets root_dir/<tenant>/<run_id>/
-    limits: SandboxLimits = field(default_factory=SandboxLimits)
-    paths: tuple[Path, ...] = ()  # read-only folders after the artefact on sys.path (requirements)
-
-
-@dataclass(frozen=True)
-class SandboxResult:
-    """How a run ended, with its (bounded) logs and where its outputs are."""
-
-    run_id: str
-    outcome: str  # "ok" | "error" | "killed-memory" | "killed-cpu" | "killed-wall" | "cancelled"
-    reason: str
-    exit_code: int | None
-    output_dir: Path
-    stdout: str
-    stderr: str
-    wall_s: float
-    start: str = "cold"  # "warm": a pre-started interpreter of execution.warm served it
+__all__ = [  # the records (``sandbox_records``) are imported from here with the sandbox
+    "Isolation",
+    "Sandbox",
+    "SandboxError",
+    "SandboxHandle",
+    "SandboxLimits",
+    "SandboxResult",
+    "SandboxRun",
+    "run_env",
+]
 
 
 def _check(run: SandboxRun) -> None:
