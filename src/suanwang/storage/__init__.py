@@ -15,7 +15,8 @@ from suanwang.storage.factory import (
     open_store,
 )
 from suanwang.storage.memory import MemoryAuditLog, MemoryPrincipalStore, MemoryTaskStore
-from suanwang.storage.sql import SqlAuditLog, SqlPrincipalStore, SqlTaskStore
+from suanwang.storage.sql import SqlAuditLog, SqlTaskStore
+from suanwang.storage.sql_principals import SqlPrincipalStore
 
 __all__ = [
     "DATABASE_URL_ENV",

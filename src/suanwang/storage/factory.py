@@ -18,7 +18,8 @@ from suanwang.storage.engine import make_engine, normalise_url, upgrade
 from suanwang.storage.intents import MemoryIntentStore, SqlIntentStore
 from suanwang.storage.ledger import MemoryLedgerStore, SqlLedgerStore
 from suanwang.storage.memory import MemoryAuditLog, MemoryPrincipalStore, MemoryTaskStore
-from suanwang.storage.sql import SqlAuditLog, SqlPrincipalStore, SqlTaskStore
+from suanwang.storage.sql import SqlAuditLog, SqlTaskStore
+from suanwang.storage.sql_principals import SqlPrincipalStore
 from suanwang.storage.trust import MemoryTrustStore, SqlTrustStore
 
 DATABASE_URL_ENV = "SUANWANG_DATABASE_URL"
